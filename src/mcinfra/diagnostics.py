@@ -1,0 +1,77 @@
+"""What ``mcinfra validate`` reports about a valid configuration."""
+
+from __future__ import annotations
+
+import math
+
+from mcinfra.config import LoadedConfig
+from mcinfra.config.structure import list_inputs, list_series
+from mcinfra.plan import compile_plan
+
+
+def coherence_gaps(loaded: LoadedConfig) -> dict[str, float]:
+    """Per partition: implied total CAGR minus the total's trend CAGR, at central values.
+
+    With base shares w_i and segment CAGRs g_i, a partition grows like
+    (sum_i w_i (1 + g_i)^H)^(1/H) - 1; a coherent config makes that equal the total's g.
+    Central values are modes where the family has one (triangular, PERT), else medians.
+    """
+    config = loaded.config
+    horizon = config.model.end_year - config.model.start_year
+    trend = config.total.cagr.central()
+    gaps = {}
+    for name, partition in config.partitions.items():
+        shares = [s.share.central() for s in partition.segments.values()]
+        growth = [s.cagr.central() for s in partition.segments.values()]
+        level = math.fsum(w * (1 + g) ** horizon for w, g in zip(shares, growth, strict=True))
+        implied = (level / math.fsum(shares)) ** (1 / horizon) - 1
+        gaps[name] = implied - trend
+    return gaps
+
+
+def base_year_function_shares(loaded: LoadedConfig) -> dict[str, float]:
+    """Per host segment: rising-function share in the first year at central values."""
+    config = loaded.config
+    split = config.function_split
+    if split is None:
+        return {}
+    year = config.model.start_year
+    return {
+        segment: 1 / (1 + math.exp(-spec.steepness.central() * (year - spec.crossover.central())))
+        for segment, spec in split.segments.items()
+    }
+
+
+def diagnostics_text(loaded: LoadedConfig) -> str:
+    """Human-readable diagnostics of a configuration that passed validation."""
+    config = loaded.config
+    plan = compile_plan(config)
+    inputs = list_inputs(config)
+    uncertain = [i for i in inputs if not i.spec.is_fixed]
+    lines = [
+        f"{loaded.origin}: valid",
+        f"model '{config.model.name}': {config.model.start_year}-{config.model.end_year}, "
+        f"{len(list_series(config))} series, {len(inputs)} inputs ({len(uncertain)} uncertain, "
+        f"{sum(i.spec.origin == 'source' for i in inputs)} from the source, "
+        f"{sum(i.spec.origin == 'mixed' for i in inputs)} partly), "
+        f"{plan.n_normals} normals per draw",
+        "",
+        f"coherence gap per partition (implied CAGR minus total trend CAGR "
+        f"{100 * config.total.cagr.central():.2f} %, at central values):",
+    ]
+    for name, gap in coherence_gaps(loaded).items():
+        lines.append(f"  {name:<20} {100 * gap:+.2f} points")
+    shares = base_year_function_shares(loaded)
+    if shares:
+        split = config.function_split
+        assert split is not None
+        lines += ["", f"{split.rising} share in {config.model.start_year} at central values:"]
+        for segment, share in shares.items():
+            lines.append(f"  {segment:<20} {share:.3f}")
+    if plan.repaired:
+        lines += [
+            "",
+            "correlations were repaired to the nearest valid matrix "
+            "(sampling.repair_correlations = true)",
+        ]
+    return "\n".join(lines)

@@ -1,0 +1,134 @@
+"""The one place that plans chunks, calls the kernels and assembles results."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from mcinfra.config import LoadedConfig
+from mcinfra.errors import UsageError
+from mcinfra.kernels import model as kernels
+from mcinfra.kernels.random import seed_key
+from mcinfra.plan import Plan, compile_plan
+from mcinfra.results import provenance, to_dataset
+
+ProgressCallback = Callable[[int, int, float], None]  # (draws done, total, seconds elapsed)
+MAX_IN_MEMORY_BYTES = 16 * 2**30
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Sampling settings of one run (config defaults overridden by the caller)."""
+
+    draws: int
+    seed: int
+    chunk_size: int
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("draws", "chunk_size"):
+            if getattr(self, name) < 1:
+                value = getattr(self, name)
+                raise UsageError(f"{name.replace('_', '-')} must be at least 1, got {value}")
+        if not 0 <= self.seed < 2**64:
+            raise UsageError(f"seed must be in [0, 2**64), got {self.seed}")
+        if self.threads is not None and self.threads < 1:
+            raise UsageError(f"threads must be at least 1, got {self.threads}")
+
+
+def settings_from(
+    loaded: LoadedConfig,
+    draws: int | None = None,
+    seed: int | None = None,
+    chunk_size: int | None = None,
+    threads: int | None = None,
+) -> RunSettings:
+    """Config's ``[sampling]`` values with any explicit argument taking precedence."""
+    sampling = loaded.config.sampling
+    return RunSettings(
+        draws=sampling.draws if draws is None else draws,
+        seed=sampling.seed if seed is None else seed,
+        chunk_size=sampling.chunk_size if chunk_size is None else chunk_size,
+        threads=threads,
+    )
+
+
+@contextmanager
+def numba_threads(threads: int | None):
+    """Run a block with ``threads`` numba threads (all available when None)."""
+    import numba
+
+    if threads is None:
+        yield
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def chunk_bounds(draws: int, chunk_size: int, start: int = 0):
+    """Yield ``(first, stop)`` draw indexes of consecutive chunks."""
+    for first in range(start, start + draws, chunk_size):
+        yield first, min(first + chunk_size, start + draws)
+
+
+def simulate(
+    loaded: LoadedConfig,
+    settings: RunSettings,
+    plan: Plan | None = None,
+    progress: ProgressCallback | None = None,
+) -> xr.Dataset:
+    """Draw ``settings.draws`` trajectories and return them as an ``xarray.Dataset``.
+
+    The Dataset holds ``value`` (draw, segment, year) and ``inputs`` (draw, input) with the
+    segment and input coordinates and provenance attributes of :mod:`mcinfra.results`.
+    """
+    plan = compile_plan(loaded.config) if plan is None else plan
+    n_series, n_years, n_inputs = len(plan.series), len(plan.years), len(plan.inputs)
+    needed = settings.draws * 8 * (n_series * n_years + n_inputs)
+    if needed > MAX_IN_MEMORY_BYTES:
+        raise UsageError(
+            f"draws={settings.draws} would need {needed / 2**30:.1f} GiB to hold in memory "
+            f"(limit {MAX_IN_MEMORY_BYTES / 2**30:.0f} GiB); use fewer draws"
+        )
+    values = np.empty((settings.draws, n_series, n_years))
+    inputs = np.empty((settings.draws, n_inputs))
+    key = seed_key(settings.seed)
+    started = time.perf_counter()
+    with numba_threads(settings.threads):
+        for first, stop in chunk_bounds(settings.draws, settings.chunk_size):
+            kernels.simulate_chunk(key, first, plan.kernel, values[first:stop], inputs[first:stop])
+            if progress is not None:
+                progress(stop, settings.draws, time.perf_counter() - started)
+    attrs = provenance(
+        loaded.text,
+        loaded.sha256,
+        loaded.config.model.name,
+        settings.seed,
+        settings.draws,
+        settings.chunk_size,
+    )
+    return to_dataset(plan, values, inputs, 0, attrs)
+
+
+def warm_up(plan: Plan) -> None:
+    """Compile (or load from cache) every kernel a run uses, on a handful of draws."""
+    values = np.empty((2, len(plan.series), len(plan.years)))
+    inputs = np.empty((2, len(plan.inputs)))
+    kernels.simulate_chunk(seed_key(0), 0, plan.kernel, values, inputs)
+
+
+def available_threads() -> int:
+    """Threads numba may use in this process."""
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS or os.cpu_count() or 1)

@@ -1,0 +1,41 @@
+"""Exceptions raised for bad user input.
+
+Every user-facing error names the offending key path (or token) and the value, so the
+command line can print it as one paragraph and exit with status 2.
+"""
+
+from __future__ import annotations
+
+
+class McinfraError(Exception):
+    """Base class of every error mcinfra reports to a user (exit status 2)."""
+
+
+class ConfigError(McinfraError, ValueError):
+    """A configuration file or override is malformed or impossible.
+
+    Parameters
+    ----------
+    problems : list of str
+        One line per problem, each starting with the key path it concerns.
+    source : str, optional
+        File the configuration was read from, used as a prefix of the message.
+    """
+
+    def __init__(self, problems: list[str] | str, source: str | None = None) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.source = source
+        head = f"invalid configuration {source}" if source else "invalid configuration"
+        if len(self.problems) == 1:
+            message = f"{head}: {self.problems[0]}"
+        else:
+            message = head + ":\n" + "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(message)
+
+
+class ExpressionError(ConfigError):
+    """An expression in the configuration cannot be parsed or refers to unknown names."""
+
+
+class UsageError(McinfraError, ValueError):
+    """A command-line argument is out of range or inconsistent."""

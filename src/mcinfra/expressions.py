@@ -1,0 +1,121 @@
+"""Derived-series expressions: parsed with :mod:`ast` against a whitelist, never evaluated.
+
+An expression is arithmetic (``+ - * /``, unary minus, ``min(a, b)``, ``max(a, b)``) over
+numbers, series labels (the series' value in the same year) and parameter names. It is
+compiled to a postfix program that the trajectory kernel runs for every draw and year.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from mcinfra.kernels import model as ops
+from mcinfra.strict import did_you_mean
+
+MAX_DEPTH = 64
+_BINARY = {
+    ast.Add: ops.OP_ADD,
+    ast.Sub: ops.OP_SUB,
+    ast.Mult: ops.OP_MUL,
+    ast.Div: ops.OP_DIV,
+}
+_FUNCTIONS = {"min": ops.OP_MIN, "max": ops.OP_MAX}
+SERIES = "series"
+INPUT = "input"
+
+
+class ExpressionProblem(ValueError):
+    """An expression is not allowed; the message names the token and its column."""
+
+
+@dataclass
+class Program:
+    """Postfix program of one expression."""
+
+    op: list[int] = field(default_factory=list)
+    arg: list[int] = field(default_factory=list)
+    const: list[float] = field(default_factory=list)
+    max_stack: int = 0
+    names: set[str] = field(default_factory=set)
+
+    def _emit(self, op: int, arg: int = 0, const: float = 0.0) -> None:
+        self.op.append(op)
+        self.arg.append(arg)
+        self.const.append(const)
+
+
+def referenced_names(text: str) -> set[str]:
+    """Names an expression refers to (raises :class:`ExpressionProblem` if it does not parse)."""
+    names: set[str] = set()
+    for node in ast.walk(_parse(text)):
+        if isinstance(node, ast.Name) and node.id not in _FUNCTIONS:
+            names.add(node.id)
+    return names
+
+
+def compile_expression(text: str, symbols: dict[str, tuple[str, int]]) -> Program:
+    """Compile ``text`` with ``symbols`` mapping each name to ``(SERIES|INPUT, index)``."""
+    tree = _parse(text)
+    program = Program()
+    depth = _compile(tree.body, symbols, program, text, 0)
+    program.max_stack = depth
+    return program
+
+
+def _parse(text: str) -> ast.Expression:
+    try:
+        return ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        column = f" at column {exc.offset}" if exc.offset else ""
+        raise ExpressionProblem(f"syntax error{column}: {exc.msg}") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ExpressionProblem("expression is too deeply nested or too large") from None
+
+
+def _compile(node: ast.AST, symbols, program: Program, text: str, level: int) -> int:
+    """Emit ``node``; return the stack depth it needs."""
+    if level > MAX_DEPTH:
+        raise ExpressionProblem(f"expression nests deeper than {MAX_DEPTH} levels")
+    where = f" at column {getattr(node, 'col_offset', 0) + 1}"
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, int | float):
+            raise ExpressionProblem(
+                f"only numbers are allowed as constants, got {node.value!r}{where}"
+            )
+        program._emit(ops.OP_CONST, const=float(node.value))
+        return 1
+    if isinstance(node, ast.Name):
+        if node.id not in symbols:
+            hint = did_you_mean(node.id, symbols)
+            raise ExpressionProblem(f"unknown name '{node.id}'{where}{hint}")
+        kind, index = symbols[node.id]
+        program._emit(ops.OP_SERIES if kind == SERIES else ops.OP_INPUT, arg=index)
+        program.names.add(node.id)
+        return 1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        depth = _compile(node.operand, symbols, program, text, level + 1)
+        if isinstance(node.op, ast.USub):
+            program._emit(ops.OP_NEG)
+        return depth
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        left = _compile(node.left, symbols, program, text, level + 1)
+        right = _compile(node.right, symbols, program, text, level + 1)
+        program._emit(_BINARY[type(node.op)])
+        return max(left, right + 1)
+    if isinstance(node, ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name not in _FUNCTIONS or node.keywords or len(node.args) != 2:
+            raise ExpressionProblem(
+                f"only min(a, b) and max(a, b) may be called{where}: "
+                f"'{ast.get_source_segment(text, node) or ast.dump(node.func)}'"
+            )
+        left = _compile(node.args[0], symbols, program, text, level + 1)
+        right = _compile(node.args[1], symbols, program, text, level + 1)
+        program._emit(_FUNCTIONS[name])
+        return max(left, right + 1)
+    token = ast.get_source_segment(text, node) or type(node).__name__
+    raise ExpressionProblem(
+        f"'{token}'{where} is not allowed: use numbers, series, parameters, "
+        "+ - * /, min(a, b) and max(a, b)"
+    )

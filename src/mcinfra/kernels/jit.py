@@ -1,0 +1,35 @@
+"""The jit options of every kernel, in one place.
+
+- ``cache=True``: compiled code is stored beside the package, so a new process loads it
+  in a fraction of a second instead of recompiling.
+- ``error_model="numpy"``: division by zero gives inf/NaN as in numpy instead of raising;
+  the per-division check Python semantics need would also block vectorisation.
+- ``fastmath`` is off: it would let results depend on the compiler's reassociation, and
+  reproducibility to the bit is a promise of this package.
+- ``nogil=True``: kernels release the GIL, so threads of a dask worker can share a process.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+KERNEL_OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
+
+
+def kernel(function=None, *, parallel: bool = False):
+    """Compile ``function`` as a cached kernel (``parallel=True`` for prange kernels)."""
+
+    def wrap(f):
+        return njit(parallel=parallel, **KERNEL_OPTIONS)(f)
+
+    return wrap if function is None else wrap(function)
+
+
+def inline(function):
+    """A helper inlined into its calling kernels (numba IR inlining)."""
+    return njit(inline="always", error_model="numpy")(function)
+
+
+def helper(function):
+    """A helper compiled separately and called from kernels."""
+    return njit(error_model="numpy")(function)

@@ -1,0 +1,387 @@
+"""The trajectory kernel: normals in, inputs and yearly series out, one draw at a time.
+
+All model structure arrives as a :class:`KernelPlan` of plain arrays built by
+:mod:`mcinfra.plan`. Per draw the normals are laid out as
+
+``[copula scores (one per uncertain input) | total shocks (H) | segment shocks (H each)]``
+
+and the series rows of ``out`` follow the plan's series order. Two entry points share the
+per-draw model: :func:`simulate_chunk` draws the normals from the per-draw streams, and
+:func:`simulate_from_normals` takes them from the caller (tests, quasi-Monte Carlo).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import prange
+
+from mcinfra.kernels.inputs import FIXED, NORMAL, input_value
+from mcinfra.kernels.jit import helper, inline, kernel
+from mcinfra.kernels.random import fill_normals, next_normal, seed_draw
+
+# The model runs on blocks of BLOCK draws held in scratch arrays with the draw axis last, so
+# every step is a short branch-free loop over draws that the compiler can vectorise; a
+# draw-at-a-time loop spends most of its time on index arithmetic. A parallel task is
+# BLOCKS_PER_TASK blocks. Results never depend on either size (streams are per draw).
+BLOCK = 64
+BLOCKS_PER_TASK = 8
+
+OP_SERIES = 0
+OP_INPUT = 1
+OP_CONST = 2
+OP_ADD = 3
+OP_SUB = 4
+OP_MUL = 5
+OP_DIV = 6
+OP_NEG = 7
+OP_MIN = 8
+OP_MAX = 9
+
+
+class KernelPlan(NamedTuple):
+    """Every array the kernel needs; shapes use K inputs, S series, Y years, H = Y - 1."""
+
+    in_family: np.ndarray  # int64[K] family codes (mcinfra.kernels.inputs)
+    in_params: np.ndarray  # float64[K, 4] packed parameters
+    in_table: np.ndarray  # int64[K] first row of the input's spline table in tab_coef
+    tab_coef: np.ndarray  # float64[M, 4] spline coefficients of all tabulated inputs
+    chol_ptr: np.ndarray  # int64[K + 1] row pointers of the copula's Cholesky factor
+    chol_col: np.ndarray  # int64[nnz] normal slot of each nonzero
+    chol_val: np.ndarray  # float64[nnz]
+    years: np.ndarray  # float64[Y] calendar years
+    total_inputs: np.ndarray  # int64[2]: base, trend CAGR
+    total_shock: np.ndarray  # float64[2]: sd, phi
+    part_ptr: np.ndarray  # int64[P + 1] segment ranges of each partition
+    part_shock: np.ndarray  # float64[P, 2]: sd, phi
+    seg_share: np.ndarray  # int64[N] input index of each segment's base share
+    seg_cagr: np.ndarray  # int64[N] input index of each segment's trend CAGR
+    seg_series: np.ndarray  # int64[N] output row of each segment
+    fn_series: np.ndarray  # int64[C] host segment row of each function split
+    fn_crossover: np.ndarray  # int64[C] input index of the crossover year
+    fn_steepness: np.ndarray  # int64[C] input index of the steepness
+    fn_rising: np.ndarray  # int64[C] output row of the rising function (e.g. inference)
+    fn_falling: np.ndarray  # int64[C] output row of the falling function (e.g. training)
+    sum_ptr: np.ndarray  # int64[G + 1] member ranges of each sum (groups, aggregates)
+    sum_members: np.ndarray  # int64[...] member rows
+    sum_target: np.ndarray  # int64[G] output row of each sum
+    ad_initial: np.ndarray  # int64[A] input index of the initial adoption share
+    ad_rate: np.ndarray  # int64[A] input index of the logit growth per year
+    ad_series: np.ndarray  # int64[A] output row
+    dv_ptr: np.ndarray  # int64[D + 1] program ranges of derived series
+    dv_op: np.ndarray  # int64[n_ops] opcodes (OP_*)
+    dv_arg: np.ndarray  # int64[n_ops] series row or input index of loads
+    dv_const: np.ndarray  # float64[n_ops] constants of OP_CONST
+    dv_series: np.ndarray  # int64[D] output row
+    n_uncertain: int  # number of copula scores per draw
+    n_normals: int  # normals per draw
+    max_segments: int  # largest partition
+    max_stack: int  # deepest derived-series program
+    growth_floor: float  # lower bound of every growth factor
+
+
+class Scratch(NamedTuple):
+    """Per-task work arrays, draw axis last (see :func:`new_scratch`)."""
+
+    normals: np.ndarray  # (n_normals, BLOCK)
+    x: np.ndarray  # (K, BLOCK) input values
+    v: np.ndarray  # (S, Y, BLOCK) series values
+    level: np.ndarray  # (max_segments, BLOCK) unnormalised segment levels
+    shock: np.ndarray  # (max_segments, BLOCK) AR(1) shock state
+    acc: np.ndarray  # (BLOCK,) running sums
+    stack: np.ndarray  # (max_stack, BLOCK) derived-series evaluation stack
+
+
+@inline
+def new_scratch(plan, n_series):
+    """Allocate the work arrays of one task."""
+    n_inputs = plan.in_family.shape[0]
+    n_years = plan.years.shape[0]
+    return Scratch(
+        np.empty((plan.n_normals, BLOCK)),
+        np.empty((n_inputs, BLOCK)),
+        np.empty((n_series, n_years, BLOCK)),
+        np.empty((plan.max_segments, BLOCK)),
+        np.empty((plan.max_segments, BLOCK)),
+        np.empty(BLOCK),
+        np.empty((plan.max_stack, BLOCK)),
+    )
+
+
+@helper
+def simulate_block(nb, plan, w):
+    """Run the model on the ``nb`` draws whose normals are in ``w.normals[:, :nb]``."""
+    normals, x, v, level, shock, acc, stack = w
+    n_inputs = plan.in_family.shape[0]
+    n_years = plan.years.shape[0]
+    horizon = n_years - 1
+    floor = plan.growth_floor
+
+    # Inputs: z = L e (Gaussian copula), then x = F^-1(Phi(z)).
+    for k in range(n_inputs):
+        family = plan.in_family[k]
+        for b in range(nb):
+            acc[b] = 0.0
+        for p in range(plan.chol_ptr[k], plan.chol_ptr[k + 1]):
+            weight = plan.chol_val[p]
+            col = plan.chol_col[p]
+            for b in range(nb):
+                acc[b] += weight * normals[col, b]
+        if family == NORMAL:  # the common families get their own branch-free loops
+            mean = plan.in_params[k, 0]
+            sd = plan.in_params[k, 1]
+            for b in range(nb):
+                x[k, b] = mean + sd * acc[b]
+        elif family == FIXED:
+            value = plan.in_params[k, 0]
+            for b in range(nb):
+                x[k, b] = value
+        else:
+            for b in range(nb):
+                x[k, b] = input_value(
+                    family, plan.in_params, k, plan.in_table[k], plan.tab_coef, acc[b]
+                )
+
+    # Total: T(t) = T(t-1) * max(1 + g + s e_t, floor), e_t a unit AR(1) shock.
+    base = plan.total_inputs[0]
+    trend = plan.total_inputs[1]
+    sd = plan.total_shock[0]
+    phi = plan.total_shock[1]
+    innovation = math.sqrt(1.0 - phi * phi)
+    pos = plan.n_uncertain
+    for b in range(nb):
+        v[0, 0, b] = x[base, b]
+        shock[0, b] = normals[pos, b]
+    for t in range(1, n_years):
+        if t > 1:
+            for b in range(nb):
+                shock[0, b] = phi * shock[0, b] + innovation * normals[pos + t - 1, b]
+        for b in range(nb):
+            v[0, t, b] = v[0, t - 1, b] * max(1.0 + x[trend, b] + sd * shock[0, b], floor)
+    pos += horizon
+
+    # Partitions: levels A_i grow by their own factors; V_i = T A_i / sum_j A_j.
+    for p in range(plan.part_ptr.shape[0] - 1):
+        first = plan.part_ptr[p]
+        n_seg = plan.part_ptr[p + 1] - first
+        sd = plan.part_shock[p, 0]
+        phi = plan.part_shock[p, 1]
+        innovation = math.sqrt(1.0 - phi * phi)
+        for t in range(n_years):
+            for b in range(nb):
+                acc[b] = 0.0
+            for j in range(n_seg):
+                seg = first + j
+                col = pos + j * horizon + t - 1
+                if t == 0:
+                    share = plan.seg_share[seg]
+                    for b in range(nb):
+                        level[j, b] = x[share, b]
+                else:
+                    cagr = plan.seg_cagr[seg]
+                    if t == 1:
+                        for b in range(nb):
+                            shock[j, b] = normals[col, b]
+                    else:
+                        for b in range(nb):
+                            shock[j, b] = phi * shock[j, b] + innovation * normals[col, b]
+                    for b in range(nb):
+                        level[j, b] *= max(1.0 + x[cagr, b] + sd * shock[j, b], floor)
+                for b in range(nb):
+                    acc[b] += level[j, b]
+            for b in range(nb):
+                acc[b] = v[0, t, b] / acc[b]
+            for j in range(n_seg):
+                row = plan.seg_series[first + j]
+                for b in range(nb):
+                    v[row, t, b] = level[j, b] * acc[b]
+        pos += n_seg * horizon
+
+    # Function split: rising share q(y) = 1 / (1 + exp(-k (y - X))). Years are consecutive,
+    # so exp(-k (y - X)) is carried from year to year by the factor exp(-k): two exp calls
+    # per draw instead of one per year (direct evaluation where the carry would overflow).
+    first_year = plan.years[0]
+    for c in range(plan.fn_series.shape[0]):
+        crossover = plan.fn_crossover[c]
+        steepness = plan.fn_steepness[c]
+        host = plan.fn_series[c]
+        rising = plan.fn_rising[c]
+        falling = plan.fn_falling[c]
+        for b in range(nb):
+            k = x[steepness, b]
+            exponent = -k * (first_year - x[crossover, b])
+            odds = math.exp(exponent)  # falling / rising
+            step = math.exp(-k)
+            # Every carried exponent stays within +-600, far from overflow.
+            carry = abs(exponent) < 300.0 and abs(k) * horizon < 300.0
+            for t in range(n_years):
+                if not carry:
+                    odds = math.exp(-k * (plan.years[t] - x[crossover, b]))
+                q = 1.0 / (1.0 + odds)
+                v[rising, t, b] = v[host, t, b] * q
+                v[falling, t, b] = v[host, t, b] * (1.0 - q)
+                odds *= step
+
+    # Groups and aggregates: sums of member rows.
+    for g in range(plan.sum_target.shape[0]):
+        target = plan.sum_target[g]
+        for t in range(n_years):
+            for b in range(nb):
+                v[target, t, b] = 0.0
+            for m in range(plan.sum_ptr[g], plan.sum_ptr[g + 1]):
+                member = plan.sum_members[m]
+                for b in range(nb):
+                    v[target, t, b] += v[member, t, b]
+
+    # Adoption: a(t) = 1 / (1 + exp(-(logit(a0) + r t))), carried like the function split.
+    for a in range(plan.ad_series.shape[0]):
+        initial = plan.ad_initial[a]
+        rate = plan.ad_rate[a]
+        row = plan.ad_series[a]
+        for b in range(nb):
+            share = x[initial, b]
+            odds = (1.0 - share) / share  # exp(-logit(a0))
+            step = math.exp(-x[rate, b])
+            carry = 1e-120 < odds < 1e120 and abs(x[rate, b]) * horizon < 300.0
+            for t in range(n_years):
+                if not carry:
+                    odds = math.exp(-(math.log(share) - math.log1p(-share) + x[rate, b] * t))
+                v[row, t, b] = 1.0 / (1.0 + odds)
+                odds *= step
+
+    for d in range(plan.dv_series.shape[0]):
+        row = plan.dv_series[d]
+        for t in range(n_years):
+            _run_program(nb, plan, d, t, x, v, stack)
+            for b in range(nb):
+                v[row, t, b] = stack[0, b]
+
+
+@inline
+def _run_program(nb, plan, d, t, x, v, stack):
+    """Evaluate derived program ``d`` in year ``t`` for the block; result in ``stack[0]``."""
+    top = -1
+    for n in range(plan.dv_ptr[d], plan.dv_ptr[d + 1]):
+        op = plan.dv_op[n]
+        arg = plan.dv_arg[n]
+        if op == OP_SERIES:
+            top += 1
+            for b in range(nb):
+                stack[top, b] = v[arg, t, b]
+        elif op == OP_INPUT:
+            top += 1
+            for b in range(nb):
+                stack[top, b] = x[arg, b]
+        elif op == OP_CONST:
+            top += 1
+            value = plan.dv_const[n]
+            for b in range(nb):
+                stack[top, b] = value
+        elif op == OP_NEG:
+            for b in range(nb):
+                stack[top, b] = -stack[top, b]
+        else:
+            top -= 1
+            if op == OP_ADD:
+                for b in range(nb):
+                    stack[top, b] += stack[top + 1, b]
+            elif op == OP_SUB:
+                for b in range(nb):
+                    stack[top, b] -= stack[top + 1, b]
+            elif op == OP_MUL:
+                for b in range(nb):
+                    stack[top, b] *= stack[top + 1, b]
+            elif op == OP_DIV:
+                for b in range(nb):
+                    stack[top, b] /= stack[top + 1, b]
+            elif op == OP_MIN:
+                for b in range(nb):
+                    stack[top, b] = min(stack[top, b], stack[top + 1, b])
+            else:
+                for b in range(nb):
+                    stack[top, b] = max(stack[top, b], stack[top + 1, b])
+
+
+@inline
+def _store_block(w, nb, first, out, inputs_out):
+    """Copy the block's results into rows ``first .. first + nb - 1`` of the outputs."""
+    v = w.v
+    x = w.x
+    # Series outermost: the block's few cache lines of v[s] stay in L1 while each draw's
+    # row of out[., s, :] is written contiguously.
+    for s in range(v.shape[0]):
+        for b in range(nb):
+            for t in range(v.shape[1]):
+                out[first + b, s, t] = v[s, t, b]
+    for k in range(x.shape[0]):
+        for b in range(nb):
+            inputs_out[first + b, k] = x[k, b]
+
+
+@helper
+def _simulate_task(key, draw_start, first, stop, plan, out, inputs_out):
+    """Draw and simulate rows ``first .. stop - 1`` block by block (one parallel task).
+
+    Task bodies live outside the prange loops: numba's parallel transforms mishandle the
+    inlined tuple-state generator and the scratch namedtuple.
+    """
+    w = new_scratch(plan, out.shape[1])
+    for block_first in range(first, stop, BLOCK):
+        nb = min(BLOCK, stop - block_first)
+        for b in range(nb):
+            state = seed_draw(key, draw_start + block_first + b)
+            for j in range(plan.n_normals):
+                z, state = next_normal(state)
+                w.normals[j, b] = z
+        simulate_block(nb, plan, w)
+        _store_block(w, nb, block_first, out, inputs_out)
+
+
+@helper
+def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out):
+    """Simulate rows ``first .. stop - 1`` from given normals (one parallel task)."""
+    w = new_scratch(plan, out.shape[1])
+    for block_first in range(first, stop, BLOCK):
+        nb = min(BLOCK, stop - block_first)
+        for b in range(nb):
+            for j in range(plan.n_normals):
+                w.normals[j, b] = normals[block_first + b, j]
+        simulate_block(nb, plan, w)
+        _store_block(w, nb, block_first, out, inputs_out)
+
+
+@kernel(parallel=True)
+def simulate_chunk(key, draw_start, plan, out, inputs_out):
+    """Simulate draws ``draw_start .. draw_start + n - 1`` into ``out`` (n, S, Y).
+
+    ``inputs_out`` (n, K) receives each draw's input values. Draw ``d`` uses only the
+    stream of ``(key, d)``, so any split of a run into chunks gives identical bits.
+    """
+    n = out.shape[0]
+    task_draws = BLOCK * BLOCKS_PER_TASK
+    for task in prange((n + task_draws - 1) // task_draws):
+        first = task * task_draws
+        _simulate_task(key, draw_start, first, min(n, first + task_draws), plan, out, inputs_out)
+
+
+@kernel(parallel=True)
+def simulate_from_normals(normals, plan, out, inputs_out):
+    """Like :func:`simulate_chunk`, with each draw's normals given in ``normals`` (n, m)."""
+    n = out.shape[0]
+    task_draws = BLOCK * BLOCKS_PER_TASK
+    for task in prange((n + task_draws - 1) // task_draws):
+        first = task * task_draws
+        _simulate_task_from_normals(
+            normals, first, min(n, first + task_draws), plan, out, inputs_out
+        )
+
+
+@kernel(parallel=True)
+def draw_normals(key, draw_start, out):
+    """The normals :func:`simulate_chunk` uses for draws draw_start.. (n, n_normals)."""
+    n = out.shape[0]
+    for task in prange((n + BLOCK - 1) // BLOCK):
+        first = task * BLOCK
+        fill_normals(key, draw_start + first, out[first : min(n, first + BLOCK)])

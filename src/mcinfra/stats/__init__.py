@@ -1,0 +1,1 @@
+"""Statistics of simulated draws (numpy and numba kernels only; no plotting)."""

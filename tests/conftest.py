@@ -1,0 +1,60 @@
+"""Shared fixtures and the statistical tolerance used by every stochastic test."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from scipy.stats import norm
+
+# The independent numpy implementation of the model lives with the benchmarks.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+ALPHA = 1e-6
+"""False-alarm rate of one statistical comparison."""
+Z = float(norm.isf(ALPHA / 2))
+"""Two-sided critical value for ALPHA (about 4.89 standard errors)."""
+
+
+@pytest.fixture(scope="session")
+def default_config():
+    from mcinfra import load_config
+
+    return load_config()
+
+
+@pytest.fixture(scope="session")
+def default_plan(default_config):
+    from mcinfra.plan import compile_plan
+
+    return compile_plan(default_config.config)
+
+
+MINIMAL = """
+[model]
+name = "mini"
+start_year = 2024
+end_year = 2030
+
+[sampling]
+draws = 1000
+seed = 7
+
+[total]
+base = 100.0
+cagr = { dist = "normal", mean = 0.10, sd = 0.02 }
+shock = { sd = 0.0, phi = 0.0 }
+"""
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    """Write TOML text to a file and return its path."""
+
+    def write(text: str, name: str = "config.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write

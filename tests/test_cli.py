@@ -1,0 +1,126 @@
+"""The command line: what run and validate write and print, and that every flag counts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from mcinfra import RunSettings, load_config, simulate
+from mcinfra.cli import build_parser, main
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "small"
+    status = main(
+        [
+            "run",
+            "--draws",
+            "3000",
+            "--seed",
+            "5",
+            "--chunk-size",
+            "1000",
+            "--out",
+            str(out),
+            "--save-draws",
+            "--quiet",
+        ]
+    )
+    assert status == 0
+    return out
+
+
+def test_run_writes_summary_config_and_draws(small_run):
+    assert sorted(p.name for p in small_run.iterdir()) == [
+        "config.toml",
+        "draws.zarr",
+        "summary.json",
+    ]
+    summary = json.loads((small_run / "summary.json").read_text())
+    assert summary["schema_version"] == 1
+    assert summary["run"]["draws"] == 3000 and summary["run"]["seed"] == 5
+    assert summary["checks"]["partition_max_relative_error"] < 1e-9
+    labels = [s["label"] for s in summary["series"]]
+    assert labels[0] == "total" and "network" in labels and "lpddr" in labels
+    assert {f["series"] for f in summary["source_figures"]} == {"total", "network", "north_america"}
+    assert (small_run / "config.toml").read_text() == load_config().text
+
+
+def test_saved_draws_open_with_plain_xarray_and_equal_the_api(small_run):
+    saved = xr.open_zarr(small_run / "draws.zarr")
+    direct = simulate(load_config(), RunSettings(draws=3000, seed=5, chunk_size=3000))
+    np.testing.assert_array_equal(saved["value"].values, direct["value"].values)
+    np.testing.assert_array_equal(saved["inputs"].values, direct["inputs"].values)
+    assert list(saved.segment.values) == list(direct.segment.values)
+    assert saved.attrs["config_sha256"] == direct.attrs["config_sha256"]
+    assert saved["value"].encoding["chunks"][0] == 1000
+
+
+def test_run_prints_medians_ranges_and_source_figures(tmp_path, capsys):
+    assert main(["run", "--draws", "2000", "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "2030 median [5 %, 95 %]" in out
+    assert "network" in out and "custom_silicon" in out
+    assert "North America revenue share, 2024" in out
+    assert "partitions sum to the total" in out
+
+
+def test_run_twice_replaces_the_directory_atomically(tmp_path, capsys):
+    out = tmp_path / "r"
+    for seed in ("1", "2"):
+        assert main(["run", "--draws", "500", "--seed", seed, "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "summary.json").read_text())["run"]["seed"] == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["r"]
+
+
+def test_unwritable_output_exits_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    status = main(["run", "--draws", "100", "--out", str(blocker / "run"), "--quiet"])
+    assert status == 2
+    assert "cannot write to output directory" in capsys.readouterr().err
+
+
+def test_validate_prints_coherence_gap_and_inference_share(capsys):
+    assert main(["validate"]) == 0
+    out = capsys.readouterr().out
+    assert "coherence gap per partition" in out
+    for partition in ("offering", "channel", "region"):
+        assert partition in out
+    assert "inference share in 2024" in out and "hyperscale_cloud" in out
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "attribute", "expected"),
+    [
+        ("--draws", "2e6", "draws", 2_000_000),
+        ("--seed", "17", "seed", 17),
+        ("--chunk-size", "4096", "chunk_size", 4096),
+        ("--threads", "1", "threads", 1),
+    ],
+)
+def test_every_flag_reaches_the_run_settings(flag, value, attribute, expected):
+    from mcinfra.engine import settings_from
+
+    args = build_parser().parse_args(["run", flag, value])
+    settings = settings_from(
+        load_config(),
+        draws=args.draws,
+        seed=args.seed,
+        chunk_size=args.chunk_size,
+        threads=args.threads,
+    )
+    assert getattr(settings, attribute) == expected
+    default = settings_from(load_config())
+    assert getattr(default, attribute) != expected
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("mcinfra ")
