@@ -65,13 +65,13 @@ def main() -> None:
     loaded = load_config()
     plan = compile_plan(loaded.config)
     warm_up(plan)
-    values = np.zeros((draws, len(plan.series), len(plan.years)))
-    inputs = np.zeros((draws, len(plan.inputs)))
+    values = np.zeros((len(plan.series), len(plan.years), draws))
+    inputs = np.zeros((len(plan.inputs), draws))
     key = seed_key(1)
     threads = numba.get_num_threads()
 
     def sampler():
-        simulate_chunk(key, 0, plan.kernel, values, inputs)
+        simulate_chunk(key, 0, draws, plan.kernel, values, inputs, 0)
 
     results = {}
     results["mcinfra_all_threads"] = draws / best_of(args.repeats, sampler)

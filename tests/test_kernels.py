@@ -17,10 +17,11 @@ def kernel_run(default_plan):
     plan = default_plan
     normals = np.empty((N, plan.n_normals))
     kernels.draw_normals(seed_key(42), 0, normals)
-    values = np.empty((N, len(plan.series), len(plan.years)))
-    inputs = np.empty((N, len(plan.inputs)))
+    values = np.empty((len(plan.series), len(plan.years), N))
+    inputs = np.empty((len(plan.inputs), N))
     kernels.simulate_from_normals(normals, plan.kernel, values, inputs)
-    return normals, values, inputs
+    # Back to (draw, series, year) and (draw, input) for comparison with the numpy twin.
+    return normals, np.moveaxis(values, -1, 0), inputs.T
 
 
 def test_inputs_match_scipy_inverse_cdfs(default_config, default_plan, kernel_run):
@@ -44,11 +45,11 @@ def test_trajectories_match_numpy_twin_to_rounding(default_config, default_plan,
 
 def test_fused_sampler_equals_normals_then_model(default_plan, kernel_run):
     _, values, inputs = kernel_run
-    fused = np.empty_like(values)
-    fused_inputs = np.empty_like(inputs)
-    kernels.simulate_chunk(seed_key(42), 0, default_plan.kernel, fused, fused_inputs)
-    np.testing.assert_array_equal(fused, values)
-    np.testing.assert_array_equal(fused_inputs, inputs)
+    fused = np.empty((values.shape[1], values.shape[2], N + 10))
+    fused_inputs = np.empty((inputs.shape[1], N + 10))
+    kernels.simulate_chunk(seed_key(42), 0, N, default_plan.kernel, fused, fused_inputs, 10)
+    np.testing.assert_array_equal(np.moveaxis(fused[:, :, 10:], -1, 0), values)
+    np.testing.assert_array_equal(fused_inputs[:, 10:].T, inputs)
 
 
 def test_normals_per_draw_match_layout(default_config, default_plan):

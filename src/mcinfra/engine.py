@@ -100,13 +100,14 @@ def simulate(
             f"draws={settings.draws} would need {needed / 2**30:.1f} GiB to hold in memory "
             f"(limit {MAX_IN_MEMORY_BYTES / 2**30:.0f} GiB); use fewer draws"
         )
-    values = np.empty((settings.draws, n_series, n_years))
-    inputs = np.empty((settings.draws, n_inputs))
+    # Draw-last in memory: each (series, year) row is contiguous (see mcinfra.results).
+    values = np.empty((n_series, n_years, settings.draws))
+    inputs = np.empty((n_inputs, settings.draws))
     key = seed_key(settings.seed)
     started = time.perf_counter()
     with numba_threads(settings.threads):
         for first, stop in chunk_bounds(settings.draws, settings.chunk_size):
-            kernels.simulate_chunk(key, first, plan.kernel, values[first:stop], inputs[first:stop])
+            kernels.simulate_chunk(key, first, stop - first, plan.kernel, values, inputs, first)
             if progress is not None:
                 progress(stop, settings.draws, time.perf_counter() - started)
     attrs = provenance(
@@ -122,9 +123,9 @@ def simulate(
 
 def warm_up(plan: Plan) -> None:
     """Compile (or load from cache) every kernel a run uses, on a handful of draws."""
-    values = np.empty((2, len(plan.series), len(plan.years)))
-    inputs = np.empty((2, len(plan.inputs)))
-    kernels.simulate_chunk(seed_key(0), 0, plan.kernel, values, inputs)
+    values = np.empty((len(plan.series), len(plan.years), 2))
+    inputs = np.empty((len(plan.inputs), 2))
+    kernels.simulate_chunk(seed_key(0), 0, 2, plan.kernel, values, inputs, 0)
 
 
 def available_threads() -> int:

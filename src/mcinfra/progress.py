@@ -17,7 +17,7 @@ class Progress:
         self.enabled = enabled
         self.interactive = bool(getattr(self.stream, "isatty", lambda: False)())
         self._bar = None
-        self._last_line = 0.0
+        self._last_line = float("-inf")
 
     def __call__(self, done: int, total: int, elapsed: float) -> None:
         if not self.enabled or (elapsed < SHOW_AFTER_SECONDS and done < total):

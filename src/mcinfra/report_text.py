@@ -8,7 +8,7 @@ import xarray as xr
 from mcinfra.config import LoadedConfig
 from mcinfra.engine import RunSettings
 from mcinfra.kernels.select import growth_quantiles
-from mcinfra.results import SCHEMA_VERSION, SEGMENT, YEAR
+from mcinfra.results import SCHEMA_VERSION, SEGMENT, YEAR, draw_last
 from mcinfra.stats.summary import TABLE_PROBS, partition_residual, quantiles, source_figure_rows
 
 _PROVENANCE_KEYS = (
@@ -29,8 +29,8 @@ _PROVENANCE_KEYS = (
 
 def realised_cagr_quantiles(ds: xr.Dataset, probs=TABLE_PROBS) -> np.ndarray:
     """Quantiles (segment, prob) of each series' realised CAGR from the first to last year."""
-    values = ds["value"].values
-    n_series, n_years = values.shape[1], values.shape[2]
+    values = draw_last(ds["value"].values)
+    n_series, n_years = values.shape[0], values.shape[1]
     out = np.empty((n_series, len(probs)))
     growth_quantiles(
         values,

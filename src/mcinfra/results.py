@@ -49,8 +49,13 @@ def provenance(
 def to_dataset(
     plan: Plan, values: np.ndarray, inputs: np.ndarray, draw_start: int, attrs: dict[str, str | int]
 ) -> xr.Dataset:
-    """Wrap kernel output (draw, series, year) and (draw, input) arrays without copying."""
-    draws = np.arange(draw_start, draw_start + values.shape[0], dtype=np.int64)
+    """Wrap draw-last kernel output (series, year, draw) and (input, draw) without copying.
+
+    The Dataset's dimensions are (draw, segment, year) and (draw, input); in memory the draw
+    axis stays innermost, so every series-year column over draws is contiguous (fast
+    quantiles, streaming stores). :func:`draw_last` recovers that layout as a view.
+    """
+    draws = np.arange(draw_start, draw_start + values.shape[-1], dtype=np.int64)
 
     def text(values) -> np.ndarray:
         # Variable-length strings: fixed-width unicode has no zarr 3 specification.
@@ -60,14 +65,14 @@ def to_dataset(
         data_vars={
             "value": (
                 (DRAW, SEGMENT, YEAR),
-                values,
+                np.moveaxis(values, -1, 0),
                 {
                     "long_name": "simulated series value",
                     "description": "money series in the model unit; adoption series as fractions "
                     "(see the unit coordinate)",
                 },
             ),
-            "inputs": ((DRAW, INPUT), inputs, {"long_name": "sampled input value"}),
+            "inputs": ((DRAW, INPUT), inputs.T, {"long_name": "sampled input value"}),
         },
         coords={
             DRAW: draws,
@@ -83,3 +88,8 @@ def to_dataset(
         },
         attrs=dict(attrs),
     )
+
+
+def draw_last(values: np.ndarray) -> np.ndarray:
+    """View of a (draw, ...) array with the draw axis moved last (no copy)."""
+    return np.moveaxis(values, 0, -1)

@@ -305,44 +305,46 @@ def _run_program(nb, plan, d, t, x, v, stack):
 
 
 @inline
-def _store_block(w, nb, first, out, inputs_out):
-    """Copy the block's results into rows ``first .. first + nb - 1`` of the outputs."""
+def _store_block(w, nb, column, out, inputs_out):
+    """Copy the block's results into columns ``column .. column + nb - 1`` of the outputs.
+
+    Outputs are draw-last, like the scratch, so every (series, year) row of the block is
+    one contiguous run of ``nb`` values: the copy streams instead of transposing.
+    """
     v = w.v
     x = w.x
-    # Series outermost: the block's few cache lines of v[s] stay in L1 while each draw's
-    # row of out[., s, :] is written contiguously.
     for s in range(v.shape[0]):
-        for b in range(nb):
-            for t in range(v.shape[1]):
-                out[first + b, s, t] = v[s, t, b]
+        for t in range(v.shape[1]):
+            for b in range(nb):
+                out[s, t, column + b] = v[s, t, b]
     for k in range(x.shape[0]):
         for b in range(nb):
-            inputs_out[first + b, k] = x[k, b]
+            inputs_out[k, column + b] = x[k, b]
 
 
 @helper
-def _simulate_task(key, draw_start, first, stop, plan, out, inputs_out):
-    """Draw and simulate rows ``first .. stop - 1`` block by block (one parallel task).
+def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, column):
+    """Draw and simulate draws ``first_draw + first .. first_draw + stop - 1`` (one task).
 
     Task bodies live outside the prange loops: numba's parallel transforms mishandle the
     inlined tuple-state generator and the scratch namedtuple.
     """
-    w = new_scratch(plan, out.shape[1])
+    w = new_scratch(plan, out.shape[0])
     for block_first in range(first, stop, BLOCK):
         nb = min(BLOCK, stop - block_first)
         for b in range(nb):
-            state = seed_draw(key, draw_start + block_first + b)
+            state = seed_draw(key, first_draw + block_first + b)
             for j in range(plan.n_normals):
                 z, state = next_normal(state)
                 w.normals[j, b] = z
         simulate_block(nb, plan, w)
-        _store_block(w, nb, block_first, out, inputs_out)
+        _store_block(w, nb, column + block_first, out, inputs_out)
 
 
 @helper
 def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out):
-    """Simulate rows ``first .. stop - 1`` from given normals (one parallel task)."""
-    w = new_scratch(plan, out.shape[1])
+    """Simulate draws ``first .. stop - 1`` from given normals (one parallel task)."""
+    w = new_scratch(plan, out.shape[0])
     for block_first in range(first, stop, BLOCK):
         nb = min(BLOCK, stop - block_first)
         for b in range(nb):
@@ -353,23 +355,24 @@ def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out):
 
 
 @kernel(parallel=True)
-def simulate_chunk(key, draw_start, plan, out, inputs_out):
-    """Simulate draws ``draw_start .. draw_start + n - 1`` into ``out`` (n, S, Y).
+def simulate_chunk(key, first_draw, n_draws, plan, out, inputs_out, column):
+    """Simulate draws ``first_draw .. first_draw + n_draws - 1``.
 
-    ``inputs_out`` (n, K) receives each draw's input values. Draw ``d`` uses only the
-    stream of ``(key, d)``, so any split of a run into chunks gives identical bits.
+    Draw ``first_draw + i`` is written to column ``column + i`` of ``out`` (S, Y, N) and
+    ``inputs_out`` (K, N): both are draw-last. Draw ``d`` uses only the stream of
+    ``(key, d)``, so any split of a run into chunks gives identical bits.
     """
-    n = out.shape[0]
     task_draws = BLOCK * BLOCKS_PER_TASK
-    for task in prange((n + task_draws - 1) // task_draws):
+    for task in prange((n_draws + task_draws - 1) // task_draws):
         first = task * task_draws
-        _simulate_task(key, draw_start, first, min(n, first + task_draws), plan, out, inputs_out)
+        stop = min(n_draws, first + task_draws)
+        _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, column)
 
 
 @kernel(parallel=True)
 def simulate_from_normals(normals, plan, out, inputs_out):
-    """Like :func:`simulate_chunk`, with each draw's normals given in ``normals`` (n, m)."""
-    n = out.shape[0]
+    """Simulate with each draw's normals given: ``normals`` (n, m) into (S, Y, n), (K, n)."""
+    n = normals.shape[0]
     task_draws = BLOCK * BLOCKS_PER_TASK
     for task in prange((n + task_draws - 1) // task_draws):
         first = task * task_draws

@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from mcinfra.kernels.select import column_quantiles
-from mcinfra.results import SEGMENT, YEAR
+from mcinfra.results import SEGMENT, YEAR, draw_last
 
 TABLE_PROBS = (0.05, 0.5, 0.95)
 
@@ -26,7 +26,7 @@ def quantiles(ds: xr.Dataset, probs=TABLE_PROBS, segments=None, years=None) -> x
     cols_y = np.array([year_index[int(y)] for _ in segments for y in years], dtype=np.int64)
     probs_arr = np.asarray(probs, dtype=np.float64)
     out = np.empty((cols_s.size, probs_arr.size))
-    values = np.ascontiguousarray(ds["value"].values)
+    values = draw_last(ds["value"].values)
     column_quantiles(values, cols_s, cols_y, probs_arr, out)
     data = out.reshape(len(segments), len(years), probs_arr.size).transpose(2, 0, 1)
     return xr.DataArray(
@@ -38,14 +38,14 @@ def quantiles(ds: xr.Dataset, probs=TABLE_PROBS, segments=None, years=None) -> x
 
 def partition_residual(ds: xr.Dataset) -> float:
     """Largest relative gap between any partition's (or grouping's) sum and the total."""
-    value = ds["value"]
-    total = value.sel({SEGMENT: "total"}).values
+    values = draw_last(ds["value"].values)
+    total = values[list(ds[SEGMENT].values).index("total")]
     worst = 0.0
     kinds = ds["kind"].values
     parts = ds["partition"].values
     for part in sorted(set(parts[kinds == "segment"])):
         rows = np.nonzero((kinds == "segment") & (parts == part))[0]
-        summed = value.values[:, rows, :].sum(axis=1)
+        summed = values[rows].sum(axis=0)
         worst = max(worst, float(np.max(np.abs(summed / total - 1.0))))
     return worst
 
