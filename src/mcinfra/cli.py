@@ -92,11 +92,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from mcinfra.config import load_config
-    from mcinfra.engine import settings_from, simulate, warm_up
-    from mcinfra.output import atomic_directory, save_draws, write_json
+    from mcinfra.engine import settings_from, stream, warm_up
+    from mcinfra.output import DrawWriter, atomic_directory, write_json
     from mcinfra.plan import compile_plan
     from mcinfra.progress import Progress
-    from mcinfra.report_text import run_summary, summary_table
+    from mcinfra.report_text import run_summary, summary_keys, summary_table
+    from mcinfra.results import provenance
+    from mcinfra.stats.summary import ColumnCollector, PartitionCheck
 
     loaded = load_config(args.config)
     settings = settings_from(
@@ -107,15 +109,43 @@ def _run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         plan = compile_plan(loaded.config)
         warm_up(plan)
+        attrs = provenance(
+            loaded.text,
+            loaded.sha256,
+            loaded.config.model.name,
+            settings.seed,
+            settings.draws,
+            settings.chunk_size,
+        )
+        labels = [s.label for s in plan.series]
+        collector = ColumnCollector(
+            summary_keys(labels, plan.years, loaded.config.source_figures),
+            labels,
+            plan.years,
+            settings.draws,
+        )
+        check = PartitionCheck([s.kind for s in plan.series], [s.partition for s in plan.series])
+        writer = (
+            DrawWriter(staging / "draws.zarr", plan, attrs, settings.chunk_size)
+            if args.save_draws
+            else None
+        )
+
+        def on_chunk(first, values, inputs):
+            collector.add(first, values)
+            check.add(values)
+            if writer is not None:
+                writer.write(first, values, inputs)
+
         progress = Progress(enabled=not args.quiet)
-        sample_start = time.perf_counter()
-        ds = simulate(loaded, settings, plan, progress=progress)
-        sampling_seconds = time.perf_counter() - sample_start
+        sampling_seconds = stream(plan, settings, on_chunk, progress)
         progress.close()
-        summary = run_summary(ds, loaded, settings, sampling_seconds)
+        if writer is not None:
+            writer.close()
+        summary = run_summary(
+            collector.columns, plan, loaded, settings, attrs, check.worst, sampling_seconds
+        )
         (staging / "config.toml").write_text(loaded.text, encoding="utf-8")
-        if args.save_draws:
-            save_draws(ds, staging / "draws.zarr", settings.chunk_size)
         summary["timing"]["total_seconds"] = time.perf_counter() - started
         write_json(staging / "summary.json", summary)
     print(summary_table(summary))

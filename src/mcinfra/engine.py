@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -121,15 +120,41 @@ def simulate(
     return to_dataset(plan, values, inputs, 0, attrs)
 
 
+ChunkCallback = Callable[[int, np.ndarray, np.ndarray], None]
+
+
+def stream(
+    plan: Plan,
+    settings: RunSettings,
+    on_chunk: ChunkCallback,
+    progress: ProgressCallback | None = None,
+) -> float:
+    """Simulate a run chunk by chunk, handing each chunk to ``on_chunk``; return seconds.
+
+    ``on_chunk(first, values, inputs)`` receives draws ``first .. first + n - 1`` as
+    draw-last views ``values`` (S, Y, n) and ``inputs`` (K, n) of one buffer reused for every
+    chunk, so memory stays bounded by the chunk size; copy what must outlive the call.
+    """
+    size = min(settings.chunk_size, settings.draws)
+    values = np.empty((len(plan.series), len(plan.years), size))
+    inputs = np.empty((len(plan.inputs), size))
+    key = seed_key(settings.seed)
+    started = time.perf_counter()
+    busy = 0.0
+    with numba_threads(settings.threads):
+        for first, stop in chunk_bounds(settings.draws, settings.chunk_size):
+            n = stop - first
+            chunk_started = time.perf_counter()
+            kernels.simulate_chunk(key, first, n, plan.kernel, values, inputs, 0)
+            busy += time.perf_counter() - chunk_started
+            on_chunk(first, values[:, :, :n], inputs[:, :n])
+            if progress is not None:
+                progress(stop, settings.draws, time.perf_counter() - started)
+    return busy
+
+
 def warm_up(plan: Plan) -> None:
     """Compile (or load from cache) every kernel a run uses, on a handful of draws."""
     values = np.empty((len(plan.series), len(plan.years), 2))
     inputs = np.empty((len(plan.inputs), 2))
     kernels.simulate_chunk(seed_key(0), 0, 2, plan.kernel, values, inputs, 0)
-
-
-def available_threads() -> int:
-    """Threads numba may use in this process."""
-    import numba
-
-    return int(numba.config.NUMBA_NUM_THREADS or os.cpu_count() or 1)

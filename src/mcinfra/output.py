@@ -50,19 +50,44 @@ def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
-def save_draws(ds, path: Path, chunk_size: int) -> None:
-    """Store the draw cube as zarr (format 3), chunked along draws.
+class DrawWriter:
+    """Streams draw-last chunks into a zarr (format 3) store, chunked along draws.
 
-    Metadata is consolidated so that a plain ``xarray.open_zarr(path)`` opens the store
-    without a fallback warning.
+    The first chunk creates the store with every coordinate; later chunks append along
+    ``draw``; :meth:`close` consolidates the metadata so that a plain
+    ``xarray.open_zarr(path)`` opens the store without a fallback warning.
     """
-    import warnings
 
-    draws = min(chunk_size, ds.sizes["draw"])
-    encoding = {
-        "value": {"chunks": (draws, *ds["value"].shape[1:])},
-        "inputs": {"chunks": (draws, ds["inputs"].shape[1])},
-    }
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        ds.to_zarr(path, mode="w-", encoding=encoding, consolidated=True, zarr_format=3)
+    def __init__(self, path: Path, plan, attrs: dict, chunk_size: int) -> None:
+        self.path = Path(path)
+        self.plan = plan
+        self.attrs = attrs
+        self.chunk_size = chunk_size
+        self._started = False
+
+    def write(self, first: int, values, inputs) -> None:
+        """Append draws ``first ..`` given as draw-last arrays (S, Y, n) and (K, n)."""
+        from mcinfra.results import DRAW, to_dataset
+
+        ds = to_dataset(self.plan, values, inputs, first, self.attrs)
+        if not self._started:
+            encoding = {
+                "value": {"chunks": (self.chunk_size, *ds["value"].shape[1:])},
+                "inputs": {"chunks": (self.chunk_size, ds["inputs"].shape[1])},
+                DRAW: {"chunks": (self.chunk_size,)},
+            }
+            ds.to_zarr(self.path, mode="w-", encoding=encoding, consolidated=False, zarr_format=3)
+            self._started = True
+        else:
+            static = [name for name, coord in ds.coords.items() if DRAW not in coord.dims]
+            ds.drop_vars(static).to_zarr(self.path, append_dim=DRAW, consolidated=False)
+
+    def close(self) -> None:
+        """Consolidate metadata (zarr warns that this is not yet in the v3 spec)."""
+        import warnings
+
+        import zarr
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+            zarr.consolidate_metadata(self.path)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import xarray as xr
 
 from mcinfra.config import LoadedConfig
 from mcinfra.engine import RunSettings
-from mcinfra.kernels.select import growth_quantiles
-from mcinfra.results import SCHEMA_VERSION, SEGMENT, YEAR, draw_last
-from mcinfra.stats.summary import TABLE_PROBS, partition_residual, quantiles, source_figure_rows
+from mcinfra.plan import Plan
+from mcinfra.results import SCHEMA_VERSION
+from mcinfra.stats.summary import Columns, Key, figure_keys, source_figure_rows
 
 _PROVENANCE_KEYS = (
     "config_sha256",
@@ -27,47 +26,42 @@ _PROVENANCE_KEYS = (
 )
 
 
-def realised_cagr_quantiles(ds: xr.Dataset, probs=TABLE_PROBS) -> np.ndarray:
-    """Quantiles (segment, prob) of each series' realised CAGR from the first to last year."""
-    values = draw_last(ds["value"].values)
-    n_series, n_years = values.shape[0], values.shape[1]
-    out = np.empty((n_series, len(probs)))
-    growth_quantiles(
-        values,
-        np.arange(n_series, dtype=np.int64),
-        np.full(n_series, n_years - 1, dtype=np.int64),
-        np.zeros(n_series, dtype=np.int64),
-        1.0 / (n_years - 1),
-        np.asarray(probs, dtype=np.float64),
-        out,
-    )
-    return out
+def summary_keys(labels: list[str], years: list[int], figures) -> list[Key]:
+    """Columns a run summary needs: every series in the first and last year, and figures'."""
+    keys = [(label, year) for label in labels for year in (years[0], years[-1])]
+    for figure in figures:
+        keys += [key for key in figure_keys(figure) if key not in keys]
+    return keys
 
 
 def run_summary(
-    ds: xr.Dataset, loaded: LoadedConfig, settings: RunSettings, sampling_seconds: float
+    columns: Columns,
+    plan: Plan,
+    loaded: LoadedConfig,
+    settings: RunSettings,
+    attrs: dict,
+    partition_error: float,
+    sampling_seconds: float,
 ) -> dict:
     """Everything ``summary.json`` holds (schema version 1; see docs/outputs.md)."""
     model = loaded.config.model
-    years = [int(y) for y in ds[YEAR].values]
-    ends = [years[0], years[-1]]
-    q = quantiles(ds, TABLE_PROBS, years=ends)
-    cagr = realised_cagr_quantiles(ds)
+    first, last = plan.years[0], plan.years[-1]
+    labels = [s.label for s in plan.series]
+    ends = columns.quantiles([(label, year) for label in labels for year in (first, last)])
+    cagr = columns.growth_quantiles([((label, first), (label, last)) for label in labels])
     series = []
-    for i, label in enumerate(ds[SEGMENT].values):
+    for i, info in enumerate(plan.series):
         entry = {
-            "label": str(label),
-            "kind": str(ds["kind"].values[i]),
-            "partition": str(ds["partition"].values[i]),
-            "unit": str(ds["unit"].values[i]),
+            "label": info.label,
+            "kind": info.kind,
+            "partition": info.partition,
+            "unit": info.unit,
         }
-        for year in ends:
-            cell = q.sel({SEGMENT: label, YEAR: year}).values
-            entry[str(year)] = {"p05": float(cell[0]), "p50": float(cell[1]), "p95": float(cell[2])}
+        for j, year in enumerate((first, last)):
+            low, median, high = ends[2 * i + j]
+            entry[str(year)] = {"p05": float(low), "p50": float(median), "p95": float(high)}
         entry["cagr"] = {
-            "p05": _finite(cagr[i, 0]),
-            "p50": _finite(cagr[i, 1]),
-            "p95": _finite(cagr[i, 2]),
+            key: _finite(value) for key, value in zip(("p05", "p50", "p95"), cagr[i], strict=True)
         }
         series.append(entry)
     return {
@@ -79,15 +73,15 @@ def run_summary(
             "start_year": model.start_year,
             "end_year": model.end_year,
         },
-        "run": {key: ds.attrs[key] for key in _PROVENANCE_KEYS}
+        "run": {key: attrs[key] for key in _PROVENANCE_KEYS}
         | {"config_origin": loaded.origin, "threads": settings.threads},
         "timing": {
             "sampling_seconds": sampling_seconds,
             "draws_per_second": settings.draws / sampling_seconds,
         },
-        "checks": {"partition_max_relative_error": partition_residual(ds)},
+        "checks": {"partition_max_relative_error": partition_error},
         "series": series,
-        "source_figures": source_figure_rows(ds, loaded.config.source_figures),
+        "source_figures": source_figure_rows(columns, loaded.config.source_figures),
     }
 
 

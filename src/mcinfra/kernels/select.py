@@ -1,49 +1,117 @@
-"""Exact order statistics of selected (series, year) rows of a draw-last cube (S, Y, N)."""
+"""Exact order statistics of rows of a (row, draw) array, one row per (series, year)."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import prange
 
-from mcinfra.kernels.jit import kernel
+from mcinfra.kernels.jit import helper, kernel
+
+_BUCKETS = 4096
 
 
-@kernel
-def column_quantiles(values, series, years, probs, out):
-    """Quantiles of ``values[series[c], years[c], :]`` for each column c into ``out`` (C, P).
+@helper
+def select_ranks(column, ranks, out):
+    """Write the order statistics ``sorted(column)[ranks]`` into ``out`` (exact).
 
-    Uses numpy's default ("linear") definition: with h = (n - 1) p, the value is
-    x(floor h) + (h - floor h) (x(floor h + 1) - x(floor h)) over the sorted column x.
+    Counting select: one pass counts values into equal-width buckets between the minimum
+    and maximum, a second gathers only the buckets that hold the wanted ranks, which are
+    then sorted. Two linear passes instead of a full sort of the column.
     """
-    growth_quantiles(values, series, years, years, 0.0, probs, out)
+    n = column.shape[0]
+    low = column.min()
+    high = column.max()
+    if not (np.isfinite(low) and np.isfinite(high)) or low == high:
+        ordered = np.sort(column)
+        for j in range(ranks.shape[0]):
+            out[j] = ordered[ranks[j]]
+        return
+    scale = _BUCKETS / (high - low)
+    counts = np.zeros(_BUCKETS + 1, dtype=np.int64)
+    for i in range(n):
+        counts[min(np.int64((column[i] - low) * scale), _BUCKETS - 1) + 1] += 1
+    for b in range(_BUCKETS):
+        counts[b + 1] += counts[b]  # counts[b] = number of values in buckets below b
+    wanted = np.zeros(_BUCKETS, dtype=np.bool_)
+    for j in range(ranks.shape[0]):
+        wanted[np.searchsorted(counts, ranks[j], side="right") - 1] = True
+    offset = np.zeros(_BUCKETS, dtype=np.int64)  # start of each wanted bucket in the buffer
+    size = 0
+    for b in range(_BUCKETS):
+        if wanted[b]:
+            offset[b] = size
+            size += counts[b + 1] - counts[b]
+    buffer = np.empty(size)
+    filled = offset.copy()
+    for i in range(n):
+        b = min(np.int64((column[i] - low) * scale), _BUCKETS - 1)
+        if wanted[b]:
+            buffer[filled[b]] = column[i]
+            filled[b] += 1
+    for b in range(_BUCKETS):
+        if wanted[b]:
+            buffer[offset[b] : filled[b]] = np.sort(buffer[offset[b] : filled[b]])
+    for j in range(ranks.shape[0]):
+        b = np.searchsorted(counts, ranks[j], side="right") - 1
+        out[j] = buffer[offset[b] + ranks[j] - counts[b]]
+
+
+@helper
+def _lerp(a, b, t):
+    """Linear interpolation exactly as numpy.quantile computes it (from the nearer end)."""
+    if a == b:
+        return a
+    if t >= 0.5:
+        return b - (b - a) * (1.0 - t)
+    return a + (b - a) * t
 
 
 @kernel(parallel=True)
-def growth_quantiles(values, series, end_years, start_years, power, probs, out):
-    """Quantiles over draws of ``(v[end] / v[start]) ** power - 1`` per column c.
+def growth_quantiles(data, end_rows, start_rows, power, probs, out):
+    """Quantiles over draws, per column c, of ``(data[end] / data[start]) ** power - 1``.
 
-    ``power = 0`` selects plain values ``v[end]`` instead (see :func:`column_quantiles`);
-    ``power = 1 / (end - start)`` gives the realised CAGR.
+    ``power = 0`` selects the plain values ``data[end_rows[c]]`` instead; ``power =
+    1 / years`` gives a realised CAGR. Quantiles use numpy's default ("linear") definition:
+    with h = (n - 1) p, x(floor h) + (h - floor h) (x(floor h + 1) - x(floor h)) over the
+    sorted values x. Results go to ``out`` (C, P).
     """
-    n = values.shape[2]
-    kth = np.empty(2 * probs.shape[0], dtype=np.int64)
+    n = data.shape[1]
+    ranks = np.empty(2 * probs.shape[0], dtype=np.int64)
     for j in range(probs.shape[0]):
         low = np.int64(np.floor((n - 1) * probs[j]))
-        kth[2 * j] = low
-        kth[2 * j + 1] = min(low + 1, n - 1)
-    for c in prange(series.shape[0]):
+        ranks[2 * j] = low
+        ranks[2 * j + 1] = min(low + 1, n - 1)
+    for c in prange(end_rows.shape[0]):
         column = np.empty(n)
-        s = series[c]
-        end = end_years[c]
-        start = start_years[c]
+        end = end_rows[c]
+        start = start_rows[c]
         if power == 0.0:
             for i in range(n):
-                column[i] = values[s, end, i]
+                column[i] = data[end, i]
         else:
             for i in range(n):
-                column[i] = (values[s, end, i] / values[s, start, i]) ** power - 1.0
-        ordered = np.partition(column, kth)
+                column[i] = (data[end, i] / data[start, i]) ** power - 1.0
+        picked = np.empty(ranks.shape[0])
+        select_ranks(column, ranks, picked)
         for j in range(probs.shape[0]):
-            h = (n - 1) * probs[j]
-            low = kth[2 * j]
-            out[c, j] = ordered[low] + (h - low) * (ordered[kth[2 * j + 1]] - ordered[low])
+            out[c, j] = _lerp(picked[2 * j], picked[2 * j + 1], (n - 1) * probs[j] - ranks[2 * j])
+
+
+@kernel(parallel=True)
+def partition_gap(values, part_ptr, rows):
+    """Largest |sum of a partition's rows / total - 1| over years and draws.
+
+    ``values`` is draw-last (S, Y, n) with the total in row 0; partition p owns
+    ``rows[part_ptr[p]:part_ptr[p + 1]]``.
+    """
+    n_years = values.shape[1]
+    n = values.shape[2]
+    worst = np.zeros(n_years)
+    for t in prange(n_years):
+        for p in range(part_ptr.shape[0] - 1):
+            for i in range(n):
+                acc = 0.0
+                for r in range(part_ptr[p], part_ptr[p + 1]):
+                    acc += values[rows[r], t, i]
+                worst[t] = max(worst[t], abs(acc / values[0, t, i] - 1.0))
+    return worst.max()

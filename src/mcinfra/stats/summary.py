@@ -1,85 +1,145 @@
-"""Run summaries: quantiles of series, partition checks and source figures."""
+"""Run summaries computed from selected (series, year) columns of the draws.
+
+A :class:`Columns` holds, for chosen (series, year) pairs, the value of every draw: it is
+filled chunk by chunk while a run streams (:class:`ColumnCollector`) or taken from an
+in-memory Dataset (:meth:`Columns.from_dataset`), so the same summary code serves both.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 import numpy as np
 import xarray as xr
 
-from mcinfra.kernels.select import column_quantiles
+from mcinfra.kernels.select import growth_quantiles, partition_gap
 from mcinfra.results import SEGMENT, YEAR, draw_last
 
 TABLE_PROBS = (0.05, 0.5, 0.95)
 
+Key = tuple[str, int]
 
-def quantiles(ds: xr.Dataset, probs=TABLE_PROBS, segments=None, years=None) -> xr.DataArray:
-    """Exact quantiles over draws of ``value`` for the chosen segments and years.
 
-    Returns a DataArray (quantile, segment, year).
-    """
-    segments = list(ds[SEGMENT].values) if segments is None else list(segments)
-    years = list(ds[YEAR].values) if years is None else list(years)
-    seg_index = {s: i for i, s in enumerate(ds[SEGMENT].values)}
-    year_index = {int(y): i for i, y in enumerate(ds[YEAR].values)}
-    cols_s = np.array([seg_index[s] for s in segments for _ in years], dtype=np.int64)
-    cols_y = np.array([year_index[int(y)] for _ in segments for y in years], dtype=np.int64)
-    probs_arr = np.asarray(probs, dtype=np.float64)
-    out = np.empty((cols_s.size, probs_arr.size))
-    values = draw_last(ds["value"].values)
-    column_quantiles(values, cols_s, cols_y, probs_arr, out)
-    data = out.reshape(len(segments), len(years), probs_arr.size).transpose(2, 0, 1)
-    return xr.DataArray(
-        data,
-        dims=("quantile", SEGMENT, YEAR),
-        coords={"quantile": probs_arr, SEGMENT: segments, YEAR: np.array(years)},
-    )
+class Columns:
+    """Values of every draw for chosen (series label, year) keys: ``data`` is (keys, draws)."""
+
+    def __init__(self, keys: Iterable[Key], data: np.ndarray) -> None:
+        self.keys = list(keys)
+        self.data = data
+        self.index = {key: row for row, key in enumerate(self.keys)}
+
+    def __getitem__(self, key: Key) -> np.ndarray:
+        return self.data[self.index[key]]
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset, keys: Iterable[Key]) -> Columns:
+        """Gather the columns of an in-memory run."""
+        keys = list(keys)
+        values = draw_last(ds["value"].values)
+        segments = {s: i for i, s in enumerate(ds[SEGMENT].values)}
+        years = {int(y): i for i, y in enumerate(ds[YEAR].values)}
+        data = np.empty((len(keys), values.shape[-1]))
+        for row, (label, year) in enumerate(keys):
+            data[row] = values[segments[label], years[year]]
+        return cls(keys, data)
+
+    def quantiles(self, keys: list[Key], probs=TABLE_PROBS) -> np.ndarray:
+        """Exact quantiles (len(keys), len(probs)) of the given columns."""
+        rows = np.array([self.index[k] for k in keys], dtype=np.int64)
+        out = np.empty((rows.size, len(probs)))
+        growth_quantiles(self.data, rows, rows, 0.0, np.asarray(probs, dtype=float), out)
+        return out
+
+    def growth_quantiles(self, pairs: list[tuple[Key, Key]], probs=TABLE_PROBS) -> np.ndarray:
+        """Quantiles of the realised CAGR between each (start, end) pair of keys."""
+        out = np.empty((len(pairs), len(probs)))
+        if not pairs:
+            return out
+        years = {end[1] - start[1] for start, end in pairs}
+        if len(years) != 1:
+            raise ValueError("growth pairs must span the same number of years")
+        start = np.array([self.index[s] for s, _ in pairs], dtype=np.int64)
+        end = np.array([self.index[e] for _, e in pairs], dtype=np.int64)
+        growth_quantiles(self.data, end, start, 1.0 / years.pop(), np.asarray(probs, float), out)
+        return out
+
+
+class ColumnCollector:
+    """Fills a :class:`Columns` chunk by chunk from draw-last chunks (S, Y, n)."""
+
+    def __init__(
+        self, keys: Iterable[Key], labels: list[str], years: list[int], n_draws: int
+    ) -> None:
+        keys = list(keys)
+        segment = {label: i for i, label in enumerate(labels)}
+        year = {y: i for i, y in enumerate(years)}
+        self._rows = [(segment[label], year[y]) for label, y in keys]
+        self.columns = Columns(keys, np.empty((len(keys), n_draws)))
+
+    def add(self, first: int, values: np.ndarray) -> None:
+        """Copy the selected rows of a chunk holding draws ``first ..``."""
+        stop = first + values.shape[-1]
+        for row, (s, t) in enumerate(self._rows):
+            self.columns.data[row, first:stop] = values[s, t]
+
+
+class PartitionCheck:
+    """Largest relative gap, over draws and years, between any partition's sum and the total."""
+
+    def __init__(self, kinds: list[str], partitions: list[str]) -> None:
+        names = sorted({p for k, p in zip(kinds, partitions, strict=True) if k == "segment"})
+        rows: list[int] = []
+        ptr = [0]
+        for name in names:
+            rows += [
+                i
+                for i, (k, p) in enumerate(zip(kinds, partitions, strict=True))
+                if k == "segment" and p == name
+            ]
+            ptr.append(len(rows))
+        self._rows = np.array(rows, dtype=np.int64)
+        self._ptr = np.array(ptr, dtype=np.int64)
+        self.worst = 0.0
+
+    def add(self, values: np.ndarray) -> None:
+        """Check a draw-last chunk (S, Y, n); row 0 is the total."""
+        if self._rows.size:
+            self.worst = max(self.worst, float(partition_gap(values, self._ptr, self._rows)))
 
 
 def partition_residual(ds: xr.Dataset) -> float:
-    """Largest relative gap between any partition's (or grouping's) sum and the total."""
-    values = draw_last(ds["value"].values)
-    total = values[list(ds[SEGMENT].values).index("total")]
-    worst = 0.0
-    kinds = ds["kind"].values
-    parts = ds["partition"].values
-    for part in sorted(set(parts[kinds == "segment"])):
-        rows = np.nonzero((kinds == "segment") & (parts == part))[0]
-        summed = values[rows].sum(axis=0)
-        worst = max(worst, float(np.max(np.abs(summed / total - 1.0))))
-    return worst
+    """Largest relative gap between any partition's sum and the total in a Dataset."""
+    check = PartitionCheck(list(ds["kind"].values), list(ds["partition"].values))
+    check.add(draw_last(ds["value"].values))
+    return check.worst
 
 
-@dataclass(frozen=True)
-class SeriesRange:
-    """Median and 90 % range of a series in one year."""
-
-    segment: str
-    year: int
-    low: float
-    median: float
-    high: float
-
-
-def figure_draws(ds: xr.Dataset, figure) -> np.ndarray:
-    """Per-draw values of the quantity a source figure states (value, share or CAGR)."""
-    series = ds["value"].sel({SEGMENT: figure.series})
+def figure_keys(figure) -> list[Key]:
+    """The (series, year) columns a source figure needs."""
     if figure.kind == "value":
-        return series.sel({YEAR: figure.year}).values
+        return [(figure.series, figure.year)]
     if figure.kind == "share":
-        total = ds["value"].sel({SEGMENT: "total", YEAR: figure.year}).values
-        return series.sel({YEAR: figure.year}).values / total
-    ratio = (
-        series.sel({YEAR: figure.end_year}).values / series.sel({YEAR: figure.start_year}).values
-    )
+        return [(figure.series, figure.year), ("total", figure.year)]
+    return [(figure.series, figure.start_year), (figure.series, figure.end_year)]
+
+
+def figure_draws(columns: Columns, figure) -> np.ndarray:
+    """Per-draw values of the quantity a source figure states (value, share or CAGR)."""
+    if figure.kind == "value":
+        return columns[(figure.series, figure.year)]
+    if figure.kind == "share":
+        return columns[(figure.series, figure.year)] / columns[("total", figure.year)]
+    ratio = columns[(figure.series, figure.end_year)] / columns[(figure.series, figure.start_year)]
     return ratio ** (1.0 / (figure.end_year - figure.start_year)) - 1.0
 
 
-def source_figure_rows(ds: xr.Dataset, figures) -> list[dict]:
+def source_figure_rows(columns: Columns, figures) -> list[dict]:
     """For each source figure: the simulated median and the source's percentile rank."""
     rows = []
     for figure in figures:
-        draws = figure_draws(ds, figure)
+        draws = figure_draws(columns, figure)
+        below = np.count_nonzero(draws < figure.value)
+        equal = np.count_nonzero(draws == figure.value)
         rows.append(
             {
                 "series": figure.series,
@@ -93,10 +153,7 @@ def source_figure_rows(ds: xr.Dataset, figures) -> list[dict]:
                 "source_value": figure.value,
                 "simulated_median": float(np.median(draws)),
                 # Mid-rank: a fixed input equal to the source figure sits at the 50th percentile.
-                "source_percentile": float(
-                    (np.sum(draws < figure.value) + 0.5 * np.sum(draws == figure.value))
-                    / draws.size
-                ),
+                "source_percentile": (below + 0.5 * equal) / draws.size,
             }
         )
     return rows

@@ -1,0 +1,70 @@
+"""Exact quantiles by counting select, and the streaming partition check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from mcinfra import RunSettings, simulate
+from mcinfra.kernels.select import growth_quantiles
+from mcinfra.stats.summary import Columns, PartitionCheck, partition_residual
+
+PROBS = np.array([0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0])
+
+
+def quantiles(data, probs=PROBS):
+    rows = np.arange(data.shape[0], dtype=np.int64)
+    out = np.empty((rows.size, probs.size))
+    growth_quantiles(np.ascontiguousarray(data), rows, rows, 0.0, probs, out)
+    return out
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        np.random.default_rng(1).random((4, 100_001)),
+        np.random.default_rng(2).lognormal(0, 8, (4, 50_000)),  # nearly all in one bucket
+        np.round(np.random.default_rng(3).random((4, 20_000)), 2),  # heavy ties
+        np.full((2, 1000), 3.5),
+        np.random.default_rng(4).standard_normal((3, 1)),
+    ],
+    ids=["uniform", "heavy-tailed", "ties", "constant", "single"],
+)
+def test_counting_select_equals_numpy_quantile(data):
+    np.testing.assert_array_equal(quantiles(data), np.quantile(data, PROBS, axis=1).T)
+
+
+@settings(max_examples=50, deadline=None)
+@given(arrays(np.float64, st.integers(1, 400),
+              elements=st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False)))
+def test_counting_select_property(values):
+    np.testing.assert_array_equal(quantiles(values[None, :])[0], np.quantile(values, PROBS))
+
+
+def test_growth_quantiles_are_cagr_quantiles():
+    rng = np.random.default_rng(5)
+    start, end = rng.uniform(1, 2, 10_000), rng.uniform(2, 5, 10_000)
+    data = np.stack([start, end])
+    out = np.empty((1, PROBS.size))
+    growth_quantiles(data, np.array([1]), np.array([0]), 1 / 6, PROBS, out)
+    np.testing.assert_allclose(out[0], np.quantile((end / start) ** (1 / 6) - 1, PROBS),
+                               rtol=1e-14)
+
+
+def test_columns_and_partition_check_agree_with_the_dataset(default_config):
+    ds = simulate(default_config, RunSettings(draws=4000, seed=1, chunk_size=4000))
+    columns = Columns.from_dataset(ds, [("total", 2030), ("network", 2024)])
+    np.testing.assert_array_equal(columns[("total", 2030)],
+                                  ds["value"].sel(segment="total", year=2030).values)
+    expected = np.quantile(ds["value"].sel(segment="network", year=2024).values, [0.05, 0.5])
+    np.testing.assert_array_equal(columns.quantiles([("network", 2024)], (0.05, 0.5))[0],
+                                  expected)
+    assert partition_residual(ds) < 1e-12
+    broken = ds["value"].values.copy()
+    broken[17, 3, 2] *= 1.001  # network, 2026 in draw 17
+    check = PartitionCheck(list(ds.kind.values), list(ds.partition.values))
+    check.add(np.moveaxis(broken, 0, -1))
+    assert abs(check.worst - 0.001 * broken[17, 3, 2] / 1.001 / broken[17, 0, 2]) < 1e-12
