@@ -109,14 +109,7 @@ def _run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         plan = compile_plan(loaded.config)
         warm_up(plan)
-        attrs = provenance(
-            loaded.text,
-            loaded.sha256,
-            loaded.config.model.name,
-            settings.seed,
-            settings.draws,
-            settings.chunk_size,
-        )
+        attrs = provenance(loaded, settings)
         labels = [s.label for s in plan.series]
         collector = ColumnCollector(
             summary_keys(labels, plan.years, loaded.config.source_figures),

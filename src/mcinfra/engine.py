@@ -109,14 +109,7 @@ def simulate(
             kernels.simulate_chunk(key, first, stop - first, plan.kernel, values, inputs, first)
             if progress is not None:
                 progress(stop, settings.draws, time.perf_counter() - started)
-    attrs = provenance(
-        loaded.text,
-        loaded.sha256,
-        loaded.config.model.name,
-        settings.seed,
-        settings.draws,
-        settings.chunk_size,
-    )
+    attrs = provenance(loaded, settings)
     return to_dataset(plan, values, inputs, 0, attrs)
 
 

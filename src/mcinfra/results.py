@@ -17,10 +17,12 @@ INPUT = "input"
 SCHEMA_VERSION = 1
 
 
-def provenance(
-    config_text: str, config_sha256: str, config_name: str, seed: int, draws: int, chunk_size: int
-) -> dict[str, str | int]:
-    """Attributes that let anyone reproduce a result exactly."""
+def provenance(loaded, settings) -> dict[str, str | int]:
+    """Attributes that let anyone reproduce a result exactly.
+
+    ``loaded`` is a :class:`~mcinfra.config.LoadedConfig`, ``settings`` a
+    :class:`~mcinfra.engine.RunSettings`.
+    """
     import numba
     import scipy
 
@@ -28,12 +30,12 @@ def provenance(
 
     return {
         "mcinfra_schema_version": SCHEMA_VERSION,
-        "config_name": config_name,
-        "config_sha256": config_sha256,
-        "config_text": config_text,
-        "seed": int(seed),
-        "draws": int(draws),
-        "chunk_size": int(chunk_size),
+        "config_name": loaded.config.model.name,
+        "config_sha256": loaded.sha256,
+        "config_text": loaded.text,
+        "seed": int(settings.seed),
+        "draws": int(settings.draws),
+        "chunk_size": int(settings.chunk_size),
         "random_numbers": "xoshiro256++ stream per draw, state from SplitMix64(seed key, draw); "
         "ziggurat normals",
         "mcinfra_version": __version__,
