@@ -109,6 +109,13 @@ def _run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         plan = compile_plan(loaded.config)
         warm_up(plan)
+        compile_seconds = time.perf_counter() - started
+        if compile_seconds > 5 and not args.quiet:
+            print(
+                f"mcinfra: compiled the kernels in {compile_seconds:.0f} s; later runs load "
+                "them from cache",
+                file=sys.stderr,
+            )
         attrs = provenance(loaded, settings)
         labels = [s.label for s in plan.series]
         collector = ColumnCollector(

@@ -86,34 +86,41 @@ class Scratch(NamedTuple):
     """Per-task work arrays, draw axis last (see :func:`new_scratch`)."""
 
     normals: np.ndarray  # (n_normals, BLOCK)
-    x: np.ndarray  # (K, BLOCK) input values
-    v: np.ndarray  # (S, Y, BLOCK) series values
     level: np.ndarray  # (max_segments, BLOCK) unnormalised segment levels
     shock: np.ndarray  # (max_segments, BLOCK) AR(1) shock state
     acc: np.ndarray  # (BLOCK,) running sums
+    odds: np.ndarray  # (BLOCK,) carried odds of the logistic curves
+    step: np.ndarray  # (BLOCK,) their yearly factor
     stack: np.ndarray  # (max_stack, BLOCK) derived-series evaluation stack
 
 
 @inline
-def new_scratch(plan, n_series):
+def new_scratch(plan):
     """Allocate the work arrays of one task."""
-    n_inputs = plan.in_family.shape[0]
-    n_years = plan.years.shape[0]
     return Scratch(
         np.empty((plan.n_normals, BLOCK)),
-        np.empty((n_inputs, BLOCK)),
-        np.empty((n_series, n_years, BLOCK)),
         np.empty((plan.max_segments, BLOCK)),
         np.empty((plan.max_segments, BLOCK)),
+        np.empty(BLOCK),
+        np.empty(BLOCK),
         np.empty(BLOCK),
         np.empty((plan.max_stack, BLOCK)),
     )
 
 
 @helper
-def simulate_block(nb, plan, w):
-    """Run the model on the ``nb`` draws whose normals are in ``w.normals[:, :nb]``."""
-    normals, x, v, level, shock, acc, stack = w
+def simulate_block(nb, plan, w, v, x, col):
+    """Run the model on the ``nb`` draws whose normals are in ``w.normals[:, :nb]``.
+
+    Results go straight to columns ``col .. col + nb - 1`` of the draw-last outputs ``v``
+    (S, Y, N) and ``x`` (K, N); later steps read earlier series back from there while the
+    block's columns are still in cache, so there is no separate copy-out pass.
+    """
+    normals = w.normals
+    level = w.level
+    shock = w.shock
+    acc = w.acc
+    stack = w.stack
     n_inputs = plan.in_family.shape[0]
     n_years = plan.years.shape[0]
     horizon = n_years - 1
@@ -126,21 +133,21 @@ def simulate_block(nb, plan, w):
             acc[b] = 0.0
         for p in range(plan.chol_ptr[k], plan.chol_ptr[k + 1]):
             weight = plan.chol_val[p]
-            col = plan.chol_col[p]
+            slot = plan.chol_col[p]
             for b in range(nb):
-                acc[b] += weight * normals[col, b]
+                acc[b] += weight * normals[slot, b]
         if family == NORMAL:  # the common families get their own branch-free loops
             mean = plan.in_params[k, 0]
             sd = plan.in_params[k, 1]
             for b in range(nb):
-                x[k, b] = mean + sd * acc[b]
+                x[k, col + b] = mean + sd * acc[b]
         elif family == FIXED:
             value = plan.in_params[k, 0]
             for b in range(nb):
-                x[k, b] = value
+                x[k, col + b] = value
         else:
             for b in range(nb):
-                x[k, b] = input_value(
+                x[k, col + b] = input_value(
                     family, plan.in_params, k, plan.in_table[k], plan.tab_coef, acc[b]
                 )
 
@@ -152,14 +159,16 @@ def simulate_block(nb, plan, w):
     innovation = math.sqrt(1.0 - phi * phi)
     pos = plan.n_uncertain
     for b in range(nb):
-        v[0, 0, b] = x[base, b]
+        v[0, 0, col + b] = x[base, col + b]
         shock[0, b] = normals[pos, b]
     for t in range(1, n_years):
         if t > 1:
             for b in range(nb):
                 shock[0, b] = phi * shock[0, b] + innovation * normals[pos + t - 1, b]
         for b in range(nb):
-            v[0, t, b] = v[0, t - 1, b] * max(1.0 + x[trend, b] + sd * shock[0, b], floor)
+            v[0, t, col + b] = v[0, t - 1, col + b] * max(
+                1.0 + x[trend, col + b] + sd * shock[0, b], floor
+            )
     pos += horizon
 
     # Partitions: levels A_i grow by their own factors; V_i = T A_i / sum_j A_j.
@@ -174,93 +183,117 @@ def simulate_block(nb, plan, w):
                 acc[b] = 0.0
             for j in range(n_seg):
                 seg = first + j
-                col = pos + j * horizon + t - 1
+                slot = pos + j * horizon + t - 1
+                # One fused pass per segment-year: shock, growth and the running sum.
                 if t == 0:
                     share = plan.seg_share[seg]
                     for b in range(nb):
-                        level[j, b] = x[share, b]
-                else:
-                    cagr = plan.seg_cagr[seg]
-                    if t == 1:
-                        for b in range(nb):
-                            shock[j, b] = normals[col, b]
-                    else:
-                        for b in range(nb):
-                            shock[j, b] = phi * shock[j, b] + innovation * normals[col, b]
-                    for b in range(nb):
-                        level[j, b] *= max(1.0 + x[cagr, b] + sd * shock[j, b], floor)
+                        level[j, b] = x[share, col + b]
+                        acc[b] += level[j, b]
+                    continue
+                cagr = plan.seg_cagr[seg]
                 for b in range(nb):
+                    if t == 1:
+                        e = normals[slot, b]
+                    else:
+                        e = phi * shock[j, b] + innovation * normals[slot, b]
+                    shock[j, b] = e
+                    level[j, b] *= max(1.0 + x[cagr, col + b] + sd * e, floor)
                     acc[b] += level[j, b]
             for b in range(nb):
-                acc[b] = v[0, t, b] / acc[b]
+                acc[b] = v[0, t, col + b] / acc[b]
             for j in range(n_seg):
                 row = plan.seg_series[first + j]
                 for b in range(nb):
-                    v[row, t, b] = level[j, b] * acc[b]
+                    v[row, t, col + b] = level[j, b] * acc[b]
         pos += n_seg * horizon
 
     # Function split: rising share q(y) = 1 / (1 + exp(-k (y - X))). Years are consecutive,
-    # so exp(-k (y - X)) is carried from year to year by the factor exp(-k): two exp calls
-    # per draw instead of one per year (direct evaluation where the carry would overflow).
+    # so the odds exp(-k (y - X)) are carried from year to year by the factor exp(-k): two
+    # exp calls per draw, and a year loop over draws that vectorises. Draws whose carried
+    # exponent could leave +-600 (absurd steepness) are redone directly.
     first_year = plan.years[0]
+    odds = w.odds
+    step = w.step
     for c in range(plan.fn_series.shape[0]):
         crossover = plan.fn_crossover[c]
         steepness = plan.fn_steepness[c]
         host = plan.fn_series[c]
         rising = plan.fn_rising[c]
         falling = plan.fn_falling[c]
+        direct = False
         for b in range(nb):
-            k = x[steepness, b]
-            exponent = -k * (first_year - x[crossover, b])
-            odds = math.exp(exponent)  # falling / rising
-            step = math.exp(-k)
-            # Every carried exponent stays within +-600, far from overflow.
-            carry = abs(exponent) < 300.0 and abs(k) * horizon < 300.0
-            for t in range(n_years):
-                if not carry:
-                    odds = math.exp(-k * (plan.years[t] - x[crossover, b]))
-                q = 1.0 / (1.0 + odds)
-                v[rising, t, b] = v[host, t, b] * q
-                v[falling, t, b] = v[host, t, b] * (1.0 - q)
-                odds *= step
+            k = x[steepness, col + b]
+            exponent = -k * (first_year - x[crossover, col + b])
+            odds[b] = math.exp(exponent)  # falling / rising
+            step[b] = math.exp(-k)
+            direct |= not (abs(exponent) < 300.0 and abs(k) * horizon < 300.0)
+        for t in range(n_years):
+            for b in range(nb):
+                q = 1.0 / (1.0 + odds[b])
+                v[rising, t, col + b] = v[host, t, col + b] * q
+                v[falling, t, col + b] = v[host, t, col + b] * (1.0 - q)
+                odds[b] *= step[b]
+        if direct:
+            for b in range(nb):
+                k = x[steepness, col + b]
+                if (
+                    abs(k * (first_year - x[crossover, col + b])) < 300.0
+                    and abs(k) * horizon < 300.0
+                ):
+                    continue
+                for t in range(n_years):
+                    q = 1.0 / (1.0 + math.exp(-k * (plan.years[t] - x[crossover, col + b])))
+                    v[rising, t, col + b] = v[host, t, col + b] * q
+                    v[falling, t, col + b] = v[host, t, col + b] * (1.0 - q)
 
     # Groups and aggregates: sums of member rows.
     for g in range(plan.sum_target.shape[0]):
         target = plan.sum_target[g]
         for t in range(n_years):
             for b in range(nb):
-                v[target, t, b] = 0.0
+                v[target, t, col + b] = 0.0
             for m in range(plan.sum_ptr[g], plan.sum_ptr[g + 1]):
                 member = plan.sum_members[m]
                 for b in range(nb):
-                    v[target, t, b] += v[member, t, b]
+                    v[target, t, col + b] += v[member, t, col + b]
 
     # Adoption: a(t) = 1 / (1 + exp(-(logit(a0) + r t))), carried like the function split.
     for a in range(plan.ad_series.shape[0]):
         initial = plan.ad_initial[a]
         rate = plan.ad_rate[a]
         row = plan.ad_series[a]
+        direct = False
         for b in range(nb):
-            share = x[initial, b]
-            odds = (1.0 - share) / share  # exp(-logit(a0))
-            step = math.exp(-x[rate, b])
-            carry = 1e-120 < odds < 1e120 and abs(x[rate, b]) * horizon < 300.0
-            for t in range(n_years):
-                if not carry:
-                    odds = math.exp(-(math.log(share) - math.log1p(-share) + x[rate, b] * t))
-                v[row, t, b] = 1.0 / (1.0 + odds)
-                odds *= step
+            share = x[initial, col + b]
+            odds[b] = (1.0 - share) / share  # exp(-logit(a0))
+            step[b] = math.exp(-x[rate, col + b])
+            direct |= not (1e-120 < odds[b] < 1e120 and abs(x[rate, col + b]) * horizon < 300.0)
+        for t in range(n_years):
+            for b in range(nb):
+                v[row, t, col + b] = 1.0 / (1.0 + odds[b])
+                odds[b] *= step[b]
+        if direct:
+            for b in range(nb):
+                share = x[initial, col + b]
+                slope = x[rate, col + b]
+                odds0 = (1.0 - share) / share
+                if 1e-120 < odds0 < 1e120 and abs(slope) * horizon < 300.0:
+                    continue
+                start = math.log(share) - math.log1p(-share)
+                for t in range(n_years):
+                    v[row, t, col + b] = 1.0 / (1.0 + math.exp(-(start + slope * t)))
 
     for d in range(plan.dv_series.shape[0]):
         row = plan.dv_series[d]
         for t in range(n_years):
-            _run_program(nb, plan, d, t, x, v, stack)
+            _run_program(nb, plan, d, t, x, v, col, stack)
             for b in range(nb):
-                v[row, t, b] = stack[0, b]
+                v[row, t, col + b] = stack[0, b]
 
 
 @inline
-def _run_program(nb, plan, d, t, x, v, stack):
+def _run_program(nb, plan, d, t, x, v, col, stack):
     """Evaluate derived program ``d`` in year ``t`` for the block; result in ``stack[0]``."""
     top = -1
     for n in range(plan.dv_ptr[d], plan.dv_ptr[d + 1]):
@@ -269,11 +302,11 @@ def _run_program(nb, plan, d, t, x, v, stack):
         if op == OP_SERIES:
             top += 1
             for b in range(nb):
-                stack[top, b] = v[arg, t, b]
+                stack[top, b] = v[arg, t, col + b]
         elif op == OP_INPUT:
             top += 1
             for b in range(nb):
-                stack[top, b] = x[arg, b]
+                stack[top, b] = x[arg, col + b]
         elif op == OP_CONST:
             top += 1
             value = plan.dv_const[n]
@@ -304,24 +337,6 @@ def _run_program(nb, plan, d, t, x, v, stack):
                     stack[top, b] = max(stack[top, b], stack[top + 1, b])
 
 
-@inline
-def _store_block(w, nb, column, out, inputs_out):
-    """Copy the block's results into columns ``column .. column + nb - 1`` of the outputs.
-
-    Outputs are draw-last, like the scratch, so every (series, year) row of the block is
-    one contiguous run of ``nb`` values: the copy streams instead of transposing.
-    """
-    v = w.v
-    x = w.x
-    for s in range(v.shape[0]):
-        for t in range(v.shape[1]):
-            for b in range(nb):
-                out[s, t, column + b] = v[s, t, b]
-    for k in range(x.shape[0]):
-        for b in range(nb):
-            inputs_out[k, column + b] = x[k, b]
-
-
 @helper
 def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, column):
     """Draw and simulate draws ``first_draw + first .. first_draw + stop - 1`` (one task).
@@ -329,7 +344,7 @@ def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, column):
     Task bodies live outside the prange loops: numba's parallel transforms mishandle the
     inlined tuple-state generator and the scratch namedtuple.
     """
-    w = new_scratch(plan, out.shape[0])
+    w = new_scratch(plan)
     for block_first in range(first, stop, BLOCK):
         nb = min(BLOCK, stop - block_first)
         for b in range(nb):
@@ -337,21 +352,19 @@ def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, column):
             for j in range(plan.n_normals):
                 z, state = next_normal(state)
                 w.normals[j, b] = z
-        simulate_block(nb, plan, w)
-        _store_block(w, nb, column + block_first, out, inputs_out)
+        simulate_block(nb, plan, w, out, inputs_out, column + block_first)
 
 
 @helper
 def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out):
     """Simulate draws ``first .. stop - 1`` from given normals (one parallel task)."""
-    w = new_scratch(plan, out.shape[0])
+    w = new_scratch(plan)
     for block_first in range(first, stop, BLOCK):
         nb = min(BLOCK, stop - block_first)
         for b in range(nb):
             for j in range(plan.n_normals):
                 w.normals[j, b] = normals[block_first + b, j]
-        simulate_block(nb, plan, w)
-        _store_block(w, nb, block_first, out, inputs_out)
+        simulate_block(nb, plan, w, out, inputs_out, block_first)
 
 
 @kernel(parallel=True)
