@@ -38,10 +38,14 @@ def test_run_writes_summary_config_and_draws(small_run):
     assert sorted(p.name for p in small_run.iterdir()) == [
         "config.toml",
         "draws.zarr",
+        "predictions.csv",
         "summary.json",
     ]
     summary = json.loads((small_run / "summary.json").read_text())
     assert summary["schema_version"] == 1
+    assert [p["id"] for p in summary["predictions"]] == ["P1", "P2", "P3", "P4", "P5"]
+    for p in summary["predictions"]:
+        assert p["ci95"][0] <= p["probability"] <= p["ci95"][1] and p["std_error"] > 0
     assert summary["run"]["draws"] == 3000 and summary["run"]["seed"] == 5
     assert summary["checks"]["partition_max_relative_error"] < 1e-9
     labels = [s["label"] for s in summary["series"]]

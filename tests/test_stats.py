@@ -38,8 +38,13 @@ def test_counting_select_equals_numpy_quantile(data):
 
 
 @settings(max_examples=50, deadline=None)
-@given(arrays(np.float64, st.integers(1, 400),
-              elements=st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False)))
+@given(
+    arrays(
+        np.float64,
+        st.integers(1, 400),
+        elements=st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False),
+    )
+)
 def test_counting_select_property(values):
     np.testing.assert_array_equal(quantiles(values[None, :])[0], np.quantile(values, PROBS))
 
@@ -50,18 +55,17 @@ def test_growth_quantiles_are_cagr_quantiles():
     data = np.stack([start, end])
     out = np.empty((1, PROBS.size))
     growth_quantiles(data, np.array([1]), np.array([0]), 1 / 6, PROBS, out)
-    np.testing.assert_allclose(out[0], np.quantile((end / start) ** (1 / 6) - 1, PROBS),
-                               rtol=1e-14)
+    np.testing.assert_allclose(out[0], np.quantile((end / start) ** (1 / 6) - 1, PROBS), rtol=1e-14)
 
 
 def test_columns_and_partition_check_agree_with_the_dataset(default_config):
     ds = simulate(default_config, RunSettings(draws=4000, seed=1, chunk_size=4000))
     columns = Columns.from_dataset(ds, [("total", 2030), ("network", 2024)])
-    np.testing.assert_array_equal(columns[("total", 2030)],
-                                  ds["value"].sel(segment="total", year=2030).values)
+    np.testing.assert_array_equal(
+        columns[("total", 2030)], ds["value"].sel(segment="total", year=2030).values
+    )
     expected = np.quantile(ds["value"].sel(segment="network", year=2024).values, [0.05, 0.5])
-    np.testing.assert_array_equal(columns.quantiles([("network", 2024)], (0.05, 0.5))[0],
-                                  expected)
+    np.testing.assert_array_equal(columns.quantiles([("network", 2024)], (0.05, 0.5))[0], expected)
     assert partition_residual(ds) < 1e-12
     broken = ds["value"].values.copy()
     broken[17, 3, 2] *= 1.001  # network, 2026 in draw 17

@@ -96,8 +96,16 @@ def _run(args: argparse.Namespace) -> int:
     from mcinfra.output import DrawWriter, atomic_directory, write_json
     from mcinfra.plan import compile_plan
     from mcinfra.progress import Progress
-    from mcinfra.report_text import run_summary, summary_keys, summary_table
+    from mcinfra.report_text import (
+        prediction_rows,
+        prediction_table,
+        run_summary,
+        summary_keys,
+        summary_table,
+        write_prediction_csv,
+    )
     from mcinfra.results import provenance
+    from mcinfra.stats.indicators import PredictionCounter, compile_predictions
     from mcinfra.stats.summary import ColumnCollector, PartitionCheck
 
     loaded = load_config(args.config)
@@ -125,6 +133,9 @@ def _run(args: argparse.Namespace) -> int:
             settings.draws,
         )
         check = PartitionCheck([s.kind for s in plan.series], [s.partition for s in plan.series])
+        counter = PredictionCounter(
+            compile_predictions(loaded.config), labels, plan.years, [i.name for i in plan.inputs]
+        )
         writer = (
             DrawWriter(staging / "draws.zarr", plan, attrs, settings.chunk_size)
             if args.save_draws
@@ -134,6 +145,7 @@ def _run(args: argparse.Namespace) -> int:
         def on_chunk(first, values, inputs):
             collector.add(first, values)
             check.add(values)
+            counter.add(values, inputs)
             if writer is not None:
                 writer.write(first, values, inputs)
 
@@ -145,10 +157,12 @@ def _run(args: argparse.Namespace) -> int:
         summary = run_summary(
             collector.columns, plan, loaded, settings, attrs, check.worst, sampling_seconds
         )
+        summary["predictions"] = prediction_rows(counter)
+        write_prediction_csv(staging / "predictions.csv", summary["predictions"])
         (staging / "config.toml").write_text(loaded.text, encoding="utf-8")
         summary["timing"]["total_seconds"] = time.perf_counter() - started
         write_json(staging / "summary.json", summary)
-    print(summary_table(summary))
+    print(summary_table(summary) + prediction_table(summary["predictions"]))
     print(f"\nwrote {out}/ ({', '.join(_listing(out))})")
     return 0
 

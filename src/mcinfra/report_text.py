@@ -137,3 +137,92 @@ def summary_table(summary: dict) -> str:
         f"{timing['draws_per_second'] / 1e6:.2f} M draws/s",
     ]
     return "\n".join(lines)
+
+
+def prediction_rows(counter) -> list[dict]:
+    """The ``predictions`` list of ``summary.json``: one object per prediction."""
+    rows = []
+    for prediction, estimate in zip(counter.predictions, counter.estimates(), strict=True):
+        low, high = estimate.interval()
+        rows.append(
+            {
+                "id": prediction.id,
+                "text": prediction.text,
+                "expression": prediction.expr,
+                "probability": estimate.probability,
+                "std_error": estimate.std_error,
+                "ci95": [low, high],
+                "holds": estimate.holds,
+                "draws": estimate.draws,
+            }
+        )
+    return rows
+
+
+def write_prediction_csv(path, rows: list[dict]) -> None:
+    """``predictions.csv``: id, probability, std_error, ci95_low, ci95_high, holds, draws, text."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "id",
+                "probability",
+                "std_error",
+                "ci95_low",
+                "ci95_high",
+                "holds",
+                "draws",
+                "text",
+                "expression",
+            ]
+        )
+        for row in rows:
+            writer.writerow(
+                [
+                    row["id"],
+                    repr(row["probability"]),
+                    repr(row["std_error"]),
+                    repr(row["ci95"][0]),
+                    repr(row["ci95"][1]),
+                    row["holds"],
+                    row["draws"],
+                    row["text"],
+                    row["expression"],
+                ]
+            )
+
+
+def significant(value: float, error: float) -> str:
+    """``value`` rounded to the digits its standard error supports.
+
+    The last digit shown is the one just above the error's leading digit, so the shown
+    digits are all meaningful: 0.17785 with standard error 0.0004 reads 0.178.
+    """
+    import math
+
+    if not error > 0 or not math.isfinite(error):
+        return f"{value:.4f}"
+    decimals = max(0, -math.floor(math.log10(error)) - 1)
+    return f"{value:.{decimals}f}"
+
+
+def prediction_table(rows: list[dict]) -> str:
+    """Terminal lines: each prediction's probability, standard error and 95 % interval."""
+    if not rows:
+        return ""
+    lines = [
+        "",
+        "predictions (probability that each holds, Monte Carlo standard error, "
+        "95 % Wilson interval):",
+    ]
+    for row in rows:
+        se = row["std_error"]
+        low, high = row["ci95"]
+        text = row["text"] if len(row["text"]) <= 70 else row["text"][:67] + "..."
+        lines.append(
+            f"  {row['id']:<4} P = {significant(row['probability'], se)} "
+            f"(se {se:.1g}) [{significant(low, se)}, {significant(high, se)}]  {text}"
+        )
+    return "\n".join(lines)

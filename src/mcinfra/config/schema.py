@@ -146,6 +146,14 @@ class SourceFigure(StrictModel):
     description: str = ""
 
 
+class PredictionSpec(StrictModel):
+    """``[predictions.ID]``: a forecast in its own words and the expression that tests it."""
+
+    text: str = Field(min_length=1)
+    expr: str = Field(min_length=1, max_length=2000)
+    source: str = ""
+
+
 class Config(StrictModel):
     """A whole market model."""
 
@@ -159,6 +167,7 @@ class Config(StrictModel):
     derived: dict[Name, Derived] = {}
     correlations: list[Correlation] = []
     source_figures: list[SourceFigure] = []
+    predictions: dict[Name, PredictionSpec] = {}
 
     @property
     def years(self) -> list[int]:

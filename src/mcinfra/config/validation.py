@@ -10,6 +10,7 @@ from mcinfra.config.structure import InputInfo, list_inputs, list_series
 from mcinfra.distributions import Distribution, build_table
 from mcinfra.expressions import INPUT, SERIES, ExpressionProblem, compile_expression
 from mcinfra.kernels import inputs as codes
+from mcinfra.predictions import PredictionError, Scope, compile_prediction
 from mcinfra.strict import did_you_mean
 
 SHARE_TOLERANCE = 1e-6  # fixed shares must sum to 1 within this
@@ -29,6 +30,30 @@ def check_config(config: Config) -> list[str]:
     problems.extend(_check_derived(config))
     problems.extend(correlation_problems(config, inputs))
     problems.extend(_check_source_figures(config))
+    problems.extend(_check_predictions(config))
+    return problems
+
+
+def prediction_scope(config: Config) -> Scope:
+    """Names, years and function split a prediction of ``config`` may use."""
+    split = config.function_split
+    return Scope(
+        series=tuple(s.label for s in list_series(config)),
+        years=tuple(config.years),
+        parameters=tuple(config.parameters),
+        rising=split.rising if split else None,
+        falling=split.falling if split else None,
+    )
+
+
+def _check_predictions(config: Config) -> list[str]:
+    problems = []
+    scope = prediction_scope(config)
+    for name, spec in config.predictions.items():
+        try:
+            compile_prediction(spec.expr, scope)
+        except PredictionError as exc:
+            problems.append(f"predictions.{name}.expr: {exc}")
     return problems
 
 

@@ -1,0 +1,387 @@
+"""The prediction language: boolean expressions over simulated series, evaluated per draw.
+
+A prediction is parsed once with :mod:`ast` against a whitelist (never ``eval``) into a
+small tree of nodes, checked against the model's series, inputs and years, then evaluated
+vectorised over a chunk of draws. The language:
+
+- ``network[2026]``: a series in a year; ``network[2025:2028]``: the years 2025 to 2028
+  inclusive (one value per draw and year);
+- ``yoy(network)[2026]`` / ``yoy(network)[2025:2028]``: growth factor V(y) / V(y - 1);
+- ``cagr(network, 2024, 2030)``: compound annual growth rate between two years;
+- ``crossover_year(cloud)``: first year in which ``cloud_<rising>`` >= ``cloud_<falling>``
+  of the function split (``inf`` when it never happens within the horizon);
+- ``all(...)`` / ``any(...)`` over a year range; ``between(x, low, high)`` (inclusive);
+- numbers, parameter names, ``+ - * /``, comparisons (chains allowed), ``&``, ``|``, ``~``.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from mcinfra.strict import did_you_mean
+
+MAX_LENGTH = 2000
+MAX_DEPTH = 40
+NUMBER = "number"
+BOOLEAN = "boolean"
+_ARITHMETIC = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide}
+_LOGIC = {ast.BitAnd: np.logical_and, ast.BitOr: np.logical_or}
+_COMPARE = {
+    ast.Lt: np.less,
+    ast.LtE: np.less_equal,
+    ast.Gt: np.greater,
+    ast.GtE: np.greater_equal,
+    ast.Eq: np.equal,
+    ast.NotEq: np.not_equal,
+}
+_FUNCTIONS = ("all", "any", "between", "cagr", "crossover_year", "yoy")
+
+
+class PredictionError(ValueError):
+    """A prediction expression is not allowed or refers to something unknown."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a prediction may refer to."""
+
+    series: tuple[str, ...]
+    years: tuple[int, ...]
+    parameters: tuple[str, ...] = ()
+    rising: str | None = None  # function split names, for crossover_year
+    falling: str | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    """A checked expression node.
+
+    ``kind`` is NUMBER or BOOLEAN, ``span`` the years it covers (None for one value per
+    draw), ``evaluate(context)`` computes its values for a chunk of draws.
+    """
+
+    kind: str
+    span: tuple[int, ...] | None
+    keys: frozenset  # (series, year) columns it reads
+    inputs: frozenset  # parameter names it reads
+    evaluate: Callable
+
+
+class Context:
+    """Values a chunk of draws offers to predictions."""
+
+    def __init__(
+        self, column: Callable[[str, int], np.ndarray], parameter: Callable[[str], np.ndarray]
+    ) -> None:
+        self.column = column
+        self.parameter = parameter
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A compiled prediction: ``holds(context)`` gives one boolean per draw."""
+
+    text: str
+    root: Node
+
+    @property
+    def keys(self) -> frozenset:
+        """(series, year) columns the prediction reads."""
+        return self.root.keys
+
+    @property
+    def inputs(self) -> frozenset:
+        """Parameters the prediction reads."""
+        return self.root.inputs
+
+    def holds(self, context: Context) -> np.ndarray:
+        """Boolean per draw."""
+        return np.asarray(self.root.evaluate(context), dtype=bool)
+
+
+def compile_prediction(text: str, scope: Scope) -> Prediction:
+    """Parse and check ``text``; raise :class:`PredictionError` naming the offending token."""
+    if len(text) > MAX_LENGTH:
+        raise PredictionError(f"expression is longer than {MAX_LENGTH} characters")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        column = f" at column {exc.offset}" if exc.offset else ""
+        raise PredictionError(f"syntax error{column}: {exc.msg}") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise PredictionError("expression is too deeply nested or too large") from None
+    root = _Compiler(text, scope).node(tree.body, 0)
+    if root.kind != BOOLEAN or root.span is not None:
+        raise PredictionError(
+            "a prediction must be true or false for each draw: compare values "
+            "(e.g. network[2026] > 20), and reduce year ranges with all(...) or any(...)"
+        )
+    return Prediction(text, root)
+
+
+class _Compiler:
+    def __init__(self, text: str, scope: Scope) -> None:
+        self.text = text
+        self.scope = scope
+
+    def fail(self, node: ast.AST, message: str) -> PredictionError:
+        token = ast.get_source_segment(self.text, node) or type(node).__name__
+        column = getattr(node, "col_offset", 0) + 1
+        return PredictionError(f"{message}: '{token}' at column {column}")
+
+    def node(self, node: ast.AST, depth: int) -> Node:
+        if depth > MAX_DEPTH:
+            raise PredictionError(f"expression nests deeper than {MAX_DEPTH} levels")
+        handler = getattr(self, "_" + type(node).__name__, None)
+        if handler is None:
+            raise self.fail(node, "not allowed in a prediction")
+        return handler(node, depth + 1)
+
+    # -- leaves -------------------------------------------------------------------------
+    def _Constant(self, node: ast.Constant, depth: int) -> Node:
+        value = node.value
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise self.fail(node, "only finite numbers are allowed as constants")
+        return Node(NUMBER, None, frozenset(), frozenset(), lambda ctx, v=float(value): v)
+
+    def _Name(self, node: ast.Name, depth: int) -> Node:
+        if node.id in self.scope.parameters:
+            return Node(
+                NUMBER,
+                None,
+                frozenset(),
+                frozenset([node.id]),
+                lambda ctx, name=node.id: ctx.parameter(name),
+            )
+        if node.id in self.scope.series:
+            raise self.fail(node, f"series '{node.id}' needs a year, e.g. {node.id}[2026]")
+        hint = did_you_mean(node.id, self.scope.series + self.scope.parameters)
+        raise self.fail(node, f"unknown name '{node.id}'{hint}")
+
+    def _series_name(self, node: ast.AST) -> str:
+        if not isinstance(node, ast.Name):
+            raise self.fail(node, "expected a series name")
+        if node.id not in self.scope.series:
+            hint = did_you_mean(node.id, self.scope.series)
+            raise self.fail(node, f"unknown series '{node.id}'{hint}")
+        return node.id
+
+    def _year(self, node: ast.AST, earliest: int | None = None) -> int:
+        if not (isinstance(node, ast.Constant) and type(node.value) is int):
+            raise self.fail(node, "expected a year (a whole number)")
+        years = self.scope.years
+        first = years[0] if earliest is None else earliest
+        if not first <= node.value <= years[-1]:
+            raise self.fail(node, f"year outside the horizon {first}-{years[-1]}")
+        return node.value
+
+    def _years(self, node: ast.AST, earliest: int | None = None) -> tuple[int, ...] | int:
+        if isinstance(node, ast.Slice):
+            if node.lower is None or node.upper is None or node.step is not None:
+                raise self.fail(node, "a year range is written first:last, e.g. 2025:2028")
+            low, high = self._year(node.lower, earliest), self._year(node.upper, earliest)
+            if low > high:
+                raise self.fail(node, "a year range must run forwards")
+            return tuple(range(low, high + 1))
+        return self._year(node, earliest)
+
+    def _Subscript(self, node: ast.Subscript, depth: int) -> Node:
+        target = node.value
+        growth = (
+            isinstance(target, ast.Call)
+            and isinstance(target.func, ast.Name)
+            and target.func.id == "yoy"
+        )
+        if growth:
+            if len(target.args) != 1 or target.keywords:
+                raise self.fail(target, "yoy takes one series: yoy(network)[2026]")
+            label = self._series_name(target.args[0])
+            years = self._years(node.slice, self.scope.years[0] + 1)
+        else:
+            label = self._series_name(target)
+            years = self._years(node.slice)
+        span = years if isinstance(years, tuple) else None
+        wanted = years if isinstance(years, tuple) else (years,)
+        keys = {(label, y) for y in wanted}
+        if growth:
+            keys |= {(label, y - 1) for y in wanted}
+
+        def evaluate(ctx, label=label, wanted=wanted, growth=growth, span=span):
+            if growth:
+                values = [ctx.column(label, y) / ctx.column(label, y - 1) for y in wanted]
+            else:
+                values = [ctx.column(label, y) for y in wanted]
+            return values[0] if span is None else np.stack(values, axis=1)
+
+        return Node(NUMBER, span, frozenset(keys), frozenset(), evaluate)
+
+    # -- operators ----------------------------------------------------------------------
+    def _span(self, node: ast.AST, *parts: Node) -> tuple[int, ...] | None:
+        spans = {p.span for p in parts if p.span is not None}
+        if len(spans) > 1:
+            raise self.fail(node, "year ranges of different years cannot be combined")
+        return spans.pop() if spans else None
+
+    def _combine(self, node, kind, parts, function) -> Node:
+        span = self._span(node, *parts)
+        keys = frozenset().union(*(p.keys for p in parts))
+        inputs = frozenset().union(*(p.inputs for p in parts))
+        return Node(kind, span, keys, inputs, function)
+
+    def _BinOp(self, node: ast.BinOp, depth: int) -> Node:
+        left, right = self.node(node.left, depth), self.node(node.right, depth)
+        if type(node.op) in _ARITHMETIC:
+            if BOOLEAN in (left.kind, right.kind):
+                raise self.fail(node, "arithmetic needs numbers, not true/false values")
+            op = _ARITHMETIC[type(node.op)]
+        elif type(node.op) in _LOGIC:
+            if NUMBER in (left.kind, right.kind):
+                raise self.fail(node, "& and | combine comparisons, e.g. (a[2026] > 1) & ...")
+            op = _LOGIC[type(node.op)]
+        else:
+            raise self.fail(node, "operator not allowed (use + - * / & |)")
+        kind = NUMBER if type(node.op) in _ARITHMETIC else BOOLEAN
+        span = self._span(node, left, right)
+
+        def evaluate(ctx, op=op, left=left, right=right, span=span):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return op(_aligned(left, ctx, span), _aligned(right, ctx, span))
+
+        return self._combine(node, kind, (left, right), evaluate)
+
+    def _UnaryOp(self, node: ast.UnaryOp, depth: int) -> Node:
+        operand = self.node(node.operand, depth)
+        if isinstance(node.op, ast.Invert):
+            if operand.kind != BOOLEAN:
+                raise self.fail(node, "~ negates a comparison")
+            return self._combine(
+                node, BOOLEAN, (operand,), lambda ctx, o=operand: np.logical_not(o.evaluate(ctx))
+            )
+        if isinstance(node.op, ast.USub | ast.UAdd) and operand.kind == NUMBER:
+            sign = -1.0 if isinstance(node.op, ast.USub) else 1.0
+            return self._combine(
+                node, NUMBER, (operand,), lambda ctx, o=operand, s=sign: s * o.evaluate(ctx)
+            )
+        raise self.fail(node, "operator not allowed here")
+
+    def _Compare(self, node: ast.Compare, depth: int) -> Node:
+        parts = [self.node(node.left, depth)] + [self.node(c, depth) for c in node.comparators]
+        if any(p.kind != NUMBER for p in parts):
+            raise self.fail(node, "comparisons take numbers")
+        ops = [_COMPARE[type(op)] for op in node.ops]
+        span = self._span(node, *parts)
+
+        def evaluate(ctx, parts=parts, ops=ops, span=span):
+            values = [_aligned(p, ctx, span) for p in parts]
+            result = ops[0](values[0], values[1])
+            for op, a, b in zip(ops[1:], values[1:-1], values[2:], strict=True):
+                result = np.logical_and(result, op(a, b))
+            return result
+
+        return self._combine(node, BOOLEAN, parts, evaluate)
+
+    # -- functions ----------------------------------------------------------------------
+    def _Call(self, node: ast.Call, depth: int) -> Node:
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name not in _FUNCTIONS or node.keywords:
+            raise self.fail(node, "only " + ", ".join(_FUNCTIONS) + " may be called")
+        if name == "yoy":
+            raise self.fail(node, "yoy needs a year: yoy(network)[2026]")
+        return getattr(self, "_call_" + name)(node, depth)
+
+    def _arity(self, node: ast.Call, count: int, usage: str) -> None:
+        if len(node.args) != count:
+            raise self.fail(node, f"expected {usage}")
+
+    def _call_all(self, node: ast.Call, depth: int, reduce=np.all) -> Node:
+        self._arity(node, 1, "one argument")
+        inner = self.node(node.args[0], depth)
+        if inner.kind != BOOLEAN or inner.span is None:
+            raise self.fail(
+                node,
+                "all/any reduce a comparison over a year range, e.g. "
+                "all(yoy(network)[2025:2028] > 1.2)",
+            )
+        return Node(
+            BOOLEAN,
+            None,
+            inner.keys,
+            inner.inputs,
+            lambda ctx, i=inner, r=reduce: r(i.evaluate(ctx), axis=1),
+        )
+
+    def _call_any(self, node: ast.Call, depth: int) -> Node:
+        return self._call_all(node, depth, reduce=np.any)
+
+    def _call_between(self, node: ast.Call, depth: int) -> Node:
+        self._arity(node, 3, "between(value, low, high)")
+        parts = [self.node(a, depth) for a in node.args]
+        if any(p.kind != NUMBER for p in parts):
+            raise self.fail(node, "between takes numbers")
+
+        span = self._span(node, *parts)
+
+        def evaluate(ctx, parts=parts, span=span):
+            x, low, high = (_aligned(p, ctx, span) for p in parts)
+            return np.logical_and(low <= x, x <= high)
+
+        return self._combine(node, BOOLEAN, parts, evaluate)
+
+    def _call_cagr(self, node: ast.Call, depth: int) -> Node:
+        self._arity(node, 3, "cagr(series, first_year, last_year)")
+        label = self._series_name(node.args[0])
+        start, end = self._year(node.args[1]), self._year(node.args[2])
+        if start >= end:
+            raise self.fail(node, "cagr needs first_year before last_year")
+
+        def evaluate(ctx, label=label, start=start, end=end):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = ctx.column(label, end) / ctx.column(label, start)
+                return ratio ** (1.0 / (end - start)) - 1.0
+
+        return Node(NUMBER, None, frozenset({(label, start), (label, end)}), frozenset(), evaluate)
+
+    def _call_crossover_year(self, node: ast.Call, depth: int) -> Node:
+        self._arity(node, 1, "crossover_year(entity)")
+        scope = self.scope
+        if scope.rising is None:
+            raise self.fail(node, "crossover_year needs a function split in the model")
+        entity = node.args[0].id if isinstance(node.args[0], ast.Name) else None
+        rising, falling = f"{entity}_{scope.rising}", f"{entity}_{scope.falling}"
+        if entity is None or rising not in scope.series:
+            options = [
+                s.removesuffix("_" + scope.rising)
+                for s in scope.series
+                if s.endswith("_" + scope.rising)
+            ]
+            hint = did_you_mean(str(entity), options)
+            raise self.fail(node, f"no function split for '{entity}'{hint}")
+        years = scope.years
+        keys = {(label, y) for label in (rising, falling) for y in years}
+
+        def evaluate(ctx, rising=rising, falling=falling, years=years):
+            result = np.full(ctx.column(rising, years[0]).shape, np.inf)
+            for year in reversed(years):
+                result = np.where(
+                    ctx.column(rising, year) >= ctx.column(falling, year), float(year), result
+                )
+            return result
+
+        return Node(NUMBER, None, frozenset(keys), frozenset(), evaluate)
+
+
+def _aligned(node: Node, ctx: Context, span: tuple[int, ...] | None):
+    """A node's values; one value per draw is broadcast when combined with a year range."""
+    value = node.evaluate(ctx)
+    if span is not None and node.span is None and np.ndim(value) == 1:
+        return value[:, None]
+    return value

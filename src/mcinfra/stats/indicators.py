@@ -1,0 +1,90 @@
+"""Prediction indicators per draw, counted chunk by chunk into mergeable estimates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from mcinfra.config.schema import Config
+from mcinfra.config.validation import prediction_scope
+from mcinfra.predictions import Context, Prediction, compile_prediction
+from mcinfra.results import INPUT, SEGMENT, YEAR, draw_last
+from mcinfra.stats.probability import ProbabilityEstimate
+
+
+@dataclass(frozen=True)
+class CompiledPrediction:
+    """A configured prediction, ready to evaluate."""
+
+    id: str
+    text: str
+    expr: str
+    compiled: Prediction
+
+
+def compile_predictions(config: Config) -> list[CompiledPrediction]:
+    """Compile every ``[predictions.ID]`` of a validated config, in config order."""
+    scope = prediction_scope(config)
+    return [
+        CompiledPrediction(name, spec.text, spec.expr, compile_prediction(spec.expr, scope))
+        for name, spec in config.predictions.items()
+    ]
+
+
+def chunk_context(
+    values: np.ndarray,
+    inputs: np.ndarray,
+    labels: list[str],
+    years: list[int],
+    input_names: list[str],
+) -> Context:
+    """Context over a draw-last chunk: ``values`` (S, Y, n) and ``inputs`` (K, n)."""
+    segment = {label: i for i, label in enumerate(labels)}
+    year = {int(y): i for i, y in enumerate(years)}
+    index = {name: k for k, name in enumerate(input_names)}
+    return Context(
+        column=lambda label, y: values[segment[label], year[y]],
+        parameter=lambda name: inputs[index[name]],
+    )
+
+
+class PredictionCounter:
+    """Counts, chunk by chunk, the draws in which each prediction holds."""
+
+    def __init__(
+        self,
+        predictions: list[CompiledPrediction],
+        labels: list[str],
+        years: list[int],
+        input_names: list[str],
+    ) -> None:
+        self.predictions = predictions
+        self._labels, self._years, self._inputs = labels, years, input_names
+        self.holds = np.zeros(len(predictions), dtype=np.int64)
+        self.draws = 0
+
+    def add(self, values: np.ndarray, inputs: np.ndarray) -> None:
+        """Count one draw-last chunk."""
+        context = chunk_context(values, inputs, self._labels, self._years, self._inputs)
+        for i, prediction in enumerate(self.predictions):
+            self.holds[i] += int(np.count_nonzero(prediction.compiled.holds(context)))
+        self.draws += values.shape[-1]
+
+    def estimates(self) -> list[ProbabilityEstimate]:
+        """One estimate per prediction."""
+        return [ProbabilityEstimate(int(h), self.draws) for h in self.holds]
+
+
+def prediction_indicators(ds: xr.Dataset, config: Config) -> dict[str, np.ndarray]:
+    """Boolean per draw for each configured prediction of an in-memory run."""
+    predictions = compile_predictions(config)
+    context = chunk_context(
+        draw_last(ds["value"].values),
+        draw_last(ds["inputs"].values),
+        list(ds[SEGMENT].values),
+        list(ds[YEAR].values),
+        list(ds[INPUT].values),
+    )
+    return {p.id: p.compiled.holds(context) for p in predictions}

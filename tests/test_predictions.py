@@ -1,0 +1,210 @@
+"""Predictions: the language, exact counts, closed-form probabilities, Wilson coverage."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from conftest import MINIMAL, Z
+from mcinfra import RunSettings, parse_config, simulate
+from mcinfra.cli import main
+from mcinfra.config import default_config_path
+from mcinfra.predictions import PredictionError, Scope, compile_prediction
+from mcinfra.report_text import significant
+from mcinfra.stats.indicators import prediction_indicators
+from mcinfra.stats.probability import ProbabilityEstimate, wilson_interval
+
+SCOPE = Scope(
+    series=("total", "network", "cloud_inference", "cloud_training"),
+    years=tuple(range(2024, 2031)),
+    parameters=("k",),
+    rising="inference",
+    falling="training",
+)
+
+
+@pytest.fixture(scope="module")
+def default_run(default_config):
+    return simulate(default_config, RunSettings(draws=50_000, seed=11, chunk_size=50_000))
+
+
+def test_default_predictions_match_a_direct_numpy_evaluation(default_config, default_run):
+    v = default_run["value"]
+
+    def at(label, year):
+        return v.sel(segment=label, year=year).values
+
+    def cagr(label):
+        return (at(label, 2030) / at(label, 2024)) ** (1 / 6) - 1
+
+    expected = {
+        "P1": (at("cloud_inference", 2026) > at("cloud_training", 2026))
+        & (at("enterprises_inference", 2026) > at("enterprises_training", 2026)),
+        "P2": np.all(
+            [
+                at("network", y) / at("network", y - 1) > at("total", y) / at("total", y - 1)
+                for y in range(2025, 2029)
+            ],
+            axis=0,
+        ),
+        "P3": (at("custom_silicon", 2028) >= 0.20) & (at("custom_silicon", 2028) <= 0.25),
+        "P4": (cagr("lpddr") > cagr("hbm")) & (at("hbm", 2030) > at("hbm", 2024)),
+        "P5": cagr("enterprises") - cagr("hyperscalers") >= 0.02,
+    }
+    got = prediction_indicators(default_run, default_config.config)
+    assert list(got) == ["P1", "P2", "P3", "P4", "P5"]
+    for name, indicator in expected.items():
+        np.testing.assert_array_equal(got[name], indicator, err_msg=name)
+        assert 0 < indicator.sum() < indicator.size, name  # neither trivially true nor false
+
+
+CLOSED_FORM = (
+    MINIMAL
+    + """
+[predictions.half]
+text = "the trend CAGR is above its mean"
+expr = "total[2030] > 100 * 1.1 ** 6"
+
+[predictions.tail]
+text = "realised CAGR above 12 %"
+expr = "cagr(total, 2024, 2030) > 0.12"
+"""
+)
+
+
+@pytest.mark.statistical
+def test_probabilities_match_closed_forms():
+    text = CLOSED_FORM.replace("100 * 1.1 ** 6", str(100 * 1.1**6))
+    loaded = parse_config(text)
+    draws = 200_000
+    ds = simulate(loaded, RunSettings(draws=draws, seed=3, chunk_size=draws))
+    indicators = prediction_indicators(ds, loaded.config)
+    truth = {"half": 0.5, "tail": stats.norm.sf((0.12 - 0.10) / 0.02)}
+    for name, p in truth.items():
+        estimate = ProbabilityEstimate(int(indicators[name].sum()), draws)
+        assert abs(estimate.probability - p) < Z * np.sqrt(p * (1 - p) / draws), name
+
+
+@pytest.mark.statistical
+def test_wilson_interval_covers_95_percent_of_small_runs():
+    """2,000 runs of 100 draws, each an independent slice of one long run."""
+    text = CLOSED_FORM.replace("100 * 1.1 ** 6", str(100 * 1.1**6))
+    loaded = parse_config(text)
+    runs, size = 2_000, 100
+    ds = simulate(loaded, RunSettings(draws=runs * size, seed=9, chunk_size=runs * size))
+    holds = prediction_indicators(ds, loaded.config)["tail"].reshape(runs, size).sum(axis=1)
+    p = stats.norm.sf(1.0)
+    covered = [low <= p <= high for low, high in (wilson_interval(int(h), size) for h in holds)]
+    assert abs(np.mean(covered) - 0.95) < 0.02
+
+
+def test_wilson_interval_reference_values():
+    # Wilson (1927); e.g. 0 of 10 gives [0, 0.2775], 5 of 10 gives [0.2366, 0.7634].
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.27753), abs=1e-5)
+    assert wilson_interval(5, 10) == pytest.approx((0.23659, 0.76341), abs=1e-5)
+    assert wilson_interval(10, 10) == pytest.approx((0.72247, 1.0), abs=1e-5)
+
+
+def test_counts_are_identical_for_one_chunk_or_many(tmp_path, capsys):
+    results = []
+    for chunk in ("20000", "1337"):
+        out = tmp_path / chunk
+        assert (
+            main(["run", "--draws", "20000", "--chunk-size", chunk, "--out", str(out), "--quiet"])
+            == 0
+        )
+        summary = json.loads((out / "summary.json").read_text())
+        results.append([(p["id"], p["holds"], p["draws"]) for p in summary["predictions"]])
+    assert results[0] == results[1]
+    out = capsys.readouterr().out
+    assert "P1" in out and "95 % Wilson interval" in out
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("__import__('os')", "may be called"),
+        ("total.__class__", "not allowed"),
+        ("(lambda: 1)()", "may be called"),
+        ("[x for x in total]", "not allowed"),
+        ("10**10**10", "operator not allowed"),
+        ("(" * 500 + "total[2026] > 1" + ")" * 500, "nested|nests deeper|syntax"),
+        ("~" * 300 + "(total[2026] > 1)", "nests deeper"),
+        ("total[2026]", "true or false"),
+        ("total > 1", "needs a year"),
+        ("totl[2026] > 1", "unknown series 'totl' \\(did you mean 'total'\\?\\)"),
+        ("total[2035] > 1", "year outside the horizon 2024-2030"),
+        ("yoy(total)[2024] > 1", "year outside the horizon 2025-2030"),
+        ("total[2025:2028] > 1", "true or false"),
+        ("all(total[2025:2028] > network[2025:2027])", "different years"),
+        ("cagr(total, 2030, 2024) > 0", "first_year before last_year"),
+        ("crossover_year(clod) < 2027", "no function split for 'clod'"),
+        ("total[2026.5] > 1", "expected a year"),
+        ("open('x') > 1", "may be called"),
+    ],
+)
+def test_hostile_or_wrong_expressions_are_refused_quickly(expr, message):
+    started = time.perf_counter()
+    with pytest.raises(PredictionError, match=message):
+        compile_prediction(expr, SCOPE)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_language_features_evaluate_as_documented():
+    from mcinfra.predictions import Context
+
+    n = 6
+    columns = {("total", y): np.full(n, 100.0 * 1.1 ** (y - 2024)) for y in range(2024, 2031)} | {
+        ("network", y): np.arange(n) + 10.0 * (y - 2023) for y in range(2024, 2031)
+    }
+    columns |= {("cloud_inference", y): np.full(n, float(y - 2024)) for y in range(2024, 2031)}
+    columns |= {("cloud_training", y): np.arange(n, dtype=float) for y in range(2024, 2031)}
+    context = Context(
+        column=lambda label, year: columns[(label, year)],
+        parameter=lambda name: np.linspace(0, 1, n),
+    )
+
+    def holds(expr):
+        return compile_prediction(expr, SCOPE).holds(context)
+
+    np.testing.assert_array_equal(
+        holds("crossover_year(cloud) == 2024 + network[2024] - 10"), np.ones(n, bool)
+    )
+    np.testing.assert_array_equal(holds("between(k, 0.2, 0.61)"), [0, 1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(holds("~(k > 0.5) | (network[2024] == 15)"), [1, 1, 1, 0, 0, 1])
+    np.testing.assert_array_equal(holds("any(network[2025:2030] > 74)"), [0, 0, 0, 0, 0, 1])
+    np.testing.assert_array_equal(holds("all(yoy(total)[2025:2030] > 1.0999)"), np.ones(n, bool))
+    np.testing.assert_array_equal(holds("0 < k <= 0.61"), [0, 1, 1, 1, 0, 0])
+
+
+def test_bad_prediction_in_config_exits_2_naming_the_key(write_config, capsys, tmp_path):
+    text = (
+        default_config_path()
+        .read_text()
+        .replace(
+            'expr = "between(custom_silicon[2028], 0.20, 0.25)"',
+            'expr = "between(custom_silicon[2031], 0.20, 0.25)"',
+        )
+    )
+    status = main(["run", str(write_config(text)), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "predictions.P3.expr: year outside the horizon 2024-2030: '2031' at column" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "shown"),
+    [
+        (0.17785, 0.0004, "0.178"),
+        (0.996655, 6e-5, "0.9967"),
+        (0.5, 0.02, "0.5"),
+        (1.0, 0.0, "1.0000"),
+    ],
+)
+def test_probabilities_are_shown_with_supported_digits(value, error, shown):
+    assert significant(value, error) == shown
