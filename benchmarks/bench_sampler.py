@@ -67,11 +67,12 @@ def main() -> None:
     warm_up(plan)
     values = np.zeros((len(plan.series), len(plan.years), draws))
     inputs = np.zeros((len(plan.inputs), draws))
+    scores = np.zeros((len(plan.inputs), draws))
     key = seed_key(1)
     threads = numba.get_num_threads()
 
     def sampler():
-        simulate_chunk(key, 0, draws, plan.kernel, values, inputs, 0)
+        simulate_chunk(key, 0, draws, plan.kernel, values, inputs, scores, 0)
 
     results = {}
     results["mcinfra_all_threads"] = draws / best_of(args.repeats, sampler)

@@ -39,6 +39,7 @@ def test_run_writes_summary_config_and_draws(small_run):
         "config.toml",
         "draws.zarr",
         "predictions.csv",
+        "sensitivity.csv",
         "summary.json",
     ]
     summary = json.loads((small_run / "summary.json").read_text())
@@ -46,6 +47,7 @@ def test_run_writes_summary_config_and_draws(small_run):
     assert [p["id"] for p in summary["predictions"]] == ["P1", "P2", "P3", "P4", "P5"]
     for p in summary["predictions"]:
         assert p["ci95"][0] <= p["probability"] <= p["ci95"][1] and p["std_error"] > 0
+        assert len(p["drivers"]) == 3 and "first_order_index" in p["drivers"][0]
     assert summary["run"]["draws"] == 3000 and summary["run"]["seed"] == 5
     assert summary["checks"]["partition_max_relative_error"] < 1e-9
     labels = [s["label"] for s in summary["series"]]

@@ -19,7 +19,8 @@ def kernel_run(default_plan):
     kernels.draw_normals(seed_key(42), 0, normals)
     values = np.empty((len(plan.series), len(plan.years), N))
     inputs = np.empty((len(plan.inputs), N))
-    kernels.simulate_from_normals(normals, plan.kernel, values, inputs)
+    scores = np.empty((len(plan.inputs), N))
+    kernels.simulate_from_normals(normals, plan.kernel, values, inputs, scores)
     # Back to (draw, series, year) and (draw, input) for comparison with the numpy twin.
     return normals, np.moveaxis(values, -1, 0), inputs.T
 
@@ -47,7 +48,8 @@ def test_fused_sampler_equals_normals_then_model(default_plan, kernel_run):
     _, values, inputs = kernel_run
     fused = np.empty((values.shape[1], values.shape[2], N + 10))
     fused_inputs = np.empty((inputs.shape[1], N + 10))
-    kernels.simulate_chunk(seed_key(42), 0, N, default_plan.kernel, fused, fused_inputs, 10)
+    scores = np.empty_like(fused_inputs)
+    kernels.simulate_chunk(seed_key(42), 0, N, default_plan.kernel, fused, fused_inputs, scores, 10)
     np.testing.assert_array_equal(np.moveaxis(fused[:, :, 10:], -1, 0), values)
     np.testing.assert_array_equal(fused_inputs[:, 10:].T, inputs)
 

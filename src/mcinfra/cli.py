@@ -103,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
         summary_keys,
         summary_table,
         write_prediction_csv,
+        write_sensitivity_csv,
     )
     from mcinfra.results import provenance
     from mcinfra.stats.indicators import PredictionCounter, compile_predictions
@@ -134,7 +135,11 @@ def _run(args: argparse.Namespace) -> int:
         )
         check = PartitionCheck([s.kind for s in plan.series], [s.partition for s in plan.series])
         counter = PredictionCounter(
-            compile_predictions(loaded.config), labels, plan.years, [i.name for i in plan.inputs]
+            compile_predictions(loaded.config),
+            labels,
+            plan.years,
+            [i.name for i in plan.inputs],
+            [not i.spec.is_fixed for i in plan.inputs],
         )
         writer = (
             DrawWriter(staging / "draws.zarr", plan, attrs, settings.chunk_size)
@@ -142,12 +147,12 @@ def _run(args: argparse.Namespace) -> int:
             else None
         )
 
-        def on_chunk(first, values, inputs):
+        def on_chunk(first, values, inputs, scores):
             collector.add(first, values)
             check.add(values)
-            counter.add(values, inputs)
+            counter.add(values, inputs, scores)
             if writer is not None:
-                writer.write(first, values, inputs)
+                writer.write(first, values, inputs, scores)
 
         progress = Progress(enabled=not args.quiet)
         sampling_seconds = stream(plan, settings, on_chunk, progress)
@@ -159,6 +164,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         summary["predictions"] = prediction_rows(counter)
         write_prediction_csv(staging / "predictions.csv", summary["predictions"])
+        write_sensitivity_csv(staging / "sensitivity.csv", counter)
         (staging / "config.toml").write_text(loaded.text, encoding="utf-8")
         summary["timing"]["total_seconds"] = time.perf_counter() - started
         write_json(staging / "summary.json", summary)

@@ -102,18 +102,21 @@ def simulate(
     # Draw-last in memory: each (series, year) row is contiguous (see mcinfra.results).
     values = np.empty((n_series, n_years, settings.draws))
     inputs = np.empty((n_inputs, settings.draws))
+    scores = np.empty((n_inputs, settings.draws))
     key = seed_key(settings.seed)
     started = time.perf_counter()
     with numba_threads(settings.threads):
         for first, stop in chunk_bounds(settings.draws, settings.chunk_size):
-            kernels.simulate_chunk(key, first, stop - first, plan.kernel, values, inputs, first)
+            kernels.simulate_chunk(
+                key, first, stop - first, plan.kernel, values, inputs, scores, first
+            )
             if progress is not None:
                 progress(stop, settings.draws, time.perf_counter() - started)
     attrs = provenance(loaded, settings)
-    return to_dataset(plan, values, inputs, 0, attrs)
+    return to_dataset(plan, values, inputs, scores, 0, attrs)
 
 
-ChunkCallback = Callable[[int, np.ndarray, np.ndarray], None]
+ChunkCallback = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
 
 
 def stream(
@@ -124,13 +127,15 @@ def stream(
 ) -> float:
     """Simulate a run chunk by chunk, handing each chunk to ``on_chunk``; return seconds.
 
-    ``on_chunk(first, values, inputs)`` receives draws ``first .. first + n - 1`` as
-    draw-last views ``values`` (S, Y, n) and ``inputs`` (K, n) of one buffer reused for every
-    chunk, so memory stays bounded by the chunk size; copy what must outlive the call.
+    ``on_chunk(first, values, inputs, scores)`` receives draws ``first .. first + n - 1``
+    as draw-last views ``values`` (S, Y, n), ``inputs`` and ``scores`` (K, n) of buffers
+    reused for every chunk, so memory stays bounded by the chunk size; copy what must
+    outlive the call.
     """
     size = min(settings.chunk_size, settings.draws)
     values = np.empty((len(plan.series), len(plan.years), size))
     inputs = np.empty((len(plan.inputs), size))
+    scores = np.empty((len(plan.inputs), size))
     key = seed_key(settings.seed)
     started = time.perf_counter()
     busy = 0.0
@@ -138,9 +143,9 @@ def stream(
         for first, stop in chunk_bounds(settings.draws, settings.chunk_size):
             n = stop - first
             chunk_started = time.perf_counter()
-            kernels.simulate_chunk(key, first, n, plan.kernel, values, inputs, 0)
+            kernels.simulate_chunk(key, first, n, plan.kernel, values, inputs, scores, 0)
             busy += time.perf_counter() - chunk_started
-            on_chunk(first, values[:, :, :n], inputs[:, :n])
+            on_chunk(first, values[:, :, :n], inputs[:, :n], scores[:, :n])
             if progress is not None:
                 progress(stop, settings.draws, time.perf_counter() - started)
     return busy
@@ -150,4 +155,4 @@ def warm_up(plan: Plan) -> None:
     """Compile (or load from cache) every kernel a run uses, on a handful of draws."""
     values = np.empty((len(plan.series), len(plan.years), 2))
     inputs = np.empty((len(plan.inputs), 2))
-    kernels.simulate_chunk(seed_key(0), 0, 2, plan.kernel, values, inputs, 0)
+    kernels.simulate_chunk(seed_key(0), 0, 2, plan.kernel, values, inputs, inputs.copy(), 0)

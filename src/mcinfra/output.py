@@ -65,15 +65,16 @@ class DrawWriter:
         self.chunk_size = chunk_size
         self._started = False
 
-    def write(self, first: int, values, inputs) -> None:
-        """Append draws ``first ..`` given as draw-last arrays (S, Y, n) and (K, n)."""
+    def write(self, first: int, values, inputs, scores) -> None:
+        """Append draws ``first ..`` given as draw-last arrays (S, Y, n), (K, n), (K, n)."""
         from mcinfra.results import DRAW, to_dataset
 
-        ds = to_dataset(self.plan, values, inputs, first, self.attrs)
+        ds = to_dataset(self.plan, values, inputs, scores, first, self.attrs)
         if not self._started:
             encoding = {
                 "value": {"chunks": (self.chunk_size, *ds["value"].shape[1:])},
                 "inputs": {"chunks": (self.chunk_size, ds["inputs"].shape[1])},
+                "input_rank": {"chunks": (self.chunk_size, ds["inputs"].shape[1])},
                 DRAW: {"chunks": (self.chunk_size,)},
             }
             ds.to_zarr(self.path, mode="w-", encoding=encoding, consolidated=False, zarr_format=3)

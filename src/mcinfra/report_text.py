@@ -142,8 +142,17 @@ def summary_table(summary: dict) -> str:
 def prediction_rows(counter) -> list[dict]:
     """The ``predictions`` list of ``summary.json``: one object per prediction."""
     rows = []
-    for prediction, estimate in zip(counter.predictions, counter.estimates(), strict=True):
+    estimates = counter.estimates()
+    for i, (prediction, estimate) in enumerate(zip(counter.predictions, estimates, strict=True)):
         low, high = estimate.interval()
+        drivers = [
+            {
+                "input": d.input,
+                "first_order_index": _finite(d.first_order_index),
+                "rank_correlation": _finite(d.rank_correlation),
+            }
+            for d in counter.sensitivity.drivers(i)[:TOP_DRIVERS]
+        ]
         rows.append(
             {
                 "id": prediction.id,
@@ -154,9 +163,27 @@ def prediction_rows(counter) -> list[dict]:
                 "ci95": [low, high],
                 "holds": estimate.holds,
                 "draws": estimate.draws,
+                "drivers": drivers,
             }
         )
     return rows
+
+
+TOP_DRIVERS = 3
+
+
+def write_sensitivity_csv(path, counter) -> None:
+    """``sensitivity.csv``: every prediction and uncertain input, largest index first."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["prediction", "input", "first_order_index", "rank_correlation"])
+        for i, prediction in enumerate(counter.predictions):
+            for d in counter.sensitivity.drivers(i):
+                writer.writerow(
+                    [prediction.id, d.input, repr(d.first_order_index), repr(d.rank_correlation)]
+                )
 
 
 def write_prediction_csv(path, rows: list[dict]) -> None:
@@ -215,7 +242,7 @@ def prediction_table(rows: list[dict]) -> str:
     lines = [
         "",
         "predictions (probability that each holds, Monte Carlo standard error, "
-        "95 % Wilson interval):",
+        "95 % Wilson interval; top driver by first-order index):",
     ]
     for row in rows:
         se = row["std_error"]
@@ -225,4 +252,12 @@ def prediction_table(rows: list[dict]) -> str:
             f"  {row['id']:<4} P = {significant(row['probability'], se)} "
             f"(se {se:.1g}) [{significant(low, se)}, {significant(high, se)}]  {text}"
         )
+        top = row["drivers"][0] if row["drivers"] else None
+        if top is not None and top["first_order_index"] is not None:
+            sign = "+" if (top["rank_correlation"] or 0) >= 0 else "-"
+            lines.append(
+                f"       top driver: {top['input']} (first-order index "
+                f"{top['first_order_index']:.2f}, rank correlation {sign}"
+                f"{abs(top['rank_correlation']):.2f})"
+            )
     return "\n".join(lines)

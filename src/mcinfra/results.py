@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import xarray as xr
+from scipy.special import ndtr
 
 from mcinfra.plan import Plan
 
@@ -49,7 +50,12 @@ def provenance(loaded, settings) -> dict[str, str | int]:
 
 
 def to_dataset(
-    plan: Plan, values: np.ndarray, inputs: np.ndarray, draw_start: int, attrs: dict[str, str | int]
+    plan: Plan,
+    values: np.ndarray,
+    inputs: np.ndarray,
+    scores: np.ndarray,
+    draw_start: int,
+    attrs: dict[str, str | int],
 ) -> xr.Dataset:
     """Wrap draw-last kernel output (series, year, draw) and (input, draw) without copying.
 
@@ -75,6 +81,14 @@ def to_dataset(
                 },
             ),
             "inputs": ((DRAW, INPUT), inputs.T, {"long_name": "sampled input value"}),
+            "input_rank": (
+                (DRAW, INPUT),
+                ndtr(scores).T,
+                {
+                    "long_name": "rank of the input value, F(x) = Phi(normal score), in (0, 1)",
+                    "description": "fixed inputs have rank 0.5",
+                },
+            ),
         },
         coords={
             DRAW: draws,

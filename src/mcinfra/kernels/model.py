@@ -109,11 +109,12 @@ def new_scratch(plan):
 
 
 @helper
-def simulate_block(nb, plan, w, v, x, col):
+def simulate_block(nb, plan, w, v, x, z, col):
     """Run the model on the ``nb`` draws whose normals are in ``w.normals[:, :nb]``.
 
     Results go straight to columns ``col .. col + nb - 1`` of the draw-last outputs ``v``
-    (S, Y, N) and ``x`` (K, N); later steps read earlier series back from there while the
+    (S, Y, N), ``x`` (K, N) and ``z`` (K, N, each input's normal score in the copula, whose
+    CDF value Phi(z) is the input's rank); later steps read earlier series back from there while the
     block's columns are still in cache, so there is no separate copy-out pass.
     """
     normals = w.normals
@@ -136,6 +137,8 @@ def simulate_block(nb, plan, w, v, x, col):
             slot = plan.chol_col[p]
             for b in range(nb):
                 acc[b] += weight * normals[slot, b]
+        for b in range(nb):
+            z[k, col + b] = acc[b]
         if family == NORMAL:  # the common families get their own branch-free loops
             mean = plan.in_params[k, 0]
             sd = plan.in_params[k, 1]
@@ -338,7 +341,7 @@ def _run_program(nb, plan, d, t, x, v, col, stack):
 
 
 @helper
-def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, column):
+def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, scores_out, column):
     """Draw and simulate draws ``first_draw + first .. first_draw + stop - 1`` (one task).
 
     Task bodies live outside the prange loops: numba's parallel transforms mishandle the
@@ -352,11 +355,11 @@ def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, column):
             for j in range(plan.n_normals):
                 z, state = next_normal(state)
                 w.normals[j, b] = z
-        simulate_block(nb, plan, w, out, inputs_out, column + block_first)
+        simulate_block(nb, plan, w, out, inputs_out, scores_out, column + block_first)
 
 
 @helper
-def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out):
+def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out, scores_out):
     """Simulate draws ``first .. stop - 1`` from given normals (one parallel task)."""
     w = new_scratch(plan)
     for block_first in range(first, stop, BLOCK):
@@ -364,33 +367,34 @@ def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out):
         for b in range(nb):
             for j in range(plan.n_normals):
                 w.normals[j, b] = normals[block_first + b, j]
-        simulate_block(nb, plan, w, out, inputs_out, block_first)
+        simulate_block(nb, plan, w, out, inputs_out, scores_out, block_first)
 
 
 @kernel(parallel=True)
-def simulate_chunk(key, first_draw, n_draws, plan, out, inputs_out, column):
+def simulate_chunk(key, first_draw, n_draws, plan, out, inputs_out, scores_out, column):
     """Simulate draws ``first_draw .. first_draw + n_draws - 1``.
 
-    Draw ``first_draw + i`` is written to column ``column + i`` of ``out`` (S, Y, N) and
-    ``inputs_out`` (K, N): both are draw-last. Draw ``d`` uses only the stream of
-    ``(key, d)``, so any split of a run into chunks gives identical bits.
+    Draw ``first_draw + i`` is written to column ``column + i`` of ``out`` (S, Y, N),
+    ``inputs_out`` (K, N) and ``scores_out`` (K, N, normal scores): all draw-last. Draw
+    ``d`` uses only the stream of ``(key, d)``, so any split of a run into chunks gives
+    identical bits.
     """
     task_draws = BLOCK * BLOCKS_PER_TASK
     for task in prange((n_draws + task_draws - 1) // task_draws):
         first = task * task_draws
         stop = min(n_draws, first + task_draws)
-        _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, column)
+        _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, scores_out, column)
 
 
 @kernel(parallel=True)
-def simulate_from_normals(normals, plan, out, inputs_out):
+def simulate_from_normals(normals, plan, out, inputs_out, scores_out):
     """Simulate with each draw's normals given: ``normals`` (n, m) into (S, Y, n), (K, n)."""
     n = normals.shape[0]
     task_draws = BLOCK * BLOCKS_PER_TASK
     for task in prange((n + task_draws - 1) // task_draws):
         first = task * task_draws
         _simulate_task_from_normals(
-            normals, first, min(n, first + task_draws), plan, out, inputs_out
+            normals, first, min(n, first + task_draws), plan, out, inputs_out, scores_out
         )
 
 

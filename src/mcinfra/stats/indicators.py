@@ -12,6 +12,7 @@ from mcinfra.config.validation import prediction_scope
 from mcinfra.predictions import Context, Prediction, compile_prediction
 from mcinfra.results import INPUT, SEGMENT, YEAR, draw_last
 from mcinfra.stats.probability import ProbabilityEstimate
+from mcinfra.stats.sensitivity import SensitivityAccumulator
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,10 @@ def chunk_context(
 
 
 class PredictionCounter:
-    """Counts, chunk by chunk, the draws in which each prediction holds."""
+    """Counts, chunk by chunk, the draws in which each prediction holds.
+
+    It also feeds the sensitivity counts (:mod:`mcinfra.stats.sensitivity`).
+    """
 
     def __init__(
         self,
@@ -59,17 +63,22 @@ class PredictionCounter:
         labels: list[str],
         years: list[int],
         input_names: list[str],
+        uncertain: list[bool],
     ) -> None:
         self.predictions = predictions
         self._labels, self._years, self._inputs = labels, years, input_names
         self.holds = np.zeros(len(predictions), dtype=np.int64)
         self.draws = 0
+        self.sensitivity = SensitivityAccumulator(len(predictions), input_names, uncertain)
 
-    def add(self, values: np.ndarray, inputs: np.ndarray) -> None:
-        """Count one draw-last chunk."""
+    def add(self, values: np.ndarray, inputs: np.ndarray, scores: np.ndarray) -> None:
+        """Count one draw-last chunk: values (S, Y, n), inputs and scores (K, n)."""
         context = chunk_context(values, inputs, self._labels, self._years, self._inputs)
+        indicators = np.empty((len(self.predictions), values.shape[-1]), dtype=bool)
         for i, prediction in enumerate(self.predictions):
-            self.holds[i] += int(np.count_nonzero(prediction.compiled.holds(context)))
+            indicators[i] = prediction.compiled.holds(context)
+            self.holds[i] += int(np.count_nonzero(indicators[i]))
+        self.sensitivity.add(scores, indicators)
         self.draws += values.shape[-1]
 
     def estimates(self) -> list[ProbabilityEstimate]:

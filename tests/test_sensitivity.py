@@ -1,0 +1,99 @@
+"""Sensitivity: closed-form indices, ranking, and exact merging over chunks."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from conftest import MINIMAL
+from mcinfra import RunSettings, parse_config, simulate
+from mcinfra.cli import main
+from mcinfra.results import draw_last
+from mcinfra.stats.indicators import compile_predictions, prediction_indicators
+from mcinfra.stats.sensitivity import SensitivityAccumulator
+
+pytestmark = pytest.mark.statistical
+
+TWO_NORMALS = (
+    MINIMAL
+    + """
+[parameters]
+a = { dist = "normal", mean = 0, sd = 1 }
+b = { dist = "normal", mean = 0, sd = 1 }
+c = { dist = "uniform", low = 0, high = 1 }
+
+[predictions.sum_positive]
+text = "a + b > 0"
+expr = "a + b > 0"
+
+[predictions.dominant]
+text = "10 a + b > 0"
+expr = "10 * a + b > 0"
+"""
+)
+
+
+def accumulate(loaded, draws, chunk):
+    ds = simulate(loaded, RunSettings(draws=draws, seed=21, chunk_size=draws))
+    indicators = prediction_indicators(ds, loaded.config)
+    names = list(ds.input.values)
+    uncertain = [family != "fixed" for family in ds.family.values]
+    scores = np.asarray(ndtri_of(draw_last(ds["input_rank"].values)))
+    acc = SensitivityAccumulator(len(indicators), names, uncertain)
+    stacked = np.stack(list(indicators.values()))
+    for first in range(0, draws, chunk):
+        acc.add(scores[:, first : first + chunk], stacked[:, first : first + chunk])
+    return acc, list(indicators)
+
+
+def ndtri_of(rank):
+    from scipy.special import ndtri
+
+    return ndtri(rank)
+
+
+def test_closed_form_first_order_indices_and_rank_correlation():
+    """Y = 1[X1 + X2 > 0], X iid N(0, 1): E[Y | X1] = Phi(X1) ~ U(0, 1), so
+    S1 = Var(U) / Var(Y) = (1/12) / (1/4) = 1/3 and corr(u1, Y) = (1/12) / (sqrt(1/12) / 2)
+    = 1/sqrt(3); the unused input c has S = 0 and correlation 0."""
+    acc, names = accumulate(parse_config(TWO_NORMALS), 1_000_000, 1_000_000)
+    drivers = {d.input: d for d in acc.drivers(names.index("sum_positive"))}
+    for name in ("a", "b"):
+        assert abs(drivers[name].first_order_index - 1 / 3) < 0.02
+        assert abs(drivers[name].rank_correlation - 1 / np.sqrt(3)) < 0.01
+    assert abs(drivers["c"].first_order_index) < 0.005
+    assert abs(drivers["c"].rank_correlation) < 0.005
+
+
+def test_one_dominant_input_ranks_first():
+    acc, names = accumulate(parse_config(TWO_NORMALS), 200_000, 200_000)
+    ranked = [d.input for d in acc.drivers(names.index("dominant"))]
+    assert ranked[:2] == ["a", "b"]
+    assert acc.drivers(names.index("dominant"))[0].first_order_index > 0.9
+
+
+def test_statistics_do_not_depend_on_chunking():
+    loaded = parse_config(TWO_NORMALS)
+    whole, _ = accumulate(loaded, 30_000, 30_000)
+    pieces, _ = accumulate(loaded, 30_000, 777)
+    np.testing.assert_array_equal(whole.counts, pieces.counts)
+    np.testing.assert_array_equal(whole.hits, pieces.hits)
+    assert whole.drivers(0) == pieces.drivers(0)
+
+
+def test_run_writes_sensitivity_and_top_drivers(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--draws", "20000", "--out", str(out), "--quiet"]) == 0
+    with (out / "sensitivity.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["prediction"] for r in rows} == {"P1", "P2", "P3", "P4", "P5"}
+    p1 = [r for r in rows if r["prediction"] == "P1"]
+    assert p1[0]["input"].endswith(".crossover")  # P1 is about the crossover timing
+    assert "top driver" in capsys.readouterr().out
+
+
+def test_compiled_predictions_keep_config_order():
+    loaded = parse_config(TWO_NORMALS)
+    assert [p.id for p in compile_predictions(loaded.config)] == ["sum_positive", "dominant"]
