@@ -115,6 +115,16 @@ CASES = {
         ),
         ["partitions.channel.groupings.deployment.cloud: 'enterprise_clod' is not a segment"],
     ),
+    "unknown crossover entity": (
+        DEFAULT.replace(
+            'crossover_report = ["total", "cloud", "enterprises"]',
+            'crossover_report = ["total", "clouds"]',
+        ),
+        [
+            "function_split.crossover_report[1]: 'clouds' is not the total, a segment or a group",
+            "(did you mean 'cloud'?)",
+        ],
+    ),
     "negative share": (
         DEFAULT.replace("share = 0.05\n", 'share = { dist = "normal", mean = 0.05, sd = 0.01 }\n'),
         ["partitions.offering.segments.storage.share: a share cannot be negative"],

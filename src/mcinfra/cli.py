@@ -97,6 +97,7 @@ def _run(args: argparse.Namespace) -> int:
     from mcinfra.plan import compile_plan
     from mcinfra.progress import Progress
     from mcinfra.report_text import (
+        crossover_table,
         prediction_rows,
         prediction_table,
         run_summary,
@@ -106,6 +107,7 @@ def _run(args: argparse.Namespace) -> int:
         write_sensitivity_csv,
     )
     from mcinfra.results import provenance
+    from mcinfra.stats.crossover import CrossoverCounter
     from mcinfra.stats.indicators import PredictionCounter, compile_predictions
     from mcinfra.stats.summary import ColumnCollector, PartitionCheck
 
@@ -141,6 +143,19 @@ def _run(args: argparse.Namespace) -> int:
             [i.name for i in plan.inputs],
             [not i.spec.is_fixed for i in plan.inputs],
         )
+        split = loaded.config.function_split
+        crossovers = (
+            CrossoverCounter(
+                split.crossover_report,
+                split.rising,
+                split.falling,
+                labels,
+                plan.years,
+                settings.draws,
+            )
+            if split is not None
+            else None
+        )
         writer = (
             DrawWriter(staging / "draws.zarr", plan, attrs, settings.chunk_size)
             if args.save_draws
@@ -151,6 +166,8 @@ def _run(args: argparse.Namespace) -> int:
             collector.add(first, values)
             check.add(values)
             counter.add(values, inputs, scores)
+            if crossovers is not None:
+                crossovers.add(first, values)
             if writer is not None:
                 writer.write(first, values, inputs, scores)
 
@@ -163,12 +180,17 @@ def _run(args: argparse.Namespace) -> int:
             collector.columns, plan, loaded, settings, attrs, check.worst, sampling_seconds
         )
         summary["predictions"] = prediction_rows(counter)
+        summary["crossovers"] = crossovers.rows() if crossovers is not None else []
         write_prediction_csv(staging / "predictions.csv", summary["predictions"])
         write_sensitivity_csv(staging / "sensitivity.csv", counter)
         (staging / "config.toml").write_text(loaded.text, encoding="utf-8")
         summary["timing"]["total_seconds"] = time.perf_counter() - started
         write_json(staging / "summary.json", summary)
-    print(summary_table(summary) + prediction_table(summary["predictions"]))
+    print(
+        summary_table(summary)
+        + crossover_table(summary["crossovers"])
+        + prediction_table(summary["predictions"])
+    )
     print(f"\nwrote {out}/ ({', '.join(_listing(out))})")
     return 0
 

@@ -261,3 +261,21 @@ def prediction_table(rows: list[dict]) -> str:
                 f"{abs(top['rank_correlation']):.2f})"
             )
     return "\n".join(lines)
+
+
+def crossover_table(rows: list[dict]) -> str:
+    """Terminal lines: P(crossover by each year), after the horizon, and medians."""
+    if not rows:
+        return ""
+    years = list(rows[0]["probability_by_year"])
+    head = f"  {'by year':<14}" + "".join(f"{y:>7}" for y in years) + f"{'after':>8}{'median':>9}"
+    lines = ["", "crossover (probability the rising function leads by each year):", head]
+    for row in rows:
+        median = row["median_continuous"]
+        lines.append(
+            f"  {row['entity']:<14}"
+            + "".join(f"{p:>7.2f}" for p in row["probability_by_year"].values())
+            + f"{row['after_horizon']:>8.2f}"
+            + (f"{median:>9.1f}" if median is not None else f"{'after':>9}")
+        )
+    return "\n".join(lines)

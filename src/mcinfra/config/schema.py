@@ -103,6 +103,7 @@ class FunctionSplit(StrictModel):
     falling: Name = "training"
     description: str = ""
     segments: dict[Name, FunctionSegment] = Field(min_length=1)
+    crossover_report: list[Name] = ["total"]
 
 
 class Adoption(StrictModel):

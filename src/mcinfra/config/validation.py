@@ -175,6 +175,16 @@ def _check_function_split(config: Config) -> list[str]:
                 f"function_split.segments.{s}: not a segment of partition "
                 f"'{split.partition}'{did_you_mean(s, host)}"
             )
+    entities = {"total", *host}
+    for groups in config.partitions[split.partition].groupings.values():
+        entities.update(groups)
+    for n, entity in enumerate(split.crossover_report):
+        if entity not in entities:
+            problems.append(
+                f"function_split.crossover_report[{n}]: '{entity}' is not the total, "
+                f"a segment or a group of '{split.partition}'"
+                f"{did_you_mean(entity, entities)}"
+            )
     missing = [s for s in host if s not in split.segments]
     if missing:
         problems.append(
