@@ -34,7 +34,7 @@ def test_counts_match_the_per_draw_definition(default_config, tmp_path, capsys):
     values = draw_last(ds["value"].values)
     labels = list(ds.segment.values)
     years = [int(y) for y in ds.year.values]
-    counter = CrossoverCounter(["total", "cloud"], "inference", "training", labels, years, 5000)
+    counter = CrossoverCounter(["total", "cloud"], "inference", "training", labels, years)
     counter.add(0, values[:, :, :1234])
     counter.add(1234, values[:, :, 1234:])
     cloud = ds["value"].sel(segment="cloud_inference") >= ds["value"].sel(segment="cloud_training")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from pathlib import Path
 
-from mcinfra.errors import McinfraError
+from mcinfra.errors import McinfraError, UsageError
 
 EXIT_USAGE = 2
+DEFAULT_MAX_DRAWS = 10_000_000
 
 
 def _positive_int(text: str) -> int:
@@ -21,6 +21,16 @@ def _positive_int(text: str) -> int:
     if not math.isfinite(value) or value != int(value) or value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got '{text}'")
     return int(value)
+
+
+def _probability_error(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not 0 < value < 0.5:
+        raise argparse.ArgumentTypeError(f"a standard error must be in (0, 0.5), got {text}")
+    return value
 
 
 def _seed(text: str) -> int:
@@ -69,9 +79,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="also store every draw as draws.zarr in the run directory",
     )
     run.add_argument("--quiet", action="store_true", help="print no progress")
+    run.add_argument(
+        "--target-se",
+        type=_probability_error,
+        metavar="SE",
+        help="keep drawing chunks until every prediction's standard error is "
+        "below SE (capped by --max-draws)",
+    )
+    run.add_argument(
+        "--max-draws",
+        type=_positive_int,
+        default=None,
+        help="cap on draws with --target-se (default 10,000,000)",
+    )
 
     validate = commands.add_parser("validate", help="check a config and show its diagnostics")
     validate.add_argument("config", nargs="?", help="TOML config (default: the embedded model)")
+    validate.add_argument(
+        "--target-se",
+        type=_probability_error,
+        metavar="SE",
+        help="also estimate, from a pilot run, the draws each prediction "
+        "needs for a standard error below SE",
+    )
     return parser
 
 
@@ -92,105 +122,44 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from mcinfra.config import load_config
-    from mcinfra.engine import settings_from, stream, warm_up
-    from mcinfra.output import DrawWriter, atomic_directory, write_json
-    from mcinfra.plan import compile_plan
+    from mcinfra.engine import settings_from
+    from mcinfra.pipeline import run_to_directory
     from mcinfra.progress import Progress
-    from mcinfra.report_text import (
-        crossover_table,
-        prediction_rows,
-        prediction_table,
-        run_summary,
-        summary_keys,
-        summary_table,
-        write_prediction_csv,
-        write_sensitivity_csv,
-    )
-    from mcinfra.results import provenance
-    from mcinfra.stats.crossover import CrossoverCounter
-    from mcinfra.stats.indicators import PredictionCounter, compile_predictions
-    from mcinfra.stats.summary import ColumnCollector, PartitionCheck
+    from mcinfra.report_text import crossover_table, prediction_table, summary_table
 
     loaded = load_config(args.config)
+    draws = args.draws
+    if args.target_se is not None:
+        draws = args.max_draws or DEFAULT_MAX_DRAWS
+    elif args.max_draws is not None:
+        raise UsageError("--max-draws caps a run with --target-se; use --draws otherwise")
     settings = settings_from(
-        loaded, draws=args.draws, seed=args.seed, chunk_size=args.chunk_size, threads=args.threads
+        loaded, draws=draws, seed=args.seed, chunk_size=args.chunk_size, threads=args.threads
     )
     out = args.out if args.out is not None else Path("reports") / loaded.config.model.name
-    with atomic_directory(out) as staging:
-        started = time.perf_counter()
-        plan = compile_plan(loaded.config)
-        warm_up(plan)
-        compile_seconds = time.perf_counter() - started
-        if compile_seconds > 5 and not args.quiet:
-            print(
-                f"mcinfra: compiled the kernels in {compile_seconds:.0f} s; later runs load "
-                "them from cache",
-                file=sys.stderr,
-            )
-        attrs = provenance(loaded, settings)
-        labels = [s.label for s in plan.series]
-        collector = ColumnCollector(
-            summary_keys(labels, plan.years, loaded.config.source_figures),
-            labels,
-            plan.years,
-            settings.draws,
-        )
-        check = PartitionCheck([s.kind for s in plan.series], [s.partition for s in plan.series])
-        counter = PredictionCounter(
-            compile_predictions(loaded.config),
-            labels,
-            plan.years,
-            [i.name for i in plan.inputs],
-            [not i.spec.is_fixed for i in plan.inputs],
-        )
-        split = loaded.config.function_split
-        crossovers = (
-            CrossoverCounter(
-                split.crossover_report,
-                split.rising,
-                split.falling,
-                labels,
-                plan.years,
-                settings.draws,
-            )
-            if split is not None
-            else None
-        )
-        writer = (
-            DrawWriter(staging / "draws.zarr", plan, attrs, settings.chunk_size)
-            if args.save_draws
-            else None
-        )
-
-        def on_chunk(first, values, inputs, scores):
-            collector.add(first, values)
-            check.add(values)
-            counter.add(values, inputs, scores)
-            if crossovers is not None:
-                crossovers.add(first, values)
-            if writer is not None:
-                writer.write(first, values, inputs, scores)
-
-        progress = Progress(enabled=not args.quiet)
-        sampling_seconds = stream(plan, settings, on_chunk, progress)
-        progress.close()
-        if writer is not None:
-            writer.close()
-        summary = run_summary(
-            collector.columns, plan, loaded, settings, attrs, check.worst, sampling_seconds
-        )
-        summary["predictions"] = prediction_rows(counter)
-        summary["crossovers"] = crossovers.rows() if crossovers is not None else []
-        write_prediction_csv(staging / "predictions.csv", summary["predictions"])
-        write_sensitivity_csv(staging / "sensitivity.csv", counter)
-        (staging / "config.toml").write_text(loaded.text, encoding="utf-8")
-        summary["timing"]["total_seconds"] = time.perf_counter() - started
-        write_json(staging / "summary.json", summary)
+    progress = Progress(enabled=not args.quiet)
+    summary = run_to_directory(
+        loaded,
+        settings,
+        out,
+        save_draws=args.save_draws,
+        target_se=args.target_se,
+        progress=progress,
+        notify=None if args.quiet else lambda text: print(f"mcinfra: {text}", file=sys.stderr),
+    )
+    progress.close()
     print(
         summary_table(summary)
         + crossover_table(summary["crossovers"])
         + prediction_table(summary["predictions"])
     )
+    if "sequential" in summary:
+        seq = summary["sequential"]
+        state = "met" if seq["target_met"] else "NOT met (cap reached)"
+        print(
+            f"\ntarget standard error {seq['target_std_error']:g} {state} after "
+            f"{seq['draws_used']:,} draws"
+        )
     print(f"\nwrote {out}/ ({', '.join(_listing(out))})")
     return 0
 
@@ -201,10 +170,20 @@ def _listing(directory: Path) -> list[str]:
 
 def _validate(args: argparse.Namespace) -> int:
     from mcinfra.config import load_config
-    from mcinfra.diagnostics import diagnostics_text
+    from mcinfra.diagnostics import PILOT_DRAWS, diagnostics_text, draws_for_target
 
     loaded = load_config(args.config)
     print(diagnostics_text(loaded))
+    if args.target_se is not None:
+        rows = draws_for_target(loaded, args.target_se)
+        print(
+            f"\ndraws needed for a standard error below {args.target_se:g} "
+            f"(pilot of {PILOT_DRAWS:,} draws):"
+        )
+        for name, probability, draws in rows:
+            print(f"  {name:<12} pilot P = {probability:.3f}  {draws:>12,} draws")
+        if rows:
+            print(f"  {'all':<12} {'':>15}  {max(d for _, _, d in rows):>12,} draws")
     return 0
 
 

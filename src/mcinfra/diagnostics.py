@@ -75,3 +75,27 @@ def diagnostics_text(loaded: LoadedConfig) -> str:
             "(sampling.repair_correlations = true)",
         ]
     return "\n".join(lines)
+
+
+PILOT_DRAWS = 20_000
+
+
+def draws_for_target(
+    loaded: LoadedConfig, target_se: float, pilot_draws: int = PILOT_DRAWS
+) -> list[tuple[str, float, int]]:
+    """Estimated draws for each prediction's standard error to fall below ``target_se``.
+
+    From a pilot run of ``pilot_draws`` draws (the config's seed): with the pilot's
+    Laplace-smoothed probability p, n = p (1 - p) / target_se**2. Returns
+    ``(prediction id, pilot probability, draws)`` per prediction.
+    """
+    from mcinfra.engine import RunSettings, simulate
+    from mcinfra.stats.indicators import prediction_indicators
+
+    sampling = loaded.config.sampling
+    ds = simulate(loaded, RunSettings(pilot_draws, sampling.seed, sampling.chunk_size))
+    rows = []
+    for name, holds in prediction_indicators(ds, loaded.config).items():
+        p = (int(holds.sum()) + 1) / (pilot_draws + 2)
+        rows.append((name, float(holds.mean()), math.ceil(p * (1 - p) / target_se**2)))
+    return rows

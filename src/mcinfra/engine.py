@@ -124,8 +124,12 @@ def stream(
     settings: RunSettings,
     on_chunk: ChunkCallback,
     progress: ProgressCallback | None = None,
-) -> float:
-    """Simulate a run chunk by chunk, handing each chunk to ``on_chunk``; return seconds.
+    stop: Callable[[], bool] | None = None,
+) -> tuple[float, int]:
+    """Simulate a run chunk by chunk, handing each chunk to ``on_chunk``.
+
+    Returns the seconds spent sampling and the number of draws made: all of
+    ``settings.draws``, or fewer when ``stop()`` returns True after a chunk.
 
     ``on_chunk(first, values, inputs, scores)`` receives draws ``first .. first + n - 1``
     as draw-last views ``values`` (S, Y, n), ``inputs`` and ``scores`` (K, n) of buffers
@@ -140,15 +144,19 @@ def stream(
     started = time.perf_counter()
     busy = 0.0
     with numba_threads(settings.threads):
-        for first, stop in chunk_bounds(settings.draws, settings.chunk_size):
-            n = stop - first
+        done = 0
+        for first, stop_at in chunk_bounds(settings.draws, settings.chunk_size):
+            n = stop_at - first
             chunk_started = time.perf_counter()
             kernels.simulate_chunk(key, first, n, plan.kernel, values, inputs, scores, 0)
             busy += time.perf_counter() - chunk_started
             on_chunk(first, values[:, :, :n], inputs[:, :n], scores[:, :n])
             if progress is not None:
-                progress(stop, settings.draws, time.perf_counter() - started)
-    return busy
+                progress(stop_at, settings.draws, time.perf_counter() - started)
+            done = stop_at
+            if stop is not None and stop():
+                break
+    return busy, done
 
 
 def warm_up(plan: Plan) -> None:

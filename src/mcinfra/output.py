@@ -83,12 +83,14 @@ class DrawWriter:
             static = [name for name, coord in ds.coords.items() if DRAW not in coord.dims]
             ds.drop_vars(static).to_zarr(self.path, append_dim=DRAW, consolidated=False)
 
-    def close(self) -> None:
-        """Consolidate metadata (zarr warns that this is not yet in the v3 spec)."""
+    def close(self, attrs: dict | None = None) -> None:
+        """Update attributes (e.g. the final draw count) and consolidate metadata."""
         import warnings
 
         import zarr
 
+        if attrs:
+            zarr.open_group(self.path, mode="r+").attrs.update(attrs)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
             zarr.consolidate_metadata(self.path)

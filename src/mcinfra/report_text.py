@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import norm
 
 from mcinfra.config import LoadedConfig
 from mcinfra.engine import RunSettings
@@ -143,6 +144,9 @@ def prediction_rows(counter) -> list[dict]:
     """The ``predictions`` list of ``summary.json``: one object per prediction."""
     rows = []
     estimates = counter.estimates()
+    # Simultaneous intervals (Bonferroni): all m intervals cover their probabilities together
+    # with probability >= 95 %, as needed when several predictions are checked at once.
+    z_all = float(norm.isf(0.025 / max(len(estimates), 1)))
     for i, (prediction, estimate) in enumerate(zip(counter.predictions, estimates, strict=True)):
         low, high = estimate.interval()
         drivers = [
@@ -161,6 +165,7 @@ def prediction_rows(counter) -> list[dict]:
                 "probability": estimate.probability,
                 "std_error": estimate.std_error,
                 "ci95": [low, high],
+                "ci95_simultaneous": list(estimate.interval(z_all)),
                 "holds": estimate.holds,
                 "draws": estimate.draws,
                 "drivers": drivers,

@@ -42,32 +42,33 @@ class CrossoverCounter:
         falling: str,
         labels: list[str],
         years: list[int],
-        n_draws: int,
     ) -> None:
         index = {label: i for i, label in enumerate(labels)}
         self.entities = entities
         self.years = years
         self._rows = [(index[f"{e}_{rising}"], index[f"{e}_{falling}"]) for e in entities]
         self.counts = np.zeros((len(entities), len(years) + 1), dtype=np.int64)  # last: after
-        self.continuous = np.empty((len(entities), n_draws))
+        self._continuous: list[np.ndarray] = []
 
     def add(self, first: int, values: np.ndarray) -> None:
         """Count a draw-last chunk (S, Y, n) holding draws ``first ..``."""
-        stop = first + values.shape[-1]
+        part = np.empty((len(self.entities), values.shape[-1]))
         for e, (up, down) in enumerate(self._rows):
             year, continuous = crossover_times(values[up], values[down], self.years)
             slot = np.where(np.isfinite(year), year - self.years[0], len(self.years))
             self.counts[e] += np.bincount(slot.astype(np.int64), minlength=len(self.years) + 1)
-            self.continuous[e, first:stop] = continuous
+            part[e] = continuous
+        self._continuous.append(part)
 
     def rows(self) -> list[dict]:
         """The ``crossovers`` list of summary.json."""
         out = []
+        all_continuous = np.concatenate(self._continuous, axis=1)
         for e, entity in enumerate(self.entities):
             n = self.counts[e].sum()
             cumulative = np.cumsum(self.counts[e][:-1]) / n
             reached = np.flatnonzero(cumulative >= 0.5)
-            continuous = self.continuous[e]
+            continuous = all_continuous[e]
             median = float(np.median(continuous))
             out.append(
                 {

@@ -65,22 +65,28 @@ class Columns:
 
 
 class ColumnCollector:
-    """Fills a :class:`Columns` chunk by chunk from draw-last chunks (S, Y, n)."""
+    """Builds a :class:`Columns` chunk by chunk from draw-last chunks (S, Y, n)."""
 
-    def __init__(
-        self, keys: Iterable[Key], labels: list[str], years: list[int], n_draws: int
-    ) -> None:
-        keys = list(keys)
+    def __init__(self, keys: Iterable[Key], labels: list[str], years: list[int]) -> None:
+        self.keys = list(keys)
         segment = {label: i for i, label in enumerate(labels)}
         year = {y: i for i, y in enumerate(years)}
-        self._rows = [(segment[label], year[y]) for label, y in keys]
-        self.columns = Columns(keys, np.empty((len(keys), n_draws)))
+        self._rows = [(segment[label], year[y]) for label, y in self.keys]
+        self._parts: list[np.ndarray] = []
 
     def add(self, first: int, values: np.ndarray) -> None:
-        """Copy the selected rows of a chunk holding draws ``first ..``."""
-        stop = first + values.shape[-1]
+        """Copy the selected rows of the chunk holding draws ``first ..`` (chunks in order)."""
+        part = np.empty((len(self._rows), values.shape[-1]))
         for row, (s, t) in enumerate(self._rows):
-            self.columns.data[row, first:stop] = values[s, t]
+            part[row] = values[s, t]
+        self._parts.append(part)
+
+    @property
+    def columns(self) -> Columns:
+        """Every draw collected so far."""
+        if len(self._parts) > 1:
+            self._parts = [np.concatenate(self._parts, axis=1)]
+        return Columns(self.keys, self._parts[0])
 
 
 class PartitionCheck:
