@@ -39,6 +39,8 @@ def test_run_writes_summary_config_and_draws(small_run):
         "config.toml",
         "draws.zarr",
         "predictions.csv",
+        "quantiles.csv",
+        "quantiles.nc",
         "sensitivity.csv",
         "summary.json",
     ]

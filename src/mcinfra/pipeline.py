@@ -22,12 +22,16 @@ from mcinfra.report_text import (
     run_summary,
     summary_keys,
     write_prediction_csv,
+    write_quantiles,
     write_sensitivity_csv,
 )
 from mcinfra.results import provenance
 from mcinfra.stats.crossover import CrossoverCounter
 from mcinfra.stats.indicators import PredictionCounter, compile_predictions
+from mcinfra.stats.quantiles import quantile_table
 from mcinfra.stats.summary import ColumnCollector, PartitionCheck
+
+QUANTILE_MEMORY = 4 * 2**30  # bytes of exact per-draw columns kept for quantiles.csv
 
 
 def stopping_error(holds: int, draws: int) -> float:
@@ -64,8 +68,12 @@ def run_to_directory(
             )
         attrs = provenance(loaded, settings)
         labels = [s.label for s in plan.series]
+        keys = summary_keys(labels, plan.years, loaded.config.source_figures)
+        all_years = settings.draws * len(labels) * len(plan.years) * 8 <= QUANTILE_MEMORY
+        if all_years:
+            keys += [(label, y) for label in labels for y in plan.years if (label, y) not in keys]
         collector = ColumnCollector(
-            summary_keys(labels, plan.years, loaded.config.source_figures), labels, plan.years
+            keys, labels, plan.years, capacity=None if target_se is not None else settings.draws
         )
         check = PartitionCheck([s.kind for s in plan.series], [s.partition for s in plan.series])
         counter = PredictionCounter(
@@ -121,6 +129,19 @@ def run_to_directory(
                 "draws_used": done,
                 "target_met": reached_target(),
             }
+        columns = collector.columns
+        table_keys = [(s, y) for s in labels for y in plan.years if (s, y) in columns.index]
+        table = quantile_table(columns, table_keys)
+        summary["quantiles"] = {
+            "years": "all" if all_years else "first and last",
+            "note": ""
+            if all_years
+            else (
+                f"every year needs {len(labels) * len(plan.years) * 8} bytes per draw; above "
+                f"{QUANTILE_MEMORY / 2**30:.0f} GiB only the first and last years are tabulated"
+            ),
+        }
+        write_quantiles(staging, table)
         write_prediction_csv(staging / "predictions.csv", summary["predictions"])
         write_sensitivity_csv(staging / "sensitivity.csv", counter)
         (staging / "config.toml").write_text(loaded.text, encoding="utf-8")

@@ -284,3 +284,25 @@ def crossover_table(rows: list[dict]) -> str:
             + (f"{median:>9.1f}" if median is not None else f"{'after':>9}")
         )
     return "\n".join(lines)
+
+
+def write_quantiles(directory, table) -> None:
+    """``quantiles.csv`` and ``quantiles.nc``: every tabulated series, year and quantile."""
+    import csv
+
+    with open(directory / "quantiles.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["segment", "year", "quantile", "value", "ci95_low", "ci95_high"])
+        frame = table.to_dataframe().dropna().reset_index()
+        for row in frame.itertuples(index=False):
+            writer.writerow(
+                [
+                    row.segment,
+                    row.year,
+                    row.quantile,
+                    repr(float(row.value)),
+                    repr(float(row.ci95_low)),
+                    repr(float(row.ci95_high)),
+                ]
+            )
+    table.to_netcdf(directory / "quantiles.nc", engine="scipy")

@@ -115,3 +115,13 @@ def partition_gap(values, part_ptr, rows):
                     acc += values[rows[r], t, i]
                 worst[t] = max(worst[t], abs(acc / values[0, t, i] - 1.0))
     return worst.max()
+
+
+@kernel(parallel=True)
+def order_statistics(data, rows, ranks, out):
+    """``out[c, j]`` = the ``ranks[j]``-th smallest value of ``data[rows[c]]`` (exact)."""
+    for c in prange(rows.shape[0]):
+        picked = np.empty(ranks.shape[0])
+        select_ranks(data[rows[c]].copy(), ranks, picked)
+        for j in range(ranks.shape[0]):
+            out[c, j] = picked[j]

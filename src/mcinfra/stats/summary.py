@@ -65,28 +65,44 @@ class Columns:
 
 
 class ColumnCollector:
-    """Builds a :class:`Columns` chunk by chunk from draw-last chunks (S, Y, n)."""
+    """Builds a :class:`Columns` chunk by chunk from draw-last chunks (S, Y, n).
 
-    def __init__(self, keys: Iterable[Key], labels: list[str], years: list[int]) -> None:
+    With ``capacity`` (the run's draw count) the columns are filled in place; without it
+    (a run that may stop early) chunks are kept and joined once at the end.
+    """
+
+    def __init__(
+        self, keys: Iterable[Key], labels: list[str], years: list[int], capacity: int | None = None
+    ) -> None:
         self.keys = list(keys)
         segment = {label: i for i, label in enumerate(labels)}
         year = {y: i for i, y in enumerate(years)}
         self._rows = [(segment[label], year[y]) for label, y in self.keys]
+        self._data = None if capacity is None else np.empty((len(self.keys), capacity))
         self._parts: list[np.ndarray] = []
+        self._filled = 0
 
     def add(self, first: int, values: np.ndarray) -> None:
         """Copy the selected rows of the chunk holding draws ``first ..`` (chunks in order)."""
-        part = np.empty((len(self._rows), values.shape[-1]))
+        n = values.shape[-1]
+        if self._data is not None:
+            part = self._data[:, first : first + n]
+        else:
+            part = np.empty((len(self._rows), n))
+            self._parts.append(part)
         for row, (s, t) in enumerate(self._rows):
             part[row] = values[s, t]
-        self._parts.append(part)
+        self._filled = first + n
 
     @property
     def columns(self) -> Columns:
         """Every draw collected so far."""
-        if len(self._parts) > 1:
-            self._parts = [np.concatenate(self._parts, axis=1)]
-        return Columns(self.keys, self._parts[0])
+        if self._data is None:
+            self._data = (
+                np.concatenate(self._parts, axis=1) if len(self._parts) > 1 else (self._parts[0])
+            )
+            self._parts = []
+        return Columns(self.keys, self._data[:, : self._filled])
 
 
 class PartitionCheck:
