@@ -93,6 +93,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="cap on draws with --target-se (default 10,000,000)",
     )
 
+    whatif = commands.add_parser(
+        "whatif", help="P(prediction | condition) over the same draws as a finished run"
+    )
+    whatif.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
+    whatif.add_argument(
+        "--given",
+        required=True,
+        metavar="EXPR",
+        help="condition, e.g. 'input(\"channel.hyperscale_cloud.crossover\") < 2025.5'",
+    )
+    whatif.add_argument(
+        "--prediction",
+        action="append",
+        metavar="ID",
+        help="only this prediction (repeatable; default: all)",
+    )
+
     validate = commands.add_parser("validate", help="check a config and show its diagnostics")
     validate.add_argument("config", nargs="?", help="TOML config (default: the embedded model)")
     validate.add_argument(
@@ -111,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "whatif":
+            return _whatif(args)
         return _validate(args)
     except McinfraError as exc:
         print(f"mcinfra: error: {exc}", file=sys.stderr)
@@ -161,6 +180,33 @@ def _run(args: argparse.Namespace) -> int:
             f"{seq['draws_used']:,} draws"
         )
     print(f"\nwrote {out}/ ({', '.join(_listing(out))})")
+    return 0
+
+
+def _whatif(args: argparse.Namespace) -> int:
+    from mcinfra.report_text import significant
+    from mcinfra.whatif import conditional, load_run
+
+    loaded, settings = load_run(args.run_dir)
+    results, given = conditional(loaded, settings, args.given, args.prediction)
+    low, high = given.interval()
+    print(
+        f"condition {args.given} holds in {given.holds:,} of {given.draws:,} draws "
+        f"(P = {significant(given.probability, given.std_error)}, 95 % "
+        f"[{significant(low, given.std_error)}, {significant(high, given.std_error)}])"
+    )
+    for r in results:
+        line = f"  {r.id:<6} P = {significant(r.overall.probability, r.overall.std_error)}"
+        if r.given is None:
+            line += "   | given: no draw meets the condition"
+        else:
+            lo, hi = r.given.interval()
+            se = r.given.std_error
+            line += (
+                f"   P(given) = {significant(r.given.probability, se)} "
+                f"[{significant(lo, se)}, {significant(hi, se)}]"
+            )
+        print(line)
     return 0
 
 

@@ -11,6 +11,7 @@ vectorised over a chunk of draws. The language:
 - ``crossover_year(cloud)``: first year in which ``cloud_<rising>`` >= ``cloud_<falling>``
   of the function split (``inf`` when it never happens within the horizon);
 - ``all(...)`` / ``any(...)`` over a year range; ``between(x, low, high)`` (inclusive);
+- ``input("channel.hyperscale_cloud.crossover")``: any input's sampled value by its name;
 - numbers, parameter names, ``+ - * /``, comparisons (chains allowed), ``&``, ``|``, ``~``.
 """
 
@@ -39,7 +40,7 @@ _COMPARE = {
     ast.Eq: np.equal,
     ast.NotEq: np.not_equal,
 }
-_FUNCTIONS = ("all", "any", "between", "cagr", "crossover_year", "yoy")
+_FUNCTIONS = ("all", "any", "between", "cagr", "crossover_year", "input", "yoy")
 
 
 class PredictionError(ValueError):
@@ -55,6 +56,7 @@ class Scope:
     parameters: tuple[str, ...] = ()
     rising: str | None = None  # function split names, for crossover_year
     falling: str | None = None
+    inputs: tuple[str, ...] = ()  # every input's name, for input("...")
 
 
 @dataclass(frozen=True)
@@ -349,6 +351,16 @@ class _Compiler:
                 return ratio ** (1.0 / (end - start)) - 1.0
 
         return Node(NUMBER, None, frozenset({(label, start), (label, end)}), frozenset(), evaluate)
+
+    def _call_input(self, node: ast.Call, depth: int) -> Node:
+        self._arity(node, 1, 'input("name of an input")')
+        name = node.args[0].value if isinstance(node.args[0], ast.Constant) else None
+        if not isinstance(name, str) or name not in self.scope.inputs:
+            hint = did_you_mean(str(name), self.scope.inputs) if isinstance(name, str) else ""
+            raise self.fail(node, f"no input named {name!r}{hint}")
+        return Node(
+            NUMBER, None, frozenset(), frozenset([name]), lambda ctx, name=name: ctx.parameter(name)
+        )
 
     def _call_crossover_year(self, node: ast.Call, depth: int) -> Node:
         self._arity(node, 1, "crossover_year(entity)")

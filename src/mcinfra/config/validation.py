@@ -43,6 +43,7 @@ def prediction_scope(config: Config) -> Scope:
         parameters=tuple(config.parameters),
         rising=split.rising if split else None,
         falling=split.falling if split else None,
+        inputs=tuple(info.name for info in list_inputs(config)),
     )
 
 

@@ -1,0 +1,93 @@
+"""Conditional what-ifs: P(prediction | condition) over the very draws of a finished run.
+
+Draw d's numbers depend only on (seed, d), so re-streaming a run's config, seed and draw
+count reproduces its draws bit for bit; the condition (any boolean expression of the
+prediction language, e.g. ``input("channel.hyperscale_cloud.crossover") < 2025.5``) is then
+evaluated on the same draws as the predictions. Nothing is re-estimated from new draws.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mcinfra.config import LoadedConfig, parse_config
+from mcinfra.config.validation import prediction_scope
+from mcinfra.engine import RunSettings, stream
+from mcinfra.errors import UsageError
+from mcinfra.plan import compile_plan
+from mcinfra.predictions import PredictionError, compile_prediction
+from mcinfra.stats.indicators import chunk_context, compile_predictions
+from mcinfra.stats.probability import ProbabilityEstimate
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """A prediction's probability over all draws and over the draws meeting the condition."""
+
+    id: str
+    text: str
+    overall: ProbabilityEstimate
+    given: ProbabilityEstimate | None  # None when no draw meets the condition
+
+
+def load_run(run_dir: Path) -> tuple[LoadedConfig, RunSettings]:
+    """The config and sampling settings of a finished run directory."""
+    run_dir = Path(run_dir)
+    try:
+        text = (run_dir / "config.toml").read_text(encoding="utf-8")
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{run_dir} is not a finished mcinfra run: {exc}") from None
+    loaded = parse_config(text, origin=str(run_dir / "config.toml"))
+    run = summary["run"]
+    if run["config_sha256"] != loaded.sha256:
+        raise UsageError(f"{run_dir}/config.toml does not match the run's recorded hash")
+    return loaded, RunSettings(draws=run["draws"], seed=run["seed"], chunk_size=run["chunk_size"])
+
+
+def conditional(
+    loaded: LoadedConfig, settings: RunSettings, given: str, ids: list[str] | None = None
+) -> tuple[list[WhatIf], ProbabilityEstimate]:
+    """P(prediction) and P(prediction | given) for each prediction; also P(given)."""
+    try:
+        condition = compile_prediction(given, prediction_scope(loaded.config))
+    except PredictionError as exc:
+        raise UsageError(f"--given: {exc}") from None
+    predictions = compile_predictions(loaded.config)
+    if ids:
+        unknown = [i for i in ids if i not in {p.id for p in predictions}]
+        if unknown:
+            raise UsageError(f"no prediction named {', '.join(unknown)} in the run's config")
+        predictions = [p for p in predictions if p.id in ids]
+    plan = compile_plan(loaded.config)
+    labels = [s.label for s in plan.series]
+    names = [i.name for i in plan.inputs]
+    holds = np.zeros(len(predictions), dtype=np.int64)
+    holds_given = np.zeros(len(predictions), dtype=np.int64)
+    count = {"given": 0, "draws": 0}
+
+    def on_chunk(first, values, inputs, scores):
+        context = chunk_context(values, inputs, labels, plan.years, names)
+        mask = condition.holds(context)
+        count["given"] += int(mask.sum())
+        count["draws"] += mask.size
+        for i, prediction in enumerate(predictions):
+            indicator = prediction.compiled.holds(context)
+            holds[i] += int(indicator.sum())
+            holds_given[i] += int(np.count_nonzero(indicator & mask))
+
+    stream(plan, settings, on_chunk)
+    results = [
+        WhatIf(
+            p.id,
+            p.text,
+            ProbabilityEstimate(int(h), count["draws"]),
+            ProbabilityEstimate(int(g), count["given"]) if count["given"] else None,
+        )
+        for p, h, g in zip(predictions, holds, holds_given, strict=True)
+    ]
+    return results, ProbabilityEstimate(count["given"], count["draws"])
