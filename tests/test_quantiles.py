@@ -42,9 +42,9 @@ def test_run_writes_quantile_files(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", "--draws", "4000", "--out", str(out), "--quiet"]) == 0
     table = xr.open_dataset(out / "quantiles.nc")
-    assert table.sizes == {"segment": 42, "year": 7, "quantile": 7}
+    assert table.sizes == {"segment": 42, "year": 7, "quantile": 9}
     assert np.isfinite(table.value).all()
     lines = (out / "quantiles.csv").read_text().splitlines()
     assert lines[0] == "segment,year,quantile,value,ci95_low,ci95_high"
-    assert len(lines) == 1 + 42 * 7 * 7
+    assert len(lines) == 1 + 42 * 7 * 9
     table.close()

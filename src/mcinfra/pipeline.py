@@ -106,13 +106,20 @@ def run_to_directory(
             if writer is not None:
                 writer.write(first, values, inputs, scores)
 
-        def reached_target() -> bool:
+        history: dict[str, list] = {"draws": [], "holds": []}
+
+        def target_met() -> bool:
             return target_se is not None and all(
                 stopping_error(int(h), counter.draws) < target_se for h in counter.holds
             )
 
+        def after_chunk() -> bool:
+            history["draws"].append(counter.draws)
+            history["holds"].append([int(h) for h in counter.holds])
+            return target_met()
+
         cap = settings.draws
-        sampling_seconds, done = stream(plan, settings, on_chunk, progress, stop=reached_target)
+        sampling_seconds, done = stream(plan, settings, on_chunk, progress, stop=after_chunk)
         settings = dataclasses.replace(settings, draws=done)
         attrs["draws"] = done
         if writer is not None:
@@ -122,12 +129,18 @@ def run_to_directory(
         )
         summary["predictions"] = prediction_rows(counter)
         summary["crossovers"] = crossovers.rows() if crossovers is not None else []
+        summary["convergence"] = {
+            "draws": history["draws"],
+            "holds": {
+                p.id: [h[i] for h in history["holds"]] for i, p in enumerate(counter.predictions)
+            },
+        }
         if target_se is not None:
             summary["sequential"] = {
                 "target_std_error": target_se,
                 "max_draws": cap,
                 "draws_used": done,
-                "target_met": reached_target(),
+                "target_met": target_met(),
             }
         columns = collector.columns
         table_keys = [(s, y) for s in labels for y in plan.years if (s, y) in columns.index]

@@ -14,7 +14,7 @@ import xarray as xr
 from mcinfra.kernels.select import order_statistics
 from mcinfra.stats.probability import Z95
 
-QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
+QUANTILES = (0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99)
 
 
 def quantile_ranks(n: int, p: float, z: float = Z95) -> tuple[int, int, int, int, float]:
