@@ -28,6 +28,7 @@ def small_run(tmp_path_factory):
             str(out),
             "--save-draws",
             "--quiet",
+            "--no-report",
         ]
     )
     assert status == 0
@@ -69,7 +70,10 @@ def test_saved_draws_open_with_plain_xarray_and_equal_the_api(small_run):
 
 
 def test_run_prints_medians_ranges_and_source_figures(tmp_path, capsys):
-    assert main(["run", "--draws", "2000", "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    assert (
+        main(["run", "--draws", "2000", "--out", str(tmp_path / "r"), "--quiet", "--no-report"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "2030 median [5 %, 95 %]" in out
     assert "network" in out and "custom_silicon" in out
@@ -80,7 +84,22 @@ def test_run_prints_medians_ranges_and_source_figures(tmp_path, capsys):
 def test_run_twice_replaces_the_directory_atomically(tmp_path, capsys):
     out = tmp_path / "r"
     for seed in ("1", "2"):
-        assert main(["run", "--draws", "500", "--seed", seed, "--out", str(out), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    "--draws",
+                    "500",
+                    "--seed",
+                    seed,
+                    "--out",
+                    str(out),
+                    "--quiet",
+                    "--no-report",
+                ]
+            )
+            == 0
+        )
     assert json.loads((out / "summary.json").read_text())["run"]["seed"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["r"]
 
@@ -88,7 +107,9 @@ def test_run_twice_replaces_the_directory_atomically(tmp_path, capsys):
 def test_unwritable_output_exits_2(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    status = main(["run", "--draws", "100", "--out", str(blocker / "run"), "--quiet"])
+    status = main(
+        ["run", "--draws", "100", "--out", str(blocker / "run"), "--quiet", "--no-report"]
+    )
     assert status == 2
     assert "cannot write to output directory" in capsys.readouterr().err
 

@@ -114,7 +114,19 @@ def test_counts_are_identical_for_one_chunk_or_many(tmp_path, capsys):
     for chunk in ("20000", "1337"):
         out = tmp_path / chunk
         assert (
-            main(["run", "--draws", "20000", "--chunk-size", chunk, "--out", str(out), "--quiet"])
+            main(
+                [
+                    "run",
+                    "--draws",
+                    "20000",
+                    "--chunk-size",
+                    chunk,
+                    "--out",
+                    str(out),
+                    "--quiet",
+                    "--no-report",
+                ]
+            )
             == 0
         )
         summary = json.loads((out / "summary.json").read_text())

@@ -40,7 +40,7 @@ def test_median_interval_covers_the_true_median_about_95_percent():
 
 def test_run_writes_quantile_files(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["run", "--draws", "4000", "--out", str(out), "--quiet"]) == 0
+    assert main(["run", "--draws", "4000", "--out", str(out), "--quiet", "--no-report"]) == 0
     table = xr.open_dataset(out / "quantiles.nc")
     assert table.sizes == {"segment": 42, "year": 7, "quantile": 9}
     assert np.isfinite(table.value).all()

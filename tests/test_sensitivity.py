@@ -85,7 +85,7 @@ def test_statistics_do_not_depend_on_chunking():
 
 def test_run_writes_sensitivity_and_top_drivers(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["run", "--draws", "20000", "--out", str(out), "--quiet"]) == 0
+    assert main(["run", "--draws", "20000", "--out", str(out), "--quiet", "--no-report"]) == 0
     with (out / "sensitivity.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert {r["prediction"] for r in rows} == {"P1", "P2", "P3", "P4", "P5"}

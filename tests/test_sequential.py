@@ -19,7 +19,19 @@ def test_stopping_error_is_laplace_smoothed():
 def test_run_stops_at_the_first_chunk_meeting_the_target(tmp_path, capsys):
     out = tmp_path / "seq"
     assert (
-        main(["run", "--target-se", "0.004", "--chunk-size", "5000", "--out", str(out), "--quiet"])
+        main(
+            [
+                "run",
+                "--target-se",
+                "0.004",
+                "--chunk-size",
+                "5000",
+                "--out",
+                str(out),
+                "--quiet",
+                "--no-report",
+            ]
+        )
         == 0
     )
     summary = json.loads((out / "summary.json").read_text())
@@ -39,7 +51,19 @@ def test_run_stops_at_the_first_chunk_meeting_the_target(tmp_path, capsys):
 def test_cap_is_reported_when_the_target_is_not_met(tmp_path, capsys):
     out = tmp_path / "capped"
     assert (
-        main(["run", "--target-se", "0.0001", "--max-draws", "3000", "--out", str(out), "--quiet"])
+        main(
+            [
+                "run",
+                "--target-se",
+                "0.0001",
+                "--max-draws",
+                "3000",
+                "--out",
+                str(out),
+                "--quiet",
+                "--no-report",
+            ]
+        )
         == 0
     )
     sequential = json.loads((out / "summary.json").read_text())["sequential"]

@@ -29,6 +29,7 @@ def run_dir(tmp_path_factory):
                 "--out",
                 str(out),
                 "--quiet",
+                "--no-report",
             ]
         )
         == 0

@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", help="print no progress")
     run.add_argument(
+        "--no-report", action="store_true", help="skip report.html, report.md and figures/"
+    )
+    run.add_argument("--log", action="store_true", help="log scale on the report's fan charts")
+    run.add_argument(
         "--target-se",
         type=_probability_error,
         metavar="SE",
@@ -92,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="cap on draws with --target-se (default 10,000,000)",
     )
+
+    report = commands.add_parser("report", help="rebuild the report of a finished run")
+    report.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
+    report.add_argument("--log", action="store_true", help="log scale on the fan charts")
 
     whatif = commands.add_parser(
         "whatif", help="P(prediction | condition) over the same draws as a finished run"
@@ -130,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "whatif":
             return _whatif(args)
+        if args.command == "report":
+            return _report(args)
         return _validate(args)
     except McinfraError as exc:
         print(f"mcinfra: error: {exc}", file=sys.stderr)
@@ -164,6 +174,8 @@ def _run(args: argparse.Namespace) -> int:
         save_draws=args.save_draws,
         target_se=args.target_se,
         progress=progress,
+        report=not args.no_report,
+        log=args.log,
         notify=None if args.quiet else lambda text: print(f"mcinfra: {text}", file=sys.stderr),
     )
     progress.close()
@@ -180,6 +192,14 @@ def _run(args: argparse.Namespace) -> int:
             f"{seq['draws_used']:,} draws"
         )
     print(f"\nwrote {out}/ ({', '.join(_listing(out))})")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from mcinfra.report import build_report
+
+    written = build_report(args.run_dir, log=args.log)
+    print(f"wrote {written[0]}, {written[1].name} and {len(written) - 2} figure files")
     return 0
 
 

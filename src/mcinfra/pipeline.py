@@ -52,6 +52,8 @@ def run_to_directory(
     target_se: float | None = None,
     progress: ProgressCallback | None = None,
     notify: Callable[[str], None] | None = None,
+    report: bool = False,
+    log: bool = False,
 ) -> dict:
     """Run and write ``out`` atomically; return the summary (``summary.json``'s content).
 
@@ -160,4 +162,8 @@ def run_to_directory(
         (staging / "config.toml").write_text(loaded.text, encoding="utf-8")
         summary["timing"]["total_seconds"] = time.perf_counter() - started
         write_json(staging / "summary.json", summary)
+        if report:
+            from mcinfra.report import build_report
+
+            build_report(staging, log=log)
     return summary

@@ -1,0 +1,272 @@
+"""Assemble the report: figures (PNG and SVG), a self-contained report.html, report.md."""
+
+from __future__ import annotations
+
+import html
+import re
+from io import StringIO
+from pathlib import Path
+
+from mcinfra.config.structure import list_series
+from mcinfra.report import figures
+from mcinfra.report.data import ReportData, load_report_data
+from mcinfra.report_text import significant
+
+
+def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
+    """(figure name, title, panels) for every fan chart."""
+    q = data.quantiles
+    years = [int(y) for y in q.year.values]
+    probs = [float(p) for p in q["quantile"].values]
+    config = data.config
+    figures_ = {f.series: [] for f in config.source_figures}
+    for f in config.source_figures:
+        figures_[f.series].append(f)
+
+    def quantiles(label):
+        cube = q["value"].sel(segment=label).values  # (year, quantile)
+        return {p: cube[:, i] for i, p in enumerate(probs)}
+
+    def panel(label, title=None, unit=None):
+        marks, paths = [], []
+        for f in figures_.get(label, []):
+            if f.kind == "value":
+                marks.append((f.year, f.value, f"source {f.value:g}"))
+            elif f.kind == "share":
+                total = float(q["value"].sel(segment="total", year=f.year, quantile=0.5))
+                marks.append((f.year, f.value * total, f"source share {100 * f.value:g} %"))
+            else:
+                start = float(q["value"].sel(segment=label, year=f.start_year, quantile=0.5))
+                span = list(range(f.start_year, f.end_year + 1))
+                paths.append(
+                    (
+                        span,
+                        [start * (1 + f.value) ** (y - f.start_year) for y in span],
+                        f"source CAGR {100 * f.value:g} %",
+                    )
+                )
+        return {
+            "title": title or label,
+            "years": years,
+            "marks": marks,
+            "paths": paths,
+            "fans": [(label, quantiles(label), figures.BLUE)],
+            "unit": unit,
+        }
+
+    unit = config.model.unit
+    out = [("fan_total", f"Total market ({unit})", [panel("total")])]
+    for name in config.partitions:
+        labels = [
+            s.label
+            for s in list_series(config)
+            if s.partition == name and s.kind in ("segment", "group")
+        ]
+        out.append(
+            (
+                f"fan_{name}",
+                f"{name.capitalize()}: segments and groups ({unit})",
+                [panel(label) for label in labels],
+            )
+        )
+    split = config.function_split
+    if split is not None:
+        panels = []
+        for entity in split.crossover_report:
+            both = panel(
+                f"{entity}_{split.rising}", title=f"{entity}: {split.rising} vs {split.falling}"
+            )
+            both["fans"] = [
+                (split.rising, quantiles(f"{entity}_{split.rising}"), figures.BLUE),
+                (split.falling, quantiles(f"{entity}_{split.falling}"), figures.ORANGE),
+            ]
+            panels.append(both)
+        out.append(
+            ("fan_function", f"{split.rising.capitalize()} vs {split.falling} ({unit})", panels)
+        )
+    others = [s for s in list_series(config) if s.kind in ("adoption", "derived")]
+    if others:
+        out.append(
+            (
+                "fan_other",
+                "Adoption curves and derived series",
+                [panel(s.label, unit=s.unit) for s in others],
+            )
+        )
+    return out
+
+
+def _svg(fig) -> str:
+    buffer = StringIO()
+    fig.savefig(buffer, format="svg")
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def build_report(run_dir: Path, log: bool = False) -> list[Path]:
+    """Write report.html, report.md and figures/*.png|svg into ``run_dir``; return them."""
+    import matplotlib.pyplot as plt
+
+    run_dir = Path(run_dir)
+    data = load_report_data(run_dir)
+    figure_dir = run_dir / "figures"
+    figure_dir.mkdir(exist_ok=True)
+    rows = data.summary["predictions"]
+    for row in rows:
+        row["shown"] = significant(row["probability"], row["std_error"])
+    made: list[tuple[str, str, object]] = []
+    for name, title, panels in _fan_panels(data):
+        made.append(
+            (name, title, figures.fan_charts(panels, title, data.config.model.unit, log=log))
+        )
+    if rows:
+        made.append(("probabilities", "Predictions", figures.probability_chart(rows)))
+        for row in rows:
+            drivers = [d for d in data.sensitivity if d["prediction"] == row["id"]]
+            drivers = [
+                {
+                    "input": d["input"],
+                    "first_order_index": float(d["first_order_index"]),
+                    "rank_correlation": float(d["rank_correlation"]),
+                }
+                for d in drivers
+                if d["first_order_index"] not in ("nan", "")
+            ]
+            if drivers:
+                made.append(
+                    (
+                        f"tornado_{row['id']}",
+                        f"{row['id']}: drivers",
+                        figures.tornado(row["id"], drivers),
+                    )
+                )
+    if data.summary.get("crossovers"):
+        made.append(
+            ("crossover", "Crossover year", figures.crossover_chart(data.summary["crossovers"]))
+        )
+    if data.convergence:
+        made.append(("convergence", "Convergence", figures.convergence_chart(data.convergence)))
+    svgs = {}
+    written = []
+    for name, title, fig in made:
+        for suffix in ("png", "svg"):
+            path = figure_dir / f"{name}.{suffix}"
+            fig.savefig(path, dpi=110)
+            written.append(path)
+        svgs[name] = (title, _svg(fig))
+        plt.close(fig)
+    (run_dir / "report.html").write_text(_html(data, rows, svgs), encoding="utf-8")
+    (run_dir / "report.md").write_text(
+        _markdown(data, rows, [n for n, _, _ in made]), encoding="utf-8"
+    )
+    return [run_dir / "report.html", run_dir / "report.md", *written]
+
+
+def _sentence(row: dict) -> str:
+    se = row["std_error"]
+    low, high = row["ci95"]
+    top = row["drivers"][0]["input"] if row.get("drivers") else "none"
+    return (
+        f"{row['id']}: probability {significant(row['probability'], se)} (95 % interval "
+        f"{significant(low, se)} to {significant(high, se)}); top driver: {top}."
+    )
+
+
+def _table_html(header: list[str], body: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in body
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _prediction_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    header = ["id", "prediction", "probability", "95 % interval", "top driver"]
+    body = []
+    for r in rows:
+        se = r["std_error"]
+        body.append(
+            [
+                r["id"],
+                r["text"],
+                significant(r["probability"], se),
+                f"{significant(r['ci95'][0], se)} to {significant(r['ci95'][1], se)}",
+                r["drivers"][0]["input"] if r.get("drivers") else "",
+            ]
+        )
+    return header, body
+
+
+def _assumption_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
+    header = ["input", "distribution", "from", "source or basis"]
+    return header, [
+        [a["input"], a["distribution"], a["origin"], a["source"]] for a in data.assumptions
+    ]
+
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1100px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.8em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;font-size:.85em;margin:.6em 0}
+td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
+th{background:#f2f2f2}figure{margin:1em 0}svg{max-width:100%;height:auto}
+.summary li{margin:.3em 0}
+"""
+
+
+def _html(data: ReportData, rows: list[dict], svgs: dict) -> str:
+    model = data.summary["model"]
+    run = data.summary["run"]
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(model['title'] or model['name'])}: mcinfra report</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>{html.escape(model['title'] or model['name'])}</h1>",
+        f"<p>{run['draws']:,} draws, seed {run['seed']}, {model['start_year']}-"
+        f"{model['end_year']}, {html.escape(model['unit'])}. mcinfra {run['mcinfra_version']}; "
+        f"config sha256 {run['config_sha256'][:16]}.</p>",
+        "<h2>Executive summary</h2><ul class='summary'>",
+        *(f"<li>{html.escape(_sentence(r))} <em>{html.escape(r['text'])}</em></li>" for r in rows),
+        "</ul>",
+        "<h2>Predictions</h2>",
+        _table_html(*_prediction_table(rows)),
+    ]
+    for name, (title, svg) in svgs.items():
+        parts += [
+            f"<h2>{html.escape(title)}</h2>" if not name.startswith("tornado") else "",
+            f"<figure id='{name}'>{svg}</figure>",
+        ]
+    parts += [
+        "<h2>Assumptions</h2>",
+        "<p>Every input, its distribution, and whether it comes from the source "
+        "analysis or is assumed.</p>",
+        _table_html(*_assumption_table(data)),
+        "</body></html>",
+    ]
+    return re.sub(r"\n\s*\n", "\n", "\n".join(parts))
+
+
+def _markdown(data: ReportData, rows: list[dict], names: list[str]) -> str:
+    model = data.summary["model"]
+    run = data.summary["run"]
+
+    def table(header, body):
+        lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+        lines += ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in body]
+        return "\n".join(lines)
+
+    parts = [
+        f"# {model['title'] or model['name']}",
+        "",
+        f"{run['draws']:,} draws, seed {run['seed']}, {model['start_year']}-"
+        f"{model['end_year']}, {model['unit']}.",
+        "",
+        "## Executive summary",
+        "",
+    ]
+    parts += [f"- {_sentence(r)} *{r['text']}*" for r in rows]
+    parts += ["", "## Predictions", "", table(*_prediction_table(rows)), "", "## Figures", ""]
+    parts += [f"![{n}](figures/{n}.svg)" for n in names]
+    parts += ["", "## Assumptions", "", table(*_assumption_table(data)), ""]
+    return "\n".join(parts)

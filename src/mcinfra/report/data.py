@@ -1,0 +1,68 @@
+"""Everything a report shows, read from a run directory's summaries (no draws)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from mcinfra.config import parse_config
+from mcinfra.config.structure import list_inputs
+from mcinfra.errors import UsageError
+from mcinfra.stats.probability import wilson_interval
+
+
+@dataclass
+class ReportData:
+    """A finished run's summaries, ready to draw."""
+
+    summary: dict
+    quantiles: xr.Dataset
+    sensitivity: list[dict]
+    assumptions: list[dict]
+    config: object
+    convergence: dict  # id -> (draws, probability, low, high) arrays
+
+
+def load_report_data(run_dir: Path) -> ReportData:
+    """Read summary.json, quantiles.nc, sensitivity.csv and config.toml of a run."""
+    run_dir = Path(run_dir)
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        with xr.open_dataset(run_dir / "quantiles.nc", engine="scipy") as opened:
+            quantiles = opened.load()
+        with open(run_dir / "sensitivity.csv", newline="", encoding="utf-8") as handle:
+            sensitivity = list(csv.DictReader(handle))
+        text = (run_dir / "config.toml").read_text(encoding="utf-8")
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"{run_dir} is not a finished mcinfra run: {exc}") from None
+    loaded = parse_config(text, origin=str(run_dir / "config.toml"))
+    assumptions = [
+        {
+            "input": info.name,
+            "distribution": info.spec.describe(),
+            "origin": info.spec.origin,
+            "source": info.spec.source,
+            "description": info.description,
+        }
+        for info in list_inputs(loaded.config)
+    ]
+    return ReportData(
+        summary, quantiles, sensitivity, assumptions, loaded.config, _convergence(summary)
+    )
+
+
+def _convergence(summary: dict) -> dict:
+    history = summary.get("convergence", {"draws": [], "holds": {}})
+    draws = np.asarray(history["draws"], dtype=float)
+    out = {}
+    for name, holds in history["holds"].items():
+        holds = np.asarray(holds, dtype=float)
+        bounds = [wilson_interval(int(h), int(n)) for h, n in zip(holds, draws, strict=True)]
+        low, high = (np.array(b) for b in zip(*bounds, strict=True)) if bounds else ([], [])
+        out[name] = (draws, holds / np.maximum(draws, 1), np.asarray(low), np.asarray(high))
+    return out

@@ -1,0 +1,180 @@
+"""Matplotlib figures drawn from precomputed summaries; nothing here computes statistics.
+
+Colours come from the Okabe-Ito palette, which stays distinguishable with the common
+forms of colour blindness. Every function returns a matplotlib Figure.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+
+BLUE, ORANGE, GREEN, VERMILLION, PINK, SKY, YELLOW, BLACK = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+)
+CYCLE = [BLUE, ORANGE, GREEN, VERMILLION, PINK, SKY, BLACK]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.fonttype": "path", "font.size": 9, "axes.titlesize": 10})
+    return plt
+
+
+def fan(ax, years, quantiles: dict, colour=BLUE, label=None) -> None:
+    """Median line with 50, 90 and 98 % bands from a {probability: values} mapping."""
+    for (low, high), alpha in (((0.01, 0.99), 0.12), ((0.05, 0.95), 0.25), ((0.25, 0.75), 0.45)):
+        if low in quantiles and high in quantiles:
+            ax.fill_between(
+                years, quantiles[low], quantiles[high], color=colour, alpha=alpha, linewidth=0
+            )
+    ax.plot(years, quantiles[0.5], color=colour, linewidth=1.8, label=label)
+
+
+def fan_charts(panels: list[dict], title: str, unit: str, log: bool = False, columns: int = 3):
+    """Small multiples of fan charts, one per panel.
+
+    Each panel has ``title``, ``years``, ``fans`` (list of (label, quantiles, colour)),
+    ``marks`` (source points: (year, value, text)) and ``paths`` (source growth paths).
+    """
+    plt = _pyplot()
+    rows = max(1, int(np.ceil(len(panels) / columns)))
+    cols = min(columns, len(panels))
+    size = (7.0, 4.0) if len(panels) == 1 else (3.6 * cols, 2.8 * rows + 0.4)
+    fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False)
+    for ax, panel in zip(axes.ravel(), panels, strict=False):
+        for label, quantiles, colour in panel["fans"]:
+            fan(ax, panel["years"], quantiles, colour, label)
+        for year, value, text in panel.get("marks", []):
+            ax.plot([year], [value], marker="D", color=VERMILLION, markersize=5, zorder=5)
+            ax.annotate(
+                text,
+                (year, value),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7,
+                color=VERMILLION,
+            )
+        for years, values, text in panel.get("paths", []):
+            ax.plot(years, values, linestyle="--", color=VERMILLION, linewidth=1, label=text)
+        ax.set_title(panel["title"])
+        ax.set_xlabel("year")
+        ax.set_ylabel(panel.get("unit") or unit)
+        if log:
+            ax.set_yscale("log")
+        ax.set_xticks(panel["years"][::2])
+        ax.grid(alpha=0.3)
+        if len(panel["fans"]) > 1 or panel.get("paths"):
+            ax.legend(fontsize=7, frameon=False)
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"{title}\nmedian line; bands hold 50 %, 90 % and 98 % of draws", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def probability_chart(rows: list[dict]):
+    """Each prediction's probability with its 95 % interval, labelled with its own words."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 0.8 * len(rows) + 1.2))
+    y = np.arange(len(rows))[::-1]
+    p = np.array([r["probability"] for r in rows])
+    low = np.array([r["ci95"][0] for r in rows])
+    high = np.array([r["ci95"][1] for r in rows])
+    ax.barh(y, p, color=SKY, height=0.6)
+    ax.errorbar(p, y, xerr=[p - low, high - p], fmt="none", ecolor=BLACK, capsize=4)
+    labels = [textwrap.fill(f"{r['id']}: {r['text']}", 48) for r in rows]
+    ax.set_yticks(y, labels, fontsize=7)
+    for yi, r in zip(y, rows, strict=True):
+        # printed in the right margin so it never overlaps a bar
+        ax.text(
+            1.02,
+            yi,
+            r.get("shown", ""),
+            va="center",
+            fontsize=8,
+            transform=ax.get_yaxis_transform(),
+        )
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability that the prediction holds (bars), 95 % interval (whiskers)")
+    ax.set_title("Predictions")
+    fig.tight_layout()
+    return fig
+
+
+def tornado(prediction: str, drivers: list[dict], top: int = 8):
+    """Inputs ranked by first-order index; bar colour shows the rank correlation's sign."""
+    plt = _pyplot()
+    shown = drivers[:top][::-1]
+    fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(shown) + 1.2))
+    values = [max(d["first_order_index"], 0.0) for d in shown]
+    colours = [BLUE if d["rank_correlation"] >= 0 else ORANGE for d in shown]
+    ax.barh(range(len(shown)), values, color=colours)
+    ax.set_yticks(range(len(shown)), [d["input"] for d in shown], fontsize=7)
+    ax.set_xlabel("first-order index (share of the indicator's variance)")
+    ax.set_title(
+        f"{prediction}: top drivers (blue: raises the probability, orange: lowers it)", fontsize=9
+    )
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def crossover_chart(rows: list[dict]):
+    """Crossover year: probability per year (bars) and cumulative (lines), per entity."""
+    plt = _pyplot()
+    fig, (bars, lines) = plt.subplots(1, 2, figsize=(9, 3.2))
+    width = 0.8 / max(len(rows), 1)
+    for i, row in enumerate(rows):
+        years = [int(y) for y in row["probability_by_year"]]
+        cumulative = np.array(list(row["probability_by_year"].values()))
+        per_year = np.diff(np.concatenate([[0.0], cumulative]))
+        colour = CYCLE[i % len(CYCLE)]
+        bars.bar(
+            np.array(years) + (i - (len(rows) - 1) / 2) * width,
+            per_year,
+            width=width,
+            color=colour,
+            label=row["entity"],
+        )
+        lines.step(years, cumulative, where="post", color=colour, label=row["entity"])
+    bars.set_title("probability of crossing in each year")
+    lines.set_title("probability of having crossed by each year")
+    for ax in (bars, lines):
+        ax.set_xlabel("year")
+        ax.set_ylabel("probability")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def convergence_chart(series: dict):
+    """Each probability against draws with its 95 % band: {id: (draws, p, low, high)}."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    for i, (name, (draws, p, low, high)) in enumerate(series.items()):
+        colour = CYCLE[i % len(CYCLE)]
+        ax.fill_between(draws, low, high, color=colour, alpha=0.25, linewidth=0)
+        ax.plot(draws, p, color=colour, label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("draws")
+    ax.set_ylabel("probability (95 % band)")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False, ncol=len(series))
+    ax.set_title("Convergence of the probabilities")
+    fig.tight_layout()
+    return fig

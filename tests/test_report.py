@@ -1,0 +1,146 @@
+"""The report: built from summaries only, self-contained, and reproducible from a run."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from mcinfra.cli import main
+from mcinfra.report import figures
+
+FIGURES = [
+    "fan_total",
+    "fan_offering",
+    "fan_channel",
+    "fan_region",
+    "fan_function",
+    "fan_other",
+    "probabilities",
+    "tornado_P1",
+    "tornado_P5",
+    "crossover",
+    "convergence",
+]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "run"
+    assert (
+        main(["run", "--draws", "4000", "--chunk-size", "1000", "--out", str(out), "--quiet"]) == 0
+    )
+    return out
+
+
+def test_report_holds_every_figure_and_table_and_nothing_external(run_dir):
+    page = (run_dir / "report.html").read_text()
+    for name in FIGURES:
+        assert f"<figure id='{name}'>" in page, name
+        assert (run_dir / "figures" / f"{name}.png").stat().st_size > 1000
+        assert (run_dir / "figures" / f"{name}.svg").exists()
+    assert "Executive summary" in page and "Assumptions" in page
+    assert page.count("<li>") == 5  # one sentence per prediction
+    assert "offering.network.cagr" in page and "mixed" in page and "assumption" in page
+    assert not re.search(r"(src|href)\s*=\s*['\"]?https?:", page)
+    assert not re.search(r"url\(\s*['\"]?https?:", page)
+    assert "<script" not in page
+
+
+def test_embedded_images_are_valid_svg(run_dir):
+    page = (run_dir / "report.html").read_text()
+    svgs = re.findall(r"<svg.*?</svg>", page, flags=re.S)
+    assert len(svgs) == page.count("<figure id=") >= len(FIGURES)
+    for svg in svgs:
+        root = ET.fromstring(svg)
+        assert root.tag.endswith("svg")
+    for data in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page):
+        assert base64.b64decode(data).startswith(b"\x89PNG")
+
+
+def test_report_command_reproduces_the_tables(run_dir, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    for path in ("report.html", "report.md"):
+        (copy / path).unlink()
+    shutil.rmtree(copy / "figures")
+    assert main(["report", str(copy)]) == 0
+    original = (run_dir / "report.md").read_text()
+    rebuilt = (copy / "report.md").read_text()
+    assert original == rebuilt
+    assert "| P1 |" in rebuilt and "## Assumptions" in rebuilt
+
+
+def test_figures_draw_from_summaries_only():
+    rows = [
+        {"id": "P1", "text": "something", "probability": 0.3, "ci95": [0.25, 0.35], "shown": "0.3"}
+    ]
+    fig = figures.probability_chart(rows)
+    bars = [p for p in fig.axes[0].patches]
+    assert len(bars) == 1 and bars[0].get_width() == pytest.approx(0.3)
+    drivers = [
+        {"input": "a", "first_order_index": 0.5, "rank_correlation": -0.4},
+        {"input": "b", "first_order_index": 0.1, "rank_correlation": 0.2},
+    ]
+    fig = figures.tornado("P1", drivers)
+    widths = sorted(p.get_width() for p in fig.axes[0].patches)
+    assert widths == [0.1, 0.5]
+    assert fig.axes[0].patches[1].get_facecolor()[:3] != fig.axes[0].patches[0].get_facecolor()[:3]
+
+
+def test_bad_run_directory_exits_2(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "is not a finished mcinfra run" in capsys.readouterr().err
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+@pytest.mark.skipif(
+    _chromium() is None,
+    reason="Chromium is not installed (.ci/run installs Debian's chromium where it can)",
+)
+def test_report_renders_in_headless_chromium(run_dir, tmp_path):
+    shot = tmp_path / "shot.png"
+    profile = tmp_path / "profile"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+    ]
+    page = Path(run_dir / "report.html").as_uri()
+    result = subprocess.run(
+        [
+            _chromium(),
+            *flags,
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--screenshot={shot}",
+            "--window-size=1200,2000",
+            page,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shot.exists() and shot.stat().st_size > 20_000  # a blank page is a few KB
+    console = [line for line in result.stderr.splitlines() if "CONSOLE" in line]
+    assert not [line for line in console if "error" in line.lower()], console
+    dom = subprocess.run(
+        [_chromium(), *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120
+    )
+    assert "Executive summary" in dom.stdout and dom.stdout.count("<svg") >= len(FIGURES)
