@@ -108,20 +108,13 @@ def run_to_directory(
             if writer is not None:
                 writer.write(first, values, inputs, scores)
 
-        history: dict[str, list] = {"draws": [], "holds": []}
-
         def target_met() -> bool:
             return target_se is not None and all(
                 stopping_error(int(h), counter.draws) < target_se for h in counter.holds
             )
 
-        def after_chunk() -> bool:
-            history["draws"].append(counter.draws)
-            history["holds"].append([int(h) for h in counter.holds])
-            return target_met()
-
         cap = settings.draws
-        sampling_seconds, done = stream(plan, settings, on_chunk, progress, stop=after_chunk)
+        sampling_seconds, done = stream(plan, settings, on_chunk, progress, stop=target_met)
         settings = dataclasses.replace(settings, draws=done)
         attrs["draws"] = done
         if writer is not None:
@@ -131,10 +124,13 @@ def run_to_directory(
         )
         summary["predictions"] = prediction_rows(counter)
         summary["crossovers"] = crossovers.rows() if crossovers is not None else []
+        checkpoints = list(counter.history)
+        if not checkpoints or checkpoints[-1][0] != counter.draws:
+            checkpoints.append((counter.draws, [int(h) for h in counter.holds]))
         summary["convergence"] = {
-            "draws": history["draws"],
+            "draws": [d for d, _ in checkpoints],
             "holds": {
-                p.id: [h[i] for h in history["holds"]] for i, p in enumerate(counter.predictions)
+                p.id: [h[i] for _, h in checkpoints] for i, p in enumerate(counter.predictions)
             },
         }
         if target_se is not None:

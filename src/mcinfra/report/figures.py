@@ -164,17 +164,23 @@ def crossover_chart(rows: list[dict]):
 def convergence_chart(series: dict):
     """Each probability against draws with its 95 % band: {id: (draws, p, low, high)}."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 3.4))
-    for i, (name, (draws, p, low, high)) in enumerate(series.items()):
+    count = len(series)
+    cols = min(count, 3)
+    rows = int(np.ceil(count / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), squeeze=False)
+    for i, (ax, (name, (draws, p, low, high))) in enumerate(
+        zip(axes.ravel(), series.items(), strict=False)
+    ):
         colour = CYCLE[i % len(CYCLE)]
-        ax.fill_between(draws, low, high, color=colour, alpha=0.25, linewidth=0)
-        ax.plot(draws, p, color=colour, label=name)
-    ax.set_xscale("log")
-    ax.set_xlabel("draws")
-    ax.set_ylabel("probability (95 % band)")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, frameon=False, ncol=len(series))
-    ax.set_title("Convergence of the probabilities")
+        ax.fill_between(draws, low, high, color=colour, alpha=0.3, linewidth=0)
+        ax.plot(draws, p, color=colour, marker=".", markersize=3)
+        ax.set_xscale("log")
+        ax.set_title(name)
+        ax.set_xlabel("draws")
+        ax.set_ylabel("probability")
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[count:]:
+        ax.set_visible(False)
+    fig.suptitle("Convergence: each probability with its 95 % band as draws accumulate", fontsize=9)
     fig.tight_layout()
     return fig

@@ -70,6 +70,8 @@ class PredictionCounter:
         self.holds = np.zeros(len(predictions), dtype=np.int64)
         self.draws = 0
         self.sensitivity = SensitivityAccumulator(len(predictions), input_names, uncertain)
+        self.history: list[tuple[int, list[int]]] = []  # (draws, holds) at checkpoints
+        self._next_checkpoint = 100
 
     def add(self, values: np.ndarray, inputs: np.ndarray, scores: np.ndarray) -> None:
         """Count one draw-last chunk: values (S, Y, n), inputs and scores (K, n)."""
@@ -77,9 +79,22 @@ class PredictionCounter:
         indicators = np.empty((len(self.predictions), values.shape[-1]), dtype=bool)
         for i, prediction in enumerate(self.predictions):
             indicators[i] = prediction.compiled.holds(context)
-            self.holds[i] += int(np.count_nonzero(indicators[i]))
+        self._record_history(indicators)
+        self.holds += np.count_nonzero(indicators, axis=1)
         self.sensitivity.add(scores, indicators)
         self.draws += values.shape[-1]
+
+    def _record_history(self, indicators: np.ndarray) -> None:
+        """Cumulative counts at checkpoints 100, 200, 500, 1000, 2000, ... draws."""
+        n = indicators.shape[1]
+        while self._next_checkpoint <= self.draws + n:
+            upto = self._next_checkpoint - self.draws
+            counts = self.holds + np.count_nonzero(indicators[:, :upto], axis=1)
+            self.history.append((self._next_checkpoint, [int(c) for c in counts]))
+            step = str(self._next_checkpoint)[0]
+            self._next_checkpoint = (
+                self._next_checkpoint * (5 if step == "2" else 2) // (2 if step == "2" else 1)
+            )
 
     def estimates(self) -> list[ProbabilityEstimate]:
         """One estimate per prediction."""
