@@ -181,7 +181,7 @@ def _run(args: argparse.Namespace) -> int:
     progress.close()
     print(
         summary_table(summary)
-        + crossover_table(summary["crossovers"])
+        + crossover_table(summary["crossovers"], summary["run"]["draws"])
         + prediction_table(summary["predictions"])
     )
     if "sequential" in summary:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.stats import norm
 
@@ -268,19 +270,28 @@ def prediction_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def crossover_table(rows: list[dict]) -> str:
-    """Terminal lines: P(crossover by each year), after the horizon, and medians."""
+def crossover_table(rows: list[dict], draws: int) -> str:
+    """Terminal lines: P(crossover by each year), after the horizon, and medians.
+
+    Probabilities carry the digits their Monte Carlo error supports (see :func:`significant`).
+    """
     if not rows:
         return ""
+
+    def shown(p: float) -> str:
+        return significant(p, math.sqrt(max(p * (1 - p), 0.25 / draws) / draws))
+
     years = list(rows[0]["probability_by_year"])
-    head = f"  {'by year':<14}" + "".join(f"{y:>7}" for y in years) + f"{'after':>8}{'median':>9}"
+    width = 8
+    head = f"  {'by year':<14}" + "".join(f"{y:>{width}}" for y in years)
+    head += f"{'after':>{width}}{'median':>9}"
     lines = ["", "crossover (probability the rising function leads by each year):", head]
     for row in rows:
         median = row["median_continuous"]
         lines.append(
             f"  {row['entity']:<14}"
-            + "".join(f"{p:>7.2f}" for p in row["probability_by_year"].values())
-            + f"{row['after_horizon']:>8.2f}"
+            + "".join(f"{shown(p):>{width}}" for p in row["probability_by_year"].values())
+            + f"{shown(row['after_horizon']):>{width}}"
             + (f"{median:>9.1f}" if median is not None else f"{'after':>9}")
         )
     return "\n".join(lines)
