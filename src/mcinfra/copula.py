@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 
@@ -80,11 +78,6 @@ def nearest_correlation(
     y = (vectors * np.maximum(values, min_eigenvalue)) @ vectors.T
     d = np.sqrt(np.diag(y))
     return y / np.outer(d, d)
-
-
-def spearman_from_pearson(pearson: float | np.ndarray) -> float | np.ndarray:
-    """Inverse of :func:`pearson_from_spearman`: 6 asin(r / 2) / pi."""
-    return 6.0 / math.pi * np.arcsin(np.asarray(pearson) / 2.0)
 
 
 def sparse_cholesky(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

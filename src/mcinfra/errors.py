@@ -33,9 +33,5 @@ class ConfigError(McinfraError, ValueError):
         super().__init__(message)
 
 
-class ExpressionError(ConfigError):
-    """An expression in the configuration cannot be parsed or refers to unknown names."""
-
-
 class UsageError(McinfraError, ValueError):
     """A command-line argument is out of range or inconsistent."""

@@ -34,10 +34,6 @@ class Plan:
         """Standard normals consumed per draw."""
         return self.kernel.n_normals
 
-    def series_index(self, label: str) -> int:
-        """Row of the series called ``label``."""
-        return next(i for i, s in enumerate(self.series) if s.label == label)
-
 
 def _ints(values) -> np.ndarray:
     return np.ascontiguousarray(np.array(list(values), dtype=_I).reshape(-1))

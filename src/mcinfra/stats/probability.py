@@ -40,7 +40,3 @@ class ProbabilityEstimate:
     def interval(self, z: float = Z95) -> tuple[float, float]:
         """Wilson interval (95 % by default)."""
         return wilson_interval(self.holds, self.draws, z)
-
-    def merge(self, other: ProbabilityEstimate) -> ProbabilityEstimate:
-        """Combine counts from disjoint sets of draws."""
-        return ProbabilityEstimate(self.holds + other.holds, self.draws + other.draws)
