@@ -49,13 +49,15 @@ def load_config(path: str | Path | None = None) -> LoadedConfig:
         With one line per problem, each naming its key path.
     """
     file = default_config_path() if path is None else Path(path)
+    # The embedded default is named, not located: its install path says nothing useful.
+    origin = f"embedded {DEFAULT_CONFIG}" if path is None else str(file)
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"file not found: {file}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {file}: {exc}") from None
-    return parse_config(text, origin=str(file))
+    return parse_config(text, origin=origin)
 
 
 def parse_config(text: str, origin: str = "<string>") -> LoadedConfig:

@@ -98,7 +98,7 @@ def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
 
 def _svg(fig) -> str:
     buffer = StringIO()
-    fig.savefig(buffer, format="svg")
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 
@@ -151,7 +151,7 @@ def build_report(run_dir: Path, log: bool = False) -> list[Path]:
     for name, title, fig in made:
         for suffix in ("png", "svg"):
             path = figure_dir / f"{name}.{suffix}"
-            fig.savefig(path, dpi=110)
+            fig.savefig(path, dpi=110, metadata={"Date": None} if suffix == "svg" else None)
             written.append(path)
         svgs[name] = (title, _svg(fig))
         plt.close(fig)

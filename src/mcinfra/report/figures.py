@@ -29,7 +29,10 @@ def _pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.fonttype": "path", "font.size": 9, "axes.titlesize": 10})
+    # Text as paths (no fonts to fetch) and a fixed id salt, so SVGs are identical run to run.
+    plt.rcParams.update(
+        {"svg.fonttype": "path", "svg.hashsalt": "mcinfra", "font.size": 9, "axes.titlesize": 10}
+    )
     return plt
 
 
