@@ -91,7 +91,7 @@ class Scratch(NamedTuple):
     acc: np.ndarray  # (BLOCK,) running sums
     odds: np.ndarray  # (BLOCK,) carried odds of the logistic curves
     step: np.ndarray  # (BLOCK,) their yearly factor
-    stack: np.ndarray  # (max_stack, BLOCK) derived-series evaluation stack
+    stack: np.ndarray  # (max_stack, Y, BLOCK) derived-series evaluation stack
 
 
 @inline
@@ -104,7 +104,7 @@ def new_scratch(plan):
         np.empty(BLOCK),
         np.empty(BLOCK),
         np.empty(BLOCK),
-        np.empty((plan.max_stack, BLOCK)),
+        np.empty((plan.max_stack, plan.years.shape[0], BLOCK)),
     )
 
 
@@ -250,16 +250,19 @@ def simulate_block(nb, plan, w, v, x, z, col):
                     v[rising, t, col + b] = v[host, t, col + b] * q
                     v[falling, t, col + b] = v[host, t, col + b] * (1.0 - q)
 
-    # Groups and aggregates: sums of member rows.
+    # Groups and aggregates: sums of member rows, accumulated in cache before one store.
     for g in range(plan.sum_target.shape[0]):
         target = plan.sum_target[g]
+        first_member = plan.sum_members[plan.sum_ptr[g]]
         for t in range(n_years):
             for b in range(nb):
-                v[target, t, col + b] = 0.0
-            for m in range(plan.sum_ptr[g], plan.sum_ptr[g + 1]):
+                acc[b] = v[first_member, t, col + b]
+            for m in range(plan.sum_ptr[g] + 1, plan.sum_ptr[g + 1]):
                 member = plan.sum_members[m]
                 for b in range(nb):
-                    v[target, t, col + b] += v[member, t, col + b]
+                    acc[b] += v[member, t, col + b]
+            for b in range(nb):
+                v[target, t, col + b] = acc[b]
 
     # Adoption: a(t) = 1 / (1 + exp(-(logit(a0) + r t))), carried like the function split.
     for a in range(plan.ad_series.shape[0]):
@@ -289,55 +292,65 @@ def simulate_block(nb, plan, w, v, x, z, col):
 
     for d in range(plan.dv_series.shape[0]):
         row = plan.dv_series[d]
+        _run_program(nb, plan, d, x, v, col, stack)
+        result = stack[0]
         for t in range(n_years):
-            _run_program(nb, plan, d, t, x, v, col, stack)
             for b in range(nb):
-                v[row, t, col + b] = stack[0, b]
+                v[row, t, col + b] = result[t, b]
 
 
 @inline
-def _run_program(nb, plan, d, t, x, v, col, stack):
-    """Evaluate derived program ``d`` in year ``t`` for the block; result in ``stack[0]``."""
+def _run_program(nb, plan, d, x, v, col, stack):
+    """Evaluate derived program ``d`` for every year of the block; result in ``stack[0]``.
+
+    ``stack`` is (depth, Y, BLOCK): each operation runs over all years and draws at once,
+    so the interpretation overhead is paid once per operation, not once per year.
+    """
+    n_years = plan.years.shape[0]
     top = -1
     for n in range(plan.dv_ptr[d], plan.dv_ptr[d + 1]):
         op = plan.dv_op[n]
         arg = plan.dv_arg[n]
         if op == OP_SERIES:
             top += 1
-            for b in range(nb):
-                stack[top, b] = v[arg, t, col + b]
+            dst = stack[top]
+            for t in range(n_years):
+                for b in range(nb):
+                    dst[t, b] = v[arg, t, col + b]
         elif op == OP_INPUT:
             top += 1
-            for b in range(nb):
-                stack[top, b] = x[arg, col + b]
+            dst = stack[top]
+            for t in range(n_years):
+                for b in range(nb):
+                    dst[t, b] = x[arg, col + b]
         elif op == OP_CONST:
             top += 1
-            value = plan.dv_const[n]
-            for b in range(nb):
-                stack[top, b] = value
+            stack[top, :, :nb] = plan.dv_const[n]
         elif op == OP_NEG:
-            for b in range(nb):
-                stack[top, b] = -stack[top, b]
+            dst = stack[top]
+            for t in range(n_years):
+                for b in range(nb):
+                    dst[t, b] = -dst[t, b]
         else:
             top -= 1
-            if op == OP_ADD:
+            dst = stack[top]
+            src = stack[top + 1]
+            for t in range(n_years):
                 for b in range(nb):
-                    stack[top, b] += stack[top + 1, b]
-            elif op == OP_SUB:
-                for b in range(nb):
-                    stack[top, b] -= stack[top + 1, b]
-            elif op == OP_MUL:
-                for b in range(nb):
-                    stack[top, b] *= stack[top + 1, b]
-            elif op == OP_DIV:
-                for b in range(nb):
-                    stack[top, b] /= stack[top + 1, b]
-            elif op == OP_MIN:
-                for b in range(nb):
-                    stack[top, b] = min(stack[top, b], stack[top + 1, b])
-            else:
-                for b in range(nb):
-                    stack[top, b] = max(stack[top, b], stack[top + 1, b])
+                    left = dst[t, b]
+                    right = src[t, b]
+                    if op == OP_ADD:
+                        dst[t, b] = left + right
+                    elif op == OP_SUB:
+                        dst[t, b] = left - right
+                    elif op == OP_MUL:
+                        dst[t, b] = left * right
+                    elif op == OP_DIV:
+                        dst[t, b] = left / right
+                    elif op == OP_MIN:
+                        dst[t, b] = min(left, right)
+                    else:
+                        dst[t, b] = max(left, right)
 
 
 @helper
