@@ -5,9 +5,20 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from mcinfra.kernels.jit import helper, kernel
+from mcinfra.kernels.jit import helper, inline, kernel
 
 _BUCKETS = 4096
+
+
+@inline
+def _bucket(value, low, scale):
+    """Bucket of ``value`` in [0, _BUCKETS), clamped at both ends (rounding can overshoot)."""
+    position = (value - low) * scale
+    if position >= _BUCKETS - 1:
+        return _BUCKETS - 1
+    if position > 0.0:
+        return np.int64(position)
+    return 0
 
 
 @helper
@@ -21,15 +32,17 @@ def select_ranks(column, ranks, out):
     n = column.shape[0]
     low = column.min()
     high = column.max()
-    if not (np.isfinite(low) and np.isfinite(high)) or low == high:
+    scale = _BUCKETS / (high - low) if high > low else 0.0
+    # Sort outright when bucketing is impossible: non-finite values, a constant column, or
+    # a range so narrow (subnormal) that the bucket scale overflows.
+    if not (np.isfinite(low) and np.isfinite(high) and np.isfinite(scale) and scale > 0.0):
         ordered = np.sort(column)
         for j in range(ranks.shape[0]):
             out[j] = ordered[ranks[j]]
         return
-    scale = _BUCKETS / (high - low)
     counts = np.zeros(_BUCKETS + 1, dtype=np.int64)
     for i in range(n):
-        counts[min(np.int64((column[i] - low) * scale), _BUCKETS - 1) + 1] += 1
+        counts[_bucket(column[i], low, scale) + 1] += 1
     for b in range(_BUCKETS):
         counts[b + 1] += counts[b]  # counts[b] = number of values in buckets below b
     wanted = np.zeros(_BUCKETS, dtype=np.bool_)
@@ -44,7 +57,7 @@ def select_ranks(column, ranks, out):
     buffer = np.empty(size)
     filled = offset.copy()
     for i in range(n):
-        b = min(np.int64((column[i] - low) * scale), _BUCKETS - 1)
+        b = _bucket(column[i], low, scale)
         if wanted[b]:
             buffer[filled[b]] = column[i]
             filled[b] += 1
