@@ -35,7 +35,7 @@ def tabulated_value(params, k, offset, coef, z):
     """Evaluate a tabulated ``G(z)``; beyond the table, the end value (probability < 2e-17)."""
     t = (z - params[k, 0]) * params[k, 1]
     n_intervals = params[k, 2]
-    if t <= 0.0:
+    if not t > 0.0:  # also catches NaN, which must never become an index
         return coef[offset, 0]
     if t >= n_intervals:
         row = offset + np.intp(n_intervals) - 1
