@@ -103,15 +103,7 @@ def simulate(
     values = np.empty((n_series, n_years, settings.draws))
     inputs = np.empty((n_inputs, settings.draws))
     scores = np.empty((n_inputs, settings.draws))
-    key = seed_key(settings.seed)
-    started = time.perf_counter()
-    with numba_threads(settings.threads):
-        for first, stop in chunk_bounds(settings.draws, settings.chunk_size):
-            kernels.simulate_chunk(
-                key, first, stop - first, plan.kernel, values, inputs, scores, first
-            )
-            if progress is not None:
-                progress(stop, settings.draws, time.perf_counter() - started)
+    stream(plan, settings, progress=progress, out=(values, inputs, scores))
     attrs = provenance(loaded, settings)
     return to_dataset(plan, values, inputs, scores, 0, attrs)
 
@@ -122,9 +114,10 @@ ChunkCallback = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
 def stream(
     plan: Plan,
     settings: RunSettings,
-    on_chunk: ChunkCallback,
+    on_chunk: ChunkCallback | None = None,
     progress: ProgressCallback | None = None,
     stop: Callable[[], bool] | None = None,
+    out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, int]:
     """Simulate a run chunk by chunk, handing each chunk to ``on_chunk``.
 
@@ -134,12 +127,20 @@ def stream(
     ``on_chunk(first, values, inputs, scores)`` receives draws ``first .. first + n - 1``
     as draw-last views ``values`` (S, Y, n), ``inputs`` and ``scores`` (K, n) of buffers
     reused for every chunk, so memory stays bounded by the chunk size; copy what must
-    outlive the call.
+    outlive the call. With ``out`` (values, inputs, scores holding every draw) each chunk
+    is written in place at its own columns instead.
     """
-    size = min(settings.chunk_size, settings.draws)
-    values = np.empty((len(plan.series), len(plan.years), size))
-    inputs = np.empty((len(plan.inputs), size))
-    scores = np.empty((len(plan.inputs), size))
+    if out is None:
+        size = min(settings.chunk_size, settings.draws)
+        out = (
+            np.empty((len(plan.series), len(plan.years), size)),
+            np.empty((len(plan.inputs), size)),
+            np.empty((len(plan.inputs), size)),
+        )
+        whole_run = False
+    else:
+        whole_run = True
+    values, inputs, scores = out
     key = seed_key(settings.seed)
     started = time.perf_counter()
     busy = 0.0
@@ -147,10 +148,13 @@ def stream(
         done = 0
         for first, stop_at in chunk_bounds(settings.draws, settings.chunk_size):
             n = stop_at - first
+            column = first if whole_run else 0
             chunk_started = time.perf_counter()
-            kernels.simulate_chunk(key, first, n, plan.kernel, values, inputs, scores, 0)
+            kernels.simulate_chunk(key, first, n, plan.kernel, values, inputs, scores, column)
             busy += time.perf_counter() - chunk_started
-            on_chunk(first, values[:, :, :n], inputs[:, :n], scores[:, :n])
+            if on_chunk is not None:
+                window = slice(column, column + n)
+                on_chunk(first, values[:, :, window], inputs[:, window], scores[:, window])
             if progress is not None:
                 progress(stop_at, settings.draws, time.perf_counter() - started)
             done = stop_at

@@ -8,6 +8,7 @@ compiled to a postfix program that the trajectory kernel runs for every draw and
 from __future__ import annotations
 
 import ast
+import graphlib
 from dataclasses import dataclass, field
 
 from mcinfra.kernels import model as ops
@@ -45,32 +46,42 @@ class Program:
         self.const.append(const)
 
 
-def referenced_names(text: str) -> set[str]:
-    """Names an expression refers to (raises :class:`ExpressionProblem` if it does not parse)."""
-    names: set[str] = set()
-    for node in ast.walk(_parse(text)):
-        if isinstance(node, ast.Name) and node.id not in _FUNCTIONS:
-            names.add(node.id)
-    return names
-
-
 def compile_expression(text: str, symbols: dict[str, tuple[str, int]]) -> Program:
     """Compile ``text`` with ``symbols`` mapping each name to ``(SERIES|INPUT, index)``."""
-    tree = _parse(text)
+    tree = parse(text)
     program = Program()
     depth = _compile(tree.body, symbols, program, text, 0)
     program.max_stack = depth
     return program
 
 
-def _parse(text: str) -> ast.Expression:
+def parse(text: str, error: type[ValueError] | None = None) -> ast.Expression:
+    """Parse ``text`` as one Python expression, turning parser failures into ``error``.
+
+    Shared by derived series and predictions: only the syntax tree is produced, never run.
+    """
+    error = ExpressionProblem if error is None else error
     try:
         return ast.parse(text, mode="eval")
     except SyntaxError as exc:
         column = f" at column {exc.offset}" if exc.offset else ""
-        raise ExpressionProblem(f"syntax error{column}: {exc.msg}") from None
+        raise error(f"syntax error{column}: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError):
-        raise ExpressionProblem("expression is too deeply nested or too large") from None
+        raise error("expression is too deeply nested or too large") from None
+
+
+def evaluation_order(depends: dict[str, set[str]]) -> list[str]:
+    """Names ordered so each comes after those it depends on.
+
+    Raises :class:`ExpressionProblem` naming the cycle (as ``a -> b -> a``) if there is one.
+    """
+    try:
+        return list(graphlib.TopologicalSorter(depends).static_order())
+    except graphlib.CycleError as exc:
+        cycle = list(reversed(exc.args[1]))
+        raise ExpressionProblem(
+            f"derived series refer to each other in a cycle: {' -> '.join(cycle)}", cycle[0]
+        ) from None
 
 
 def _compile(node: ast.AST, symbols, program: Program, text: str, level: int) -> int:

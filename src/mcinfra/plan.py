@@ -9,9 +9,9 @@ import numpy as np
 from mcinfra import copula
 from mcinfra.config.schema import Config
 from mcinfra.config.structure import InputInfo, SeriesInfo, function_label, list_inputs, list_series
-from mcinfra.config.validation import correlation_pairs, find_cycle
+from mcinfra.config.validation import correlation_pairs
 from mcinfra.distributions import build_table, table_params
-from mcinfra.expressions import INPUT, SERIES, compile_expression, referenced_names
+from mcinfra.expressions import INPUT, SERIES, compile_expression, evaluation_order
 from mcinfra.kernels import inputs as codes
 from mcinfra.kernels.model import KernelPlan
 
@@ -125,14 +125,15 @@ def compile_plan(config: Config) -> Plan:
     # Derived series, in dependency order.
     symbols = {s.label: (SERIES, i) for i, s in enumerate(series)}
     symbols.update({name: (INPUT, input_index[name]) for name in config.parameters})
-    order = _derived_order(config)
+    programs = {d: compile_expression(v.expr, symbols) for d, v in config.derived.items()}
+    order = evaluation_order({d: p.names & set(programs) for d, p in programs.items()})
     dv_ptr = [0]
     dv_op: list[int] = []
     dv_arg: list[int] = []
     dv_const: list[float] = []
     max_stack = 1
     for d in order:
-        program = compile_expression(config.derived[d].expr, symbols)
+        program = programs[d]
         dv_op += program.op
         dv_arg += program.arg
         dv_const += program.const
@@ -180,18 +181,3 @@ def compile_plan(config: Config) -> Plan:
         growth_floor=float(config.model.growth_factor_floor),
     )
     return Plan(kernel, inputs, series, years, full, repaired)
-
-
-def _derived_order(config: Config) -> list[str]:
-    """Derived series ordered so each comes after the derived series it uses."""
-    depends = {d: referenced_names(v.expr) & set(config.derived) for d, v in config.derived.items()}
-    if find_cycle(depends):
-        raise ValueError("derived series form a cycle")  # check_config reports it first
-    order: list[str] = []
-    remaining = dict(depends)
-    while remaining:
-        ready = [d for d, deps in remaining.items() if deps <= set(order)]
-        order.extend(ready)
-        for d in ready:
-            del remaining[d]
-    return order

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mcinfra.expressions import parse
 from mcinfra.strict import did_you_mean
 
 MAX_LENGTH = 2000
@@ -110,13 +111,7 @@ def compile_prediction(text: str, scope: Scope) -> Prediction:
     """Parse and check ``text``; raise :class:`PredictionError` naming the offending token."""
     if len(text) > MAX_LENGTH:
         raise PredictionError(f"expression is longer than {MAX_LENGTH} characters")
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError as exc:
-        column = f" at column {exc.offset}" if exc.offset else ""
-        raise PredictionError(f"syntax error{column}: {exc.msg}") from None
-    except (RecursionError, MemoryError, ValueError):
-        raise PredictionError("expression is too deeply nested or too large") from None
+    tree = parse(text, PredictionError)
     root = _Compiler(text, scope).node(tree.body, 0)
     if root.kind != BOOLEAN or root.span is not None:
         raise PredictionError(

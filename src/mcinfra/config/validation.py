@@ -8,7 +8,13 @@ from mcinfra import copula
 from mcinfra.config.schema import Config
 from mcinfra.config.structure import InputInfo, list_inputs, list_series
 from mcinfra.distributions import Distribution, build_table
-from mcinfra.expressions import INPUT, SERIES, ExpressionProblem, compile_expression
+from mcinfra.expressions import (
+    INPUT,
+    SERIES,
+    ExpressionProblem,
+    compile_expression,
+    evaluation_order,
+)
 from mcinfra.kernels import inputs as codes
 from mcinfra.predictions import PredictionError, Scope, compile_prediction
 from mcinfra.strict import did_you_mean
@@ -222,36 +228,11 @@ def _check_derived(config: Config) -> list[str]:
             problems.append(f"derived.{d}.expr: {exc} in '{derived.expr}'")
             continue
         depends[d] = program.names & set(config.derived)
-    cycle = find_cycle(depends)
-    if cycle:
-        problems.append(
-            f"derived.{cycle[0]}.expr: derived series refer to each other in a cycle: "
-            + " -> ".join(cycle)
-        )
+    try:
+        evaluation_order(depends)
+    except ExpressionProblem as exc:
+        problems.append(f"derived.{exc.args[1]}.expr: {exc.args[0]}")
     return problems
-
-
-def find_cycle(depends: dict[str, set[str]]) -> list[str]:
-    """A cycle in a dependency graph as a closed path of names, or an empty list."""
-    state: dict[str, int] = {}  # 1 visiting, 2 done
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str]:
-        state[node] = 1
-        stack.append(node)
-        for nxt in sorted(depends.get(node, ())):
-            if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt) :], nxt]
-            if nxt not in state and (found := visit(nxt)):
-                return found
-        stack.pop()
-        state[node] = 2
-        return []
-
-    for node in sorted(depends):
-        if node not in state and (found := visit(node)):
-            return found
-    return []
 
 
 def correlation_problems(config: Config, inputs: list[InputInfo]) -> list[str]:
@@ -309,4 +290,4 @@ def correlation_pairs(config: Config, inputs: list[InputInfo]) -> list[tuple[int
     return [(index[c.between[0]], index[c.between[1]], c.rank) for c in config.correlations]
 
 
-__all__ = ["check_config", "correlation_pairs", "find_cycle"]
+__all__ = ["check_config", "correlation_pairs"]
