@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also store every draw as draws.zarr in the run directory",
     )
+    run.add_argument(
+        "--quantiles",
+        choices=("auto", "exact", "sketch"),
+        default="auto",
+        help="exact order statistics (every draw's values held in memory) or a mergeable "
+        "sketch with relative error 1e-3 (bounded memory); auto: exact up to 256 MiB",
+    )
     run.add_argument("--quiet", action="store_true", help="print no progress")
     run.add_argument(
         "--no-report", action="store_true", help="skip report.html, report.md and figures/"
@@ -178,6 +185,7 @@ def _run(args: argparse.Namespace) -> int:
         out,
         save_draws=args.save_draws,
         target_se=args.target_se,
+        quantiles=args.quantiles,
         progress=progress,
         report=not args.no_report,
         log=args.log,

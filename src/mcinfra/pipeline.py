@@ -1,7 +1,8 @@
 """A whole run: sample chunk by chunk, reduce each chunk, write the run directory.
 
-Every reduction is exact and mergeable (counts, ordered copies of a few columns), so a run
-gives the same summary for any chunk size or thread count. With ``target_se`` the run stops
+Every reduction is mergeable and exact to the count (prediction and bin counts, the integer
+buckets of the quantile sketch, or, for runs that fit in memory, every draw's values), so a
+run gives the same summary for any chunk size or thread count. With ``target_se`` the run stops
 after the first chunk at which every prediction's standard error is below the target.
 """
 
@@ -14,13 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mcinfra.config import LoadedConfig
-from mcinfra.engine import ProgressCallback, RunSettings, stream, warm_up
+from mcinfra.config.structure import list_series
+from mcinfra.engine import MAX_IN_MEMORY_BYTES, ProgressCallback, RunSettings, stream, warm_up
+from mcinfra.errors import UsageError
 from mcinfra.output import DrawWriter, atomic_directory, write_json
 from mcinfra.plan import compile_plan
 from mcinfra.report_text import (
     prediction_rows,
     run_summary,
-    summary_keys,
     write_prediction_csv,
     write_quantiles,
     write_sensitivity_csv,
@@ -29,9 +31,12 @@ from mcinfra.results import provenance
 from mcinfra.stats.crossover import CrossoverCounter
 from mcinfra.stats.indicators import PredictionCounter, compile_predictions
 from mcinfra.stats.quantiles import quantile_table
+from mcinfra.stats.sketch import SketchColumns
 from mcinfra.stats.summary import ColumnCollector, PartitionCheck
 
-QUANTILE_MEMORY = 4 * 2**30  # bytes of exact per-draw columns kept for quantiles.csv
+# Quantiles are exact order statistics while every series-year of every draw fits in this
+# many bytes; larger runs use the mergeable sketch (bounded memory, relative error 1e-3).
+EXACT_QUANTILE_MEMORY = 256 * 2**20
 
 
 def stopping_error(holds: int, draws: int) -> float:
@@ -44,6 +49,24 @@ def stopping_error(holds: int, draws: int) -> float:
     return math.sqrt(p * (1 - p) / draws)
 
 
+def plan_values_bytes(loaded: LoadedConfig, draws: int) -> int:
+    """Bytes of every series-year value of ``draws`` draws."""
+    model = loaded.config.model
+    return draws * len(list_series(loaded.config)) * (model.end_year - model.start_year + 1) * 8
+
+
+def exact_quantiles(method: str, needed: int) -> bool:
+    """Whether a run needing ``needed`` bytes for exact quantiles gets them."""
+    if method not in ("auto", "exact", "sketch"):
+        raise UsageError(f"quantiles must be auto, exact or sketch, got {method!r}")
+    if method == "exact" and needed > MAX_IN_MEMORY_BYTES:
+        raise UsageError(
+            f"exact quantiles would hold {needed / 2**30:.1f} GiB of values in memory "
+            f"(limit {MAX_IN_MEMORY_BYTES / 2**30:.0f} GiB); use --quantiles sketch"
+        )
+    return method == "exact" or (method == "auto" and needed <= EXACT_QUANTILE_MEMORY)
+
+
 def run_to_directory(
     loaded: LoadedConfig,
     settings: RunSettings,
@@ -54,11 +77,15 @@ def run_to_directory(
     notify: Callable[[str], None] | None = None,
     report: bool = False,
     log: bool = False,
+    quantiles: str = "auto",
 ) -> dict:
     """Run and write ``out`` atomically; return the summary (``summary.json``'s content).
 
-    With ``target_se``, ``settings.draws`` is the cap on draws.
+    With ``target_se``, ``settings.draws`` is the cap on draws. ``quantiles``: "exact"
+    (every draw's values held in memory), "sketch" (bounded memory, relative error 1e-3),
+    or "auto" (exact while they fit in ``EXACT_QUANTILE_MEMORY``).
     """
+    exact = exact_quantiles(quantiles, plan_values_bytes(loaded, settings.draws))
     with atomic_directory(out) as staging:
         started = time.perf_counter()
         plan = compile_plan(loaded.config)
@@ -70,13 +97,14 @@ def run_to_directory(
             )
         attrs = provenance(loaded, settings)
         labels = [s.label for s in plan.series]
-        keys = summary_keys(labels, plan.years, loaded.config.source_figures)
-        all_years = settings.draws * len(labels) * len(plan.years) * 8 <= QUANTILE_MEMORY
-        if all_years:
-            keys += [(label, y) for label in labels for y in plan.years if (label, y) not in keys]
-        collector = ColumnCollector(
-            keys, labels, plan.years, capacity=None if target_se is not None else settings.draws
-        )
+        figures = loaded.config.source_figures
+        if exact:
+            keys = [(label, y) for label in labels for y in plan.years]
+            collector = ColumnCollector(
+                keys, labels, plan.years, None if target_se is not None else settings.draws
+            )
+        else:
+            collector = SketchColumns(labels, plan.years, figures)
         check = PartitionCheck([s.kind for s in plan.series], [s.partition for s in plan.series])
         counter = PredictionCounter(
             compile_predictions(loaded.config),
@@ -119,9 +147,8 @@ def run_to_directory(
         attrs["draws"] = done
         if writer is not None:
             writer.close({"draws": done})
-        summary = run_summary(
-            collector.columns, plan, loaded, settings, attrs, check.worst, sampling_seconds
-        )
+        columns = collector.columns if exact else collector
+        summary = run_summary(columns, plan, loaded, settings, attrs, check.worst, sampling_seconds)
         summary["predictions"] = prediction_rows(counter)
         summary["crossovers"] = crossovers.rows() if crossovers is not None else []
         checkpoints = list(counter.history)
@@ -140,17 +167,10 @@ def run_to_directory(
                 "draws_used": done,
                 "target_met": target_met(),
             }
-        columns = collector.columns
-        table_keys = [(s, y) for s in labels for y in plan.years if (s, y) in columns.index]
-        table = quantile_table(columns, table_keys)
+        table = quantile_table(columns, [(s, y) for s in labels for y in plan.years])
         summary["quantiles"] = {
-            "years": "all" if all_years else "first and last",
-            "note": ""
-            if all_years
-            else (
-                f"every year needs {len(labels) * len(plan.years) * 8} bytes per draw; above "
-                f"{QUANTILE_MEMORY / 2**30:.0f} GiB only the first and last years are tabulated"
-            ),
+            "method": "exact" if exact else "sketch",
+            "relative_accuracy": 0.0 if exact else collector.relative_accuracy,
         }
         write_quantiles(staging, table)
         write_prediction_csv(staging / "predictions.csv", summary["predictions"])

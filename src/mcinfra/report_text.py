@@ -11,7 +11,7 @@ from mcinfra.config import LoadedConfig
 from mcinfra.engine import RunSettings
 from mcinfra.plan import Plan
 from mcinfra.results import SCHEMA_VERSION
-from mcinfra.stats.summary import Columns, Key, figure_keys, source_figure_rows
+from mcinfra.stats.summary import Columns
 
 _PROVENANCE_KEYS = (
     "config_sha256",
@@ -27,14 +27,6 @@ _PROVENANCE_KEYS = (
     "python_version",
     "created_utc",
 )
-
-
-def summary_keys(labels: list[str], years: list[int], figures) -> list[Key]:
-    """Columns a run summary needs: every series in the first and last year, and figures'."""
-    keys = [(label, year) for label in labels for year in (years[0], years[-1])]
-    for figure in figures:
-        keys += [key for key in figure_keys(figure) if key not in keys]
-    return keys
 
 
 def run_summary(
@@ -84,7 +76,7 @@ def run_summary(
         },
         "checks": {"partition_max_relative_error": partition_error},
         "series": series,
-        "source_figures": source_figure_rows(columns, loaded.config.source_figures),
+        "source_figures": columns.figure_rows(loaded.config.source_figures),
     }
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from mcinfra.kernels.select import order_statistics
 from mcinfra.stats.probability import Z95
 
 QUANTILES = (0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99)
@@ -27,23 +26,42 @@ def quantile_ranks(n: int, p: float, z: float = Z95) -> tuple[int, int, int, int
     return low, min(low + 1, n - 1), lo, hi, h - low
 
 
-def quantile_table(columns, keys: list[tuple[str, int]], probs=QUANTILES) -> xr.Dataset:
-    """Quantiles with 95 % intervals of the (series, year) ``keys`` of a ``Columns``."""
-    data = columns.data
-    n = data.shape[1]
+def interpolate(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Linear interpolation (numpy's) between order statistics ``a <= b``, from the nearer end."""
+    with np.errstate(invalid="ignore"):
+        value = np.where(weight >= 0.5, b - (b - a) * (1 - weight), a + (b - a) * weight)
+    return np.where(a == b, a, value)
+
+
+def linear_quantiles(source, keys: list, probs, transform=None) -> np.ndarray:
+    """Quantiles (len(keys), len(probs)), numpy's "linear" definition, from order statistics.
+
+    ``transform``, an increasing function, is applied to the order statistics before they
+    are interpolated (a realised CAGR from a growth ratio, say).
+    """
+    plan = [quantile_ranks(source.draws, p) for p in probs]
+    ranks = np.array([r for low, high, *_ in plan for r in (low, high)], dtype=np.int64)
+    picked = source.order_statistics(keys, ranks).reshape(len(keys), len(probs), 2)
+    if transform is not None:
+        picked = transform(picked)
+    return interpolate(picked[..., 0], picked[..., 1], np.array([w for *_, w in plan]))
+
+
+def quantile_table(source, keys: list[tuple[str, int]], probs=QUANTILES) -> xr.Dataset:
+    """Quantiles with 95 % intervals of the (series, year) ``keys``.
+
+    ``source`` is exact columns (:class:`mcinfra.stats.summary.Columns`) or a sketch
+    (:class:`mcinfra.stats.sketch.SketchColumns`): anything with ``draws`` and
+    ``order_statistics(keys, ranks)``.
+    """
+    n = source.draws
     plan = [quantile_ranks(n, p) for p in probs]
     ranks = np.array(
         [r for low, high, lo, hi, _ in plan for r in (low, high, lo, hi)], dtype=np.int64
     )
-    picked = np.empty((len(keys), ranks.size))
-    rows = np.array([columns.index[k] for k in keys], dtype=np.int64)
-    order_statistics(data, rows, ranks, picked)
-    picked = picked.reshape(len(keys), len(probs), 4)
+    picked = source.order_statistics(keys, ranks).reshape(len(keys), len(probs), 4)
     weight = np.array([w for *_, w in plan])
-    a, b = picked[..., 0], picked[..., 1]
-    # numpy's linear interpolation, from the nearer end
-    value = np.where(weight >= 0.5, b - (b - a) * (1 - weight), a + (b - a) * weight)
-    value = np.where(a == b, a, value)
+    value = interpolate(picked[..., 0], picked[..., 1], weight)
     segments = list(dict.fromkeys(k[0] for k in keys))
     years = sorted({k[1] for k in keys})
     shape = (len(segments), len(years), len(probs))
@@ -57,5 +75,9 @@ def quantile_table(columns, keys: list[tuple[str, int]], probs=QUANTILES) -> xr.
     return xr.Dataset(
         {name: (("segment", "year", "quantile"), array) for name, array in cube.items()},
         coords=coords,
-        attrs={"draws": n, "interval": "95 % from order statistics (binomial ranks)"},
+        attrs={
+            "draws": n,
+            "interval": "95 % from order statistics (binomial ranks)",
+            "relative_accuracy": getattr(source, "relative_accuracy", 0.0),
+        },
     )

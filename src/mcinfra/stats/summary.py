@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import xarray as xr
 
-from mcinfra.kernels.select import growth_quantiles, partition_gap
+from mcinfra.kernels.select import growth_quantiles, order_statistics, partition_gap
 from mcinfra.results import SEGMENT, YEAR, draw_last
 
 TABLE_PROBS = (0.05, 0.5, 0.95)
@@ -30,6 +30,28 @@ class Columns:
 
     def __getitem__(self, key: Key) -> np.ndarray:
         return self.data[self.index[key]]
+
+    @property
+    def draws(self) -> int:
+        return self.data.shape[1]
+
+    def order_statistics(self, keys: list[Key], ranks) -> np.ndarray:
+        """``out[c, j]``: the ``ranks[j]``-th smallest value (0-based) of column ``keys[c]``."""
+        rows = np.array([self.index[k] for k in keys], dtype=np.int64)
+        ranks = np.asarray(ranks, dtype=np.int64)
+        out = np.empty((rows.size, ranks.size))
+        order_statistics(self.data, rows, ranks, out)
+        return out
+
+    def figure_rows(self, figures) -> list[dict]:
+        """For each source figure: the simulated median and the source's percentile rank."""
+        rows = []
+        for figure in figures:
+            draws = figure_draws(self, figure)
+            below = np.count_nonzero(draws < figure.value)
+            equal = np.count_nonzero(draws == figure.value)
+            rows.append(figure_row(figure, float(np.median(draws)), below, equal, draws.size))
+        return rows
 
     @classmethod
     def from_dataset(cls, ds: xr.Dataset, keys: Iterable[Key]) -> Columns:
@@ -155,27 +177,17 @@ def figure_draws(columns: Columns, figure) -> np.ndarray:
     return ratio ** (1.0 / (figure.end_year - figure.start_year)) - 1.0
 
 
-def source_figure_rows(columns: Columns, figures) -> list[dict]:
-    """For each source figure: the simulated median and the source's percentile rank."""
-    rows = []
-    for figure in figures:
-        draws = figure_draws(columns, figure)
-        below = np.count_nonzero(draws < figure.value)
-        equal = np.count_nonzero(draws == figure.value)
-        rows.append(
-            {
-                "series": figure.series,
-                "kind": figure.kind,
-                "period": (
-                    f"{figure.start_year}-{figure.end_year}"
-                    if figure.kind == "cagr"
-                    else str(figure.year)
-                ),
-                "description": figure.description,
-                "source_value": figure.value,
-                "simulated_median": float(np.median(draws)),
-                # Mid-rank: a fixed input equal to the source figure sits at the 50th percentile.
-                "source_percentile": (below + 0.5 * equal) / draws.size,
-            }
-        )
-    return rows
+def figure_row(figure, median: float, below: int, equal: int, draws: int) -> dict:
+    """One row of the source-figure table (summary.json's ``source_figures``)."""
+    return {
+        "series": figure.series,
+        "kind": figure.kind,
+        "period": (
+            f"{figure.start_year}-{figure.end_year}" if figure.kind == "cagr" else str(figure.year)
+        ),
+        "description": figure.description,
+        "source_value": figure.value,
+        "simulated_median": median,
+        # Mid-rank: a fixed input equal to the source figure sits at the 50th percentile.
+        "source_percentile": (below + 0.5 * equal) / draws,
+    }

@@ -1,0 +1,357 @@
+"""A mergeable quantile sketch with a guaranteed relative error, for runs too big to hold.
+
+:class:`QuantileSketch` counts the values of many rows (one per series and year) in
+logarithmic buckets (see :mod:`mcinfra.kernels.sketch`): every bucket's upper edge is at
+most ``gamma = (1 + a) / (1 - a)`` times its lower edge, and a bucket is represented by
+the value within relative ``a`` of all its members. An order statistic read from the
+sketch is therefore within relative ``a`` (the ``relative_accuracy``) of the exact one, for
+every rank, in any tail. Values with |x| < 2**-1022 count as zero.
+
+Counts are integers: merging sketches adds them, so the sketch of a run does not depend on
+chunk size, thread count, or how chunks were spread over machines.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mcinfra.kernels import sketch as kernels
+from mcinfra.kernels.sketch import NAN, NEG_INF, PAGE, POS_INF, ZERO
+from mcinfra.stats.quantiles import linear_quantiles
+from mcinfra.stats.summary import TABLE_PROBS, Columns, Key, figure_draws, figure_keys, figure_row
+
+RELATIVE_ACCURACY = 1e-3
+_MIN_EXPONENT = -1022
+_MAX_EXPONENT = 1024
+
+
+def _cubic(s):
+    return ((kernels.CUBIC_A * s + kernels.CUBIC_B) * s + kernels.CUBIC_C) * s
+
+
+def bucket_multiplier(relative_accuracy: float) -> float:
+    """Buckets per unit of the mapping such that no bucket spans more than a factor gamma.
+
+    Within an octave ln|x| = e ln 2 + ln(1 + s) while the mapping is e + f(s), so one unit
+    of the mapping spans at most max_s 1 / ((1 + s) f'(s)) in ln|x|.
+    """
+    if not 0.0 < relative_accuracy < 1.0:
+        raise ValueError(f"relative accuracy must be in (0, 1), got {relative_accuracy}")
+    s = np.linspace(0.0, 1.0, 1_000_001)
+    slope = (3 * kernels.CUBIC_A * s + 2 * kernels.CUBIC_B) * s + kernels.CUBIC_C
+    widest = float(np.max(1.0 / ((1.0 + s) * slope))) * (1 + 1e-9)
+    gamma = (1 + relative_accuracy) / (1 - relative_accuracy)
+    return widest / math.log(gamma)
+
+
+def _inverse_mapping(y: np.ndarray) -> np.ndarray:
+    """|x| whose mapping e + f(s) equals ``y``.
+
+    Newton's method from s = 2**t - 1 (f approximates log2(1 + s)); f is increasing with
+    f' >= 0.74 on [0, 1], and eight steps reach rounding level.
+    """
+    y = np.clip(y, _MIN_EXPONENT, _MAX_EXPONENT)
+    exponent = np.floor(y)
+    target = y - exponent
+    s = np.exp2(target) - 1.0
+    for _ in range(8):
+        slope = (3 * kernels.CUBIC_A * s + 2 * kernels.CUBIC_B) * s + kernels.CUBIC_C
+        s = np.clip(s - (_cubic(s) - target) / slope, 0.0, 1.0)
+    top = exponent >= _MAX_EXPONENT
+    exponent = np.where(top, _MAX_EXPONENT - 1, exponent)
+    with np.errstate(over="ignore"):
+        x = np.ldexp(1.0 + np.where(top, 1.0, s), exponent.astype(np.int64))
+    return np.where(np.isfinite(x), x, np.finfo(float).max)
+
+
+class QuantileSketch:
+    """Log-bucket counts of ``n_rows`` rows of values, mergeable and exact to count.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of rows (e.g. series x years); each ``add`` gives every row's new values.
+    relative_accuracy : float
+        Guaranteed relative error ``a`` of every order statistic read from the sketch.
+    """
+
+    def __init__(self, n_rows: int, relative_accuracy: float = RELATIVE_ACCURACY) -> None:
+        self.relative_accuracy = float(relative_accuracy)
+        self.multiplier = bucket_multiplier(self.relative_accuracy)
+        self.offset = -math.floor(_MIN_EXPONENT * self.multiplier)
+        n_buckets = math.floor(_MAX_EXPONENT * self.multiplier) + self.offset + 1
+        self.n_pages = -(-n_buckets // PAGE)
+        self.table = np.full((n_rows, 2, self.n_pages), -1, dtype=np.int32)
+        self.pool = np.zeros((max(16, 4 * n_rows), PAGE), dtype=np.int64)
+        self.used = 0
+        self.special = np.zeros((n_rows, 4), dtype=np.int64)
+
+    @property
+    def n_rows(self) -> int:
+        return self.table.shape[0]
+
+    def _reserve(self, extra: int) -> None:
+        if self.used + extra > self.pool.shape[0]:
+            grown = np.zeros((max(2 * self.pool.shape[0], self.used + extra), PAGE), np.int64)
+            grown[: self.used] = self.pool[: self.used]
+            self.pool = grown
+
+    def add(self, values: np.ndarray, first_row: int = 0) -> None:
+        """Count ``values`` (rows, n) into rows ``first_row ..`` of the sketch.
+
+        Each row must be float64 and is best contiguous along draws (others are copied).
+        """
+        values = np.asarray(values, dtype=np.float64)
+        n_rows = values.shape[0]
+        if not 0 <= first_row <= self.n_rows - n_rows:
+            raise ValueError(f"rows {first_row}..{first_row + n_rows} outside the sketch")
+        if values.shape[1] > 1 and values.strides[1] != 8:
+            values = np.ascontiguousarray(values)
+        table = self.table[first_row : first_row + n_rows]
+        bits = values.view(np.uint64)
+        extremes = np.empty((n_rows, 4), dtype=np.int64)
+        kernels.magnitude_ranges(bits, extremes)
+        magnitudes = extremes.view(np.float64)
+        low = np.full((n_rows, 2), self.n_pages, dtype=np.int64)
+        high = np.full((n_rows, 2), -1, dtype=np.int64)
+        for r, sign in zip(*np.nonzero(extremes[:, 1::2] >= 0), strict=True):
+            low[r, sign] = self._bucket(magnitudes[r, 2 * sign]) // PAGE
+            high[r, sign] = self._bucket(magnitudes[r, 2 * sign + 1]) // PAGE
+        self._reserve(kernels.missing_pages(table, low, high))
+        self.used = kernels.assign_pages(table, low, high, self.used)
+        kernels.count_values(
+            bits,
+            self.multiplier,
+            self.offset,
+            table.reshape(n_rows, -1),
+            self.pool,
+            self.special[first_row : first_row + n_rows],
+        )
+
+    def _bucket(self, magnitude: float) -> int:
+        return int(kernels.bucket_of(magnitude, self.multiplier, self.offset))
+
+    def merge(self, other: QuantileSketch) -> None:
+        """Add ``other``'s counts (same shape and accuracy) to this sketch."""
+        if other.table.shape != self.table.shape or other.multiplier != self.multiplier:
+            raise ValueError("sketches differ in rows or accuracy")
+        where = np.nonzero(other.table >= 0)
+        missing = self.table[where] < 0
+        self._reserve(int(np.count_nonzero(missing)))
+        fresh = np.arange(self.used, self.used + np.count_nonzero(missing), dtype=np.int32)
+        rows = self.table[where]
+        rows[missing] = fresh
+        self.table[where] = rows
+        self.used += fresh.size
+        self.pool[rows] += other.pool[other.table[where]]
+        self.special += other.special
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays from which :meth:`from_state` rebuilds the sketch (for checkpoints)."""
+        return {
+            "relative_accuracy": np.array(self.relative_accuracy),
+            "table": self.table,
+            "pool": self.pool[: self.used],
+            "special": self.special,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> QuantileSketch:
+        """Inverse of :meth:`state`."""
+        sketch = cls(state["table"].shape[0], float(state["relative_accuracy"]))
+        sketch.table[...] = state["table"]
+        sketch._reserve(state["pool"].shape[0])
+        sketch.used = state["pool"].shape[0]
+        sketch.pool[: sketch.used] = state["pool"]
+        sketch.special[...] = state["special"]
+        return sketch
+
+    def _bucket_values(self, sign: int, buckets: np.ndarray) -> np.ndarray:
+        """Representative |x| of each bucket: within relative ``a`` of every member."""
+        y = (buckets - self.offset).astype(float)
+        low = _inverse_mapping(y / self.multiplier)
+        high = _inverse_mapping((y + 1) / self.multiplier)
+        value = low * (2.0 / (1.0 + low / high))
+        return -value if sign else value
+
+    def _entries(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The row's non-empty entries in increasing value order: (signed bucket, count, fixed).
+
+        ``fixed`` is the value of entries that are not buckets (-inf, zero, +inf) and NaN for
+        buckets; a signed bucket is the bucket number, negated minus one for negative values.
+        """
+        codes, counts, fixed = (
+            [np.zeros(1, np.int64)],
+            [self.special[row, NEG_INF : NEG_INF + 1]],
+            [np.array([-np.inf])],
+        )
+        for sign in (1, 0):
+            pages = np.nonzero(self.table[row, sign] >= 0)[0]
+            page_counts = self.pool[self.table[row, sign, pages]].ravel()
+            buckets = (pages[:, None] * PAGE + np.arange(PAGE)).ravel()
+            held = page_counts > 0
+            step = -1 if sign else 1  # negative values: larger buckets are smaller values
+            codes.append((-1 - buckets[held] if sign else buckets[held])[::step])
+            counts.append(page_counts[held][::step])
+            fixed.append(np.full(codes[-1].size, np.nan))
+            if sign:
+                codes.append(np.zeros(1, np.int64))
+                counts.append(self.special[row, ZERO : ZERO + 1])
+                fixed.append(np.zeros(1))
+        codes.append(np.zeros(1, np.int64))
+        counts.append(self.special[row, POS_INF : POS_INF + 1])
+        fixed.append(np.array([np.inf]))
+        return np.concatenate(codes), np.concatenate(counts), np.concatenate(fixed)
+
+    def _values(self, codes: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+        """Values of entries from :meth:`_entries`."""
+        negative = codes < 0
+        magnitude = self._bucket_values(0, np.where(negative, -1 - codes, codes))
+        return np.where(np.isnan(fixed), np.where(negative, -magnitude, magnitude), fixed)
+
+    def distribution(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted representative values of ``row`` and the count of each (NaN excluded)."""
+        codes, counts, fixed = self._entries(row)
+        keep = counts > 0
+        return self._values(codes[keep], fixed[keep]), counts[keep]
+
+    def nan_count(self, row: int) -> int:
+        return int(self.special[row, NAN])
+
+    def order_statistics(self, rows, ranks) -> np.ndarray:
+        """``out[c, j]``: the ``ranks[j]``-th smallest value (0-based) of row ``rows[c]``."""
+        ranks = np.asarray(ranks, dtype=np.int64)
+        out = np.empty((len(rows), ranks.size))
+        for c, row in enumerate(rows):
+            codes, counts, fixed = self._entries(row)
+            position = np.searchsorted(np.cumsum(counts), ranks, side="right")
+            position = np.minimum(position, counts.size - 1)
+            out[c] = self._values(codes[position], fixed[position])
+        return out
+
+
+class SketchColumns:
+    """Every series and year of a run, sketched chunk by chunk (bounded memory).
+
+    Offers the reading interface of :class:`mcinfra.stats.summary.Columns` (``draws``,
+    ``index``, ``order_statistics``, ``quantiles``, ``growth_quantiles``, ``figure_rows``),
+    each order statistic within ``relative_accuracy`` of the exact one. Besides the series
+    and years it sketches growth ratios (last / first year of every series, and the ratios
+    behind the source figures' shares and CAGRs), since quantiles of a ratio are not
+    functions of its parts' quantiles. Source-figure percentiles are exact counts.
+    """
+
+    def __init__(
+        self,
+        labels: list[str],
+        years: list[int],
+        figures=(),
+        relative_accuracy: float = RELATIVE_ACCURACY,
+    ) -> None:
+        self.labels, self.years = list(labels), list(years)
+        self.figures = list(figures)
+        n_years = len(self.years)
+        self.index = {
+            (label, year): s * n_years + t
+            for s, label in enumerate(self.labels)
+            for t, year in enumerate(self.years)
+        }
+        ratios = [((label, self.years[-1]), (label, self.years[0])) for label in self.labels]
+        for figure in self.figures:
+            if figure.kind == "share":
+                ratios.append(((figure.series, figure.year), ("total", figure.year)))
+            elif figure.kind == "cagr":
+                ratios.append(
+                    ((figure.series, figure.end_year), (figure.series, figure.start_year))
+                )
+        self.ratios = list(dict.fromkeys(ratios))
+        self.ratio_row = {pair: len(self.index) + i for i, pair in enumerate(self.ratios)}
+        self.sketch = QuantileSketch(len(self.index) + len(self.ratios), relative_accuracy)
+        self.relative_accuracy = self.sketch.relative_accuracy
+        self.figure_counts = np.zeros((len(self.figures), 2), dtype=np.int64)  # below, equal
+        self.figure_keys = list(dict.fromkeys(k for f in self.figures for k in figure_keys(f)))
+        self.draws = 0
+
+    def _row(self, key: Key) -> tuple[int, int]:
+        return self.labels.index(key[0]), self.years.index(key[1])
+
+    def add(self, first: int, values: np.ndarray) -> None:
+        """Sketch a draw-last chunk (S, Y, n) of draws ``first ..`` (any order of chunks)."""
+        n = values.shape[-1]
+        self.sketch.add(values.reshape(-1, n))
+        ratios = np.empty((len(self.ratios), n))
+        for i, (top, bottom) in enumerate(self.ratios):
+            np.divide(values[self._row(top)], values[self._row(bottom)], out=ratios[i])
+        self.sketch.add(ratios, first_row=len(self.index))
+        if self.figures:
+            chunk = Columns(
+                self.figure_keys, np.stack([values[self._row(k)] for k in self.figure_keys])
+            )
+            for i, figure in enumerate(self.figures):
+                draws = figure_draws(chunk, figure)
+                self.figure_counts[i, 0] += np.count_nonzero(draws < figure.value)
+                self.figure_counts[i, 1] += np.count_nonzero(draws == figure.value)
+        self.draws += n
+
+    def merge(self, other: SketchColumns) -> None:
+        """Add another part of the same run (same series, years and figures)."""
+        self.sketch.merge(other.sketch)
+        self.figure_counts += other.figure_counts
+        self.draws += other.draws
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays for a checkpoint (see :meth:`restore`)."""
+        return {f"sketch_{k}": v for k, v in self.sketch.state().items()} | {
+            "figure_counts": self.figure_counts,
+            "draws": np.array(self.draws),
+        }
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Load a checkpoint made by :meth:`state` of a collector built the same way."""
+        prefix = "sketch_"
+        self.sketch = QuantileSketch.from_state(
+            {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        )
+        self.figure_counts[...] = state["figure_counts"]
+        self.draws = int(state["draws"])
+
+    def _rows(self, keys) -> list[int]:
+        return [self.ratio_row[k] if isinstance(k[0], tuple) else self.index[k] for k in keys]
+
+    def order_statistics(self, keys, ranks) -> np.ndarray:
+        """Order statistics of (series, year) keys or (top key, bottom key) ratio pairs."""
+        return self.sketch.order_statistics(self._rows(keys), ranks)
+
+    def quantiles(self, keys: list[Key], probs=TABLE_PROBS) -> np.ndarray:
+        """Quantiles (len(keys), len(probs)), numpy's linear definition."""
+        return linear_quantiles(self, keys, probs)
+
+    def growth_quantiles(self, pairs: list[tuple[Key, Key]], probs=TABLE_PROBS) -> np.ndarray:
+        """Quantiles of the realised CAGR between each (start, end) pair of keys."""
+        out = np.empty((len(pairs), len(probs)))
+        for i, (start, end) in enumerate(pairs):
+            power = 1.0 / (end[1] - start[1])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[i] = linear_quantiles(
+                    self, [(end, start)], probs, lambda r, p=power: r**p - 1.0
+                )[0]
+        return out
+
+    def figure_rows(self, figures) -> list[dict]:
+        """Source-figure rows: medians from the sketch, percentile ranks from exact counts."""
+        rows = []
+        for figure in figures:
+            if figure.kind == "value":
+                median = self.quantiles([(figure.series, figure.year)], (0.5,))[0, 0]
+            elif figure.kind == "share":
+                pair = ((figure.series, figure.year), ("total", figure.year))
+                median = linear_quantiles(self, [pair], (0.5,))[0, 0]
+            else:
+                start = (figure.series, figure.start_year)
+                median = self.growth_quantiles([(start, (figure.series, figure.end_year))], (0.5,))
+                median = median[0, 0]
+            below, equal = self.figure_counts[self.figures.index(figure)]
+            rows.append(figure_row(figure, float(median), int(below), int(equal), self.draws))
+        return rows

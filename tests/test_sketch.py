@@ -1,0 +1,150 @@
+"""The quantile sketch: guaranteed relative error, exact merging, and runs that use it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mcinfra.cli import main
+from mcinfra.stats.sketch import RELATIVE_ACCURACY, QuantileSketch, _inverse_mapping
+
+
+def _exact(data: np.ndarray, ranks) -> np.ndarray:
+    ordered = np.sort(data, axis=1)[:, ranks]
+    return np.where(np.abs(ordered) < 2.0**-1022, 0.0, ordered)  # the sketch's zero bucket
+
+
+def _relative_error(got: np.ndarray, exact: np.ndarray) -> float:
+    finite = np.isfinite(exact) & (exact != 0)
+    assert np.array_equal(got[~finite], exact[~finite])  # zeros and infinities are exact
+    if not finite.any():
+        return 0.0
+    return float(np.max(np.abs(got[finite] - exact[finite]) / np.abs(exact[finite])))
+
+
+def _sketch_of(data: np.ndarray, parts: int = 1) -> QuantileSketch:
+    sketch = QuantileSketch(data.shape[0])
+    for part in np.array_split(np.arange(data.shape[1]), parts):
+        sketch.add(np.ascontiguousarray(data[:, part]))
+    return sketch
+
+
+def test_every_order_statistic_within_the_stated_relative_error():
+    rng = np.random.default_rng(0)
+    n = 50_001
+    data = np.stack(
+        [
+            rng.lognormal(3.0, 2.0, n),  # heavy right tail
+            rng.standard_normal(n),  # both signs, values near zero
+            rng.standard_cauchy(n) * 1e200,  # extreme magnitudes
+            np.where(rng.random(n) < 0.2, 0.0, rng.uniform(1e-300, 1e-290, n)),  # tiny and zero
+        ]
+    )
+    data[2, :4] = [np.inf, -np.inf, np.finfo(float).max, -np.finfo(float).max]
+    data[3, :2] = [5e-324, -1e-310]  # subnormals count as zero
+    ranks = np.unique(np.r_[0, 1, 2, np.linspace(0, n - 1, 301).astype(int), n - 2, n - 1])
+    got = _sketch_of(data).order_statistics(range(4), ranks)
+    assert _relative_error(got, _exact(data, ranks)) <= RELATIVE_ACCURACY
+
+
+@given(
+    st.lists(st.floats(allow_nan=False, allow_infinity=True, width=64), min_size=1, max_size=200),
+    st.integers(1, 5),
+)
+def test_property_any_values_any_chunking(values, parts):
+    data = np.array([values])
+    ranks = np.arange(data.shape[1])
+    one = _sketch_of(data)
+    got = one.order_statistics([0], ranks)
+    assert _relative_error(got, _exact(data, ranks)) <= RELATIVE_ACCURACY
+    split = _sketch_of(data, parts)
+    np.testing.assert_array_equal(split.order_statistics([0], ranks), got)
+
+
+def test_chunks_and_merges_give_identical_counts():
+    rng = np.random.default_rng(1)
+    data = rng.lognormal(0.0, 1.5, (3, 20_000)) * np.where(rng.random((3, 20_000)) < 0.3, -1, 1)
+    whole = _sketch_of(data)
+    merged = _sketch_of(data[:, :7_001])
+    merged.merge(_sketch_of(data[:, 7_001:], parts=3))
+    for row in range(3):
+        for a, b in zip(whole.distribution(row), merged.distribution(row), strict=True):
+            np.testing.assert_array_equal(a, b)
+    restored = QuantileSketch.from_state(merged.state())
+    ranks = np.arange(0, 20_000, 97)
+    np.testing.assert_array_equal(
+        restored.order_statistics(range(3), ranks), whole.order_statistics(range(3), ranks)
+    )
+
+
+def test_bucket_edges_invert_the_mapping():
+    y = np.random.default_rng(2).uniform(-1022, 1023, 10_000)
+    x = _inverse_mapping(y)
+    exponent = np.floor(np.log2(x))
+    s = x / 2.0**exponent - 1.0
+    mapped = exponent + ((6 / 35 * s - 3 / 5) * s + 10 / 7) * s
+    np.testing.assert_allclose(mapped, y, rtol=0, atol=1e-12)
+
+
+def test_rows_outside_the_sketch_are_refused():
+    sketch = QuantileSketch(2)
+    with pytest.raises(ValueError, match="outside"):
+        sketch.add(np.ones((2, 3)), first_row=1)
+
+
+@pytest.fixture(scope="module")
+def exact_and_sketch(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sketch_runs")
+    runs = {}
+    for method, chunk in (("exact", 3000), ("sketch", 3000), ("sketch", 1111)):
+        out = root / f"{method}-{chunk}"
+        args = ["run", "--draws", "20000", "--chunk-size", str(chunk), "--quiet"]
+        assert main([*args, "--no-report", "--quantiles", method, "--out", str(out)]) == 0
+        runs[(method, chunk)] = out
+    return runs
+
+
+def test_sketch_run_matches_exact_within_relative_accuracy(exact_and_sketch):
+    exact = xr.open_dataset(exact_and_sketch[("exact", 3000)] / "quantiles.nc")
+    sketch = xr.open_dataset(exact_and_sketch[("sketch", 3000)] / "quantiles.nc")
+    assert sketch.attrs["relative_accuracy"] == RELATIVE_ACCURACY
+    for name in ("value", "ci95_low", "ci95_high"):
+        a, b = exact[name].values, sketch[name].values
+        assert np.all(np.abs(b - a) <= RELATIVE_ACCURACY * np.abs(a))
+    summaries = [
+        json.loads((exact_and_sketch[k] / "summary.json").read_text())
+        for k in (("exact", 3000), ("sketch", 3000))
+    ]
+    assert summaries[0]["quantiles"]["method"] == "exact"
+    assert summaries[1]["quantiles"] == {"method": "sketch", "relative_accuracy": 1e-3}
+    assert summaries[0]["predictions"] == summaries[1]["predictions"]
+    for a, b in zip(summaries[0]["source_figures"], summaries[1]["source_figures"], strict=True):
+        assert a["source_percentile"] == b["source_percentile"]  # exact counts in both
+        # a CAGR's median is read from the growth ratio: 1e-3 of (1 + CAGR)
+        scale = 1 + abs(a["source_value"]) if a["kind"] == "cagr" else abs(a["simulated_median"])
+        assert abs(a["simulated_median"] - b["simulated_median"]) <= 1.001e-3 * scale
+    for a, b in zip(summaries[0]["series"], summaries[1]["series"], strict=True):
+        for key in ("p05", "p50", "p95"):
+            assert abs(a["2030"][key] - b["2030"][key]) <= 1e-3 * abs(a["2030"][key])
+            assert abs(a["cagr"][key] - b["cagr"][key]) <= 1.001e-3 * (1 + abs(a["cagr"][key]))
+
+
+def test_sketch_run_does_not_depend_on_chunk_size(exact_and_sketch):
+    files = [
+        (exact_and_sketch[("sketch", chunk)] / "quantiles.csv").read_bytes()
+        for chunk in (3000, 1111)
+    ]
+    assert files[0] == files[1]
+
+
+def test_exact_quantiles_that_cannot_fit_are_refused(tmp_path, capsys):
+    out = tmp_path / "huge"
+    code = main(["run", "--draws", "1e9", "--quantiles", "exact", "--out", str(out)])
+    assert code == 2
+    assert "exact quantiles would hold" in capsys.readouterr().err
+    assert not out.exists()
