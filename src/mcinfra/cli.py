@@ -85,6 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="exact order statistics (every draw's values held in memory) or a mergeable "
         "sketch with relative error 1e-3 (bounded memory); auto: exact up to 256 MiB",
     )
+    run.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue the interrupted run that was writing RUN_DIR, from its last "
+        "checkpoint, with its own config and settings (same result as uninterrupted)",
+    )
+    run.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="save a resumable checkpoint at most this often (default 30)",
+    )
     run.add_argument("--quiet", action="store_true", help="print no progress")
     run.add_argument(
         "--no-report", action="store_true", help="skip report.html, report.md and figures/"
@@ -151,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     except McinfraError as exc:
         print(f"mcinfra: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("mcinfra: interrupted; nothing was written", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        message = str(exc) or "interrupted; nothing was written"
+        print(f"mcinfra: {message}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into a program that stopped reading (e.g. head)
         import os
@@ -166,8 +181,9 @@ def _run(args: argparse.Namespace) -> int:
     from mcinfra.engine import settings_from
     from mcinfra.pipeline import run_to_directory
     from mcinfra.progress import Progress
-    from mcinfra.report_text import crossover_table, prediction_table, summary_table
 
+    if args.resume is not None:
+        return _resume(args)
     loaded = load_config(args.config)
     draws = args.draws
     if args.target_se is not None:
@@ -186,12 +202,66 @@ def _run(args: argparse.Namespace) -> int:
         save_draws=args.save_draws,
         target_se=args.target_se,
         quantiles=args.quantiles,
+        checkpoint_seconds=args.checkpoint_every,
         progress=progress,
         report=not args.no_report,
         log=args.log,
         notify=None if args.quiet else lambda text: print(f"mcinfra: {text}", file=sys.stderr),
     )
     progress.close()
+    _print_summary(summary, out)
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from mcinfra.config import load_config
+    from mcinfra.engine import RunSettings
+    from mcinfra.pipeline import RUN_OPTIONS, find_interrupted, run_to_directory
+    from mcinfra.progress import Progress
+
+    given = (
+        [
+            f"--{name.replace('_', '-')}"
+            for name in ("draws", "seed", "chunk_size", "target_se", "max_draws", "out")
+            if getattr(args, name) is not None
+        ]
+        + (["CONFIG"] if args.config else [])
+        + (["--save-draws"] if args.save_draws else [])
+    )
+    if given:
+        raise UsageError(f"--resume continues a run with its own settings; drop {', '.join(given)}")
+    staging = find_interrupted(args.resume)
+    options = json.loads((staging / RUN_OPTIONS).read_text(encoding="utf-8"))
+    loaded = dataclasses.replace(
+        load_config(staging / "config.toml"), origin=options["config_origin"]
+    )
+    settings = RunSettings(
+        options["draws"], options["seed"], options["chunk_size"], args.threads or options["threads"]
+    )
+    progress = Progress(enabled=not args.quiet)
+    summary = run_to_directory(
+        loaded,
+        settings,
+        args.resume,
+        target_se=options["target_se"],
+        quantiles=options["quantiles"],
+        progress=progress,
+        report=options["report"] and not args.no_report,
+        log=options["log"],
+        resume=staging,
+        checkpoint_seconds=args.checkpoint_every,
+    )
+    progress.close()
+    _print_summary(summary, args.resume)
+    return 0
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    from mcinfra.report_text import crossover_table, prediction_table, summary_table
+
     print(
         summary_table(summary)
         + crossover_table(summary["crossovers"], summary["run"]["draws"])
@@ -205,7 +275,6 @@ def _run(args: argparse.Namespace) -> int:
             f"{seq['draws_used']:,} draws"
         )
     print(f"\nwrote {out}/ ({', '.join(_listing(out))})")
-    return 0
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -118,6 +118,7 @@ def stream(
     progress: ProgressCallback | None = None,
     stop: Callable[[], bool] | None = None,
     out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    start: int = 0,
 ) -> tuple[float, int]:
     """Simulate a run chunk by chunk, handing each chunk to ``on_chunk``.
 
@@ -128,7 +129,8 @@ def stream(
     as draw-last views ``values`` (S, Y, n), ``inputs`` and ``scores`` (K, n) of buffers
     reused for every chunk, so memory stays bounded by the chunk size; copy what must
     outlive the call. With ``out`` (values, inputs, scores holding every draw) each chunk
-    is written in place at its own columns instead.
+    is written in place at its own columns instead. ``start`` (a multiple of the chunk
+    size) continues a run whose draws ``0 .. start - 1`` are done.
     """
     if out is None:
         size = min(settings.chunk_size, settings.draws)
@@ -145,8 +147,8 @@ def stream(
     started = time.perf_counter()
     busy = 0.0
     with numba_threads(settings.threads):
-        done = 0
-        for first, stop_at in chunk_bounds(settings.draws, settings.chunk_size):
+        done = start
+        for first, stop_at in chunk_bounds(settings.draws - start, settings.chunk_size, start):
             n = stop_at - first
             column = first if whole_run else 0
             chunk_started = time.perf_counter()

@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,27 +14,37 @@ from typing import Any
 from mcinfra.errors import UsageError
 
 
+def staging_prefix(target: Path) -> str:
+    """Name prefix of the temporary directories of runs writing ``target``."""
+    return f".{Path(target).name}.partial-"
+
+
 @contextmanager
-def atomic_directory(target: Path) -> Iterator[Path]:
+def atomic_directory(
+    target: Path, staging: Path | None = None, keep: Callable[[], bool] | None = None
+) -> Iterator[Path]:
     """Yield a fresh temporary directory beside ``target``; rename it into place on success.
 
-    On any exception (including KeyboardInterrupt) the temporary directory is removed and
-    ``target`` is left as it was. An existing ``target`` is replaced only once the new one
-    is complete.
+    On any exception (including KeyboardInterrupt) the temporary directory is removed, unless
+    ``keep()`` says it holds a checkpoint to resume from, and ``target`` is left as it was.
+    An existing ``target`` is replaced only once the new one is complete. ``staging`` reuses
+    the temporary directory of an interrupted run.
     """
     target = Path(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)  # mkdtemp creates 0700; a run directory is ordinary
-    except OSError as exc:
-        raise UsageError(f"cannot write to output directory {target}: {exc.strerror}") from None
+    if staging is None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=staging_prefix(target), dir=target.parent))
+            umask = os.umask(0)
+            os.umask(umask)
+            staging.chmod(0o777 & ~umask)  # mkdtemp creates 0700; a run directory is ordinary
+        except OSError as exc:
+            raise UsageError(f"cannot write to output directory {target}: {exc.strerror}") from None
     try:
         yield staging
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if keep is None or not keep():
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     previous = None
     if target.exists():

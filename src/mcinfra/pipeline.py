@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from mcinfra.config import LoadedConfig
 from mcinfra.config.structure import list_series
 from mcinfra.engine import MAX_IN_MEMORY_BYTES, ProgressCallback, RunSettings, stream, warm_up
 from mcinfra.errors import UsageError
-from mcinfra.output import DrawWriter, atomic_directory, write_json
+from mcinfra.output import DrawWriter, atomic_directory, staging_prefix, write_json
 from mcinfra.plan import compile_plan
 from mcinfra.report_text import (
     prediction_rows,
@@ -37,6 +40,9 @@ from mcinfra.stats.summary import ColumnCollector, PartitionCheck
 # Quantiles are exact order statistics while every series-year of every draw fits in this
 # many bytes; larger runs use the mergeable sketch (bounded memory, relative error 1e-3).
 EXACT_QUANTILE_MEMORY = 256 * 2**20
+CHECKPOINT = "checkpoint.npz"
+RUN_OPTIONS = "run-options.json"
+CHECKPOINT_SECONDS = 30.0
 
 
 def stopping_error(holds: int, draws: int) -> float:
@@ -47,6 +53,31 @@ def stopping_error(holds: int, draws: int) -> float:
     """
     p = (holds + 1) / (draws + 2)
     return math.sqrt(p * (1 - p) / draws)
+
+
+def save_checkpoint(path: Path, reductions: dict, draws_done: int, sampled: float) -> None:
+    """Write every reduction's state atomically (a kill mid-write leaves the previous one)."""
+    arrays = {
+        f"{name}/{key}": value
+        for name, reduction in reductions.items()
+        for key, value in reduction.state().items()
+    }
+    temporary = path.with_suffix(".tmp.npz")
+    np.savez(temporary, draws_done=draws_done, sampling_seconds=sampled, **arrays)
+    os.replace(temporary, path)
+
+
+def find_interrupted(out: Path) -> Path:
+    """The temporary directory of the interrupted run of ``out`` that can be resumed."""
+    out = Path(out)
+    found = [
+        d
+        for d in out.parent.glob(f"{staging_prefix(out)}*")
+        if (d / CHECKPOINT).is_file() and (d / RUN_OPTIONS).is_file()
+    ]
+    if not found:
+        raise UsageError(f"no interrupted run of {out} to resume (no checkpoint beside it)")
+    return max(found, key=lambda d: (d / CHECKPOINT).stat().st_mtime)
 
 
 def plan_values_bytes(loaded: LoadedConfig, draws: int) -> int:
@@ -78,108 +109,177 @@ def run_to_directory(
     report: bool = False,
     log: bool = False,
     quantiles: str = "auto",
+    resume: Path | None = None,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
 ) -> dict:
     """Run and write ``out`` atomically; return the summary (``summary.json``'s content).
 
     With ``target_se``, ``settings.draws`` is the cap on draws. ``quantiles``: "exact"
     (every draw's values held in memory), "sketch" (bounded memory, relative error 1e-3),
     or "auto" (exact while they fit in ``EXACT_QUANTILE_MEMORY``).
+
+    Every ``checkpoint_seconds`` the state of every reduction is saved in the temporary
+    directory; an interrupted run keeps that directory and ``resume`` (see
+    :func:`find_interrupted`) continues it to the result an uninterrupted run gives. Runs
+    that save draws are not checkpointed.
     """
     exact = exact_quantiles(quantiles, plan_values_bytes(loaded, settings.draws))
-    with atomic_directory(out) as staging:
-        started = time.perf_counter()
-        plan = compile_plan(loaded.config)
-        warm_up(plan)
-        if notify is not None and time.perf_counter() - started > 5:
-            notify(
-                f"compiled the kernels in {time.perf_counter() - started:.0f} s; later runs "
-                "load them from cache"
-            )
-        attrs = provenance(loaded, settings)
-        labels = [s.label for s in plan.series]
-        figures = loaded.config.source_figures
-        if exact:
-            keys = [(label, y) for label in labels for y in plan.years]
-            collector = ColumnCollector(
-                keys, labels, plan.years, None if target_se is not None else settings.draws
-            )
-        else:
-            collector = SketchColumns(labels, plan.years, figures)
-        check = PartitionCheck([s.kind for s in plan.series], [s.partition for s in plan.series])
-        counter = PredictionCounter(
-            compile_predictions(loaded.config),
-            labels,
-            plan.years,
-            [i.name for i in plan.inputs],
-            [not i.spec.is_fixed for i in plan.inputs],
-        )
-        split = loaded.config.function_split
-        crossovers = (
-            CrossoverCounter(
-                split.crossover_report, split.rising, split.falling, labels, plan.years
-            )
-            if split is not None
-            else None
-        )
-        writer = (
-            DrawWriter(staging / "draws.zarr", plan, attrs, settings.chunk_size)
-            if save_draws
-            else None
-        )
+    checkpoint_file = None
 
-        def on_chunk(first, values, inputs, scores):
-            collector.add(first, values)
-            check.add(values)
-            counter.add(values, inputs, scores)
+    def resumable() -> bool:
+        return checkpoint_file is not None and checkpoint_file.exists()
+
+    try:
+        with atomic_directory(out, staging=resume, keep=resumable) as staging:
+            if resume is None:
+                options = {
+                    "draws": settings.draws,
+                    "seed": settings.seed,
+                    "chunk_size": settings.chunk_size,
+                    "threads": settings.threads,
+                    "target_se": target_se,
+                    "quantiles": quantiles,
+                    "report": report,
+                    "log": log,
+                    "config_origin": loaded.origin,
+                }
+                write_json(staging / RUN_OPTIONS, options)
+                (staging / "config.toml").write_text(loaded.text, encoding="utf-8")
+            started = time.perf_counter()
+            plan = compile_plan(loaded.config)
+            warm_up(plan)
+            if notify is not None and time.perf_counter() - started > 5:
+                notify(
+                    f"compiled the kernels in {time.perf_counter() - started:.0f} s; later runs "
+                    "load them from cache"
+                )
+            attrs = provenance(loaded, settings)
+            labels = [s.label for s in plan.series]
+            figures = loaded.config.source_figures
+            if exact:
+                keys = [(label, y) for label in labels for y in plan.years]
+                collector = ColumnCollector(
+                    keys, labels, plan.years, None if target_se is not None else settings.draws
+                )
+            else:
+                collector = SketchColumns(labels, plan.years, figures)
+            check = PartitionCheck(
+                [s.kind for s in plan.series], [s.partition for s in plan.series]
+            )
+            counter = PredictionCounter(
+                compile_predictions(loaded.config),
+                labels,
+                plan.years,
+                [i.name for i in plan.inputs],
+                [not i.spec.is_fixed for i in plan.inputs],
+            )
+            split = loaded.config.function_split
+            crossovers = (
+                CrossoverCounter(
+                    split.crossover_report, split.rising, split.falling, labels, plan.years
+                )
+                if split is not None
+                else None
+            )
+            writer = (
+                DrawWriter(staging / "draws.zarr", plan, attrs, settings.chunk_size)
+                if save_draws
+                else None
+            )
+
+            reductions = {"columns": collector, "check": check, "counter": counter}
             if crossovers is not None:
-                crossovers.add(first, values)
-            if writer is not None:
-                writer.write(first, values, inputs, scores)
+                reductions["crossovers"] = crossovers
+            start, sampled_before = 0, 0.0
+            if resume is not None:
+                with np.load(resume / CHECKPOINT) as saved:
+                    for name, reduction in reductions.items():
+                        prefix = f"{name}/"
+                        reduction.restore(
+                            {
+                                k[len(prefix) :]: saved[k]
+                                for k in saved.files
+                                if k.startswith(prefix)
+                            }
+                        )
+                    start = int(saved["draws_done"])
+                    sampled_before = float(saved["sampling_seconds"])
+            if writer is None:
+                checkpoint_file = staging / CHECKPOINT
+            last_checkpoint = time.perf_counter()
 
-        def target_met() -> bool:
-            return target_se is not None and all(
-                stopping_error(int(h), counter.draws) < target_se for h in counter.holds
+            def on_chunk(first, values, inputs, scores):
+                nonlocal last_checkpoint
+                collector.add(first, values)
+                check.add(values)
+                counter.add(values, inputs, scores)
+                if crossovers is not None:
+                    crossovers.add(first, values)
+                if writer is not None:
+                    writer.write(first, values, inputs, scores)
+                elif time.perf_counter() - last_checkpoint >= checkpoint_seconds:
+                    save_checkpoint(
+                        checkpoint_file, reductions, first + values.shape[-1], sampled_before
+                    )
+                    last_checkpoint = time.perf_counter()
+
+            def target_met() -> bool:
+                return target_se is not None and all(
+                    stopping_error(int(h), counter.draws) < target_se for h in counter.holds
+                )
+
+            cap = settings.draws
+            sampling_seconds, done = stream(
+                plan, settings, on_chunk, progress, stop=target_met, start=start
             )
-
-        cap = settings.draws
-        sampling_seconds, done = stream(plan, settings, on_chunk, progress, stop=target_met)
-        settings = dataclasses.replace(settings, draws=done)
-        attrs["draws"] = done
-        if writer is not None:
-            writer.close({"draws": done})
-        columns = collector.columns if exact else collector
-        summary = run_summary(columns, plan, loaded, settings, attrs, check.worst, sampling_seconds)
-        summary["predictions"] = prediction_rows(counter)
-        summary["crossovers"] = crossovers.rows() if crossovers is not None else []
-        checkpoints = list(counter.history)
-        if not checkpoints or checkpoints[-1][0] != counter.draws:
-            checkpoints.append((counter.draws, [int(h) for h in counter.holds]))
-        summary["convergence"] = {
-            "draws": [d for d, _ in checkpoints],
-            "holds": {
-                p.id: [h[i] for _, h in checkpoints] for i, p in enumerate(counter.predictions)
-            },
-        }
-        if target_se is not None:
-            summary["sequential"] = {
-                "target_std_error": target_se,
-                "max_draws": cap,
-                "draws_used": done,
-                "target_met": target_met(),
+            sampling_seconds += sampled_before
+            settings = dataclasses.replace(settings, draws=done)
+            attrs["draws"] = done
+            if writer is not None:
+                writer.close({"draws": done})
+            columns = collector.columns if exact else collector
+            summary = run_summary(
+                columns, plan, loaded, settings, attrs, check.worst, sampling_seconds
+            )
+            summary["predictions"] = prediction_rows(counter)
+            summary["crossovers"] = crossovers.rows() if crossovers is not None else []
+            checkpoints = list(counter.history)
+            if not checkpoints or checkpoints[-1][0] != counter.draws:
+                checkpoints.append((counter.draws, [int(h) for h in counter.holds]))
+            summary["convergence"] = {
+                "draws": [d for d, _ in checkpoints],
+                "holds": {
+                    p.id: [h[i] for _, h in checkpoints] for i, p in enumerate(counter.predictions)
+                },
             }
-        table = quantile_table(columns, [(s, y) for s in labels for y in plan.years])
-        summary["quantiles"] = {
-            "method": "exact" if exact else "sketch",
-            "relative_accuracy": 0.0 if exact else collector.relative_accuracy,
-        }
-        write_quantiles(staging, table)
-        write_prediction_csv(staging / "predictions.csv", summary["predictions"])
-        write_sensitivity_csv(staging / "sensitivity.csv", counter)
-        (staging / "config.toml").write_text(loaded.text, encoding="utf-8")
-        summary["timing"]["total_seconds"] = time.perf_counter() - started
-        write_json(staging / "summary.json", summary)
-        if report:
-            from mcinfra.report import build_report
+            if target_se is not None:
+                summary["sequential"] = {
+                    "target_std_error": target_se,
+                    "max_draws": cap,
+                    "draws_used": done,
+                    "target_met": target_met(),
+                }
+            table = quantile_table(columns, [(s, y) for s in labels for y in plan.years])
+            summary["quantiles"] = {
+                "method": "exact" if exact else "sketch",
+                "relative_accuracy": 0.0 if exact else collector.relative_accuracy,
+            }
+            write_quantiles(staging, table)
+            write_prediction_csv(staging / "predictions.csv", summary["predictions"])
+            write_sensitivity_csv(staging / "sensitivity.csv", counter)
+            for name in (CHECKPOINT, RUN_OPTIONS):
+                (staging / name).unlink(missing_ok=True)
+            summary["timing"]["total_seconds"] = time.perf_counter() - started
+            write_json(staging / "summary.json", summary)
+            if report:
+                from mcinfra.report import build_report
 
-            build_report(staging, log=log)
+                build_report(staging, log=log)
+    except KeyboardInterrupt:
+        if not resumable():
+            raise
+        raise KeyboardInterrupt(
+            f"interrupted; the draws up to the last checkpoint are kept: continue with "
+            f"mcinfra run --resume {out}"
+        ) from None
     return summary

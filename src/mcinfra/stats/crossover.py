@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcinfra.stats.sketch import QuantileSketch
+
 
 def crossover_times(rising: np.ndarray, falling: np.ndarray, years: list[int]):
     """Crossover year (inf if none) and continuous crossover (inf if none) per draw.
@@ -48,7 +50,9 @@ class CrossoverCounter:
         self.years = years
         self._rows = [(index[f"{e}_{rising}"], index[f"{e}_{falling}"]) for e in entities]
         self.counts = np.zeros((len(entities), len(years) + 1), dtype=np.int64)  # last: after
-        self._continuous: list[np.ndarray] = []
+        # Continuous crossovers, as years after the first year: a relative error of 1e-3
+        # of at most the horizon, where one of the calendar year would be two years.
+        self.continuous = QuantileSketch(len(entities))
 
     def add(self, first: int, values: np.ndarray) -> None:
         """Count a draw-last chunk (S, Y, n) holding draws ``first ..``."""
@@ -57,19 +61,41 @@ class CrossoverCounter:
             year, continuous = crossover_times(values[up], values[down], self.years)
             slot = np.where(np.isfinite(year), year - self.years[0], len(self.years))
             self.counts[e] += np.bincount(slot.astype(np.int64), minlength=len(self.years) + 1)
-            part[e] = continuous
-        self._continuous.append(part)
+            part[e] = continuous - self.years[0]
+        self.continuous.add(part)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays for a checkpoint (see :meth:`restore`)."""
+        sketch = {f"continuous_{k}": v for k, v in self.continuous.state().items()}
+        return {"counts": self.counts} | sketch
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Continue from a checkpoint made by :meth:`state`."""
+        self.counts[...] = state["counts"]
+        prefix = "continuous_"
+        self.continuous = QuantileSketch.from_state(
+            {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        )
+
+    def merge(self, other: CrossoverCounter) -> None:
+        """Add the counts of another part of the same run."""
+        self.counts += other.counts
+        self.continuous.merge(other.continuous)
+
+    def _median(self, entity: int, n: int) -> float:
+        """Median continuous crossover (numpy's definition), in years after the first."""
+        low = (n - 1) // 2
+        a, b = self.continuous.order_statistics([entity], [low, min(low + 1, n - 1)])[0]
+        return float(a) if (n - 1) % 2 == 0 else 0.5 * (a + b)
 
     def rows(self) -> list[dict]:
         """The ``crossovers`` list of summary.json."""
         out = []
-        all_continuous = np.concatenate(self._continuous, axis=1)
         for e, entity in enumerate(self.entities):
             n = self.counts[e].sum()
             cumulative = np.cumsum(self.counts[e][:-1]) / n
             reached = np.flatnonzero(cumulative >= 0.5)
-            continuous = all_continuous[e]
-            median = float(np.median(continuous))
+            median = float(self.years[0] + self._median(e, int(n)))
             out.append(
                 {
                     "entity": entity,

@@ -84,6 +84,32 @@ class PredictionCounter:
         self.sensitivity.add(scores, indicators)
         self.draws += values.shape[-1]
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays for a checkpoint (see :meth:`restore`)."""
+        return {
+            "holds": self.holds,
+            "draws": np.array(self.draws),
+            "sensitivity_counts": self.sensitivity.counts,
+            "sensitivity_hits": self.sensitivity.hits,
+            "history_draws": np.array([d for d, _ in self.history], dtype=np.int64),
+            "history_holds": np.array([h for _, h in self.history], dtype=np.int64).reshape(
+                len(self.history), len(self.predictions)
+            ),
+            "next_checkpoint": np.array(self._next_checkpoint),
+        }
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Continue from a checkpoint made by :meth:`state` of an identical counter."""
+        self.holds[...] = state["holds"]
+        self.draws = int(state["draws"])
+        self.sensitivity.counts[...] = state["sensitivity_counts"]
+        self.sensitivity.hits[...] = state["sensitivity_hits"]
+        self.history = [
+            (int(d), [int(h) for h in holds])
+            for d, holds in zip(state["history_draws"], state["history_holds"], strict=True)
+        ]
+        self._next_checkpoint = int(state["next_checkpoint"])
+
     def _record_history(self, indicators: np.ndarray) -> None:
         """Cumulative counts at checkpoints 100, 200, 500, 1000, 2000, ... draws."""
         n = indicators.shape[1]

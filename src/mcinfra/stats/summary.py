@@ -116,6 +116,23 @@ class ColumnCollector:
             part[row] = values[s, t]
         self._filled = first + n
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays for a checkpoint (see :meth:`restore`)."""
+        if self._data is not None:
+            return {"data": self._data[:, : self._filled]}
+        data = np.concatenate(self._parts, axis=1) if self._parts else np.empty((len(self.keys), 0))
+        self._parts = [data]  # joined once; later chunks keep appending parts
+        return {"data": data}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Continue from a checkpoint made by :meth:`state`."""
+        data = state["data"]
+        if self._data is not None:
+            self._data[:, : data.shape[1]] = data
+        else:
+            self._parts = [data.copy()]
+        self._filled = data.shape[1]
+
     @property
     def columns(self) -> Columns:
         """Every draw collected so far."""
@@ -144,6 +161,12 @@ class PartitionCheck:
         self._rows = np.array(rows, dtype=np.int64)
         self._ptr = np.array(ptr, dtype=np.int64)
         self.worst = 0.0
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"worst": np.array(self.worst)}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        self.worst = float(state["worst"])
 
     def add(self, values: np.ndarray) -> None:
         """Check a draw-last chunk (S, Y, n); row 0 is the total."""

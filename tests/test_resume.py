@@ -1,0 +1,83 @@
+"""Interrupted runs resume from their last checkpoint to the uninterrupted result."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mcinfra.cli import main
+from mcinfra.config import load_config
+from mcinfra.engine import settings_from
+from mcinfra.pipeline import CHECKPOINT, run_to_directory
+
+FILES = ("predictions.csv", "sensitivity.csv", "quantiles.csv")
+
+
+def _same_results(a, b) -> None:
+    for name in FILES:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    summaries = [json.loads((d / "summary.json").read_text()) for d in (a, b)]
+    for key in ("predictions", "series", "source_figures", "crossovers", "convergence", "checks"):
+        assert summaries[0][key] == summaries[1][key], key
+    assert summaries[0]["run"]["draws"] == summaries[1]["run"]["draws"]
+
+
+@pytest.mark.parametrize("quantiles", ["exact", "sketch"])
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, quantiles, capsys):
+    loaded = load_config()
+    settings = settings_from(loaded, draws=12_000, chunk_size=1_500)
+    whole = tmp_path / "whole"
+    run_to_directory(loaded, settings, whole, quantiles=quantiles)
+
+    def interrupt_after_four_chunks(done, total, seconds):
+        if done >= 6_000:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt, match="--resume"):
+        run_to_directory(
+            loaded,
+            settings,
+            out,
+            quantiles=quantiles,
+            progress=interrupt_after_four_chunks,
+            checkpoint_seconds=0.0,
+        )
+    assert not out.exists()
+    assert len(list(tmp_path.glob(".interrupted.partial-*/" + CHECKPOINT))) == 1
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0
+    _same_results(whole, out)
+    assert not list(tmp_path.glob(".interrupted.partial-*"))  # renamed into place
+    assert not (out / CHECKPOINT).exists()
+
+
+def test_resume_refuses_settings_and_missing_runs(tmp_path, capsys):
+    assert main(["run", "--resume", str(tmp_path / "none"), "--draws", "10"]) == 2
+    assert "drop --draws" in capsys.readouterr().err
+    assert main(["run", "--resume", str(tmp_path / "none")]) == 2
+    assert "no interrupted run" in capsys.readouterr().err
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path):
+    args = ["run", "--draws", "300000", "--chunk-size", "10000", "--no-report", "--quiet"]
+    whole = tmp_path / "whole"
+    assert main([*args, "--out", str(whole)]) == 0
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "mcinfra.cli", *args, "--out", str(out)]
+    process = subprocess.Popen([*command, "--checkpoint-every", "0"], cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".killed.partial-*/" + CHECKPOINT)):
+        assert process.poll() is None, "the run ended before its first checkpoint"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not out.exists()
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0
+    _same_results(whole, out)
