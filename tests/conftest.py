@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,6 @@ settings.register_profile("ci", derandomize=True, deadline=None)
 settings.register_profile("local", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "local")
 
-# The independent numpy implementation of the model lives with the benchmarks.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 ALPHA = 1e-6
 """False-alarm rate of one statistical comparison."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import numpy_model
+from mcinfra import reference as numpy_model
 from mcinfra.kernels import model as kernels
 from mcinfra.kernels.random import seed_key
 

@@ -92,6 +92,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue the interrupted run that was writing RUN_DIR, from its last "
         "checkpoint, with its own config and settings (same result as uninterrupted)",
     )
+    cluster = run.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--dask-workers",
+        type=_positive_int,
+        metavar="N",
+        help="run the chunks on a local dask cluster of N worker processes "
+        '(needs "mcinfra[distributed]"); same result',
+    )
+    cluster.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the chunks on the dask.distributed scheduler at ADDRESS "
+        "(e.g. tcp://10.0.0.5:8786); same result",
+    )
     run.add_argument(
         "--checkpoint-every",
         type=float,
@@ -117,6 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="cap on draws with --target-se (default 10,000,000)",
     )
+
+    bench = commands.add_parser(
+        "bench", help="measure sampler and pipeline throughput on this machine"
+    )
+    bench.add_argument(
+        "--sizes",
+        default="1e5,1e6,1e7",
+        help="comma-separated draw counts (default 1e5,1e6,1e7)",
+    )
+    bench.add_argument("--repeats", type=_positive_int, default=3, help="best of (default 3)")
+    bench.add_argument(
+        "--no-startup", action="store_true", help="skip the start-up and compile timings"
+    )
+    bench.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
 
     report = commands.add_parser("report", help="rebuild the report of a finished run")
     report.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
@@ -161,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             return _whatif(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "bench":
+            return _bench(args)
         return _validate(args)
     except McinfraError as exc:
         print(f"mcinfra: error: {exc}", file=sys.stderr)
@@ -195,22 +225,68 @@ def _run(args: argparse.Namespace) -> int:
     )
     out = args.out if args.out is not None else Path("reports") / loaded.config.model.name
     progress = Progress(enabled=not args.quiet)
-    summary = run_to_directory(
-        loaded,
-        settings,
-        out,
-        save_draws=args.save_draws,
-        target_se=args.target_se,
-        quantiles=args.quantiles,
-        checkpoint_seconds=args.checkpoint_every,
-        progress=progress,
-        report=not args.no_report,
-        log=args.log,
-        notify=None if args.quiet else lambda text: print(f"mcinfra: {text}", file=sys.stderr),
-    )
+    with _cluster(args) as client:
+        summary = run_to_directory(
+            loaded,
+            settings,
+            out,
+            client=client,
+            save_draws=args.save_draws,
+            target_se=args.target_se,
+            quantiles=args.quantiles,
+            checkpoint_seconds=args.checkpoint_every,
+            progress=progress,
+            report=not args.no_report,
+            log=args.log,
+            notify=None if args.quiet else lambda text: print(f"mcinfra: {text}", file=sys.stderr),
+        )
     progress.close()
     _print_summary(summary, out)
     return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import json
+
+    from mcinfra.bench import measure
+    from mcinfra.output import write_json
+
+    try:
+        sizes = [_positive_int(text.strip()) for text in args.sizes.split(",") if text.strip()]
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"--sizes: {exc}") from None
+    if not sizes:
+        raise UsageError(f"--sizes needs at least one draw count, got {args.sizes!r}")
+    if args.json is not None and not args.json.parent.is_dir():
+        raise UsageError(f"cannot write {args.json}: no directory {args.json.parent}")
+    result = measure(
+        sizes, args.repeats, startup=not args.no_startup, log=lambda text: print(text, flush=True)
+    )
+    for name, ratio in result["ratios"].items():
+        print(f"{name:<28} {ratio:8.2f}x")
+    for name, seconds in result.get("startup", {}).items():
+        print(f"{name:<28} {seconds:8.1f} s")
+    for name, row in result["targets"].items():
+        state = {True: "met", False: "NOT met", None: "not measured"}[row["met"]]
+        print(f"target {name:<32} {row['target']:>12,} {state}")
+    if args.json is not None:
+        staging = args.json.with_name(f".{args.json.name}.partial")
+        write_json(staging, result)
+        staging.replace(args.json)
+    else:
+        print(json.dumps(result["machine"]))
+    return 0
+
+
+def _cluster(args: argparse.Namespace):
+    """A dask client for --dask-workers / --scheduler, else a context giving None."""
+    from contextlib import nullcontext
+
+    if args.dask_workers is None and args.scheduler is None:
+        return nullcontext(None)
+    from mcinfra.distributed import dask_client
+
+    return dask_client(args.dask_workers, args.scheduler)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -242,18 +318,20 @@ def _resume(args: argparse.Namespace) -> int:
         options["draws"], options["seed"], options["chunk_size"], args.threads or options["threads"]
     )
     progress = Progress(enabled=not args.quiet)
-    summary = run_to_directory(
-        loaded,
-        settings,
-        args.resume,
-        target_se=options["target_se"],
-        quantiles=options["quantiles"],
-        progress=progress,
-        report=options["report"] and not args.no_report,
-        log=options["log"],
-        resume=staging,
-        checkpoint_seconds=args.checkpoint_every,
-    )
+    with _cluster(args) as client:
+        summary = run_to_directory(
+            loaded,
+            settings,
+            args.resume,
+            client=client,
+            target_se=options["target_se"],
+            quantiles=options["quantiles"],
+            progress=progress,
+            report=options["report"] and not args.no_report,
+            log=options["log"],
+            resume=staging,
+            checkpoint_seconds=args.checkpoint_every,
+        )
     progress.close()
     _print_summary(summary, args.resume)
     return 0

@@ -23,6 +23,7 @@ from mcinfra.engine import MAX_IN_MEMORY_BYTES, ProgressCallback, RunSettings, s
 from mcinfra.errors import UsageError
 from mcinfra.output import DrawWriter, atomic_directory, staging_prefix, write_json
 from mcinfra.plan import compile_plan
+from mcinfra.reductions import Reductions
 from mcinfra.report_text import (
     prediction_rows,
     run_summary,
@@ -31,11 +32,7 @@ from mcinfra.report_text import (
     write_sensitivity_csv,
 )
 from mcinfra.results import provenance
-from mcinfra.stats.crossover import CrossoverCounter
-from mcinfra.stats.indicators import PredictionCounter, compile_predictions
 from mcinfra.stats.quantiles import quantile_table
-from mcinfra.stats.sketch import SketchColumns
-from mcinfra.stats.summary import ColumnCollector, PartitionCheck
 
 # Quantiles are exact order statistics while every series-year of every draw fits in this
 # many bytes; larger runs use the mergeable sketch (bounded memory, relative error 1e-3).
@@ -55,13 +52,9 @@ def stopping_error(holds: int, draws: int) -> float:
     return math.sqrt(p * (1 - p) / draws)
 
 
-def save_checkpoint(path: Path, reductions: dict, draws_done: int, sampled: float) -> None:
+def save_checkpoint(path: Path, reductions: Reductions, draws_done: int, sampled: float) -> None:
     """Write every reduction's state atomically (a kill mid-write leaves the previous one)."""
-    arrays = {
-        f"{name}/{key}": value
-        for name, reduction in reductions.items()
-        for key, value in reduction.state().items()
-    }
+    arrays = reductions.state()
     temporary = path.with_suffix(".tmp.npz")
     np.savez(temporary, draws_done=draws_done, sampling_seconds=sampled, **arrays)
     os.replace(temporary, path)
@@ -111,6 +104,7 @@ def run_to_directory(
     quantiles: str = "auto",
     resume: Path | None = None,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    client=None,
 ) -> dict:
     """Run and write ``out`` atomically; return the summary (``summary.json``'s content).
 
@@ -122,7 +116,12 @@ def run_to_directory(
     directory; an interrupted run keeps that directory and ``resume`` (see
     :func:`find_interrupted`) continues it to the result an uninterrupted run gives. Runs
     that save draws are not checkpointed.
+
+    With a ``dask.distributed`` ``client`` each chunk runs as a task on its cluster
+    (:mod:`mcinfra.distributed`); the result is identical.
     """
+    if client is not None and save_draws:
+        raise UsageError("--save-draws writes from one process; it cannot be combined with dask")
     exact = exact_quantiles(quantiles, plan_values_bytes(loaded, settings.draws))
     checkpoint_file = None
 
@@ -154,92 +153,63 @@ def run_to_directory(
                     "load them from cache"
                 )
             attrs = provenance(loaded, settings)
-            labels = [s.label for s in plan.series]
-            figures = loaded.config.source_figures
-            if exact:
-                keys = [(label, y) for label in labels for y in plan.years]
-                collector = ColumnCollector(
-                    keys, labels, plan.years, None if target_se is not None else settings.draws
-                )
-            else:
-                collector = SketchColumns(labels, plan.years, figures)
-            check = PartitionCheck(
-                [s.kind for s in plan.series], [s.partition for s in plan.series]
-            )
-            counter = PredictionCounter(
-                compile_predictions(loaded.config),
-                labels,
-                plan.years,
-                [i.name for i in plan.inputs],
-                [not i.spec.is_fixed for i in plan.inputs],
-            )
-            split = loaded.config.function_split
-            crossovers = (
-                CrossoverCounter(
-                    split.crossover_report, split.rising, split.falling, labels, plan.years
-                )
-                if split is not None
-                else None
+            reductions = Reductions(
+                loaded, plan, exact, None if target_se is not None else settings.draws
             )
             writer = (
                 DrawWriter(staging / "draws.zarr", plan, attrs, settings.chunk_size)
                 if save_draws
                 else None
             )
-
-            reductions = {"columns": collector, "check": check, "counter": counter}
-            if crossovers is not None:
-                reductions["crossovers"] = crossovers
             start, sampled_before = 0, 0.0
             if resume is not None:
                 with np.load(resume / CHECKPOINT) as saved:
-                    for name, reduction in reductions.items():
-                        prefix = f"{name}/"
-                        reduction.restore(
-                            {
-                                k[len(prefix) :]: saved[k]
-                                for k in saved.files
-                                if k.startswith(prefix)
-                            }
-                        )
+                    reductions.restore(saved)
                     start = int(saved["draws_done"])
                     sampled_before = float(saved["sampling_seconds"])
             if writer is None:
                 checkpoint_file = staging / CHECKPOINT
             last_checkpoint = time.perf_counter()
 
-            def on_chunk(first, values, inputs, scores):
+            def checkpoint(done: int) -> None:
                 nonlocal last_checkpoint
-                collector.add(first, values)
-                check.add(values)
-                counter.add(values, inputs, scores)
-                if crossovers is not None:
-                    crossovers.add(first, values)
+                if writer is None and time.perf_counter() - last_checkpoint >= checkpoint_seconds:
+                    save_checkpoint(checkpoint_file, reductions, done, sampled_before)
+                    last_checkpoint = time.perf_counter()
+
+            def on_chunk(first, values, inputs, scores):
+                reductions.add(first, values, inputs, scores)
                 if writer is not None:
                     writer.write(first, values, inputs, scores)
-                elif time.perf_counter() - last_checkpoint >= checkpoint_seconds:
-                    save_checkpoint(
-                        checkpoint_file, reductions, first + values.shape[-1], sampled_before
-                    )
-                    last_checkpoint = time.perf_counter()
+                checkpoint(first + values.shape[-1])
 
             def target_met() -> bool:
                 return target_se is not None and all(
-                    stopping_error(int(h), counter.draws) < target_se for h in counter.holds
+                    stopping_error(int(h), reductions.counter.draws) < target_se
+                    for h in reductions.counter.holds
                 )
 
             cap = settings.draws
-            sampling_seconds, done = stream(
-                plan, settings, on_chunk, progress, stop=target_met, start=start
-            )
+            if client is None:
+                sampling_seconds, done = stream(
+                    plan, settings, on_chunk, progress, stop=target_met, start=start
+                )
+            else:
+                from mcinfra.distributed import stream_distributed
+
+                sampling_seconds, done = stream_distributed(
+                    client, loaded, settings, exact, reductions, progress, target_met, start,
+                    after_chunk=checkpoint,
+                )  # fmt: skip
             sampling_seconds += sampled_before
             settings = dataclasses.replace(settings, draws=done)
             attrs["draws"] = done
             if writer is not None:
                 writer.close({"draws": done})
-            columns = collector.columns if exact else collector
+            columns = reductions.columns
+            counter, crossovers = reductions.counter, reductions.crossovers
             summary = run_summary(
-                columns, plan, loaded, settings, attrs, check.worst, sampling_seconds
+                columns, plan, loaded, settings, attrs, reductions.check.worst, sampling_seconds
             )
             summary["predictions"] = prediction_rows(counter)
             summary["crossovers"] = crossovers.rows() if crossovers is not None else []
@@ -259,10 +229,11 @@ def run_to_directory(
                     "draws_used": done,
                     "target_met": target_met(),
                 }
+            labels = [s.label for s in plan.series]
             table = quantile_table(columns, [(s, y) for s in labels for y in plan.years])
             summary["quantiles"] = {
                 "method": "exact" if exact else "sketch",
-                "relative_accuracy": 0.0 if exact else collector.relative_accuracy,
+                "relative_accuracy": 0.0 if exact else columns.relative_accuracy,
             }
             write_quantiles(staging, table)
             write_prediction_csv(staging / "predictions.csv", summary["predictions"])

@@ -77,8 +77,11 @@ class CrossoverCounter:
             {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         )
 
-    def merge(self, other: CrossoverCounter) -> None:
-        """Add the counts of another part of the same run."""
+    def absorb(self, first: int, state: dict[str, np.ndarray]) -> None:
+        """Merge the :meth:`state` of another part of the same run."""
+        other = CrossoverCounter.__new__(CrossoverCounter)
+        other.counts = np.zeros_like(self.counts)
+        other.restore(state)
         self.counts += other.counts
         self.continuous.merge(other.continuous)
 

@@ -110,6 +110,34 @@ class PredictionCounter:
         ]
         self._next_checkpoint = int(state["next_checkpoint"])
 
+    def start_at(self, first: int) -> None:
+        """Count a part of a run that starts at draw ``first`` (history checkpoints after it).
+
+        The part's history then holds counts within the part, which :meth:`absorb` offsets.
+        """
+        self.draws = first
+        while self._next_checkpoint <= first:
+            self._advance_checkpoint()
+
+    def absorb(self, first: int, state: dict[str, np.ndarray]) -> None:
+        """Merge the state of a part counted from draw ``first`` (= the draws so far)."""
+        if first != self.draws:
+            raise ValueError(f"parts must be merged in draw order: expected {self.draws}")
+        before = self.holds.copy()
+        for d, holds in zip(state["history_draws"], state["history_holds"], strict=True):
+            self.history.append((int(d), [int(h) for h in before + holds]))
+        self.holds += state["holds"]
+        self.draws = int(state["draws"])
+        self.sensitivity.counts += state["sensitivity_counts"]
+        self.sensitivity.hits += state["sensitivity_hits"]
+        self._next_checkpoint = int(state["next_checkpoint"])
+
+    def _advance_checkpoint(self) -> None:
+        step = str(self._next_checkpoint)[0]
+        self._next_checkpoint = (
+            self._next_checkpoint * (5 if step == "2" else 2) // (2 if step == "2" else 1)
+        )
+
     def _record_history(self, indicators: np.ndarray) -> None:
         """Cumulative counts at checkpoints 100, 200, 500, 1000, 2000, ... draws."""
         n = indicators.shape[1]
@@ -117,10 +145,7 @@ class PredictionCounter:
             upto = self._next_checkpoint - self.draws
             counts = self.holds + np.count_nonzero(indicators[:, :upto], axis=1)
             self.history.append((self._next_checkpoint, [int(c) for c in counts]))
-            step = str(self._next_checkpoint)[0]
-            self._next_checkpoint = (
-                self._next_checkpoint * (5 if step == "2" else 2) // (2 if step == "2" else 1)
-            )
+            self._advance_checkpoint()
 
     def estimates(self) -> list[ProbabilityEstimate]:
         """One estimate per prediction."""

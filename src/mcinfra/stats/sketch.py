@@ -295,11 +295,16 @@ class SketchColumns:
                 self.figure_counts[i, 1] += np.count_nonzero(draws == figure.value)
         self.draws += n
 
-    def merge(self, other: SketchColumns) -> None:
-        """Add another part of the same run (same series, years and figures)."""
-        self.sketch.merge(other.sketch)
-        self.figure_counts += other.figure_counts
-        self.draws += other.draws
+    def absorb(self, first: int, state: dict[str, np.ndarray]) -> None:
+        """Merge the :meth:`state` of another part of the same run (any order)."""
+        prefix = "sketch_"
+        self.sketch.merge(
+            QuantileSketch.from_state(
+                {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            )
+        )
+        self.figure_counts += state["figure_counts"]
+        self.draws += int(state["draws"])
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays for a checkpoint (see :meth:`restore`)."""

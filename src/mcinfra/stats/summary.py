@@ -133,6 +133,17 @@ class ColumnCollector:
             self._parts = [data.copy()]
         self._filled = data.shape[1]
 
+    def absorb(self, first: int, state: dict[str, np.ndarray]) -> None:
+        """Append the columns of the part holding draws ``first ..`` (parts in draw order)."""
+        data = state["data"]
+        if first != self._filled:
+            raise ValueError(f"parts must be merged in draw order: expected {self._filled}")
+        if self._data is not None:
+            self._data[:, first : first + data.shape[1]] = data
+        else:
+            self._parts.append(data)
+        self._filled = first + data.shape[1]
+
     @property
     def columns(self) -> Columns:
         """Every draw collected so far."""
@@ -167,6 +178,9 @@ class PartitionCheck:
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
         self.worst = float(state["worst"])
+
+    def absorb(self, first: int, state: dict[str, np.ndarray]) -> None:
+        self.worst = max(self.worst, float(state["worst"]))
 
     def add(self, values: np.ndarray) -> None:
         """Check a draw-last chunk (S, Y, n); row 0 is the total."""

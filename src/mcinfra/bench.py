@@ -1,0 +1,196 @@
+"""Throughput of this installation on this machine (``mcinfra bench``).
+
+Everything is measured in one process (start-up times in fresh subprocesses) on the
+default model, so the ratios, which are what to compare across machines, come from the
+same conditions:
+
+- sampler: inputs to trajectories, chunk by chunk into buffers reused for every chunk (as
+  a run streams them), with all threads and with one;
+- pipeline: a whole run without the report (sampling, predictions, sensitivity, quantiles,
+  files), as ``mcinfra run --no-report`` does it after start-up;
+- numpy model: the plain numpy/scipy implementation of the same model
+  (:mod:`mcinfra.reference`), including its random numbers;
+- numpy normals: numpy's fastest bit generator drawing only the normals the model needs;
+- start-up: ``mcinfra run --draws 1000 --no-report`` in a new process, first with an empty
+  kernel cache (compilation) and then with the cache it filled.
+
+Rates are best of ``repeats``; machines shared with other work vary by tens of percent.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+TARGETS = {
+    "sampler_draws_per_second": 2_000_000,
+    "pipeline_draws_per_second_1e7": 1_000_000,
+    "sampler_vs_numpy_model": 15.0,
+    "sampler_vs_numpy_normals": 1.0,
+    "thread_speedup": 1.7,
+    "cached_startup_seconds": 3.0,
+}
+
+
+def best_of(repeats: int, function: Callable[[], object]) -> float:
+    """Shortest wall time of ``repeats`` calls."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def machine_facts() -> dict:
+    """What the figures were measured on."""
+    import numba
+    import scipy
+
+    from mcinfra import __version__
+
+    processor = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                processor = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = None
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "processor": processor,
+        "cpu_count": os.cpu_count(),
+        "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "memory_bytes": memory,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "mcinfra": __version__,
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "scipy": scipy.__version__,
+        "measured_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def startup_seconds(draws: int = 1000) -> dict:
+    """Wall time of ``mcinfra run --draws N --no-report`` with an empty and a warm cache."""
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="mcinfra-bench-") as scratch:
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(scratch) / "cache"))
+        for name in ("first_call_compile_seconds", "cached_startup_seconds"):
+            command = [sys.executable, "-m", "mcinfra.cli", "run", "--draws", str(draws)]
+            command += ["--no-report", "--quiet", "--out", str(Path(scratch) / name)]
+            started = time.perf_counter()
+            subprocess.run(command, env=env, check=True, capture_output=True)
+            out[name] = time.perf_counter() - started
+    return out
+
+
+def measure(
+    sizes=(100_000, 1_000_000, 10_000_000),
+    repeats: int = 3,
+    startup: bool = True,
+    numpy_draws: int = 200_000,
+    log: Callable[[str], None] = lambda text: None,
+) -> dict:
+    """Run every measurement; returns the JSON-ready result (see the module docstring)."""
+    import numba
+
+    from mcinfra.config import load_config
+    from mcinfra.engine import numba_threads, settings_from, warm_up
+    from mcinfra.kernels.model import simulate_chunk
+    from mcinfra.kernels.random import seed_key
+    from mcinfra.pipeline import run_to_directory
+    from mcinfra.plan import compile_plan
+    from mcinfra.reference import simulate as numpy_simulate
+
+    loaded = load_config()
+    plan = compile_plan(loaded.config)
+    warm_up(plan)
+    threads = numba.get_num_threads()
+    result: dict = {"machine": machine_facts(), "model": loaded.config.model.name}
+    result["normals_per_draw"] = plan.n_normals
+    rates: dict = {"sampler": {}, "sampler_one_thread": {}, "pipeline": {}}
+    chunk = loaded.config.sampling.chunk_size
+    buffers = (
+        np.zeros((len(plan.series), len(plan.years), chunk)),  # touched once, then reused
+        np.zeros((len(plan.inputs), chunk)),
+        np.zeros((len(plan.inputs), chunk)),
+    )
+    key = seed_key(loaded.config.sampling.seed)
+
+    def sample(draws: int) -> None:
+        for first in range(0, draws, chunk):
+            simulate_chunk(key, first, min(chunk, draws - first), plan.kernel, *buffers, 0)
+
+    for size in sizes:
+        settings = settings_from(loaded, draws=int(size))
+        for key_name, count in (("sampler", threads), ("sampler_one_thread", 1)):
+            with numba_threads(count):
+                seconds = best_of(repeats, lambda n=int(size): sample(n))
+            rates[key_name][str(int(size))] = int(size) / seconds
+            log(f"{key_name:<20} {int(size):>12,} draws  {int(size) / seconds / 1e6:7.3f} M/s")
+        with tempfile.TemporaryDirectory(prefix="mcinfra-bench-") as scratch:
+            runs = 1 if size >= 5_000_000 else repeats
+            seconds = best_of(
+                runs, lambda s=settings: run_to_directory(loaded, s, Path(scratch) / "run")
+            )
+        rates["pipeline"][str(int(size))] = int(size) / seconds
+        log(f"{'pipeline':<20} {int(size):>12,} draws  {int(size) / seconds / 1e6:7.3f} M/s")
+    normals_draws = min(max(int(s) for s in sizes), 1_000_000)
+    normals = np.empty((normals_draws, plan.n_normals))
+    fastest = 0.0
+    for bit_generator in (np.random.PCG64, np.random.SFC64):
+        generator = np.random.Generator(bit_generator(1))
+        seconds = best_of(repeats, lambda g=generator: g.standard_normal(out=normals))
+        fastest = max(fastest, normals_draws / seconds)
+    rates["numpy_normals"] = fastest
+    log(f"{'numpy normals':<20} {normals_draws:>12,} draws  {fastest / 1e6:7.3f} M/s")
+    seconds = best_of(max(1, repeats // 2), lambda: numpy_simulate(loaded.config, numpy_draws, 1))
+    rates["numpy_model"] = numpy_draws / seconds
+    log(f"{'numpy model':<20} {numpy_draws:>12,} draws  {numpy_draws / seconds / 1e6:7.3f} M/s")
+    result["draws_per_second"] = rates
+    largest = str(int(max(sizes)))
+    sampler = max(rates["sampler"].values())
+    result["ratios"] = {
+        "sampler_vs_numpy_model": sampler / rates["numpy_model"],
+        "sampler_vs_numpy_normals": sampler / rates["numpy_normals"],
+        "pipeline_vs_numpy_model": rates["pipeline"][largest] / rates["numpy_model"],
+        "thread_speedup": rates["sampler"][largest] / rates["sampler_one_thread"][largest],
+    }
+    if startup:
+        log("start-up: compiling in a fresh process (about a minute)")
+        result["startup"] = startup_seconds()
+    result["targets"] = _targets(result)
+    return result
+
+
+def _targets(result: dict) -> dict:
+    """Each target of the project's benchmark with the measured figure and whether it is met."""
+    rates, ratios = result["draws_per_second"], result["ratios"]
+    measured = {
+        "sampler_draws_per_second": max(rates["sampler"].values()),
+        "pipeline_draws_per_second_1e7": rates["pipeline"].get("10000000"),
+        "sampler_vs_numpy_model": ratios["sampler_vs_numpy_model"],
+        "sampler_vs_numpy_normals": ratios["sampler_vs_numpy_normals"],
+        "thread_speedup": ratios["thread_speedup"],
+        "cached_startup_seconds": result.get("startup", {}).get("cached_startup_seconds"),
+    }
+    out = {}
+    for name, target in TARGETS.items():
+        value = measured[name]
+        met = None if value is None else (value <= target if "seconds" in name else value >= target)
+        out[name] = {"target": target, "measured": value, "met": met}
+    return out

@@ -1,0 +1,112 @@
+"""Every per-chunk reduction of a run, in one object that merges, saves and restores.
+
+A run reduces each chunk of draws to prediction and sensitivity counts, the partition
+check, crossover counts and the quantile source (exact columns or the sketch). All of them
+are exact to the count, so a run's reductions can be computed in parts (chunks, processes,
+machines, sessions) and combined in draw order with :meth:`Reductions.absorb` to the same
+numbers a single pass gives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mcinfra.config import LoadedConfig
+from mcinfra.plan import Plan
+from mcinfra.stats.crossover import CrossoverCounter
+from mcinfra.stats.indicators import PredictionCounter, compile_predictions
+from mcinfra.stats.sketch import SketchColumns
+from mcinfra.stats.summary import ColumnCollector, PartitionCheck
+
+
+class Reductions:
+    """The reductions of one run (or of the part of it starting at draw ``start``).
+
+    Parameters
+    ----------
+    loaded, plan : the run's configuration and its compiled plan.
+    exact : bool
+        Exact quantile columns (every draw held) instead of the sketch.
+    capacity : int or None
+        Draws the exact columns are allocated for (None: grown chunk by chunk).
+    start : int
+        First draw this object will see (a part of a run computed elsewhere).
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        plan: Plan,
+        exact: bool,
+        capacity: int | None = None,
+        start: int = 0,
+    ) -> None:
+        labels = [s.label for s in plan.series]
+        self.exact = exact
+        if exact:
+            keys = [(label, y) for label in labels for y in plan.years]
+            self.collector = ColumnCollector(keys, labels, plan.years, capacity)
+        else:
+            self.collector = SketchColumns(labels, plan.years, loaded.config.source_figures)
+        self.check = PartitionCheck(
+            [s.kind for s in plan.series], [s.partition for s in plan.series]
+        )
+        self.counter = PredictionCounter(
+            compile_predictions(loaded.config),
+            labels,
+            plan.years,
+            [i.name for i in plan.inputs],
+            [not i.spec.is_fixed for i in plan.inputs],
+        )
+        self.counter.start_at(start)
+        split = loaded.config.function_split
+        self.crossovers = (
+            CrossoverCounter(
+                split.crossover_report, split.rising, split.falling, labels, plan.years
+            )
+            if split is not None
+            else None
+        )
+
+    @property
+    def parts(self) -> dict:
+        parts = {"columns": self.collector, "check": self.check, "counter": self.counter}
+        if self.crossovers is not None:
+            parts["crossovers"] = self.crossovers
+        return parts
+
+    @property
+    def columns(self):
+        """The quantile source: exact ``Columns`` or the ``SketchColumns``."""
+        return self.collector.columns if self.exact else self.collector
+
+    def add(self, first: int, values: np.ndarray, inputs: np.ndarray, scores: np.ndarray) -> None:
+        """Reduce a draw-last chunk holding draws ``first ..`` (chunks in draw order)."""
+        self.collector.add(first, values)
+        self.check.add(values)
+        self.counter.add(values, inputs, scores)
+        if self.crossovers is not None:
+            self.crossovers.add(first, values)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Every reduction's arrays, keyed ``"<reduction>/<array>"``."""
+        return {
+            f"{name}/{key}": value
+            for name, part in self.parts.items()
+            for key, value in part.state().items()
+        }
+
+    @staticmethod
+    def _split(state, name: str) -> dict[str, np.ndarray]:
+        prefix = f"{name}/"
+        return {k[len(prefix) :]: state[k] for k in state if k.startswith(prefix)}
+
+    def restore(self, state) -> None:
+        """Continue from a :meth:`state` of an identical run."""
+        for name, part in self.parts.items():
+            part.restore(self._split(state, name))
+
+    def absorb(self, first: int, state) -> None:
+        """Merge the :meth:`state` of a part that reduced draws ``first ..`` (next in order)."""
+        for name, part in self.parts.items():
+            part.absorb(first, self._split(state, name))

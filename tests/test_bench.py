@@ -1,0 +1,26 @@
+"""``mcinfra bench`` measures and writes its JSON (the figures themselves are not tested)."""
+
+from __future__ import annotations
+
+import json
+
+from mcinfra.cli import main
+
+
+def test_bench_writes_rates_ratios_machine_and_targets(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    args = ["bench", "--sizes", "3000,6000", "--repeats", "1", "--no-startup"]
+    assert main([*args, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    rates = result["draws_per_second"]
+    assert set(rates["sampler"]) == set(rates["pipeline"]) == {"3000", "6000"}
+    assert all(rate > 0 for rate in rates["sampler"].values())
+    assert result["ratios"]["sampler_vs_numpy_model"] > 0
+    assert result["machine"]["cpu_count"] >= 1
+    assert result["targets"]["cached_startup_seconds"]["met"] is None  # not measured
+    assert "target sampler_draws_per_second" in capsys.readouterr().out
+
+
+def test_bench_refuses_bad_sizes(capsys):
+    assert main(["bench", "--sizes", "1e5,-3"]) == 2
+    assert "--sizes" in capsys.readouterr().err
