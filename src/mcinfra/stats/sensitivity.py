@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
+
+from mcinfra.kernels.counts import rank_bin_counts
 
 RANK_BINS = 1024
 INDEX_BINS = 32
@@ -45,11 +46,7 @@ class SensitivityAccumulator:
 
     def add(self, scores: np.ndarray, indicators: np.ndarray) -> None:
         """Count a chunk: ``scores`` (K, n) normal scores, ``indicators`` (P, n) booleans."""
-        bins = np.minimum((ndtr(scores[self.rows]) * RANK_BINS).astype(np.int64), RANK_BINS - 1)
-        for i, row in enumerate(bins):
-            self.counts[i] += np.bincount(row, minlength=RANK_BINS)
-            for p, holds in enumerate(indicators):
-                self.hits[p, i] += np.bincount(row[holds], minlength=RANK_BINS)
+        rank_bin_counts(scores, self.rows, np.ascontiguousarray(indicators), self.counts, self.hits)
 
     def drivers(self, prediction: int) -> list[Driver]:
         """Every uncertain input's statistics for one prediction, largest index first."""
