@@ -94,3 +94,9 @@ def test_table_error_is_verified_at_build():
 def test_bad_parameters_are_refused(case, message):
     with pytest.raises(ValidationError, match=message):
         SPEC.validate_python(case)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c["dist"] + str(sorted(c.items())))
+def test_support_without_scipy_equals_scipys(case):
+    spec = SPEC.validate_python(case)
+    assert spec.support() == tuple(float(x) for x in spec.frozen().support())

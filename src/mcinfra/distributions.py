@@ -16,7 +16,6 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
-from scipy import stats
 from scipy.interpolate import CubicSpline
 from scipy.special import ndtr, ndtri
 
@@ -93,7 +92,7 @@ class Fixed(Distribution):
     value: float
 
     def frozen(self) -> Any:
-        return stats.uniform(self.value, 0.0)
+        return _stats().uniform(self.value, 0.0)
 
     @property
     def scale(self) -> float:
@@ -130,8 +129,11 @@ class Uniform(Distribution):
             raise _bad("low must be below high", low=self.low, high=self.high)
         return self
 
+    def support(self) -> tuple[float, float]:
+        return float(self.low), float(self.high)
+
     def frozen(self) -> Any:
-        return stats.uniform(self.low, self.high - self.low)
+        return _stats().uniform(self.low, self.high - self.low)
 
     @property
     def scale(self) -> float:
@@ -155,8 +157,11 @@ class Normal(Distribution):
             raise _bad("sd must be positive", sd=self.sd)
         return self
 
+    def support(self) -> tuple[float, float]:
+        return -math.inf, math.inf
+
     def frozen(self) -> Any:
-        return stats.norm(self.mean, self.sd)
+        return _stats().norm(self.mean, self.sd)
 
     @property
     def scale(self) -> float:
@@ -190,11 +195,15 @@ class TruncatedNormal(Distribution):
             raise _bad("the window [low, high] holds almost no probability", low=low, high=high)
         return self
 
+    def support(self) -> tuple[float, float]:
+        low = -math.inf if self.low is None else float(self.low)
+        return low, math.inf if self.high is None else float(self.high)
+
     def frozen(self) -> Any:
         low = -np.inf if self.low is None else self.low
         high = np.inf if self.high is None else self.high
         a, b = (low - self.mean) / self.sd, (high - self.mean) / self.sd
-        return stats.truncnorm(a, b, loc=self.mean, scale=self.sd)
+        return _stats().truncnorm(a, b, loc=self.mean, scale=self.sd)
 
     def value_at_score(self, z: np.ndarray) -> np.ndarray:
         # scipy's truncnorm.isf loses all digits beyond tail probabilities of ~1e-16, so
@@ -258,9 +267,12 @@ class LogNormal(Distribution):
         sigma2 = math.log1p((self.sd / self.mean) ** 2)
         return math.log(self.mean) - 0.5 * sigma2, math.sqrt(sigma2)
 
+    def support(self) -> tuple[float, float]:
+        return 0.0, math.inf
+
     def frozen(self) -> Any:
         mu, sigma = self.log_params
-        return stats.lognorm(sigma, scale=math.exp(mu))
+        return _stats().lognorm(sigma, scale=math.exp(mu))
 
     @property
     def scale(self) -> float:
@@ -305,9 +317,12 @@ class Triangular(_MinModeMax):
     family: ClassVar[str] = "triangular"
     dist: Literal["triangular"]
 
+    def support(self) -> tuple[float, float]:
+        return float(self.min), float(self.max)
+
     def frozen(self) -> Any:
         width = self.max - self.min
-        return stats.triang((self.mode - self.min) / width, loc=self.min, scale=width)
+        return _stats().triang((self.mode - self.min) / width, loc=self.min, scale=width)
 
     def pack(self) -> tuple[int, np.ndarray]:
         # Normal score at which the inverse CDF switches branch (the mode's quantile).
@@ -328,11 +343,14 @@ class Pert(_MinModeMax):
             raise _bad("shape must be positive", shape=self.shape)
         return self
 
+    def support(self) -> tuple[float, float]:
+        return float(self.min), float(self.max)
+
     def frozen(self) -> Any:
         width = self.max - self.min
         alpha = 1 + self.shape * (self.mode - self.min) / width
         beta = 1 + self.shape * (self.max - self.mode) / width
-        return stats.beta(alpha, beta, loc=self.min, scale=width)
+        return _stats().beta(alpha, beta, loc=self.min, scale=width)
 
     def pack(self) -> tuple[int, np.ndarray]:
         return codes.TABULATED, np.zeros(4)
@@ -357,8 +375,11 @@ class Beta(Distribution):
             raise _bad("low must be below high", low=self.low, high=self.high)
         return self
 
+    def support(self) -> tuple[float, float]:
+        return float(self.low), float(self.high)
+
     def frozen(self) -> Any:
-        return stats.beta(self.alpha, self.beta, loc=self.low, scale=self.high - self.low)
+        return _stats().beta(self.alpha, self.beta, loc=self.low, scale=self.high - self.low)
 
     @property
     def scale(self) -> float:
@@ -420,6 +441,13 @@ def family_hint(value: Any) -> str:
     if isinstance(value, dict) and "dist" in value:
         return did_you_mean(str(value["dist"]), FAMILIES)
     return ""
+
+
+def _stats():
+    """scipy.stats, imported on first use: its import alone takes about a second."""
+    from scipy import stats
+
+    return stats
 
 
 @functools.lru_cache(maxsize=256)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from mcinfra.config import LoadedConfig
 from mcinfra.engine import RunSettings
@@ -140,7 +140,7 @@ def prediction_rows(counter) -> list[dict]:
     estimates = counter.estimates()
     # Simultaneous intervals (Bonferroni): all m intervals cover their probabilities together
     # with probability >= 95 %, as needed when several predictions are checked at once.
-    z_all = float(norm.isf(0.025 / max(len(estimates), 1)))
+    z_all = float(-ndtri(0.025 / max(len(estimates), 1)))
     for i, (prediction, estimate) in enumerate(zip(counter.predictions, estimates, strict=True)):
         low, high = estimate.interval()
         drivers = [
