@@ -81,27 +81,35 @@ def test_run_prints_medians_ranges_and_source_figures(tmp_path, capsys):
     assert "partitions sum to the total" in out
 
 
-def test_run_twice_replaces_the_directory_atomically(tmp_path, capsys):
+def test_out_holding_a_run_needs_force_and_is_replaced_atomically(tmp_path, capsys):
     out = tmp_path / "r"
-    for seed in ("1", "2"):
-        assert (
-            main(
-                [
-                    "run",
-                    "--draws",
-                    "500",
-                    "--seed",
-                    seed,
-                    "--out",
-                    str(out),
-                    "--quiet",
-                    "--no-report",
-                ]
-            )
-            == 0
-        )
+    args = ["run", "--draws", "500", "--out", str(out), "--quiet", "--no-report"]
+    assert main([*args, "--seed", "1"]) == 0
+    before = (out / "summary.json").read_bytes()
+    assert main([*args, "--seed", "2"]) == 2
+    assert "already holds a run; use --force" in capsys.readouterr().err
+    assert (out / "summary.json").read_bytes() == before  # untouched
+    assert main([*args, "--seed", "2", "--force"]) == 0
     assert json.loads((out / "summary.json").read_text())["run"]["seed"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["r"]
+
+
+def test_default_output_is_replaced_without_force(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for seed in ("1", "2"):
+        assert main(["run", "--draws", "500", "--seed", seed, "--quiet", "--no-report"]) == 0
+    summary = tmp_path / "reports" / "ai_infrastructure" / "summary.json"
+    assert json.loads(summary.read_text())["run"]["seed"] == 2
+
+
+def test_a_directory_that_is_not_a_run_is_never_replaced(tmp_path, capsys):
+    precious = tmp_path / "documents"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    args = ["run", "--draws", "500", "--out", str(precious), "--quiet", "--force"]
+    assert main(args) == 2
+    assert "holds no run; refusing" in capsys.readouterr().err
+    assert (precious / "thesis.txt").read_text() == "years of work"
 
 
 def test_unwritable_output_exits_2(tmp_path, capsys):

@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", type=Path, help="run directory (default: reports/<model name>)")
     run.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the run already in --out (the default directory is always replaced)",
+    )
+    run.add_argument(
         "--save-draws",
         action="store_true",
         help="also store every draw as draws.zarr in the run directory",
@@ -231,6 +236,7 @@ def _run(args: argparse.Namespace) -> int:
             settings,
             out,
             client=client,
+            replace=args.force or args.out is None,
             save_draws=args.save_draws,
             target_se=args.target_se,
             quantiles=args.quantiles,

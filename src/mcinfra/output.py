@@ -13,6 +13,31 @@ from typing import Any
 
 from mcinfra.errors import UsageError
 
+RUN_MARKER = "summary.json"
+
+
+def check_target(target: Path, replace: bool) -> None:
+    """Refuse to write ``target`` where that would destroy something.
+
+    An existing run directory (one holding ``summary.json``) is replaced only with
+    ``replace``; any other non-empty directory, or a file, is never replaced.
+    """
+    target = Path(target)
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise UsageError(f"output {target} exists and is not a directory")
+    if (target / RUN_MARKER).is_file():
+        if not replace:
+            raise UsageError(
+                f"output directory {target} already holds a run; use --force to replace it"
+            )
+        return
+    if any(target.iterdir()):
+        raise UsageError(
+            f"output directory {target} is not empty and holds no run; refusing to replace it"
+        )
+
 
 def staging_prefix(target: Path) -> str:
     """Name prefix of the temporary directories of runs writing ``target``."""

@@ -21,7 +21,13 @@ from mcinfra.config import LoadedConfig
 from mcinfra.config.structure import list_series
 from mcinfra.engine import MAX_IN_MEMORY_BYTES, ProgressCallback, RunSettings, stream, warm_up
 from mcinfra.errors import UsageError
-from mcinfra.output import DrawWriter, atomic_directory, staging_prefix, write_json
+from mcinfra.output import (
+    DrawWriter,
+    atomic_directory,
+    check_target,
+    staging_prefix,
+    write_json,
+)
 from mcinfra.plan import compile_plan
 from mcinfra.reductions import Reductions
 from mcinfra.report_text import (
@@ -105,6 +111,7 @@ def run_to_directory(
     resume: Path | None = None,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
     client=None,
+    replace: bool = True,
 ) -> dict:
     """Run and write ``out`` atomically; return the summary (``summary.json``'s content).
 
@@ -115,11 +122,13 @@ def run_to_directory(
     Every ``checkpoint_seconds`` the state of every reduction is saved in the temporary
     directory; an interrupted run keeps that directory and ``resume`` (see
     :func:`find_interrupted`) continues it to the result an uninterrupted run gives. Runs
-    that save draws are not checkpointed.
+    that save draws are not checkpointed. An existing run at ``out`` is replaced only with
+    ``replace``; a non-empty directory that holds no run never is.
 
     With a ``dask.distributed`` ``client`` each chunk runs as a task on its cluster
     (:mod:`mcinfra.distributed`); the result is identical.
     """
+    check_target(out, replace)
     if client is not None and save_draws:
         raise UsageError("--save-draws writes from one process; it cannot be combined with dask")
     exact = exact_quantiles(quantiles, plan_values_bytes(loaded, settings.draws))

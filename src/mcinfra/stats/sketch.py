@@ -221,10 +221,16 @@ class QuantileSketch:
         return int(self.special[row, NAN])
 
     def order_statistics(self, rows, ranks) -> np.ndarray:
-        """``out[c, j]``: the ``ranks[j]``-th smallest value (0-based) of row ``rows[c]``."""
+        """``out[c, j]``: the ``ranks[j]``-th smallest value (0-based) of row ``rows[c]``.
+
+        A row that holds a NaN gives NaN, as numpy's quantiles do.
+        """
         ranks = np.asarray(ranks, dtype=np.int64)
         out = np.empty((len(rows), ranks.size))
         for c, row in enumerate(rows):
+            if self.special[row, NAN]:  # as numpy: a quantile of values with NaN is NaN
+                out[c] = np.nan
+                continue
             codes, counts, fixed = self._entries(row)
             position = np.searchsorted(np.cumsum(counts), ranks, side="right")
             position = np.minimum(position, counts.size - 1)
@@ -282,8 +288,9 @@ class SketchColumns:
         n = values.shape[-1]
         self.sketch.add(values.reshape(-1, n))
         ratios = np.empty((len(self.ratios), n))
-        for i, (top, bottom) in enumerate(self.ratios):
-            np.divide(values[self._row(top)], values[self._row(bottom)], out=ratios[i])
+        with np.errstate(divide="ignore", invalid="ignore"):  # a series that is exactly 0
+            for i, (top, bottom) in enumerate(self.ratios):
+                np.divide(values[self._row(top)], values[self._row(bottom)], out=ratios[i])
         self.sketch.add(ratios, first_row=len(self.index))
         if self.figures:
             chunk = Columns(
