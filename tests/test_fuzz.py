@@ -183,3 +183,20 @@ def test_command_line_misuse_exits_2(tmp_path, capsys, args, message):
     assert status == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_saving_draws_that_cannot_fit_on_disk_is_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", "--draws", "1e15", "--save-draws", "--out", str(out)]) == 2
+    assert "--save-draws would write up to" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_an_overlong_derived_expression_is_refused(tmp_path, capsys):
+    text = DEFAULT_TEXT.replace('expr = "memory - hbm"', 'expr = "memory' + " + hbm" * 2000 + '"')
+    config = tmp_path / "long.toml"
+    config.write_text(text)
+    assert main(["validate", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "derived.lpddr.expr" in err
+    assert "at most 2000 characters" in err

@@ -81,3 +81,28 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     assert not out.exists()
     assert main(["run", "--resume", str(out), "--quiet"]) == 0
     _same_results(whole, out)
+
+
+@pytest.mark.parametrize("delay", [1.0, 5.0, 7.0])
+def test_sigint_keeps_the_previous_run_and_leaves_only_a_resumable_checkpoint(tmp_path, delay):
+    out = tmp_path / "run"
+    args = ["run", "--no-report", "--quiet", "--out", str(out)]
+    assert main([*args, "--draws", "2000"]) == 0
+    before = (out / "summary.json").read_bytes()
+    command = [sys.executable, "-m", "mcinfra.cli", *args, "--draws", "1e6", "--force"]
+    process = subprocess.Popen([*command, "--checkpoint-every", "0.5"], cwd=tmp_path)
+    time.sleep(delay)  # start-up, sampling, or finished, depending on the machine
+    process.send_signal(signal.SIGINT)
+    status = process.wait()
+    partial = list(tmp_path.glob(".run.partial-*"))
+    if status == 0:  # finished before the signal
+        assert json.loads((out / "summary.json").read_text())["run"]["draws"] == 1_000_000
+        assert not partial
+        return
+    assert status in (130, -signal.SIGINT)
+    assert (out / "summary.json").read_bytes() == before  # the previous run is intact
+    assert all((p / CHECKPOINT).is_file() for p in partial)  # nothing but a checkpoint
+    if partial:
+        assert main(["run", "--resume", str(out), "--quiet"]) == 0
+        assert json.loads((out / "summary.json").read_text())["run"]["draws"] == 1_000_000
+        assert not list(tmp_path.glob(".run.partial-*"))

@@ -15,6 +15,7 @@ from mcinfra.kernels import model as ops
 from mcinfra.strict import did_you_mean
 
 MAX_DEPTH = 64
+MAX_LENGTH = 4000
 _BINARY = {
     ast.Add: ops.OP_ADD,
     ast.Sub: ops.OP_SUB,
@@ -61,6 +62,8 @@ def parse(text: str, error: type[ValueError] | None = None) -> ast.Expression:
     Shared by derived series and predictions: only the syntax tree is produced, never run.
     """
     error = ExpressionProblem if error is None else error
+    if len(text) > MAX_LENGTH:  # bounds parsing time and memory of untrusted text
+        raise error(f"expression is longer than {MAX_LENGTH} characters")
     try:
         return ast.parse(text, mode="eval")
     except SyntaxError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from mcinfra.config import LoadedConfig
-from mcinfra.config.structure import list_series
+from mcinfra.config.structure import list_inputs, list_series
 from mcinfra.engine import MAX_IN_MEMORY_BYTES, ProgressCallback, RunSettings, stream, warm_up
 from mcinfra.errors import UsageError
 from mcinfra.output import (
@@ -64,6 +65,21 @@ def save_checkpoint(path: Path, reductions: Reductions, draws_done: int, sampled
     temporary = path.with_suffix(".tmp.npz")
     np.savez(temporary, draws_done=draws_done, sampling_seconds=sampled, **arrays)
     os.replace(temporary, path)
+
+
+def check_disk_space(loaded: LoadedConfig, draws: int, out: Path) -> None:
+    """Refuse --save-draws when the draws, uncompressed, would not fit on the disk."""
+    n_inputs = len(list_inputs(loaded.config))
+    needed = plan_values_bytes(loaded, draws) + draws * n_inputs * 2 * 8
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    free = shutil.disk_usage(parent).free
+    if needed > free:
+        raise UsageError(
+            f"--save-draws would write up to {needed / 2**30:,.1f} GiB for {draws:,} draws; "
+            f"{free / 2**30:,.1f} GiB are free at {parent}"
+        )
 
 
 def find_interrupted(out: Path) -> Path:
@@ -129,6 +145,8 @@ def run_to_directory(
     (:mod:`mcinfra.distributed`); the result is identical.
     """
     check_target(out, replace)
+    if save_draws:
+        check_disk_space(loaded, settings.draws, Path(out))
     if client is not None and save_draws:
         raise UsageError("--save-draws writes from one process; it cannot be combined with dask")
     exact = exact_quantiles(quantiles, plan_values_bytes(loaded, settings.draws))
