@@ -13,6 +13,18 @@ EXIT_USAGE = 2
 DEFAULT_MAX_DRAWS = 10_000_000
 
 
+def _add_set(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="change one config value, validated like the file (repeatable; e.g. "
+        "--set total.cagr.mode=0.17 --set sampling.draws=2e6); recorded in the outputs",
+    )
+
+
 def _positive_int(text: str) -> int:
     try:
         value = float(text)
@@ -61,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--draws", type=_positive_int, help="number of draws (sampling.draws; accepts 1e6)"
     )
+    _add_set(run)
     run.add_argument("--seed", type=_seed, help="random seed (sampling.seed)")
     run.add_argument(
         "--chunk-size",
@@ -174,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a config and show its diagnostics")
     validate.add_argument("config", nargs="?", help="TOML config (default: the embedded model)")
+    _add_set(validate)
     validate.add_argument(
         "--target-se",
         type=_probability_error,
@@ -219,7 +233,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.resume is not None:
         return _resume(args)
-    loaded = load_config(args.config)
+    loaded = load_config(args.config, tuple(args.overrides))
     draws = args.draws
     if args.target_se is not None:
         draws = args.max_draws or DEFAULT_MAX_DRAWS
@@ -312,13 +326,15 @@ def _resume(args: argparse.Namespace) -> int:
         ]
         + (["CONFIG"] if args.config else [])
         + (["--save-draws"] if args.save_draws else [])
+        + (["--set"] if args.overrides else [])
     )
     if given:
         raise UsageError(f"--resume continues a run with its own settings; drop {', '.join(given)}")
     staging = find_interrupted(args.resume)
     options = json.loads((staging / RUN_OPTIONS).read_text(encoding="utf-8"))
     loaded = dataclasses.replace(
-        load_config(staging / "config.toml"), origin=options["config_origin"]
+        load_config(staging / "config.toml", tuple(options.get("config_overrides", ()))),
+        origin=options["config_origin"],
     )
     settings = RunSettings(
         options["draws"], options["seed"], options["chunk_size"], args.threads or options["threads"]
@@ -404,7 +420,7 @@ def _validate(args: argparse.Namespace) -> int:
     from mcinfra.config import load_config
     from mcinfra.diagnostics import PILOT_DRAWS, diagnostics_text, draws_for_target
 
-    loaded = load_config(args.config)
+    loaded = load_config(args.config, tuple(args.overrides))
     print(diagnostics_text(loaded))
     if args.target_se is not None:
         rows = draws_for_target(loaded, args.target_se)

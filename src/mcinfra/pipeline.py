@@ -168,6 +168,7 @@ def run_to_directory(
                     "report": report,
                     "log": log,
                     "config_origin": loaded.origin,
+                    "config_overrides": list(loaded.overrides),
                 }
                 write_json(staging / RUN_OPTIONS, options)
                 (staging / "config.toml").write_text(loaded.text, encoding="utf-8")

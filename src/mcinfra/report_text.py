@@ -69,7 +69,11 @@ def run_summary(
             "end_year": model.end_year,
         },
         "run": {key: attrs[key] for key in _PROVENANCE_KEYS}
-        | {"config_origin": loaded.origin, "threads": settings.threads},
+        | {
+            "config_origin": loaded.origin,
+            "config_overrides": list(loaded.overrides),
+            "threads": settings.threads,
+        },
         "timing": {
             "sampling_seconds": sampling_seconds,
             "draws_per_second": settings.draws / sampling_seconds,

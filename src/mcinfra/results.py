@@ -34,6 +34,8 @@ def provenance(loaded, settings) -> dict[str, str | int]:
         "config_name": loaded.config.model.name,
         "config_sha256": loaded.sha256,
         "config_text": loaded.text,
+        # --set edits applied on top of config_text, one per line ("" when none)
+        "config_overrides": "\n".join(loaded.overrides),
         "seed": int(settings.seed),
         "draws": int(settings.draws),
         "chunk_size": int(settings.chunk_size),

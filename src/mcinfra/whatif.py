@@ -42,8 +42,9 @@ def load_run(run_dir: Path) -> tuple[LoadedConfig, RunSettings]:
         summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"{run_dir} is not a finished mcinfra run: {exc}") from None
-    loaded = parse_config(text, origin=str(run_dir / "config.toml"))
     run = summary["run"]
+    overrides = tuple(run.get("config_overrides", ()))  # the run's --set edits
+    loaded = parse_config(text, origin=str(run_dir / "config.toml"), overrides=overrides)
     if run["config_sha256"] != loaded.sha256:
         raise UsageError(f"{run_dir}/config.toml does not match the run's recorded hash")
     return loaded, RunSettings(draws=run["draws"], seed=run["seed"], chunk_size=run["chunk_size"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import tomllib
 import types
@@ -28,6 +29,7 @@ class LoadedConfig:
     config: Config
     text: str
     origin: str
+    overrides: tuple[str, ...] = ()  # --set edits applied to ``text`` before validation
 
     @property
     def sha256(self) -> str:
@@ -40,8 +42,10 @@ def default_config_path() -> Path:
     return Path(str(resources.files("mcinfra") / "configs" / DEFAULT_CONFIG))
 
 
-def load_config(path: str | Path | None = None) -> LoadedConfig:
+def load_config(path: str | Path | None = None, overrides: tuple[str, ...] = ()) -> LoadedConfig:
     """Load and validate a configuration file (the embedded default when ``path`` is None).
+
+    ``overrides`` are ``"key.path=value"`` edits applied before validation (``--set``).
 
     Raises
     ------
@@ -57,22 +61,77 @@ def load_config(path: str | Path | None = None) -> LoadedConfig:
         raise ConfigError(f"file not found: {file}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {file}: {exc}") from None
-    return parse_config(text, origin=origin)
+    return parse_config(text, origin=origin, overrides=overrides)
 
 
-def parse_config(text: str, origin: str = "<string>") -> LoadedConfig:
+def parse_config(
+    text: str, origin: str = "<string>", overrides: tuple[str, ...] = ()
+) -> LoadedConfig:
     """Validate configuration ``text`` (TOML); see :func:`load_config`."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"TOML syntax error: {exc}", source=origin) from None
+    overrides = tuple(overrides)
+    for item in overrides:
+        apply_override(data, item, origin)
     config = validate_data(data, origin)
     from mcinfra.config.validation import check_config  # relations between tables
 
     problems = check_config(config)
     if problems:
         raise ConfigError(problems, source=origin)
-    return LoadedConfig(config=config, text=text, origin=origin)
+    return LoadedConfig(config=config, text=text, origin=origin, overrides=overrides)
+
+
+def apply_override(data: dict[str, Any], item: str, origin: str = "<string>") -> None:
+    """Apply one ``"key.path=value"`` edit to parsed TOML ``data`` in place.
+
+    The value is read as a TOML value (``0.17``, ``"text"``, ``[1, 2]``,
+    ``{ dist = "normal", mean = 0.2, sd = 0.03 }``), or taken as a string if it is not one.
+    A whole number written as a float (``2e6``) replaces an integer as an integer. Array
+    items are addressed by index (``correlations.0.rank``).
+    """
+    path, sep, text = item.partition("=")
+    keys = [k.strip() for k in path.strip().split(".")]
+    if not sep or not all(keys):
+        raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE", source=origin)
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()
+    node: Any = data
+    for depth, key in enumerate(keys[:-1]):
+        node = _child(node, key, ".".join(keys[: depth + 1]), item, origin)
+    last: str | int = keys[-1]
+    if isinstance(node, list):
+        _child(node, str(last), path, item, origin)  # a valid index, or a clear error
+        last = int(last)
+        old = node[last]
+    elif isinstance(node, dict):
+        old = node.get(last)  # a new key is left to validation (unknown keys are named)
+    else:
+        raise ConfigError(f"--set {item!r}: {'.'.join(keys[:-1])} is not a table", source=origin)
+    integer = isinstance(old, int) and not isinstance(old, bool)
+    if integer and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    node[last] = value
+
+
+def _child(node: Any, key: str, where: str, item: str, origin: str) -> Any:
+    if isinstance(node, list):
+        if not key.isdigit() or int(key) >= len(node):
+            raise ConfigError(
+                f"--set {item!r}: {where} is not an index of an array of {len(node)}",
+                source=origin,
+            )
+        return node[int(key)]
+    if not isinstance(node, dict) or key not in node:
+        known = sorted(node) if isinstance(node, dict) else []
+        hint = difflib.get_close_matches(key, known, n=1)
+        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+        raise ConfigError(f"--set {item!r}: no key {where}{suggestion}", source=origin)
+    return node[key]
 
 
 def validate_data(data: dict[str, Any], origin: str = "<string>") -> Config:
