@@ -32,10 +32,16 @@ FIGURES = [
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "run"
-    assert (
-        main(["run", "--draws", "4000", "--chunk-size", "1000", "--out", str(out), "--quiet"]) == 0
-    )
+    args = ["run", "--draws", "4000", "--chunk-size", "1000", "--out", str(out), "--quiet"]
+    assert main([*args, "--set", "total.shock.phi=0.35"]) == 0
     return out
+
+
+def test_report_states_the_overrides_and_the_quantile_method(run_dir):
+    text = (run_dir / "report.md").read_text()
+    assert "with --set total.shock.phi=0.35" in text
+    assert "Quantiles are exact order statistics" in text  # 4000 draws fit in memory
+    assert "with --set total.shock.phi=0.35" in (run_dir / "report.html").read_text()
 
 
 def test_report_holds_every_figure_and_table_and_nothing_external(run_dir):

@@ -13,6 +13,21 @@ from mcinfra.report.data import ReportData, load_report_data
 from mcinfra.report_text import significant
 
 
+def _overrides(run: dict) -> str:
+    """The run's --set edits, as a clause (empty when there are none)."""
+    edits = run.get("config_overrides") or []
+    return f", with --set {', '.join(edits)}" if edits else ""
+
+
+def _quantile_method(summary: dict) -> str:
+    """One sentence on how the quantiles were computed."""
+    method = summary.get("quantiles", {})
+    if method.get("method") == "sketch":
+        accuracy = method.get("relative_accuracy", 0.001)
+        return f"Quantiles from a mergeable sketch, each within relative {accuracy:g} of exact."
+    return "Quantiles are exact order statistics of every draw."
+
+
 def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
     """(figure name, title, panels) for every fan chart."""
     q = data.quantiles
@@ -225,7 +240,8 @@ def _html(data: ReportData, rows: list[dict], svgs: dict) -> str:
         f"<h1>{html.escape(model['title'] or model['name'])}</h1>",
         f"<p>{run['draws']:,} draws, seed {run['seed']}, {model['start_year']}-"
         f"{model['end_year']}, {html.escape(model['unit'])}. mcinfra {run['mcinfra_version']}; "
-        f"config sha256 {run['config_sha256'][:16]}.</p>",
+        f"config sha256 {run['config_sha256'][:16]}{html.escape(_overrides(run))}. "
+        f"{_quantile_method(data.summary)}</p>",
         "<h2>Executive summary</h2><ul class='summary'>",
         *(f"<li>{html.escape(_sentence(r))} <em>{html.escape(r['text'])}</em></li>" for r in rows),
         "</ul>",
@@ -260,7 +276,7 @@ def _markdown(data: ReportData, rows: list[dict], names: list[str]) -> str:
         f"# {model['title'] or model['name']}",
         "",
         f"{run['draws']:,} draws, seed {run['seed']}, {model['start_year']}-"
-        f"{model['end_year']}, {model['unit']}.",
+        f"{model['end_year']}, {model['unit']}{_overrides(run)}. {_quantile_method(data.summary)}",
         "",
         "## Executive summary",
         "",
