@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 import tomllib
 import types
 import typing
@@ -12,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 from pydantic import BaseModel, ValidationError
 
 from mcinfra.config.schema import Config
@@ -20,6 +22,7 @@ from mcinfra.errors import ConfigError
 from mcinfra.strict import did_you_mean
 
 DEFAULT_CONFIG = "ai_infrastructure.toml"
+_EXTENDS_KEY = re.compile(r"^\s*extends\s*=", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -55,13 +58,75 @@ def load_config(path: str | Path | None = None, overrides: tuple[str, ...] = ())
     file = default_config_path() if path is None else Path(path)
     # The embedded default is named, not located: its install path says nothing useful.
     origin = f"embedded {DEFAULT_CONFIG}" if path is None else str(file)
+    text = _read(file)
+    if _EXTENDS_KEY.search(text):
+        data = _scenario_tree(file, (file.resolve(),))
+        # The run records the merged configuration: self-contained, loadable on its own.
+        text = f"# {origin}, merged with the configs it extends\n" + tomli_w.dumps(data)
+    return parse_config(text, origin=origin, overrides=overrides)
+
+
+def _read(file: Path) -> str:
     try:
-        text = file.read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"file not found: {file}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {file}: {exc}") from None
-    return parse_config(text, origin=origin, overrides=overrides)
+
+
+def _scenario_tree(file: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """The TOML tree of ``file`` merged over the configs it ``extends``, recursively.
+
+    ``extends`` names a base config relative to the file's folder, or one of the configs
+    embedded in mcinfra. A scenario may only change keys its base has; a table whose
+    ``dist`` changes replaces the base's table whole.
+    """
+    try:
+        data = tomllib.loads(_read(file))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"TOML syntax error: {exc}", source=str(file)) from None
+    if "extends" not in data:
+        return data
+    name = data.pop("extends")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"extends: expected a config file name, got {name!r}", source=str(file))
+    base = file.parent / name
+    if not base.is_file():
+        embedded = Path(str(resources.files("mcinfra") / "configs" / name))
+        base = embedded if embedded.is_file() else base
+    base = base.resolve()
+    if base in chain:
+        cycle = " -> ".join(p.name for p in (*chain, base))
+        raise ConfigError(
+            f"extends: configs extend each other in a cycle: {cycle}", source=str(file)
+        )
+    merged = _scenario_tree(base, (*chain, base))
+    problems: list[str] = []
+    _merge(merged, data, "", problems, base.name)
+    if problems:
+        raise ConfigError(problems, source=str(file))
+    return merged
+
+
+def _merge(base: dict, change: dict, prefix: str, problems: list[str], base_name: str) -> None:
+    for key, value in change.items():
+        where = f"{prefix}{key}"
+        if key not in base:
+            hint = difflib.get_close_matches(key, list(base), n=1)
+            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            problems.append(
+                f"{where}: not in the base config {base_name}{suggestion}; a scenario "
+                "changes existing keys only"
+            )
+        elif (
+            isinstance(value, dict)
+            and isinstance(base[key], dict)
+            and value.get("dist", base[key].get("dist")) == base[key].get("dist")
+        ):
+            _merge(base[key], value, f"{where}.", problems, base_name)
+        else:
+            base[key] = value
 
 
 def parse_config(
