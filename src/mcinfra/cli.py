@@ -164,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
 
+    compare = commands.add_parser(
+        "compare", help="compare finished runs: probabilities, differences, fan charts"
+    )
+    compare.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    compare.add_argument(
+        "--out", type=Path, default=Path("reports/compare"), help="default reports/compare"
+    )
+    compare.add_argument("--force", action="store_true", help="replace an earlier comparison")
+
     report = commands.add_parser("report", help="rebuild the report of a finished run")
     report.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
     report.add_argument("--log", action="store_true", help="log scale on the fan charts")
@@ -210,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "bench":
             return _bench(args)
+        if args.command == "compare":
+            return _compare(args)
         return _validate(args)
     except McinfraError as exc:
         print(f"mcinfra: error: {exc}", file=sys.stderr)
@@ -295,6 +306,31 @@ def _bench(args: argparse.Namespace) -> int:
         staging.replace(args.json)
     else:
         print(json.dumps(result["machine"]))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from mcinfra.compare import compare_runs
+    from mcinfra.output import atomic_directory
+    from mcinfra.report.comparison import difference_text, write_comparison
+
+    if len(args.run_dirs) < 2:
+        raise UsageError("compare needs at least two run directories")
+    if (args.out / "compare.json").exists() and not args.force:
+        raise UsageError(f"{args.out} already holds a comparison; use --force to replace it")
+    if args.out.exists() and not (args.out / "compare.json").exists() and any(args.out.iterdir()):
+        raise UsageError(f"{args.out} is not empty and holds no comparison; refusing to replace it")
+    result = compare_runs(args.run_dirs)
+    with atomic_directory(args.out) as staging:
+        write_comparison(result, staging)
+    for d in result["differences"]:
+        kind = "paired" if d["paired"] else "independent"
+        print(
+            f"{d['prediction']:<6} {d['run']} - {d['baseline']}: "
+            f"{difference_text(d)} "
+            f"(se {d['std_error']:.2g}, {kind}; independent runs: {d['std_error_independent']:.2g})"
+        )
+    print(f"wrote {args.out}/ (compare.json, compare.csv, compare.html)")
     return 0
 
 

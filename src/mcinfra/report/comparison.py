@@ -1,0 +1,144 @@
+"""The files of ``mcinfra compare``: compare.json, compare.csv and a self-contained compare.html.
+
+Everything here formats or draws numbers computed by :mod:`mcinfra.compare` and read from
+each run's quantiles.nc; nothing is estimated here.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+from pathlib import Path
+
+import xarray as xr
+
+from mcinfra.output import write_json
+from mcinfra.report.build import _STYLE, _svg, _table_html
+from mcinfra.report.figures import CYCLE, fan_charts
+from mcinfra.report_text import significant
+
+SERIES = ("total", "network", "total_inference", "total_training", "enterprises", "cloud")
+
+
+def difference_text(d: dict) -> str:
+    """A difference rounded to its standard error (exact when the error is zero)."""
+    return (
+        f"{d['difference']:g}"
+        if d["std_error"] == 0
+        else significant(d["difference"], d["std_error"])
+    )
+
+
+def _fan_panels(result: dict) -> list[dict]:
+    """One panel per series that every run has, each run's fan overlaid."""
+    tables = [xr.load_dataset(Path(run["path"]) / "quantiles.nc") for run in result["runs"]]
+    common = [s for s in SERIES if all(s in t["segment"].values for t in tables)]
+    if not common:
+        common = [str(tables[0]["segment"].values[0])]
+    panels = []
+    for series in common:
+        fans = []
+        for i, table in enumerate(tables):
+            values = table["value"].sel(segment=series)
+            quantiles = {float(q): values.sel(quantile=q).values for q in table["quantile"].values}
+            fans.append((f"run {i + 1}", quantiles, CYCLE[i % len(CYCLE)]))
+        years = [int(y) for y in tables[0]["year"].values]
+        panels.append({"title": series, "years": years, "fans": fans})
+    return panels
+
+
+def _label(run: dict, index: int) -> str:
+    edits = "; ".join(run["config_overrides"])
+    return f"{index + 1}: {run['model']}" + (f" ({edits})" if edits else "")
+
+
+def _rows(result: dict) -> list[list[str]]:
+    """Table rows: each run's probability, and its difference to the first run."""
+    differences = {(d["run"], d["prediction"]): d for d in result["differences"]}
+    rows = []
+    for i, run in enumerate(result["runs"]):
+        for p in run["predictions"]:
+            se = p["std_error"]
+            row = [
+                _label(run, i),
+                p["id"],
+                significant(p["probability"], se),
+                f"{significant(p['ci95'][0], se)} to {significant(p['ci95'][1], se)}",
+            ]
+            d = differences.get((run["path"], p["id"]))
+            if d is None:
+                row += ["baseline", "", ""]
+            else:
+                row += [
+                    difference_text(d),
+                    f"{d['std_error']:.2g}",
+                    f"{d['std_error_independent']:.2g}" + (" (paired)" if d["paired"] else ""),
+                ]
+            rows.append(row)
+    return rows
+
+
+HEADER = [
+    "run",
+    "prediction",
+    "probability",
+    "95 % interval",
+    "difference to run 1",
+    "its standard error",
+    "SE if independent",
+]
+
+
+def write_comparison(result: dict, out: Path) -> None:
+    """Write compare.json, compare.csv and compare.html into the directory ``out``."""
+    write_json(out / "compare.json", result)
+    differences = {(d["run"], d["prediction"]): d for d in result["differences"]}
+    with (out / "compare.csv").open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(
+            ["run", "prediction", "probability", "std_error", "ci95_low", "ci95_high",
+             "difference", "difference_std_error", "independent_std_error", "paired"]
+        )  # fmt: skip
+        for run in result["runs"]:
+            for p in run["predictions"]:
+                d = differences.get((run["path"], p["id"]))
+                extra = (
+                    ["", "", "", ""]
+                    if d is None
+                    else [repr(d["difference"]), repr(d["std_error"]),
+                          repr(d["std_error_independent"]), str(d["paired"]).lower()]
+                )  # fmt: skip
+                writer.writerow(
+                    [run["path"], p["id"], repr(p["probability"]), repr(p["std_error"]),
+                     repr(p["ci95"][0]), repr(p["ci95"][1]), *extra]
+                )  # fmt: skip
+    figure = fan_charts(_fan_panels(result), "Runs compared", unit="", columns=2)
+    paired = any(d["paired"] for d in result["differences"])
+    note = (
+        "Runs with the same seed and draws share their random numbers (common random "
+        "numbers): their differences are estimated from paired draws, with the standard "
+        "error in the last but one column; the last column is what independent runs would "
+        "give."
+        if paired
+        else "Runs with different seeds are independent: a difference's standard error is "
+        "the root of the sum of the squared errors."
+    )
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>mcinfra comparison</title><style>{_STYLE}</style></head><body>",
+        "<h1>Runs compared</h1>",
+        "<ol>",
+        *(
+            f"<li>{html.escape(run['path'])}: {html.escape(_label(run, i))}, "
+            f"{run['draws']:,} draws, seed {run['seed']}</li>"
+            for i, run in enumerate(result["runs"])
+        ),
+        "</ol>",
+        "<h2>Predictions</h2>",
+        f"<p>{html.escape(note)}</p>",
+        _table_html(HEADER, _rows(result)),
+        "<h2>Fan charts</h2>",
+        f"<figure>{_svg(figure)}</figure>",
+        "</body></html>",
+    ]
+    (out / "compare.html").write_text("\n".join(parts), encoding="utf-8")
