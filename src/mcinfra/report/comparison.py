@@ -47,9 +47,13 @@ def _fan_panels(result: dict) -> list[dict]:
     return panels
 
 
-def _label(run: dict, index: int) -> str:
+def _describe(run: dict) -> str:
     edits = "; ".join(run["config_overrides"])
-    return f"{index + 1}: {run['model']}" + (f" ({edits})" if edits else "")
+    return run["model"] + (f" ({edits})" if edits else "")
+
+
+def _label(run: dict, index: int) -> str:
+    return f"{index + 1}: {_describe(run)}"
 
 
 def _rows(result: dict) -> list[list[str]]:
@@ -129,9 +133,9 @@ def write_comparison(result: dict, out: Path) -> None:
         "<h1>Runs compared</h1>",
         "<ol>",
         *(
-            f"<li>{html.escape(run['path'])}: {html.escape(_label(run, i))}, "
+            f"<li>{html.escape(run['path'])}: {html.escape(_describe(run))}, "
             f"{run['draws']:,} draws, seed {run['seed']}</li>"
-            for i, run in enumerate(result["runs"])
+            for run in result["runs"]
         ),
         "</ol>",
         "<h2>Predictions</h2>",
