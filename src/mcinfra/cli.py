@@ -173,6 +173,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--force", action="store_true", help="replace an earlier comparison")
 
+    sweep = commands.add_parser(
+        "sweep", help="one run per value of a config key, with common random numbers"
+    )
+    sweep.add_argument("config", nargs="?", help="TOML config (default: the embedded model)")
+    sweep.add_argument("--param", required=True, metavar="KEY.PATH", help="e.g. total.cagr.mode")
+    sweep.add_argument(
+        "--values", required=True, help="comma-separated values, e.g. 0.15,0.17,0.19,0.21"
+    )
+    _add_set(sweep)
+    sweep.add_argument("--draws", type=_positive_int, help="draws per run (sampling.draws)")
+    sweep.add_argument("--seed", type=_seed, help="the seed every run shares (sampling.seed)")
+    sweep.add_argument("--chunk-size", type=_positive_int)
+    sweep.add_argument("--threads", type=_positive_int)
+    sweep.add_argument("--out", type=Path, help="default reports/sweep_<KEY.PATH>")
+    sweep.add_argument("--force", action="store_true", help="replace an earlier sweep")
+    sweep.add_argument("--quiet", action="store_true", help="print no progress")
+
     report = commands.add_parser("report", help="rebuild the report of a finished run")
     report.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
     report.add_argument("--log", action="store_true", help="log scale on the fan charts")
@@ -221,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             return _bench(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "sweep":
+            return _sweep(args)
         return _validate(args)
     except McinfraError as exc:
         print(f"mcinfra: error: {exc}", file=sys.stderr)
@@ -331,6 +350,38 @@ def _compare(args: argparse.Namespace) -> int:
             f"(se {d['std_error']:.2g}, {kind}; independent runs: {d['std_error_independent']:.2g})"
         )
     print(f"wrote {args.out}/ (compare.json, compare.csv, compare.html)")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from mcinfra.output import atomic_directory
+    from mcinfra.progress import Progress
+    from mcinfra.report.comparison import write_sweep
+    from mcinfra.report_text import significant
+    from mcinfra.sweep import run_sweep
+
+    values = [v.strip() for v in args.values.split(",") if v.strip()]
+    if not values:
+        raise UsageError(f"--values needs at least one value, got {args.values!r}")
+    out = args.out if args.out is not None else Path("reports") / f"sweep_{args.param}"
+    if (out / "sweep.json").exists() and not args.force:
+        raise UsageError(f"{out} already holds a sweep; use --force to replace it")
+    if out.exists() and not (out / "sweep.json").exists() and any(out.iterdir()):
+        raise UsageError(f"{out} is not empty and holds no sweep; refusing to replace it")
+    progress = Progress(enabled=not args.quiet)
+    with atomic_directory(out) as staging:
+        result = run_sweep(
+            args.config, args.param, values, staging, tuple(args.overrides),
+            args.draws, args.seed, args.chunk_size, args.threads, progress,
+        )  # fmt: skip
+        write_sweep(result, staging)
+    progress.close()
+    ids = [p["id"] for p in result["points"][0]["predictions"]]
+    print(f"{args.param:<24}" + "".join(f"{i:>10}" for i in ids))
+    for point in result["points"]:
+        cells = [significant(p["probability"], p["std_error"]) for p in point["predictions"]]
+        print(f"{point['value']:<24}" + "".join(f"{c:>10}" for c in cells))
+    print(f"wrote {out}/ (sweep.json, sweep.csv, sweep.html, run_00 ..)")
     return 0
 
 

@@ -14,7 +14,7 @@ import xarray as xr
 
 from mcinfra.output import write_json
 from mcinfra.report.build import _STYLE, _svg, _table_html
-from mcinfra.report.figures import CYCLE, fan_charts
+from mcinfra.report.figures import CYCLE, fan_charts, sweep_chart
 from mcinfra.report_text import significant
 
 SERIES = ("total", "network", "total_inference", "total_training", "enterprises", "cloud")
@@ -146,3 +146,40 @@ def write_comparison(result: dict, out: Path) -> None:
         "</body></html>",
     ]
     (out / "compare.html").write_text("\n".join(parts), encoding="utf-8")
+
+
+def write_sweep(result: dict, out: Path) -> None:
+    """Write sweep.json, sweep.csv and sweep.html (probability against the swept value)."""
+    write_json(out / "sweep.json", result)
+    with (out / "sweep.csv").open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(
+            ["value", "run", "prediction", "probability", "std_error", "ci95_low", "ci95_high"]
+        )
+        for point in result["points"]:
+            for p in point["predictions"]:
+                writer.writerow(
+                    [point["value"], point["run"], p["id"], repr(p["probability"]),
+                     repr(p["std_error"]), repr(p["ci95"][0]), repr(p["ci95"][1])]
+                )  # fmt: skip
+    figure = sweep_chart(result)
+    body = [
+        [point["value"], point["run"], p["id"], significant(p["probability"], p["std_error"]),
+         f"{significant(p['ci95'][0], p['std_error'])} to "
+         f"{significant(p['ci95'][1], p['std_error'])}"]
+        for point in result["points"]
+        for p in point["predictions"]
+    ]  # fmt: skip
+    extra = "; ".join(result["overrides"])
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>mcinfra sweep</title><style>{_STYLE}</style></head><body>",
+        f"<h1>Sweep of {html.escape(result['param'])}</h1>",
+        f"<p>{len(result['points'])} runs, one per value, all with seed "
+        f"{result['points'][0]['seed']} (common random numbers: each probability moves only "
+        f"because the value moved){html.escape('; also --set ' + extra if extra else '')}.</p>",
+        f"<figure>{_svg(figure)}</figure>",
+        _table_html(["value", "run", "prediction", "probability", "95 % interval"], body),
+        "</body></html>",
+    ]
+    (out / "sweep.html").write_text("\n".join(parts), encoding="utf-8")

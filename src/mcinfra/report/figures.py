@@ -187,3 +187,34 @@ def convergence_chart(series: dict):
     fig.suptitle("Convergence: each probability with its 95 % band as draws accumulate", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def sweep_chart(result: dict):
+    """Each prediction's probability, with its 95 % interval, against the swept value."""
+    plt = _pyplot()
+    labels = [str(point["value"]) for point in result["points"]]
+    try:
+        positions = [float(label) for label in labels]
+    except ValueError:  # values that are not numbers are placed in order
+        positions = list(range(len(labels)))
+    fig, ax = plt.subplots(figsize=(7.0, 4.0))
+    ids = [p["id"] for p in result["points"][0]["predictions"]]
+    for i, pid in enumerate(ids):
+        rows = [
+            next(p for p in point["predictions"] if p["id"] == pid) for point in result["points"]
+        ]
+        probability = [r["probability"] for r in rows]
+        low = [r["probability"] - r["ci95"][0] for r in rows]
+        high = [r["ci95"][1] - r["probability"] for r in rows]
+        ax.errorbar(
+            positions, probability, yerr=[low, high], marker="o", capsize=3,
+            color=CYCLE[i % len(CYCLE)], label=pid,
+        )  # fmt: skip
+    ax.set_xticks(positions, labels)
+    ax.set_xlabel(result["param"])
+    ax.set_ylabel("probability the prediction holds")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
