@@ -228,19 +228,16 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mcinfra`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "whatif":
-            return _whatif(args)
-        if args.command == "report":
-            return _report(args)
-        if args.command == "bench":
-            return _bench(args)
-        if args.command == "compare":
-            return _compare(args)
-        if args.command == "sweep":
-            return _sweep(args)
-        return _validate(args)
+        handlers = {
+            "run": _run,
+            "whatif": _whatif,
+            "report": _report,
+            "bench": _bench,
+            "compare": _compare,
+            "sweep": _sweep,
+            "validate": _validate,
+        }
+        return handlers[args.command](args)
     except McinfraError as exc:
         print(f"mcinfra: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -330,15 +327,12 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from mcinfra.compare import compare_runs
-    from mcinfra.output import atomic_directory
+    from mcinfra.output import atomic_directory, check_target
     from mcinfra.report.comparison import difference_text, write_comparison
 
     if len(args.run_dirs) < 2:
         raise UsageError("compare needs at least two run directories")
-    if (args.out / "compare.json").exists() and not args.force:
-        raise UsageError(f"{args.out} already holds a comparison; use --force to replace it")
-    if args.out.exists() and not (args.out / "compare.json").exists() and any(args.out.iterdir()):
-        raise UsageError(f"{args.out} is not empty and holds no comparison; refusing to replace it")
+    check_target(args.out, args.force, marker="compare.json", kind="comparison")
     result = compare_runs(args.run_dirs)
     with atomic_directory(args.out) as staging:
         write_comparison(result, staging)
@@ -354,7 +348,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from mcinfra.output import atomic_directory
+    from mcinfra.output import atomic_directory, check_target
     from mcinfra.progress import Progress
     from mcinfra.report.comparison import write_sweep
     from mcinfra.report_text import significant
@@ -364,10 +358,7 @@ def _sweep(args: argparse.Namespace) -> int:
     if not values:
         raise UsageError(f"--values needs at least one value, got {args.values!r}")
     out = args.out if args.out is not None else Path("reports") / f"sweep_{args.param}"
-    if (out / "sweep.json").exists() and not args.force:
-        raise UsageError(f"{out} already holds a sweep; use --force to replace it")
-    if out.exists() and not (out / "sweep.json").exists() and any(out.iterdir()):
-        raise UsageError(f"{out} is not empty and holds no sweep; refusing to replace it")
+    check_target(out, args.force, marker="sweep.json", kind="sweep")
     progress = Progress(enabled=not args.quiet)
     with atomic_directory(out) as staging:
         result = run_sweep(

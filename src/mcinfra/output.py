@@ -16,26 +16,26 @@ from mcinfra.errors import UsageError
 RUN_MARKER = "summary.json"
 
 
-def check_target(target: Path, replace: bool) -> None:
+def check_target(target: Path, replace: bool, marker: str = RUN_MARKER, kind: str = "run") -> None:
     """Refuse to write ``target`` where that would destroy something.
 
-    An existing run directory (one holding ``summary.json``) is replaced only with
-    ``replace``; any other non-empty directory, or a file, is never replaced.
+    A directory of the same kind (one holding ``marker``, by default a run's summary.json)
+    is replaced only with ``replace``; any other non-empty directory, or a file, never is.
     """
     target = Path(target)
     if not target.exists():
         return
     if not target.is_dir():
         raise UsageError(f"output {target} exists and is not a directory")
-    if (target / RUN_MARKER).is_file():
+    if (target / marker).is_file():
         if not replace:
             raise UsageError(
-                f"output directory {target} already holds a run; use --force to replace it"
+                f"output directory {target} already holds a {kind}; use --force to replace it"
             )
         return
     if any(target.iterdir()):
         raise UsageError(
-            f"output directory {target} is not empty and holds no run; refusing to replace it"
+            f"output directory {target} is not empty and holds no {kind}; refusing to replace it"
         )
 
 
