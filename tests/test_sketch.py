@@ -125,7 +125,10 @@ def test_sketch_run_matches_exact_within_relative_accuracy(exact_and_sketch):
     assert summaries[0]["predictions"] == summaries[1]["predictions"]
     for a, b in zip(summaries[0]["source_figures"], summaries[1]["source_figures"], strict=True):
         assert a["source_percentile"] == b["source_percentile"]  # exact counts in both
-        # a CAGR's median is read from the growth ratio: 1e-3 of (1 + CAGR)
+        # A CAGR's median is read from the growth ratio r, sketched within relative a:
+        # 1 + CAGR = r^(1/H) then moves by a factor (1 + e)^(1/H), |e| <= a, i.e. by at
+        # most a (1 + CAGR) / H; 1.001e-3 (1 + |CAGR|) bounds it for any horizon H >= 1,
+        # with the extra 1e-6 for rounding.
         scale = 1 + abs(a["source_value"]) if a["kind"] == "cagr" else abs(a["simulated_median"])
         assert abs(a["simulated_median"] - b["simulated_median"]) <= 1.001e-3 * scale
     for a, b in zip(summaries[0]["series"], summaries[1]["series"], strict=True):

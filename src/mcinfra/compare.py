@@ -58,15 +58,18 @@ def paired_counts(
     key = seed_key(settings.seed)
     counts = {i: [0, 0, 0] for i in ids}
 
-    def scope(plan, values, inputs):
-        labels = [s.label for s in plan.series]
-        return chunk_context(values, inputs, labels, plan.years, [i.name for i in plan.inputs])
+    def scope(plan):
+        """The plan's names, bound once: a chunk's prediction context from its arrays."""
+        labels, names = [s.label for s in plan.series], [i.name for i in plan.inputs]
+        return lambda values, inputs: chunk_context(values, inputs, labels, plan.years, names)
+
+    scope_a, scope_b = scope(plan_a), scope(plan_b)
 
     def on_chunk(first, values, inputs, scores):
         n = values.shape[-1]
         kernels.simulate_chunk(key, first, n, plan_b.kernel, values_b, inputs_b, scores_b, 0)
-        context_a = scope(plan_a, values, inputs)
-        context_b = scope(plan_b, values_b[:, :, :n], inputs_b[:, :n])
+        context_a = scope_a(values, inputs)
+        context_b = scope_b(values_b[:, :, :n], inputs_b[:, :n])
         for i in ids:
             holds_a = found_a[i].compiled.holds(context_a)
             holds_b = found_b[i].compiled.holds(context_b)

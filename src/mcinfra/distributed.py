@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from mcinfra.config import LoadedConfig, parse_config
-from mcinfra.engine import ProgressCallback, RunSettings, chunk_bounds, stream
+from mcinfra.engine import ProgressCallback, RunSettings, SamplingClock, chunk_bounds, stream
 from mcinfra.errors import UsageError
 from mcinfra.plan import compile_plan
 from mcinfra.reductions import Reductions
@@ -53,6 +53,7 @@ def stream_distributed(
     stop: Callable[[], bool] | None = None,
     start: int = 0,
     after_chunk: Callable[[int], None] | None = None,
+    clock: SamplingClock | None = None,
 ) -> tuple[float, int]:
     """Like :func:`mcinfra.engine.stream`, with each chunk a task on ``client``'s cluster.
 
@@ -64,7 +65,8 @@ def stream_distributed(
     threads = settings.threads
     pending: deque = deque()
     started = time.perf_counter()
-    busy, done = 0.0, start
+    clock = SamplingClock() if clock is None else clock
+    before, done = clock.seconds, start
 
     def submit() -> None:
         first, last = bounds.popleft()
@@ -88,7 +90,7 @@ def stream_distributed(
             first, last, future = pending.popleft()
             state, seconds = future.result()
             reductions.absorb(first, state)
-            busy += seconds
+            clock.seconds += seconds
             done = last
             if after_chunk is not None:
                 after_chunk(done)
@@ -101,7 +103,7 @@ def stream_distributed(
     finally:
         for _, _, future in pending:
             future.cancel()
-    return busy, done
+    return clock.seconds - before, done
 
 
 @contextmanager

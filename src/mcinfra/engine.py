@@ -111,6 +111,13 @@ def simulate(
 ChunkCallback = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
 
 
+@dataclass
+class SamplingClock:
+    """Seconds spent in the sampler, kept up to date chunk by chunk (read by checkpoints)."""
+
+    seconds: float = 0.0
+
+
 def stream(
     plan: Plan,
     settings: RunSettings,
@@ -119,6 +126,7 @@ def stream(
     stop: Callable[[], bool] | None = None,
     out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     start: int = 0,
+    clock: SamplingClock | None = None,
 ) -> tuple[float, int]:
     """Simulate a run chunk by chunk, handing each chunk to ``on_chunk``.
 
@@ -130,7 +138,8 @@ def stream(
     reused for every chunk, so memory stays bounded by the chunk size; copy what must
     outlive the call. With ``out`` (values, inputs, scores holding every draw) each chunk
     is written in place at its own columns instead. ``start`` (a multiple of the chunk
-    size) continues a run whose draws ``0 .. start - 1`` are done.
+    size) continues a run whose draws ``0 .. start - 1`` are done. ``clock`` gets each
+    chunk's sampling seconds as soon as the chunk is drawn.
     """
     if out is None:
         size = min(settings.chunk_size, settings.draws)
@@ -145,7 +154,8 @@ def stream(
     values, inputs, scores = out
     key = seed_key(settings.seed)
     started = time.perf_counter()
-    busy = 0.0
+    clock = SamplingClock() if clock is None else clock
+    before = clock.seconds
     with numba_threads(settings.threads):
         done = start
         for first, stop_at in chunk_bounds(settings.draws - start, settings.chunk_size, start):
@@ -153,7 +163,7 @@ def stream(
             column = first if whole_run else 0
             chunk_started = time.perf_counter()
             kernels.simulate_chunk(key, first, n, plan.kernel, values, inputs, scores, column)
-            busy += time.perf_counter() - chunk_started
+            clock.seconds += time.perf_counter() - chunk_started
             if on_chunk is not None:
                 window = slice(column, column + n)
                 on_chunk(first, values[:, :, window], inputs[:, window], scores[:, window])
@@ -162,7 +172,7 @@ def stream(
             done = stop_at
             if stop is not None and stop():
                 break
-    return busy, done
+    return clock.seconds - before, done
 
 
 def warm_up(plan: Plan) -> None:

@@ -20,7 +20,14 @@ import numpy as np
 
 from mcinfra.config import LoadedConfig
 from mcinfra.config.structure import list_inputs, list_series
-from mcinfra.engine import MAX_IN_MEMORY_BYTES, ProgressCallback, RunSettings, stream, warm_up
+from mcinfra.engine import (
+    MAX_IN_MEMORY_BYTES,
+    ProgressCallback,
+    RunSettings,
+    SamplingClock,
+    stream,
+    warm_up,
+)
 from mcinfra.errors import UsageError
 from mcinfra.output import (
     DrawWriter,
@@ -189,12 +196,12 @@ def run_to_directory(
                 if save_draws
                 else None
             )
-            start, sampled_before = 0, 0.0
+            start, clock = 0, SamplingClock()
             if resume is not None:
                 with np.load(resume / CHECKPOINT) as saved:
                     reductions.restore(saved)
                     start = int(saved["draws_done"])
-                    sampled_before = float(saved["sampling_seconds"])
+                    clock.seconds = float(saved["sampling_seconds"])
             if writer is None:
                 checkpoint_file = staging / CHECKPOINT
             last_checkpoint = time.perf_counter()
@@ -202,7 +209,7 @@ def run_to_directory(
             def checkpoint(done: int) -> None:
                 nonlocal last_checkpoint
                 if writer is None and time.perf_counter() - last_checkpoint >= checkpoint_seconds:
-                    save_checkpoint(checkpoint_file, reductions, done, sampled_before)
+                    save_checkpoint(checkpoint_file, reductions, done, clock.seconds)
                     last_checkpoint = time.perf_counter()
 
             def on_chunk(first, values, inputs, scores):
@@ -219,17 +226,17 @@ def run_to_directory(
 
             cap = settings.draws
             if client is None:
-                sampling_seconds, done = stream(
-                    plan, settings, on_chunk, progress, stop=target_met, start=start
+                _, done = stream(
+                    plan, settings, on_chunk, progress, stop=target_met, start=start, clock=clock
                 )
             else:
                 from mcinfra.distributed import stream_distributed
 
-                sampling_seconds, done = stream_distributed(
+                _, done = stream_distributed(
                     client, loaded, settings, exact, reductions, progress, target_met, start,
-                    after_chunk=checkpoint,
+                    after_chunk=checkpoint, clock=clock,
                 )  # fmt: skip
-            sampling_seconds += sampled_before
+            sampling_seconds = clock.seconds  # every session's, when resumed
             settings = dataclasses.replace(settings, draws=done)
             attrs["draws"] = done
             if writer is not None:

@@ -72,18 +72,12 @@ class CrossoverCounter:
     def restore(self, state: dict[str, np.ndarray]) -> None:
         """Continue from a checkpoint made by :meth:`state`."""
         self.counts[...] = state["counts"]
-        prefix = "continuous_"
-        self.continuous = QuantileSketch.from_state(
-            {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-        )
+        self.continuous = QuantileSketch.from_state(state, "continuous_")
 
     def absorb(self, first: int, state: dict[str, np.ndarray]) -> None:
         """Merge the :meth:`state` of another part of the same run."""
-        other = CrossoverCounter.__new__(CrossoverCounter)
-        other.counts = np.zeros_like(self.counts)
-        other.restore(state)
-        self.counts += other.counts
-        self.continuous.merge(other.continuous)
+        self.counts += state["counts"]
+        self.continuous.merge(QuantileSketch.from_state(state, "continuous_"))
 
     def _median(self, entity: int, n: int) -> float:
         """Median continuous crossover (numpy's definition), in years after the first."""

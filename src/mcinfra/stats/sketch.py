@@ -13,6 +13,7 @@ chunk size, thread count, or how chunks were spread over machines.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -31,6 +32,7 @@ def _cubic(s):
     return ((kernels.CUBIC_A * s + kernels.CUBIC_B) * s + kernels.CUBIC_C) * s
 
 
+@functools.lru_cache(maxsize=8)
 def bucket_multiplier(relative_accuracy: float) -> float:
     """Buckets per unit of the mapping such that no bucket spans more than a factor gamma.
 
@@ -158,8 +160,9 @@ class QuantileSketch:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, np.ndarray]) -> QuantileSketch:
-        """Inverse of :meth:`state`."""
+    def from_state(cls, state, prefix: str = "") -> QuantileSketch:
+        """Inverse of :meth:`state`; with ``prefix``, from the keys ``prefix + name``."""
+        state = {k[len(prefix) :]: state[k] for k in state if k.startswith(prefix)}
         sketch = cls(state["table"].shape[0], float(state["relative_accuracy"]))
         sketch.table[...] = state["table"]
         sketch._reserve(state["pool"].shape[0])
@@ -280,22 +283,18 @@ class SketchColumns:
         self.figure_keys = list(dict.fromkeys(k for f in self.figures for k in figure_keys(f)))
         self.draws = 0
 
-    def _row(self, key: Key) -> tuple[int, int]:
-        return self.labels.index(key[0]), self.years.index(key[1])
-
     def add(self, first: int, values: np.ndarray) -> None:
         """Sketch a draw-last chunk (S, Y, n) of draws ``first ..`` (any order of chunks)."""
         n = values.shape[-1]
-        self.sketch.add(values.reshape(-1, n))
+        rows = values.reshape(-1, n)  # row self.index[key] of every (series, year) key
+        self.sketch.add(rows)
         ratios = np.empty((len(self.ratios), n))
         with np.errstate(divide="ignore", invalid="ignore"):  # a series that is exactly 0
             for i, (top, bottom) in enumerate(self.ratios):
-                np.divide(values[self._row(top)], values[self._row(bottom)], out=ratios[i])
+                np.divide(rows[self.index[top]], rows[self.index[bottom]], out=ratios[i])
         self.sketch.add(ratios, first_row=len(self.index))
         if self.figures:
-            chunk = Columns(
-                self.figure_keys, np.stack([values[self._row(k)] for k in self.figure_keys])
-            )
+            chunk = Columns(self.figure_keys, rows[[self.index[k] for k in self.figure_keys]])
             for i, figure in enumerate(self.figures):
                 draws = figure_draws(chunk, figure)
                 self.figure_counts[i, 0] += np.count_nonzero(draws < figure.value)
@@ -304,12 +303,7 @@ class SketchColumns:
 
     def absorb(self, first: int, state: dict[str, np.ndarray]) -> None:
         """Merge the :meth:`state` of another part of the same run (any order)."""
-        prefix = "sketch_"
-        self.sketch.merge(
-            QuantileSketch.from_state(
-                {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-            )
-        )
+        self.sketch.merge(QuantileSketch.from_state(state, "sketch_"))
         self.figure_counts += state["figure_counts"]
         self.draws += int(state["draws"])
 
@@ -322,10 +316,7 @@ class SketchColumns:
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
         """Load a checkpoint made by :meth:`state` of a collector built the same way."""
-        prefix = "sketch_"
-        self.sketch = QuantileSketch.from_state(
-            {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-        )
+        self.sketch = QuantileSketch.from_state(state, "sketch_")
         self.figure_counts[...] = state["figure_counts"]
         self.draws = int(state["draws"])
 
