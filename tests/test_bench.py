@@ -24,3 +24,22 @@ def test_bench_writes_rates_ratios_machine_and_targets(tmp_path, capsys):
 def test_bench_refuses_bad_sizes(capsys):
     assert main(["bench", "--sizes", "1e5,-3"]) == 2
     assert "--sizes" in capsys.readouterr().err
+
+
+def test_bench_sobol_reports_draws_saved_per_estimand(tmp_path, capsys):
+    out = tmp_path / "sobol.json"
+    assert main(["bench", "--sobol", "--sizes", "256,512", "--json", str(out)]) == 0
+    study = json.loads(out.read_text())["sobol"]
+    assert study["replicates"] == 64 and set(study["sizes"]) == {"256", "512"}
+    assert "P1" in study["estimands"] and "total 2030 p50" in study["estimands"]
+    for row in study["sizes"].values():
+        assert set(row["draws_saved_factor"]) == set(study["estimands"])
+        low, high = row["draws_saved_interval90"]["P1"]
+        assert low < row["draws_saved_factor"]["P1"] < high
+        # The median of the total is smooth in the normals: Sobol' must beat plain MC on it.
+        assert row["draws_saved_factor"]["total 2030 p50"] > 2
+    assert "plain Monte Carlo needs this many times the draws" in capsys.readouterr().out
+    assert main(["bench", "--sobol", "--sizes", "256"]) == 0  # without --json: machine facts
+    assert '"cpu_count"' in capsys.readouterr().out
+    assert main(["bench", "--sobol", "--sizes", "1000"]) == 2
+    assert "powers of two" in capsys.readouterr().err

@@ -50,6 +50,17 @@ def test_cluster_run_equals_local_run(tmp_path, client, quantiles):
     assert _summary(local) == _summary(remote)
 
 
+def test_cluster_sobol_run_equals_local_run(tmp_path, client):
+    loaded = load_config(None, ('sampling.method="sobol"',))
+    settings = settings_from(loaded, draws=16 * 1024, chunk_size=3_000, seed=7)
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    run_to_directory(loaded, settings, local)
+    run_to_directory(loaded, settings, remote, client=client)
+    for name in FILES:
+        assert (local / name).read_bytes() == (remote / name).read_bytes(), name
+    assert _summary(local) == _summary(remote)
+
+
 def test_sequential_stopping_stops_at_the_same_chunk(tmp_path, client):
     loaded = load_config()
     settings = settings_from(loaded, draws=200_000, chunk_size=4_000)

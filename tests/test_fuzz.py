@@ -12,7 +12,7 @@ import contextlib
 import tomllib
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mcinfra.cli import main
@@ -141,6 +141,7 @@ FUZZ = settings(max_examples=60, suppress_health_check=[HealthCheck.function_sco
 
 @FUZZ
 @given(st.lists(MUTATION, min_size=1, max_size=3))
+@example([(("total", "base", "dist"), "replace", [])])  # found by the fuzzer: unhashable dist
 def test_mutated_configs_run_or_are_refused_cleanly(tmp_path, capsys, mutations):
     tree = DEFAULT
     for path, action, value in mutations:

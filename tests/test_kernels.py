@@ -20,7 +20,7 @@ def kernel_run(default_plan):
     values = np.empty((len(plan.series), len(plan.years), N))
     inputs = np.empty((len(plan.inputs), N))
     scores = np.empty((len(plan.inputs), N))
-    kernels.simulate_from_normals(normals, plan.kernel, values, inputs, scores)
+    kernels.simulate_from_normals(normals, plan.kernel, values, inputs, scores, 0)
     # Back to (draw, series, year) and (draw, input) for comparison with the numpy twin.
     return normals, np.moveaxis(values, -1, 0), inputs.T
 

@@ -28,10 +28,12 @@ def _same_results(a, b) -> None:
     assert summaries[0]["run"]["draws"] == summaries[1]["run"]["draws"]
 
 
-@pytest.mark.parametrize("quantiles", ["exact", "sketch"])
-def test_interrupted_run_resumes_to_the_same_result(tmp_path, quantiles, capsys):
-    loaded = load_config()
-    settings = settings_from(loaded, draws=12_000, chunk_size=1_500)
+@pytest.mark.parametrize(
+    ("quantiles", "method"), [("exact", "mc"), ("sketch", "mc"), ("exact", "sobol")]
+)
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, quantiles, method, capsys):
+    loaded = load_config(None, (f'sampling.method="{method}"',))
+    settings = settings_from(loaded, draws=16_384, chunk_size=1_500)  # Sobol': 16 x 1024
     whole = tmp_path / "whole"
     run_to_directory(loaded, settings, whole, quantiles=quantiles)
 

@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--sizes",
-        default="1e5,1e6,1e7",
+        default=None,
         help="comma-separated draw counts (default 1e5,1e6,1e7)",
     )
     bench.add_argument("--repeats", type=_positive_int, default=3, help="best of (default 3)")
@@ -163,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-startup", action="store_true", help="skip the start-up and compile timings"
     )
     bench.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
+    bench.add_argument(
+        "--sobol",
+        action="store_true",
+        help="instead: how many fewer draws sampling.method = 'sobol' needs than plain Monte "
+        "Carlo for the same standard error (replicate sizes from --sizes, default 1024,4096,16384)",
+    )
 
     compare = commands.add_parser(
         "compare", help="compare finished runs: probabilities, differences, fan charts"
@@ -295,27 +301,33 @@ def _run(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     import json
 
-    from mcinfra.bench import measure
+    from mcinfra.bench import machine_facts, measure, sobol_efficiency
     from mcinfra.output import write_json
 
+    text = args.sizes or ("1024,4096,16384" if args.sobol else "1e5,1e6,1e7")
     try:
-        sizes = [_positive_int(text.strip()) for text in args.sizes.split(",") if text.strip()]
+        sizes = [_positive_int(item.strip()) for item in text.split(",") if item.strip()]
     except argparse.ArgumentTypeError as exc:
         raise UsageError(f"--sizes: {exc}") from None
     if not sizes:
         raise UsageError(f"--sizes needs at least one draw count, got {args.sizes!r}")
+    if args.sobol and any(size & (size - 1) for size in sizes):
+        raise UsageError(f"--sizes with --sobol: replicate sizes must be powers of two, got {text}")
     if args.json is not None and not args.json.parent.is_dir():
         raise UsageError(f"cannot write {args.json}: no directory {args.json.parent}")
-    result = measure(
-        sizes, args.repeats, startup=not args.no_startup, log=lambda text: print(text, flush=True)
-    )
-    for name, ratio in result["ratios"].items():
-        print(f"{name:<28} {ratio:8.2f}x")
-    for name, seconds in result.get("startup", {}).items():
-        print(f"{name:<28} {seconds:8.1f} s")
-    for name, row in result["targets"].items():
-        state = {True: "met", False: "NOT met", None: "not measured"}[row["met"]]
-        print(f"target {name:<32} {row['target']:>12,} {state}")
+    log = lambda text: print(text, flush=True)  # noqa: E731
+    if args.sobol:
+        result = {"machine": machine_facts(), "sobol": sobol_efficiency(sizes, log=log)}
+        _print_sobol(result["sobol"])
+    else:
+        result = measure(sizes, args.repeats, startup=not args.no_startup, log=log)
+        for name, ratio in result["ratios"].items():
+            print(f"{name:<28} {ratio:8.2f}x")
+        for name, seconds in result.get("startup", {}).items():
+            print(f"{name:<28} {seconds:8.1f} s")
+        for name, row in result["targets"].items():
+            state = {True: "met", False: "NOT met", None: "not measured"}[row["met"]]
+            print(f"target {name:<32} {row['target']:>12,} {state}")
     if args.json is not None:
         staging = args.json.with_name(f".{args.json.name}.partial")
         write_json(staging, result)
@@ -323,6 +335,26 @@ def _bench(args: argparse.Namespace) -> int:
     else:
         print(json.dumps(result["machine"]))
     return 0
+
+
+def _print_sobol(result: dict) -> None:
+    """The Sobol' study as a table: draws-saved factor per estimand and replicate size."""
+    sizes = list(result["sizes"])
+    first = result["sizes"][sizes[0]]
+    estimand = result["estimands"][0]
+    low, _ = first["draws_saved_interval90"][estimand]
+    spread = first["draws_saved_factor"][estimand] / low
+    print(
+        f"\nplain Monte Carlo needs this many times the draws of scrambled Sobol' for the same "
+        f"standard error ({result['replicates']} replicates of each size; each factor is "
+        f"uncertain within about x/{spread:.1f} (90 %)):"
+    )
+    print(f"  {'estimand':<28}" + "".join(f"{int(size):>10,}" for size in sizes))
+    for estimand in result["estimands"]:
+        factors = [result["sizes"][size]["draws_saved_factor"][estimand] for size in sizes]
+        print(f"  {estimand:<28}" + "".join(f"{factor:>9.1f}x" for factor in factors))
+    costs = [result["sizes"][size]["sobol_cost_per_draw_vs_mc"] for size in sizes]
+    print(f"  {'cost per draw vs MC':<28}" + "".join(f"{cost:>9.1f}x" for cost in costs))
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -392,7 +424,7 @@ def _resume(args: argparse.Namespace) -> int:
     import json
 
     from mcinfra.config import load_config
-    from mcinfra.engine import RunSettings
+    from mcinfra.engine import settings_from
     from mcinfra.pipeline import RUN_OPTIONS, find_interrupted, run_to_directory
     from mcinfra.progress import Progress
 
@@ -414,8 +446,12 @@ def _resume(args: argparse.Namespace) -> int:
         load_config(staging / "config.toml", tuple(options.get("config_overrides", ()))),
         origin=options["config_origin"],
     )
-    settings = RunSettings(
-        options["draws"], options["seed"], options["chunk_size"], args.threads or options["threads"]
+    settings = settings_from(
+        loaded,
+        options["draws"],
+        options["seed"],
+        options["chunk_size"],
+        args.threads or options["threads"],
     )
     progress = Progress(enabled=not args.quiet)
     with _cluster(args) as client:
@@ -497,8 +533,10 @@ def _listing(directory: Path) -> list[str]:
 def _validate(args: argparse.Namespace) -> int:
     from mcinfra.config import load_config
     from mcinfra.diagnostics import PILOT_DRAWS, diagnostics_text, draws_for_target
+    from mcinfra.engine import settings_from
 
     loaded = load_config(args.config, tuple(args.overrides))
+    settings_from(loaded)  # checks the sampling settings together (e.g. Sobol' draw counts)
     print(diagnostics_text(loaded))
     if args.target_se is not None:
         rows = draws_for_target(loaded, args.target_se)

@@ -20,9 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from mcinfra.config import LoadedConfig
-from mcinfra.engine import RunSettings, stream
-from mcinfra.kernels import model as kernels
-from mcinfra.kernels.random import seed_key
+from mcinfra.engine import RunSettings, draw_chunk, stream
 from mcinfra.plan import compile_plan
 from mcinfra.stats.indicators import chunk_context, compile_predictions
 from mcinfra.whatif import load_run
@@ -55,7 +53,6 @@ def paired_counts(
     size = min(settings.chunk_size, settings.draws)
     values_b = np.empty((len(plan_b.series), len(plan_b.years), size))
     inputs_b, scores_b = np.empty((len(plan_b.inputs), size)), np.empty((len(plan_b.inputs), size))
-    key = seed_key(settings.seed)
     counts = {i: [0, 0, 0] for i in ids}
 
     def scope(plan):
@@ -67,7 +64,7 @@ def paired_counts(
 
     def on_chunk(first, values, inputs, scores):
         n = values.shape[-1]
-        kernels.simulate_chunk(key, first, n, plan_b.kernel, values_b, inputs_b, scores_b, 0)
+        draw_chunk(plan_b, settings, first, n, (values_b, inputs_b, scores_b), 0)
         context_a = scope_a(values, inputs)
         context_b = scope_b(values_b[:, :, :n], inputs_b[:, :n])
         for i in ids:
@@ -95,6 +92,8 @@ def compare_runs(run_dirs: list[Path]) -> dict:
         rows = {r["id"]: r for r in summary["predictions"]}
         ids = [i for i in base_rows if i in rows]
         paired = (settings.seed, settings.draws) == (base_settings.seed, base_settings.draws)
+        # Sobol' draws are not independent, so the binomial pairing formula does not hold.
+        paired &= settings.method == base_settings.method == "mc"
         counts = (
             paired_counts((base_loaded, base_settings), (loaded, settings), ids) if paired else {}
         )

@@ -33,13 +33,12 @@ def _worker_plan(text: str, origin: str):
 
 
 def reduce_chunk(
-    text: str, origin: str, seed: int, threads: int | None, exact: bool, first: int, stop: int
+    text: str, origin: str, settings: RunSettings, exact: bool, first: int, stop: int
 ) -> tuple[dict, float]:
-    """Simulate draws ``first .. stop - 1`` and return their reductions' state and seconds."""
+    """Simulate draws ``first .. stop - 1`` (one chunk) and return their reductions and seconds."""
     loaded, plan = _worker_plan(text, origin)
-    part = Reductions(loaded, plan, exact, start=first)
-    settings = RunSettings(draws=stop, seed=seed, chunk_size=stop - first, threads=threads)
-    seconds, _ = stream(plan, settings, part.add, start=first)
+    part = Reductions(loaded, plan, exact, start=first, replicate_draws=settings.replicate_draws)
+    seconds, _ = stream(plan, settings, part.add, start=first, end=stop)
     return part.state(), seconds
 
 
@@ -60,9 +59,8 @@ def stream_distributed(
     At most two chunks per worker are in flight; results are absorbed in draw order.
     Returns the workers' total sampling seconds and the draws done.
     """
-    bounds = deque(chunk_bounds(settings.draws - start, settings.chunk_size, start))
+    bounds = deque(chunk_bounds(settings, start))
     workers = max(1, len(client.scheduler_info().get("workers", {})))
-    threads = settings.threads
     pending: deque = deque()
     started = time.perf_counter()
     clock = SamplingClock() if clock is None else clock
@@ -74,8 +72,7 @@ def stream_distributed(
             reduce_chunk,
             loaded.text,
             loaded.origin,
-            settings.seed,
-            threads,
+            settings,
             exact,
             first,
             last,

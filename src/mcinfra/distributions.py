@@ -410,7 +410,8 @@ def _number_to_fixed(value: Any) -> Any:
 def _family_tag(value: Any) -> str | None:
     if isinstance(value, dict):
         name = value.get("dist")
-        return f"dist={name}" if name in FAMILIES else None
+        # Any TOML value can stand here (a list or table is unhashable): only names qualify.
+        return f"dist={name}" if isinstance(name, str) and name in FAMILIES else None
     if isinstance(value, Distribution):
         return f"dist={value.family}"
     return None

@@ -15,6 +15,7 @@ from mcinfra.errors import UsageError
 from mcinfra.kernels import model as kernels
 from mcinfra.kernels.random import seed_key
 from mcinfra.plan import Plan, compile_plan
+from mcinfra.qmc import METHODS, replicate_size, sobol_normals
 from mcinfra.results import provenance, to_dataset
 
 ProgressCallback = Callable[[int, int, float], None]  # (draws done, total, seconds elapsed)
@@ -29,6 +30,8 @@ class RunSettings:
     seed: int
     chunk_size: int
     threads: int | None = None
+    method: str = "mc"  # "mc" (per-draw streams) or "sobol" (mcinfra.qmc)
+    replicates: int = 16  # independent scrambled Sobol' sets (method "sobol" only)
 
     def __post_init__(self) -> None:
         for name in ("draws", "chunk_size"):
@@ -39,6 +42,20 @@ class RunSettings:
             raise UsageError(f"seed must be in [0, 2**64), got {self.seed}")
         if self.threads is not None and self.threads < 1:
             raise UsageError(f"threads must be at least 1, got {self.threads}")
+        if self.method not in METHODS:
+            raise UsageError(f"sampling method must be one of {METHODS}, got {self.method!r}")
+        if self.method == "sobol":
+            if not 2 <= self.replicates <= 4096:
+                raise UsageError(f"replicates must be in [2, 4096], got {self.replicates}")
+            try:
+                replicate_size(self.draws, self.replicates)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+
+    @property
+    def replicate_draws(self) -> int | None:
+        """Draws per Sobol' replicate (None for plain Monte Carlo)."""
+        return self.draws // self.replicates if self.method == "sobol" else None
 
 
 def settings_from(
@@ -55,6 +72,8 @@ def settings_from(
         seed=sampling.seed if seed is None else seed,
         chunk_size=sampling.chunk_size if chunk_size is None else chunk_size,
         threads=threads,
+        method=sampling.method,
+        replicates=sampling.replicates,
     )
 
 
@@ -74,10 +93,41 @@ def numba_threads(threads: int | None):
         numba.set_num_threads(previous)
 
 
-def chunk_bounds(draws: int, chunk_size: int, start: int = 0):
-    """Yield ``(first, stop)`` draw indexes of consecutive chunks."""
-    for first in range(start, start + draws, chunk_size):
-        yield first, min(first + chunk_size, start + draws)
+def chunk_bounds(settings: RunSettings, start: int = 0, end: int | None = None):
+    """Yield ``(first, stop)`` draw indexes of the chunks of draws ``start .. end - 1``.
+
+    Chunks hold ``settings.chunk_size`` draws, and never span two Sobol' replicates, so
+    each chunk's counts belong to one replicate.
+    """
+    end = settings.draws if end is None else end
+    period = settings.replicate_draws or end
+    first = start
+    while first < end:
+        stop = min(first + settings.chunk_size, end, (first // period + 1) * period)
+        yield first, stop
+        first = stop
+
+
+def draw_chunk(plan: Plan, settings: RunSettings, first: int, n: int, out, column: int) -> None:
+    """Simulate draws ``first .. first + n - 1`` into columns ``column ..`` of ``out``.
+
+    ``out`` is (values (S, Y, N), inputs (K, N), scores (K, N)); the draws must lie in one
+    Sobol' replicate (see :func:`chunk_bounds`).
+    """
+    if settings.method == "sobol":
+        size = settings.replicate_draws
+        replicate, point = divmod(first, size)
+        if point + n > size:
+            raise ValueError(f"draws {first}..{first + n - 1} span two Sobol' replicates")
+        import numba
+
+        normals = sobol_normals(
+            settings.seed, replicate, plan.kernel.n_normals, point, n, numba.get_num_threads()
+        )
+        kernels.simulate_from_normals(normals, plan.kernel, *out, column)
+    else:
+        key = seed_key(settings.seed)
+        kernels.simulate_chunk(key, first, n, plan.kernel, *out, column)
 
 
 def simulate(
@@ -127,6 +177,7 @@ def stream(
     out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     start: int = 0,
     clock: SamplingClock | None = None,
+    end: int | None = None,
 ) -> tuple[float, int]:
     """Simulate a run chunk by chunk, handing each chunk to ``on_chunk``.
 
@@ -137,12 +188,13 @@ def stream(
     as draw-last views ``values`` (S, Y, n), ``inputs`` and ``scores`` (K, n) of buffers
     reused for every chunk, so memory stays bounded by the chunk size; copy what must
     outlive the call. With ``out`` (values, inputs, scores holding every draw) each chunk
-    is written in place at its own columns instead. ``start`` (a multiple of the chunk
-    size) continues a run whose draws ``0 .. start - 1`` are done. ``clock`` gets each
-    chunk's sampling seconds as soon as the chunk is drawn.
+    is written in place at its own columns instead. ``start`` (a chunk boundary) continues
+    a run whose draws ``0 .. start - 1`` are done; ``end`` (default: all draws) stops
+    before draw ``end``. ``clock`` gets each chunk's sampling seconds as soon as the chunk
+    is drawn.
     """
     if out is None:
-        size = min(settings.chunk_size, settings.draws)
+        size = min(settings.chunk_size, settings.draws, settings.replicate_draws or settings.draws)
         out = (
             np.empty((len(plan.series), len(plan.years), size)),
             np.empty((len(plan.inputs), size)),
@@ -152,17 +204,16 @@ def stream(
     else:
         whole_run = True
     values, inputs, scores = out
-    key = seed_key(settings.seed)
     started = time.perf_counter()
     clock = SamplingClock() if clock is None else clock
     before = clock.seconds
     with numba_threads(settings.threads):
         done = start
-        for first, stop_at in chunk_bounds(settings.draws - start, settings.chunk_size, start):
+        for first, stop_at in chunk_bounds(settings, start, end):
             n = stop_at - first
             column = first if whole_run else 0
             chunk_started = time.perf_counter()
-            kernels.simulate_chunk(key, first, n, plan.kernel, values, inputs, scores, column)
+            draw_chunk(plan, settings, first, n, out, column)
             clock.seconds += time.perf_counter() - chunk_started
             if on_chunk is not None:
                 window = slice(column, column + n)

@@ -156,6 +156,11 @@ def run_to_directory(
         check_disk_space(loaded, settings.draws, Path(out))
     if client is not None and save_draws:
         raise UsageError("--save-draws writes from one process; it cannot be combined with dask")
+    if target_se is not None and settings.method != "mc":
+        raise UsageError(
+            "--target-se stops a plain Monte Carlo run early; a Sobol' run "
+            "(sampling.method = 'sobol') needs all its replicates: set --draws instead"
+        )
     exact = exact_quantiles(quantiles, plan_values_bytes(loaded, settings.draws))
     checkpoint_file = None
 
@@ -189,7 +194,11 @@ def run_to_directory(
                 )
             attrs = provenance(loaded, settings)
             reductions = Reductions(
-                loaded, plan, exact, None if target_se is not None else settings.draws
+                loaded,
+                plan,
+                exact,
+                None if target_se is not None else settings.draws,
+                replicate_draws=settings.replicate_draws,
             )
             writer = (
                 DrawWriter(staging / "draws.zarr", plan, attrs, settings.chunk_size)
@@ -246,7 +255,7 @@ def run_to_directory(
             summary = run_summary(
                 columns, plan, loaded, settings, attrs, reductions.check.worst, sampling_seconds
             )
-            summary["predictions"] = prediction_rows(counter)
+            summary["predictions"] = prediction_rows(counter, reductions.replicates)
             summary["crossovers"] = crossovers.rows() if crossovers is not None else []
             checkpoints = list(counter.history)
             if not checkpoints or checkpoints[-1][0] != counter.draws:

@@ -31,6 +31,9 @@ class Reductions:
         Draws the exact columns are allocated for (None: grown chunk by chunk).
     start : int
         First draw this object will see (a part of a run computed elsewhere).
+    replicate_draws : int or None
+        Draws per Sobol' replicate: prediction counts are also kept per replicate, for the
+        replicate standard error (None for plain Monte Carlo).
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class Reductions:
         exact: bool,
         capacity: int | None = None,
         start: int = 0,
+        replicate_draws: int | None = None,
     ) -> None:
         labels = [s.label for s in plan.series]
         self.exact = exact
@@ -67,12 +71,19 @@ class Reductions:
             if split is not None
             else None
         )
+        self.replicates = (
+            ReplicateCounts(replicate_draws, len(self.counter.predictions))
+            if replicate_draws is not None
+            else None
+        )
 
     @property
     def parts(self) -> dict:
         parts = {"columns": self.collector, "check": self.check, "counter": self.counter}
         if self.crossovers is not None:
             parts["crossovers"] = self.crossovers
+        if self.replicates is not None:
+            parts["replicates"] = self.replicates
         return parts
 
     @property
@@ -84,7 +95,10 @@ class Reductions:
         """Reduce a draw-last chunk holding draws ``first ..`` (chunks in draw order)."""
         self.collector.add(first, values)
         self.check.add(values)
+        before = self.counter.holds.copy()
         self.counter.add(values, inputs, scores)
+        if self.replicates is not None:
+            self.replicates.add(first, values.shape[-1], self.counter.holds - before)
         if self.crossovers is not None:
             self.crossovers.add(first, values)
 
@@ -110,3 +124,44 @@ class Reductions:
         """Merge the :meth:`state` of a part that reduced draws ``first ..`` (next in order)."""
         for name, part in self.parts.items():
             part.absorb(first, self._split(state, name))
+
+
+class ReplicateCounts:
+    """Prediction hold counts per Sobol' replicate of ``size`` draws (replicate-major draws).
+
+    Chunks never span two replicates (:func:`mcinfra.engine.chunk_bounds`), so a chunk's
+    counts belong to the replicate of its first draw.
+    """
+
+    def __init__(self, size: int, n_predictions: int) -> None:
+        self.size = size
+        self.holds = np.zeros((0, n_predictions), dtype=np.int64)  # grown as replicates come
+
+    def add(self, first: int, n: int, holds: np.ndarray) -> None:
+        """Count a chunk of ``n`` draws from draw ``first`` with per-prediction ``holds``."""
+        replicate = first // self.size
+        if (first + n - 1) // self.size != replicate:
+            raise ValueError(f"a chunk from draw {first} spans two Sobol' replicates")
+        self._grow(replicate + 1)
+        self.holds[replicate] += holds
+
+    def _grow(self, replicates: int) -> None:
+        if replicates > self.holds.shape[0]:
+            grown = np.zeros((replicates, self.holds.shape[1]), dtype=np.int64)
+            grown[: self.holds.shape[0]] = self.holds
+            self.holds = grown
+
+    def complete(self, draws: int) -> np.ndarray:
+        """Counts of the replicates finished within ``draws`` draws (R, predictions)."""
+        return self.holds[: draws // self.size]
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"holds": self.holds}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        self.holds = np.array(state["holds"], dtype=np.int64)
+
+    def absorb(self, first: int, state: dict[str, np.ndarray]) -> None:
+        holds = state["holds"]
+        self._grow(holds.shape[0])
+        self.holds[: holds.shape[0]] += holds

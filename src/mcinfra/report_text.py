@@ -10,6 +10,7 @@ from scipy.special import ndtri
 from mcinfra.config import LoadedConfig
 from mcinfra.engine import RunSettings
 from mcinfra.plan import Plan
+from mcinfra.qmc import replicate_estimate
 from mcinfra.results import SCHEMA_VERSION
 from mcinfra.stats.summary import Columns
 
@@ -18,6 +19,7 @@ _PROVENANCE_KEYS = (
     "seed",
     "draws",
     "chunk_size",
+    "sampling_method",
     "random_numbers",
     "mcinfra_version",
     "numba_version",
@@ -73,6 +75,7 @@ def run_summary(
             "config_origin": loaded.origin,
             "config_overrides": list(loaded.overrides),
             "threads": settings.threads,
+            "replicates": settings.replicates if settings.method == "sobol" else None,
         },
         "timing": {
             "sampling_seconds": sampling_seconds,
@@ -138,15 +141,31 @@ def summary_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def prediction_rows(counter) -> list[dict]:
-    """The ``predictions`` list of ``summary.json``: one object per prediction."""
+def prediction_rows(counter, replicates=None) -> list[dict]:
+    """The ``predictions`` list of ``summary.json``: one object per prediction.
+
+    With ``replicates`` (:class:`mcinfra.reductions.ReplicateCounts` of a Sobol' run) the
+    standard errors come from the spread of the replicates' estimates and the intervals
+    from Student's t; otherwise from the binomial formula and Wilson intervals.
+    """
     rows = []
     estimates = counter.estimates()
     # Simultaneous intervals (Bonferroni): all m intervals cover their probabilities together
     # with probability >= 95 %, as needed when several predictions are checked at once.
-    z_all = float(-ndtri(0.025 / max(len(estimates), 1)))
+    alpha_all = 0.05 / max(len(estimates), 1)
+    z_all = float(-ndtri(alpha_all / 2))
     for i, (prediction, estimate) in enumerate(zip(counter.predictions, estimates, strict=True)):
-        low, high = estimate.interval()
+        if replicates is None:
+            se, method = estimate.std_error, "binomial"
+            low, high = estimate.interval()
+            simultaneous = list(estimate.interval(z_all))
+        else:
+            p, se, dof = replicate_estimate(
+                replicates.complete(estimate.draws)[:, i], replicates.size
+            )
+            method = f"replicates ({dof + 1} scrambled Sobol' sets, Student t)"
+            low, high = _t_interval(p, se, dof, 0.05)
+            simultaneous = list(_t_interval(p, se, dof, alpha_all))
         drivers = [
             {
                 "input": d.input,
@@ -161,9 +180,10 @@ def prediction_rows(counter) -> list[dict]:
                 "text": prediction.text,
                 "expression": prediction.expr,
                 "probability": estimate.probability,
-                "std_error": estimate.std_error,
+                "std_error": se,
+                "std_error_method": method,
                 "ci95": [low, high],
-                "ci95_simultaneous": list(estimate.interval(z_all)),
+                "ci95_simultaneous": simultaneous,
                 "holds": estimate.holds,
                 "draws": estimate.draws,
                 "drivers": drivers,
@@ -173,6 +193,14 @@ def prediction_rows(counter) -> list[dict]:
 
 
 TOP_DRIVERS = 3
+
+
+def _t_interval(p: float, se: float, dof: int, alpha: float) -> tuple[float, float]:
+    """Two-sided 1 - alpha Student-t interval around ``p``, clipped to [0, 1]."""
+    from scipy.special import stdtrit
+
+    half = float(stdtrit(dof, 1 - alpha / 2)) * se
+    return max(0.0, p - half), min(1.0, p + half)
 
 
 def write_sensitivity_csv(path, counter) -> None:

@@ -39,8 +39,15 @@ def provenance(loaded, settings) -> dict[str, str | int]:
         "seed": int(settings.seed),
         "draws": int(settings.draws),
         "chunk_size": int(settings.chunk_size),
-        "random_numbers": "xoshiro256++ stream per draw, state from SplitMix64(seed key, draw); "
-        "ziggurat normals",
+        "sampling_method": settings.method,
+        "random_numbers": (
+            f"scrambled Sobol' points (scipy.stats.qmc, {settings.replicates} replicates of "
+            f"{settings.replicate_draws} points, each scrambled from SeedSequence(seed, "
+            "spawn_key=(replicate,))); inverse-CDF normals"
+            if settings.method == "sobol"
+            else "xoshiro256++ stream per draw, state from SplitMix64(seed key, draw); "
+            "ziggurat normals"
+        ),
         "mcinfra_version": __version__,
         "numba_version": numba.__version__,
         "numpy_version": np.__version__,

@@ -16,7 +16,7 @@ import numpy as np
 
 from mcinfra.config import LoadedConfig, parse_config
 from mcinfra.config.validation import prediction_scope
-from mcinfra.engine import RunSettings, stream
+from mcinfra.engine import RunSettings, settings_from, stream
 from mcinfra.errors import UsageError
 from mcinfra.plan import compile_plan
 from mcinfra.predictions import PredictionError, compile_prediction
@@ -47,13 +47,18 @@ def load_run(run_dir: Path) -> tuple[LoadedConfig, RunSettings]:
     loaded = parse_config(text, origin=str(run_dir / "config.toml"), overrides=overrides)
     if run["config_sha256"] != loaded.sha256:
         raise UsageError(f"{run_dir}/config.toml does not match the run's recorded hash")
-    return loaded, RunSettings(draws=run["draws"], seed=run["seed"], chunk_size=run["chunk_size"])
+    return loaded, settings_from(loaded, run["draws"], run["seed"], run["chunk_size"])
 
 
 def conditional(
     loaded: LoadedConfig, settings: RunSettings, given: str, ids: list[str] | None = None
 ) -> tuple[list[WhatIf], ProbabilityEstimate]:
     """P(prediction) and P(prediction | given) for each prediction; also P(given)."""
+    if settings.method != "mc":
+        raise UsageError(
+            "whatif needs a plain Monte Carlo run (sampling.method = 'mc'): its binomial "
+            "errors assume independent draws, which Sobol' points are not"
+        )
     try:
         condition = compile_prediction(given, prediction_scope(loaded.config))
     except PredictionError as exc:

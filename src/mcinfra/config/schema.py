@@ -43,12 +43,16 @@ class ModelInfo(StrictModel):
 
 
 class Sampling(StrictModel):
-    """``[sampling]``: how many draws, which seed, in which chunks."""
+    """``[sampling]``: how many draws, which seed, in which chunks, plain or quasi-Monte Carlo."""
 
     draws: int = Field(default=100_000, ge=1, le=10**12)
     seed: int = Field(default=0, ge=0, lt=2**64)
     chunk_size: int = Field(default=65_536, ge=1, le=10**8)
     repair_correlations: bool = False
+    method: Literal["mc", "sobol"] = "mc"
+    # With "sobol", draws must be replicates x a power of two: checked with the run's final
+    # draw count (--draws may replace this file's) by mcinfra.engine.RunSettings.
+    replicates: int = Field(default=16, ge=2, le=4096)
 
 
 class Shock(StrictModel):

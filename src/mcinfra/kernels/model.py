@@ -372,7 +372,7 @@ def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, scores_o
 
 
 @helper
-def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out, scores_out):
+def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out, scores_out, column):
     """Simulate draws ``first .. stop - 1`` from given normals (one parallel task)."""
     w = new_scratch(plan)
     for block_first in range(first, stop, BLOCK):
@@ -380,7 +380,7 @@ def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out, sco
         for b in range(nb):
             for j in range(plan.n_normals):
                 w.normals[j, b] = normals[block_first + b, j]
-        simulate_block(nb, plan, w, out, inputs_out, scores_out, block_first)
+        simulate_block(nb, plan, w, out, inputs_out, scores_out, column + block_first)
 
 
 @kernel(parallel=True)
@@ -400,15 +400,18 @@ def simulate_chunk(key, first_draw, n_draws, plan, out, inputs_out, scores_out, 
 
 
 @kernel(parallel=True)
-def simulate_from_normals(normals, plan, out, inputs_out, scores_out):
-    """Simulate with each draw's normals given: ``normals`` (n, m) into (S, Y, n), (K, n)."""
+def simulate_from_normals(normals, plan, out, inputs_out, scores_out, column):
+    """Simulate the draws whose normals are the rows of ``normals`` (n, n_normals).
+
+    Row ``i`` is written to column ``column + i`` of ``out`` (S, Y, N), ``inputs_out`` and
+    ``scores_out`` (K, N), as :func:`simulate_chunk` does.
+    """
     n = normals.shape[0]
     task_draws = BLOCK * BLOCKS_PER_TASK
     for task in prange((n + task_draws - 1) // task_draws):
         first = task * task_draws
-        _simulate_task_from_normals(
-            normals, first, min(n, first + task_draws), plan, out, inputs_out, scores_out
-        )
+        stop = min(n, first + task_draws)
+        _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out, scores_out, column)
 
 
 @kernel(parallel=True)
