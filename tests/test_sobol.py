@@ -7,6 +7,7 @@ sqrt(se_mc^2 + se_sobol^2); a deviation that large has probability below 1e-4.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 
@@ -163,6 +164,10 @@ def test_whatif_and_pairing_need_plain_monte_carlo(tmp_path, capsys, sobol_confi
     differences = compare_runs([run, tmp_path / "qmc2"])["differences"]
     assert differences and not any(d["paired"] for d in differences)
     assert all(d["difference"] == 0 for d in differences)
+    assert main(["report", str(run)]) == 0
+    assert "scrambled Sobol' points in 16 independent replicates" in html.unescape(
+        (run / "report.html").read_text()
+    )
 
 
 def test_threads_do_not_change_sobol_normals():

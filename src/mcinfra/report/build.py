@@ -20,12 +20,21 @@ def _overrides(run: dict) -> str:
 
 
 def _quantile_method(summary: dict) -> str:
-    """One sentence on how the quantiles were computed."""
+    """Sentences on how the draws were made and how the quantiles were computed."""
     method = summary.get("quantiles", {})
     if method.get("method") == "sketch":
         accuracy = method.get("relative_accuracy", 0.001)
-        return f"Quantiles from a mergeable sketch, each within relative {accuracy:g} of exact."
-    return "Quantiles are exact order statistics of every draw."
+        text = f"Quantiles from a mergeable sketch, each within relative {accuracy:g} of exact."
+    else:
+        text = "Quantiles are exact order statistics of every draw."
+    run = summary.get("run", {})
+    if run.get("sampling_method") == "sobol":
+        text = (
+            f"Quasi-Monte Carlo: scrambled Sobol' points in {run['replicates']} independent "
+            "replicates; probabilities' standard errors and intervals come from the spread of "
+            f"the replicates (Student t). {text}"
+        )
+    return text
 
 
 def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
