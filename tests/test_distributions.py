@@ -57,6 +57,24 @@ def test_inverse_cdf_matches_scipy_including_tails(case):
     np.testing.assert_array_less(np.abs(kernel_ppf(spec, U) - reference), tolerance)
 
 
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c["dist"] + str(sorted(c.items())))
+def test_closed_forms_match_scipy(case):
+    # cdf and median are computed without scipy.stats (start-up time); scipy is the reference.
+    spec = SPEC.validate_python(case)
+    frozen = spec.frozen()
+    assert spec.median() == pytest.approx(float(frozen.median()), abs=1e-12 * spec.scale)
+    low, high = spec.support()
+    points = frozen.ppf(np.array([1e-9, 0.01, 0.3, 0.5, 0.8, 0.999]))
+    for x in [*points, low - spec.scale, high + spec.scale]:
+        if np.isfinite(x):
+            assert spec.cdf(float(x)) == pytest.approx(float(frozen.cdf(x)), abs=1e-12), x
+    if spec.score_slope(np.zeros(1)) is not None:  # tabulated families: G'(z) = phi / f(G)
+        z = np.linspace(-6, 6, 25)
+        step = 1e-5
+        numeric = (spec.value_at_score(z + step) - spec.value_at_score(z - step)) / (2 * step)
+        np.testing.assert_allclose(spec.score_slope(z), numeric, rtol=1e-5, atol=1e-9 * spec.scale)
+
+
 def test_fixed_number_is_a_fixed_input():
     spec = SPEC.validate_python(3.5)
     assert spec.is_fixed and spec.median() == 3.5

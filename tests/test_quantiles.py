@@ -15,7 +15,7 @@ def test_values_equal_numpy_and_intervals_bracket_them():
     rng = np.random.default_rng(0)
     data = rng.lognormal(0, 1, (3, 20_001))
     keys = [("a", 2024), ("a", 2025), ("b", 2024)]
-    table = quantile_table(Columns(keys, data), keys)
+    table = quantile_table(Columns(keys, data), keys).to_dataset()
     np.testing.assert_array_equal(
         table.value.sel(segment="a", year=2025), np.quantile(data[1], QUANTILES)
     )
@@ -30,7 +30,7 @@ def test_median_interval_covers_the_true_median_about_95_percent():
     runs, n = 1_000, 401
     data = rng.standard_normal((runs, n))
     keys = [("x", i) for i in range(runs)]
-    table = quantile_table(Columns(keys, data), keys, probs=(0.5,))
+    table = quantile_table(Columns(keys, data), keys, probs=(0.5,)).to_dataset()
     low = table.ci95_low.values.ravel()
     high = table.ci95_high.values.ravel()
     covered = np.mean((low <= 0) & (high >= 0))
@@ -48,3 +48,24 @@ def test_run_writes_quantile_files(tmp_path, capsys):
     assert lines[0] == "segment,year,quantile,value,ci95_low,ci95_high"
     assert len(lines) == 1 + 42 * 7 * 9
     table.close()
+
+
+def test_quantiles_nc_is_what_xarray_itself_writes(tmp_path):
+    from mcinfra.report_text import write_quantiles
+
+    keys = [("total", 2024), ("total", 2025), ("north_america", 2024)]
+    data = np.random.default_rng(2).lognormal(0, 1, (3, 999))
+    table = quantile_table(Columns(keys, data), keys)
+    write_quantiles(tmp_path, table)
+    expected = table.to_dataset()
+    expected.to_netcdf(tmp_path / "by_xarray.nc", engine="scipy")
+    with (
+        xr.open_dataset(tmp_path / "quantiles.nc", engine="scipy") as ours,
+        xr.open_dataset(tmp_path / "by_xarray.nc", engine="scipy") as theirs,
+    ):
+        xr.testing.assert_identical(ours, theirs)
+        xr.testing.assert_identical(ours.load(), expected)
+    frame = expected.to_dataframe().dropna().reset_index()
+    rows = (tmp_path / "quantiles.csv").read_text().splitlines()[1:]
+    assert len(rows) == len(frame) == 3 * 9  # north_america 2025 was not tabulated
+    assert rows[0].split(",")[:3] == ["total", "2024", "0.01"]

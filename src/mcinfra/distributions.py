@@ -16,8 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
-from scipy.interpolate import CubicSpline
-from scipy.special import ndtr, ndtri
+from scipy.special import betainc, betaincinv, betaln, ndtr, ndtri
 
 from mcinfra.kernels import inputs as codes
 from mcinfra.strict import StrictModel, did_you_mean
@@ -51,8 +50,16 @@ class Distribution(StrictModel):
         return False
 
     def median(self) -> float:
-        """Median of the distribution."""
-        return float(self.frozen().median())
+        """Median of the distribution: ``G(0)``."""
+        return float(self.value_at_score(np.zeros(1))[0])
+
+    def cdf(self, x: float) -> float:
+        """P(value <= x)."""
+        return float(self.frozen().cdf(x))
+
+    def score_slope(self, z: np.ndarray) -> np.ndarray | None:
+        """``G'(z)`` for the tabulated families (None where not provided)."""
+        return None
 
     def central(self) -> float:
         """The value an analyst puts at the centre: the mode where one is given, else the median.
@@ -105,6 +112,9 @@ class Fixed(Distribution):
     def median(self) -> float:
         return self.value
 
+    def cdf(self, x: float) -> float:
+        return 1.0 if x >= self.value else 0.0
+
     def support(self) -> tuple[float, float]:
         return self.value, self.value
 
@@ -135,6 +145,12 @@ class Uniform(Distribution):
     def frozen(self) -> Any:
         return _stats().uniform(self.low, self.high - self.low)
 
+    def median(self) -> float:
+        return 0.5 * (self.low + self.high)
+
+    def cdf(self, x: float) -> float:
+        return min(1.0, max(0.0, (x - self.low) / (self.high - self.low)))
+
     @property
     def scale(self) -> float:
         return self.high - self.low
@@ -162,6 +178,12 @@ class Normal(Distribution):
 
     def frozen(self) -> Any:
         return _stats().norm(self.mean, self.sd)
+
+    def median(self) -> float:
+        return self.mean
+
+    def cdf(self, x: float) -> float:
+        return float(ndtr((x - self.mean) / self.sd))
 
     @property
     def scale(self) -> float:
@@ -204,6 +226,25 @@ class TruncatedNormal(Distribution):
         high = np.inf if self.high is None else self.high
         a, b = (low - self.mean) / self.sd, (high - self.mean) / self.sd
         return _stats().truncnorm(a, b, loc=self.mean, scale=self.sd)
+
+    def _window(self) -> tuple[float, float, float]:
+        """Standardised ends (a, b) and the probability between them, kept accurate in tails."""
+        low = -math.inf if self.low is None else self.low
+        high = math.inf if self.high is None else self.high
+        a, b = (low - self.mean) / self.sd, (high - self.mean) / self.sd
+        return a, b, float(ndtr(b) - ndtr(a) if a < 0 else ndtr(-a) - ndtr(-b))
+
+    def cdf(self, x: float) -> float:
+        a, b, mass = self._window()
+        s = min(max((x - self.mean) / self.sd, a), b)
+        below = ndtr(s) - ndtr(a) if a < 0 else ndtr(-a) - ndtr(-s)
+        return min(1.0, max(0.0, float(below) / mass))
+
+    def score_slope(self, z: np.ndarray) -> np.ndarray:
+        # G'(z) = phi(z) / f(G(z)) with f(x) = phi(s) / (sd mass), s = (x - mean) / sd.
+        _, _, mass = self._window()
+        s = (self.value_at_score(z) - self.mean) / self.sd
+        return self.sd * mass * np.exp(0.5 * (s * s - z * z))
 
     def value_at_score(self, z: np.ndarray) -> np.ndarray:
         # scipy's truncnorm.isf loses all digits beyond tail probabilities of ~1e-16, so
@@ -281,6 +322,10 @@ class LogNormal(Distribution):
     def median(self) -> float:
         return math.exp(self.log_params[0])
 
+    def cdf(self, x: float) -> float:
+        mu, sigma = self.log_params
+        return float(ndtr((math.log(x) - mu) / sigma)) if x > 0 else 0.0
+
     def pack(self) -> tuple[int, np.ndarray]:
         mu, sigma = self.log_params
         return codes.LOGNORMAL, np.array([mu, sigma, 0.0, 0.0])
@@ -324,13 +369,62 @@ class Triangular(_MinModeMax):
         width = self.max - self.min
         return _stats().triang((self.mode - self.min) / width, loc=self.min, scale=width)
 
+    def cdf(self, x: float) -> float:
+        low, mode, high = self.min, self.mode, self.max
+        if x <= low:
+            return 0.0
+        if x >= high:
+            return 1.0
+        if x <= mode:
+            return (x - low) ** 2 / ((high - low) * (mode - low))
+        return 1.0 - (high - x) ** 2 / ((high - low) * (high - mode))
+
+    def value_at_score(self, z: np.ndarray) -> np.ndarray:
+        low, mode, high = self.min, self.mode, self.max
+        width = high - low
+        lower = low + np.sqrt(ndtr(z) * width * (mode - low))
+        upper = high - np.sqrt(ndtr(-z) * width * (high - mode))
+        return np.where(ndtr(z) < (mode - low) / width, lower, upper)
+
     def pack(self) -> tuple[int, np.ndarray]:
         # Normal score at which the inverse CDF switches branch (the mode's quantile).
         mode_score = float(ndtri((self.mode - self.min) / (self.max - self.min)))
         return codes.TRIANGULAR, np.array([self.min, self.mode, self.max, mode_score])
 
 
-class Pert(_MinModeMax):
+class _BetaFamily:
+    """Scaled beta distributions (beta, PERT), from their ``beta_params`` property.
+
+    ``beta_params`` is (alpha, beta, low, width); only ``frozen`` needs scipy.stats.
+    """
+
+    def frozen(self) -> Any:
+        alpha, beta, low, width = self.beta_params
+        return _stats().beta(alpha, beta, loc=low, scale=width)
+
+    def cdf(self, x: float) -> float:
+        alpha, beta, low, width = self.beta_params
+        return float(betainc(alpha, beta, min(1.0, max(0.0, (x - low) / width))))
+
+    def value_at_score(self, z: np.ndarray) -> np.ndarray:
+        """``F^-1(Phi(z))``, each half through its own tail."""
+        alpha, beta, low, width = self.beta_params
+        z = np.asarray(z, dtype=float)
+        lower = betaincinv(alpha, beta, ndtr(z))
+        upper = 1.0 - betaincinv(beta, alpha, ndtr(-z))  # 1 - X is beta(beta, alpha)
+        return low + width * np.where(z <= 0, lower, upper)
+
+    def score_slope(self, z: np.ndarray) -> np.ndarray:
+        """``G'(z) = phi(z) / f(G(z))``, in logarithms (both may underflow)."""
+        alpha, beta, low, width = self.beta_params
+        z = np.asarray(z, dtype=float)
+        t = (self.value_at_score(z) - low) / width
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_pdf = (alpha - 1) * np.log(t) + (beta - 1) * np.log1p(-t) - betaln(alpha, beta)
+            return np.exp(-0.5 * z * z - 0.5 * math.log(2 * math.pi) - log_pdf) * width
+
+
+class Pert(_BetaFamily, _MinModeMax):
     """Beta-PERT with min, mode, max and shape (lambda, 4 for the classic PERT)."""
 
     family: ClassVar[str] = "pert"
@@ -346,17 +440,19 @@ class Pert(_MinModeMax):
     def support(self) -> tuple[float, float]:
         return float(self.min), float(self.max)
 
-    def frozen(self) -> Any:
+    @property
+    def beta_params(self) -> tuple[float, float, float, float]:
+        """(alpha, beta, low, width) of the scaled beta distribution."""
         width = self.max - self.min
         alpha = 1 + self.shape * (self.mode - self.min) / width
         beta = 1 + self.shape * (self.max - self.mode) / width
-        return _stats().beta(alpha, beta, loc=self.min, scale=width)
+        return alpha, beta, self.min, width
 
     def pack(self) -> tuple[int, np.ndarray]:
         return codes.TABULATED, np.zeros(4)
 
 
-class Beta(Distribution):
+class Beta(_BetaFamily, Distribution):
     """Beta(alpha, beta) scaled to [low, high] (default [0, 1])."""
 
     family: ClassVar[str] = "beta"
@@ -378,8 +474,10 @@ class Beta(Distribution):
     def support(self) -> tuple[float, float]:
         return float(self.low), float(self.high)
 
-    def frozen(self) -> Any:
-        return _stats().beta(self.alpha, self.beta, loc=self.low, scale=self.high - self.low)
+    @property
+    def beta_params(self) -> tuple[float, float, float, float]:
+        """(alpha, beta, low, width) of the scaled beta distribution."""
+        return self.alpha, self.beta, self.low, self.high - self.low
 
     @property
     def scale(self) -> float:
@@ -459,24 +557,53 @@ def build_table(dist: Distribution) -> np.ndarray:
     ``G(z) = c0 + w (c1 + w (c2 + w c3))`` for ``w = (z - z_i) / h`` in [0, 1).
     The grid is refined until the spline's error at every interval midpoint is below
     ``TABLE_TOLERANCE * dist.scale``; a ``ValueError`` is raised if that cannot be reached.
+    Cubic Hermite pieces from the exact slope are tried first (scipy.special only); a
+    not-a-knot spline (scipy.interpolate) where they cannot reach the tolerance.
     """
     exact = dist.value_at_score
-    for per_unit in (32, 64, 128, 256, 512, 1024):
-        n_intervals = round(2 * TABLE_Z_MAX * per_unit)
-        z = np.linspace(-TABLE_Z_MAX, TABLE_Z_MAX, n_intervals + 1)
-        spline = CubicSpline(z, exact(z))
-        mid = 0.5 * (z[1:] + z[:-1])
-        error = np.max(np.abs(spline(mid) - exact(mid)))
-        if error <= TABLE_TOLERANCE * dist.scale:
-            h = z[1] - z[0]
-            c = spline.c  # (4, n): highest power first, in powers of (z - z_i)
-            return np.ascontiguousarray(
-                np.stack([c[3], c[2] * h, c[1] * h**2, c[0] * h**3], axis=1)
-            )
+    for method in (_hermite_coefficients, _spline_coefficients):
+        for per_unit in (32, 64, 128, 256, 512, 1024):
+            n_intervals = round(2 * TABLE_Z_MAX * per_unit)
+            z = np.linspace(-TABLE_Z_MAX, TABLE_Z_MAX, n_intervals + 1)
+            mid = 0.5 * (z[1:] + z[:-1])
+            values, at_mid = exact(z), exact(mid)
+            c = method(dist, z, values)
+            if c is None:
+                continue
+            # Each interval evaluated at w = 1/2, as the kernel evaluates it.
+            estimate = c[:, 0] + 0.5 * (c[:, 1] + 0.5 * (c[:, 2] + 0.5 * c[:, 3]))
+            error = np.max(np.abs(estimate - at_mid))
+            if error <= TABLE_TOLERANCE * dist.scale:
+                return np.ascontiguousarray(c)
     raise ValueError(
         f"cannot tabulate the inverse CDF of {dist.describe()} to {TABLE_TOLERANCE:g} of its "
         "scale; the distribution is too extreme to sample accurately"
     )
+
+
+def _hermite_coefficients(dist: Distribution, z: np.ndarray, values: np.ndarray):
+    """Cubic Hermite coefficients from ``G`` and its exact slope (None without a slope).
+
+    Needs only scipy.special, so a run does not pay for importing scipy.interpolate.
+    """
+    slope = dist.score_slope(z)
+    if slope is None:
+        return None
+    h = z[1] - z[0]
+    with np.errstate(invalid="ignore", over="ignore"):
+        d0, d1 = h * slope[:-1], h * slope[1:]
+        g0, g1 = values[:-1], values[1:]
+        c = np.stack([g0, d0, 3 * (g1 - g0) - 2 * d0 - d1, 2 * (g0 - g1) + d0 + d1], axis=1)
+    return c if np.isfinite(c).all() else None
+
+
+def _spline_coefficients(dist: Distribution, z: np.ndarray, values: np.ndarray):
+    """Not-a-knot cubic spline coefficients (scipy.interpolate, imported only if needed)."""
+    from scipy.interpolate import CubicSpline
+
+    h = z[1] - z[0]
+    c = CubicSpline(z, values).c  # (4, n): highest power first, in powers of (z - z_i)
+    return np.stack([c[3], c[2] * h, c[1] * h**2, c[0] * h**3], axis=1)
 
 
 def table_params(n_intervals: int) -> np.ndarray:

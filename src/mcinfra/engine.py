@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
 from mcinfra.config import LoadedConfig
 from mcinfra.errors import UsageError
@@ -17,6 +17,9 @@ from mcinfra.kernels.random import seed_key
 from mcinfra.plan import Plan, compile_plan
 from mcinfra.qmc import METHODS, replicate_size, sobol_normals
 from mcinfra.results import provenance, to_dataset
+
+if TYPE_CHECKING:  # xarray costs 0.4 s to import; only some paths need it
+    import xarray as xr
 
 ProgressCallback = Callable[[int, int, float], None]  # (draws done, total, seconds elapsed)
 MAX_IN_MEMORY_BYTES = 16 * 2**30

@@ -129,3 +129,50 @@ class DrawWriter:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
             zarr.consolidate_metadata(self.path)
+
+
+def write_netcdf3(path: Path, coords: dict[str, list], variables: dict, attrs: dict) -> None:
+    """A netCDF-3 file as ``xarray.Dataset.to_netcdf(engine="scipy")`` writes it.
+
+    ``coords`` maps each dimension to its labels (strings, integers or floats, in order);
+    ``variables`` maps names to float64 arrays over all dimensions in that order. Strings
+    become character arrays with ``_Encoding`` (xarray's convention), floats get a NaN
+    ``_FillValue``, integers that do not fit netCDF-3's 32 bits are stored as doubles.
+    Written directly with scipy.io because xarray's writer imports dask and
+    dask.distributed, which would double the start-up time of a short run.
+    """
+    import numpy as np
+    from scipy.io import netcdf_file
+
+    def as_netcdf(value):
+        if isinstance(value, str):
+            return value.encode("utf-8")
+        if isinstance(value, int | np.integer) and not isinstance(value, bool):
+            return np.int32(value) if -(2**31) <= value < 2**31 else np.float64(value)
+        return value
+
+    with netcdf_file(path, "w", version=1) as handle:
+        for name, labels in coords.items():
+            handle.createDimension(name, len(labels))
+        for name, labels in coords.items():
+            if all(isinstance(label, str) for label in labels):
+                encoded = [label.encode("utf-8") for label in labels]
+                width = max(1, *(len(label) for label in encoded))
+                handle.createDimension(f"string{width}", width)
+                chars = np.array(encoded, dtype=f"S{width}").view("S1").reshape(-1, width)
+                variable = handle.createVariable(name, "c", (name, f"string{width}"))
+                variable[:] = chars
+                variable._Encoding = b"utf-8"
+            elif all(isinstance(label, int | np.integer) for label in labels):
+                variable = handle.createVariable(name, "i", (name,))
+                variable[:] = np.asarray(labels, dtype=np.int32)
+            else:
+                variable = handle.createVariable(name, "d", (name,))
+                variable[:] = np.asarray(labels, dtype=np.float64)
+                variable._FillValue = np.nan
+        for name, array in variables.items():
+            variable = handle.createVariable(name, "d", tuple(coords))
+            variable._FillValue = np.nan
+            variable[:] = array
+        for key, value in attrs.items():
+            setattr(handle, key, as_netcdf(value))

@@ -322,22 +322,27 @@ def crossover_table(rows: list[dict], draws: int) -> str:
 
 
 def write_quantiles(directory, table) -> None:
-    """``quantiles.csv`` and ``quantiles.nc``: every tabulated series, year and quantile."""
+    """``quantiles.csv`` and ``quantiles.nc``: every tabulated series, year and quantile.
+
+    ``table`` is a :class:`mcinfra.stats.quantiles.QuantileTable`.
+    """
     import csv
+
+    from mcinfra.output import write_netcdf3
 
     with open(directory / "quantiles.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["segment", "year", "quantile", "value", "ci95_low", "ci95_high"])
-        frame = table.to_dataframe().dropna().reset_index()
-        for row in frame.itertuples(index=False):
-            writer.writerow(
-                [
-                    row.segment,
-                    row.year,
-                    row.quantile,
-                    repr(float(row.value)),
-                    repr(float(row.ci95_low)),
-                    repr(float(row.ci95_high)),
-                ]
-            )
-    table.to_netcdf(directory / "quantiles.nc", engine="scipy")
+        for s, segment in enumerate(table.segments):
+            for t, year in enumerate(table.years):
+                for q, prob in enumerate(table.probs):
+                    cells = (
+                        table.value[s, t, q],
+                        table.ci95_low[s, t, q],
+                        table.ci95_high[s, t, q],
+                    )
+                    if not any(math.isnan(c) for c in cells):
+                        writer.writerow([segment, year, prob, *(repr(float(c)) for c in cells)])
+    dims = {"segment": table.segments, "year": table.years, "quantile": table.probs}
+    variables = {name: getattr(table, name) for name in ("value", "ci95_low", "ci95_high")}
+    write_netcdf3(directory / "quantiles.nc", dims, variables, table.attrs)

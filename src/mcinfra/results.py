@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import platform
 from datetime import UTC, datetime
+from importlib.metadata import version
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 from scipy.special import ndtr
 
 from mcinfra.plan import Plan
+
+if TYPE_CHECKING:  # xarray costs 0.4 s to import; only some paths need it
+    import xarray as xr
 
 DRAW = "draw"
 SEGMENT = "segment"
@@ -52,7 +56,7 @@ def provenance(loaded, settings) -> dict[str, str | int]:
         "numba_version": numba.__version__,
         "numpy_version": np.__version__,
         "scipy_version": scipy.__version__,
-        "xarray_version": xr.__version__,
+        "xarray_version": version("xarray"),
         "python_version": platform.python_version(),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -77,6 +81,8 @@ def to_dataset(
     def text(values) -> np.ndarray:
         # Variable-length strings: fixed-width unicode has no zarr 3 specification.
         return np.array(list(values), dtype=object)
+
+    import xarray as xr
 
     return xr.Dataset(
         data_vars={

@@ -100,7 +100,7 @@ def _probability_below(spec: Distribution, limit: float) -> float:
         return 1.0
     if low > limit:
         return 0.0
-    return float(spec.frozen().cdf(limit))
+    return spec.cdf(limit)
 
 
 def _check_input(info: InputInfo) -> list[str]:

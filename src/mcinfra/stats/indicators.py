@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
 from mcinfra.config.schema import Config
 from mcinfra.config.validation import prediction_scope
@@ -13,6 +13,9 @@ from mcinfra.predictions import Context, Prediction, compile_prediction
 from mcinfra.results import INPUT, SEGMENT, YEAR, draw_last
 from mcinfra.stats.probability import ProbabilityEstimate
 from mcinfra.stats.sensitivity import SensitivityAccumulator
+
+if TYPE_CHECKING:  # xarray costs 0.4 s to import; only some paths need it
+    import xarray as xr
 
 
 @dataclass(frozen=True)

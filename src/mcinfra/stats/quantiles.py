@@ -8,8 +8,9 @@ uses numpy's default (linear) definition. All are exact order statistics of the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-import xarray as xr
 
 from mcinfra.stats.probability import Z95
 
@@ -47,7 +48,35 @@ def linear_quantiles(source, keys: list, probs, transform=None) -> np.ndarray:
     return interpolate(picked[..., 0], picked[..., 1], np.array([w for *_, w in plan]))
 
 
-def quantile_table(source, keys: list[tuple[str, int]], probs=QUANTILES) -> xr.Dataset:
+@dataclass(frozen=True)
+class QuantileTable:
+    """Quantiles with 95 % intervals by (segment, year, quantile); NaN where not tabulated.
+
+    Plain arrays, so writing a run's files needs no xarray; :meth:`to_dataset` gives the
+    ``xarray.Dataset`` that ``quantiles.nc`` holds.
+    """
+
+    segments: list[str]
+    years: list[int]
+    probs: list[float]
+    value: np.ndarray  # (segments, years, probs)
+    ci95_low: np.ndarray
+    ci95_high: np.ndarray
+    attrs: dict
+
+    def to_dataset(self):
+        """The table as an ``xarray.Dataset`` (dims segment, year, quantile)."""
+        import xarray as xr
+
+        dims = ("segment", "year", "quantile")
+        return xr.Dataset(
+            {name: (dims, getattr(self, name)) for name in ("value", "ci95_low", "ci95_high")},
+            coords={"segment": self.segments, "year": self.years, "quantile": self.probs},
+            attrs=self.attrs,
+        )
+
+
+def quantile_table(source, keys: list[tuple[str, int]], probs=QUANTILES) -> QuantileTable:
     """Quantiles with 95 % intervals of the (series, year) ``keys``.
 
     ``source`` is exact columns (:class:`mcinfra.stats.summary.Columns`) or a sketch
@@ -71,10 +100,11 @@ def quantile_table(source, keys: list[tuple[str, int]], probs=QUANTILES) -> xr.D
         cube["value"][s, t] = value[row]
         cube["ci95_low"][s, t] = picked[row, :, 2]
         cube["ci95_high"][s, t] = picked[row, :, 3]
-    coords = {"segment": segments, "year": years, "quantile": list(probs)}
-    return xr.Dataset(
-        {name: (("segment", "year", "quantile"), array) for name, array in cube.items()},
-        coords=coords,
+    return QuantileTable(
+        segments,
+        [int(y) for y in years],
+        [float(p) for p in probs],
+        **cube,
         attrs={
             "draws": n,
             "interval": "95 % from order statistics (binomial ranks)",

@@ -8,12 +8,15 @@ in-memory Dataset (:meth:`Columns.from_dataset`), so the same summary code serve
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
 from mcinfra.kernels.select import growth_quantiles, order_statistics, partition_gap
 from mcinfra.results import SEGMENT, YEAR, draw_last
+
+if TYPE_CHECKING:  # xarray costs 0.4 s to import; only some paths need it
+    import xarray as xr
 
 TABLE_PROBS = (0.05, 0.5, 0.95)
 

@@ -1,0 +1,28 @@
+"""A short run stays quick to start: it must not import the heavy optional modules.
+
+Start-up time itself is measured by ``mcinfra bench`` (not here: timing tests are flaky);
+this guards the cause, which is deterministic.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("xarray", "pandas", "dask", "distributed", "scipy.stats", "scipy.interpolate")
+
+
+def test_a_short_run_without_report_skips_heavy_imports(tmp_path):
+    code = (
+        "import sys\n"
+        "from mcinfra.cli import main\n"
+        "status = main(['run', '--draws', '500', '--no-report', '--quiet', '--out', sys.argv[1]])\n"
+        f"print(status, sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip().splitlines()[-1] == "0 []"
