@@ -92,6 +92,29 @@ def test_statistics_do_not_depend_on_chunking():
     assert whole.drivers(0) == pieces.drivers(0)
 
 
+def test_bin_counts_equal_the_definition_for_many_predictions():
+    # bin = floor(Phi(z) B), counted overall and where each prediction holds; 70
+    # predictions need two groups of bit masks. Non-finite scores go to the end bins.
+    from scipy.special import ndtr
+
+    from mcinfra.stats.sensitivity import RANK_BINS
+
+    rng = np.random.default_rng(5)
+    scores = rng.standard_normal((3, 4000))
+    scores[0, :4] = [np.nan, -np.inf, np.inf, 0.0]
+    indicators = rng.random((70, 4000)) < 0.4
+    acc = SensitivityAccumulator(70, ["x", "y", "z"], [True, True, True])
+    acc.add(scores, indicators)
+    with np.errstate(invalid="ignore"):
+        position = ndtr(scores) * RANK_BINS
+    bins = np.minimum(np.where(position > 0, position, 0).astype(np.int64), RANK_BINS - 1)
+    for k in range(3):
+        np.testing.assert_array_equal(acc.counts[k], np.bincount(bins[k], minlength=RANK_BINS))
+        for p in (0, 61, 62, 69):
+            expected = np.bincount(bins[k][indicators[p]], minlength=RANK_BINS)
+            np.testing.assert_array_equal(acc.hits[k, :, p], expected)
+
+
 def test_run_writes_sensitivity_and_top_drivers(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", "--draws", "20000", "--out", str(out), "--quiet", "--no-report"]) == 0

@@ -261,12 +261,13 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from mcinfra.config import load_config
     from mcinfra.engine import settings_from
-    from mcinfra.pipeline import run_to_directory
+    from mcinfra.pipeline import check_sequential, run_to_directory
     from mcinfra.progress import Progress
 
     if args.resume is not None:
         return _resume(args)
     loaded = load_config(args.config, tuple(args.overrides))
+    check_sequential(args.target_se, loaded.config.sampling.method)
     draws = args.draws
     if args.target_se is not None:
         draws = args.max_draws or DEFAULT_MAX_DRAWS

@@ -66,6 +66,15 @@ def stopping_error(holds: int, draws: int) -> float:
     return math.sqrt(p * (1 - p) / draws)
 
 
+def check_sequential(target_se: float | None, method: str) -> None:
+    """Refuse sequential stopping for Sobol' runs, whose replicates must all be drawn."""
+    if target_se is not None and method != "mc":
+        raise UsageError(
+            "--target-se stops a plain Monte Carlo run early; a Sobol' run "
+            "(sampling.method = 'sobol') needs all its replicates: set --draws instead"
+        )
+
+
 def save_checkpoint(path: Path, reductions: Reductions, draws_done: int, sampled: float) -> None:
     """Write every reduction's state atomically (a kill mid-write leaves the previous one)."""
     arrays = reductions.state()
@@ -156,11 +165,7 @@ def run_to_directory(
         check_disk_space(loaded, settings.draws, Path(out))
     if client is not None and save_draws:
         raise UsageError("--save-draws writes from one process; it cannot be combined with dask")
-    if target_se is not None and settings.method != "mc":
-        raise UsageError(
-            "--target-se stops a plain Monte Carlo run early; a Sobol' run "
-            "(sampling.method = 'sobol') needs all its replicates: set --draws instead"
-        )
+    check_sequential(target_se, settings.method)
     exact = exact_quantiles(quantiles, plan_values_bytes(loaded, settings.draws))
     checkpoint_file = None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mcinfra.kernels import counts as kernels
 from mcinfra.stats.sketch import QuantileSketch
 
 
@@ -20,17 +21,15 @@ def crossover_times(rising: np.ndarray, falling: np.ndarray, years: list[int]):
 
     ``rising`` and ``falling`` are (Y, n): one row per year.
     """
-    ahead = rising >= falling
     n = rising.shape[1]
-    first = np.where(ahead.any(axis=0), ahead.argmax(axis=0), -1)
-    year = np.where(first >= 0, np.asarray(years, dtype=float)[np.maximum(first, 0)], np.inf)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gap = np.log(rising) - np.log(falling)
-        columns = np.arange(n)
-        now = gap[np.maximum(first, 0), columns]
-        before = gap[np.maximum(first - 1, 0), columns]
-        fraction = np.where(now > before, -before / (now - before), 1.0)
-    continuous = np.where(first > 0, year - 1 + np.clip(fraction, 0.0, 1.0), year)
+    year, continuous = np.empty(n), np.empty(n)
+    kernels.crossover_times(
+        np.ascontiguousarray(rising),
+        np.ascontiguousarray(falling),
+        np.asarray(years, dtype=np.float64),
+        year,
+        continuous,
+    )
     return year, continuous
 
 

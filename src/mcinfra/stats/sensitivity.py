@@ -16,6 +16,7 @@ merge exactly over chunks: results do not depend on chunk size, thread count or 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,20 @@ from mcinfra.kernels.counts import rank_bin_counts
 
 RANK_BINS = 1024
 INDEX_BINS = 32
+# Scores beyond +-GRID_Z fall in the first or last bin (Phi(-8.5) is 1e-17, far inside it).
+GRID_Z = 8.5
+GRID_CELLS_PER_UNIT = 1024  # finer than the narrowest bin in z (0.0025 at the centre)
+MASK_BITS = 62
+
+
+@functools.cache
+def bin_lookup() -> tuple[np.ndarray, np.ndarray]:
+    """Bin edges in z, Phi^-1(b / RANK_BINS), and the bin of each grid cell's left end."""
+    from scipy.special import ndtri
+
+    edges = ndtri(np.arange(1, RANK_BINS) / RANK_BINS)
+    cells = np.arange(round(2 * GRID_Z * GRID_CELLS_PER_UNIT)) / GRID_CELLS_PER_UNIT - GRID_Z
+    return edges, np.searchsorted(edges, cells, side="right").astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -42,16 +57,36 @@ class SensitivityAccumulator:
         self.rows = np.flatnonzero(uncertain)
         self.names = [input_names[k] for k in self.rows]
         self.counts = np.zeros((self.rows.size, RANK_BINS), dtype=np.int64)
-        self.hits = np.zeros((n_predictions, self.rows.size, RANK_BINS), dtype=np.int64)
+        # (input, bin, prediction): one draw's hit counters are adjacent in memory
+        self.hits = np.zeros((self.rows.size, RANK_BINS, n_predictions), dtype=np.int64)
 
     def add(self, scores: np.ndarray, indicators: np.ndarray) -> None:
         """Count a chunk: ``scores`` (K, n) normal scores, ``indicators`` (P, n) booleans."""
-        rank_bin_counts(scores, self.rows, np.ascontiguousarray(indicators), self.counts, self.hits)
+        edges, cell_bin = bin_lookup()
+        # Predictions travel as bits of one int64 per draw, MASK_BITS at a time.
+        for first in range(0, max(indicators.shape[0], 1), MASK_BITS):
+            group = indicators[first : first + MASK_BITS].astype(np.int64)
+            held = np.left_shift(1, np.arange(group.shape[0], dtype=np.int64)) @ group
+            rank_bin_counts(
+                scores,
+                self.rows,
+                held,
+                edges,
+                cell_bin,
+                -GRID_Z,
+                float(GRID_CELLS_PER_UNIT),
+                self.counts if first == 0 else self._spare_counts(),
+                self.hits[:, :, first : first + MASK_BITS],
+            )
+
+    def _spare_counts(self) -> np.ndarray:
+        """Scratch for the draw counts of a second or later group (already counted)."""
+        return np.zeros_like(self.counts)
 
     def drivers(self, prediction: int) -> list[Driver]:
         """Every uncertain input's statistics for one prediction, largest index first."""
         found = [
-            Driver(name, *_statistics(self.counts[i], self.hits[prediction, i]))
+            Driver(name, *_statistics(self.counts[i], self.hits[i, :, prediction]))
             for i, name in enumerate(self.names)
         ]
         return sorted(found, key=lambda d: -np.nan_to_num(d.first_order_index, nan=-np.inf))
