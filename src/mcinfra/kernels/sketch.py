@@ -137,8 +137,9 @@ def count_values(bits, multiplier, offset, table, pool, special):
         code = np.empty(_BATCH, dtype=np.int32)
         for start in range(0, bits.shape[1], _BATCH):
             m = min(_BATCH, bits.shape[1] - start)
+            base = np.uintp(start)  # unsigned: no wrap-around check per access (see model.py)
             for i in range(m):
-                word = bits[r, start + i]
+                word = bits[r, base + np.uintp(i)]
                 mantissa[i] = (word & _FRACTION_MASK) | _ONE_BITS
                 exponent[i] = np.int32((word >> _EXPONENT_SHIFT) & _EXPONENT_MASK)
                 negative[i] = np.int32(word >> _SIGN_SHIFT)
@@ -153,7 +154,7 @@ def count_values(bits, multiplier, offset, table, pool, special):
                 if c >= 0:
                     pool[table[r, c >> PAGE_SHIFT], c & (PAGE - 1)] += 1
                 elif c == _NON_FINITE:
-                    word = bits[r, start + i]
+                    word = bits[r, base + np.uintp(i)]
                     if word & _FRACTION_MASK:
                         special[r, NAN] += 1
                     elif word >> _SIGN_SHIFT:
