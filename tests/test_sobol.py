@@ -73,6 +73,8 @@ def test_replicate_size_rules():
             replicate_size(draws, 16)
     with pytest.raises(ValueError, match=r"raise sampling\.replicates"):
         replicate_size(2 * 2**33, 2)
+    with pytest.raises(ValueError, match="at most 21,201 normals"):
+        sobol_normals(1, 0, 30_000, 0, 4)
 
 
 def test_replicate_estimate():

@@ -124,9 +124,12 @@ def draw_chunk(plan: Plan, settings: RunSettings, first: int, n: int, out, colum
             raise ValueError(f"draws {first}..{first + n - 1} span two Sobol' replicates")
         import numba
 
-        normals = sobol_normals(
-            settings.seed, replicate, plan.kernel.n_normals, point, n, numba.get_num_threads()
-        )
+        try:
+            normals = sobol_normals(
+                settings.seed, replicate, plan.kernel.n_normals, point, n, numba.get_num_threads()
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         kernels.simulate_from_normals(normals, plan.kernel, *out, column)
     else:
         key = seed_key(settings.seed)

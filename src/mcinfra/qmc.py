@@ -26,6 +26,7 @@ METHODS = ("mc", "sobol")
 # (0, 1), so every normal is finite (|z| < 6.3; the tails beyond hold probability 3e-10)
 # and exact in double precision. (scipy 1.17 cannot fast-forward with more than 32 bits.)
 SOBOL_BITS = 32
+MAX_DIMENSION = 21201  # scipy's Sobol' direction numbers (Joe and Kuo)
 
 
 def replicate_size(draws: int, replicates: int) -> int:
@@ -59,6 +60,11 @@ def sobol_normals(
     from scipy.special import ndtri
     from scipy.stats import qmc
 
+    if dimension > MAX_DIMENSION:
+        raise ValueError(
+            f"sampling.method = 'sobol' handles at most {MAX_DIMENSION:,} normals per draw "
+            f"(scipy's Sobol' directions); this model needs {dimension:,}: use 'mc'"
+        )
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(replicate,)))
     engine = qmc.Sobol(dimension, scramble=True, bits=SOBOL_BITS, rng=rng)
     if first:
