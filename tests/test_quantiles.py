@@ -69,3 +69,14 @@ def test_quantiles_nc_is_what_xarray_itself_writes(tmp_path):
     rows = (tmp_path / "quantiles.csv").read_text().splitlines()[1:]
     assert len(rows) == len(frame) == 3 * 9  # north_america 2025 was not tabulated
     assert rows[0].split(",")[:3] == ["total", "2024", "0.01"]
+
+
+def test_netcdf_attributes_beyond_32_bits_survive(tmp_path):
+    # netCDF 3 has no 64-bit integers: a draw count past 2**31 is stored as a double.
+    from mcinfra.output import write_netcdf3
+
+    coords = {"segment": ["a", "bb"], "year": [2024], "quantile": [0.5]}
+    write_netcdf3(tmp_path / "q.nc", coords, {"value": np.ones((2, 1, 1))}, {"draws": 3 * 2**31})
+    with xr.open_dataset(tmp_path / "q.nc", engine="scipy") as table:
+        assert table.attrs["draws"] == 3 * 2**31
+        assert list(table.segment.values) == ["a", "bb"]
