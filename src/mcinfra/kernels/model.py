@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
-from mcinfra.kernels.inputs import FIXED, NORMAL, input_value
+from mcinfra.kernels.inputs import FIXED, NORMAL, TRIANGULAR, UNIFORM, input_value, lower_tail
 from mcinfra.kernels.jit import helper, inline, kernel
 from mcinfra.kernels.random import fill_normals, next_normal, seed_draw
 
@@ -153,6 +153,26 @@ def simulate_block(nb, plan, w, v, x, z, col):
             value = plan.in_params[k, 0]
             for b in range(unb):
                 x[k, ucol + b] = value
+        elif family == UNIFORM:
+            # input_value's two branches as one: the nearer end's tail, Phi(-|z|), then a select
+            low = plan.in_params[k, 0]
+            high = plan.in_params[k, 1]
+            for b in range(unb):
+                tail = (high - low) * lower_tail(-abs(acc[b]))
+                x[k, ucol + b] = low + tail if acc[b] <= 0.0 else high - tail
+        elif family == TRIANGULAR:
+            low = plan.in_params[k, 0]
+            mode = plan.in_params[k, 1]
+            high = plan.in_params[k, 2]
+            mode_score = plan.in_params[k, 3]
+            for b in range(unb):
+                below = acc[b] < mode_score
+                tail = lower_tail(acc[b] if below else -acc[b])
+                x[k, ucol + b] = (
+                    low + math.sqrt(tail * (high - low) * (mode - low))
+                    if below
+                    else high - math.sqrt(tail * (high - low) * (high - mode))
+                )
         else:
             for b in range(unb):
                 x[k, ucol + b] = input_value(
