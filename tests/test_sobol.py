@@ -159,6 +159,7 @@ def test_whatif_and_pairing_need_plain_monte_carlo(tmp_path, capsys, sobol_confi
     run = tmp_path / "qmc"
     args = ["--set", SOBOL[0], "--draws", "2048", "--no-report", "--quiet"]
     assert main(["run", *args, "--out", str(run)]) == 0
+    assert "95 % Student-t interval over the Sobol' replicates" in capsys.readouterr().out
     assert main(["run", *args, "--out", str(tmp_path / "qmc2")]) == 0
     assert main(["whatif", str(run), "--given", 'input("offering.network.cagr") > 0.3']) == 2
     assert "plain Monte Carlo" in capsys.readouterr().err

@@ -270,10 +270,15 @@ def prediction_table(rows: list[dict]) -> str:
     """Terminal lines: each prediction's probability, standard error and 95 % interval."""
     if not rows:
         return ""
+    interval = (
+        "95 % Student-t interval over the Sobol' replicates"
+        if rows[0].get("std_error_method", "binomial") != "binomial"
+        else "95 % Wilson interval"
+    )
     lines = [
         "",
-        "predictions (probability that each holds, Monte Carlo standard error, "
-        "95 % Wilson interval; top driver by first-order index):",
+        f"predictions (probability that each holds, Monte Carlo standard error, {interval}; "
+        "top driver by first-order index):",
     ]
     for row in rows:
         se = row["std_error"]
