@@ -41,6 +41,19 @@ def test_normals_depend_only_on_the_point():
     assert whole.flags.c_contiguous and np.isfinite(whole).all()
 
 
+def test_continued_engines_equal_fresh_ones_in_any_call_order():
+    # Consecutive chunks continue the cached engine; any other order builds a fresh one.
+    fresh = sobol_normals(5, 2, 7, 0, 1024)
+    pieces = {
+        700: sobol_normals(5, 2, 7, 700, 324),  # a jump back: fresh engine
+        0: sobol_normals(5, 2, 7, 0, 3),  # fresh
+        3: sobol_normals(5, 2, 7, 3, 297),  # continues the engine of the call before
+    }
+    sobol_normals(5, 9, 7, 0, 16)  # another replicate in between
+    pieces[300] = sobol_normals(5, 2, 7, 300, 400)  # fresh again
+    np.testing.assert_array_equal(np.vstack([pieces[f] for f in sorted(pieces)]), fresh)
+
+
 def test_each_coordinate_is_a_balanced_normal_sample():
     # A scrambled net of 2**k points puts exactly one point in each of the 2**k equal
     # intervals of every coordinate, so sorted Phi(z) fall one per interval.

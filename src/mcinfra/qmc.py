@@ -48,6 +48,9 @@ def replicate_size(draws: int, replicates: int) -> int:
     return size
 
 
+_LAST_ENGINE: dict = {}  # (seed, replicate, dimension) -> (engine, index of its next point)
+
+
 def sobol_normals(
     seed: int, replicate: int, dimension: int, first: int, count: int, workers: int = 1
 ) -> np.ndarray:
@@ -65,14 +68,21 @@ def sobol_normals(
             f"sampling.method = 'sobol' handles at most {MAX_DIMENSION:,} normals per draw "
             f"(scipy's Sobol' directions); this model needs {dimension:,}: use 'mc'"
         )
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(replicate,)))
-    engine = qmc.Sobol(dimension, scramble=True, bits=SOBOL_BITS, rng=rng)
-    if first:
-        engine.fast_forward(first)
+    key = (seed, replicate, dimension)
+    engine, position = _LAST_ENGINE.pop(key, (None, -1))
+    if position != first:
+        # scipy's fast_forward steps through every skipped point (O(first)), so a run's
+        # consecutive chunks continue the replicate's engine instead of skipping again.
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(replicate,)))
+        engine = qmc.Sobol(dimension, scramble=True, bits=SOBOL_BITS, rng=rng)
+        if first:
+            engine.fast_forward(first)
     with warnings.catch_warnings():
         # A chunk is part of a replicate of 2**k points; the balance warning is about the whole.
         warnings.filterwarnings("ignore", message="The balance properties", category=UserWarning)
         points = engine.random(count)
+    _LAST_ENGINE.clear()  # one engine kept: a run draws its replicates one after another
+    _LAST_ENGINE[key] = (engine, first + count)
     points += 0.5 * 2.0**-SOBOL_BITS
     if workers > 1 and count >= 2 * 4096:
         from concurrent.futures import ThreadPoolExecutor
