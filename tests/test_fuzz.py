@@ -142,6 +142,7 @@ FUZZ = settings(max_examples=60, suppress_health_check=[HealthCheck.function_sco
 @FUZZ
 @given(st.lists(MUTATION, min_size=1, max_size=3))
 @example([(("total", "base", "dist"), "replace", [])])  # found by the fuzzer: unhashable dist
+@example([(("total", "base"), "replace", 1.188221337180796e154)])  # found: hbm overflowed
 def test_mutated_configs_run_or_are_refused_cleanly(tmp_path, capsys, mutations):
     tree = DEFAULT
     for path, action, value in mutations:

@@ -1,15 +1,19 @@
-"""Extreme but legal parameters never produce NaN or infinity in any output."""
+"""Extreme but legal parameters never produce NaN or infinity in any output; values past
+double precision are refused."""
 
 # ruff: noqa: E501 (config lines are clearer whole)
 
 from __future__ import annotations
 
 import json
+import tomllib
 
 import numpy as np
+import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mcinfra.cli import main
 from mcinfra.config import default_config_path, parse_config
 from mcinfra.engine import RunSettings, simulate
 from mcinfra.pipeline import run_to_directory
@@ -70,3 +74,17 @@ def test_extreme_run_writes_finite_summaries(tmp_path):
     run_to_directory(parse_config(text), RunSettings(20_000, 1, 5_000), out, quantiles="sketch")
     summary = json.loads((out / "summary.json").read_text())  # written with allow_nan=False
     assert summary["run"]["draws"] == 20_000
+
+
+def test_values_beyond_double_precision_are_refused(tmp_path, capsys):
+    # A base near 1e154 makes the default model's hbm (memory x total_training / total)
+    # overflow: the run is refused with the series named, and nothing is written.
+    tree = tomllib.loads(default_config_path().read_text())
+    tree["total"]["base"] = 1.2e154
+    config = tmp_path / "huge.toml"
+    config.write_text(tomli_w.dumps(tree))
+    out = tmp_path / "out"
+    args = ["run", str(config), "--draws", "300", "--quiet", "--no-report", "--out", str(out)]
+    assert main(args) == 2
+    assert "series 'hbm' is not finite in 2030" in capsys.readouterr().err
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
