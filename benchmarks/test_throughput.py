@@ -65,13 +65,15 @@ def test_numpy_normals_alone(benchmark, model):
     normals = np.empty((CHUNK, plan.kernel.n_normals))
     benchmark(generator.standard_normal, out=normals)
     _rate(benchmark, CHUNK)
+    assert np.isfinite(normals).all()
 
 
 @pytest.mark.benchmark(group="sampler, 65,536 draws")
 def test_numpy_model(benchmark, model):
     loaded, _, _ = model
-    benchmark.pedantic(numpy_simulate, args=(loaded.config, CHUNK, 1), rounds=3)
+    values = benchmark.pedantic(numpy_simulate, args=(loaded.config, CHUNK, 1), rounds=3)
     _rate(benchmark, CHUNK)
+    assert all(np.isfinite(v).all() for v in values.values())
 
 
 @pytest.mark.benchmark(group="sampling method, 65,536 draws")
@@ -82,6 +84,7 @@ def test_sampling_method(benchmark, model, method):
     settings = dataclasses.replace(settings, method=method)
     benchmark(draw_chunk, plan, settings, 0, CHUNK, buffers, 0)
     _rate(benchmark, CHUNK)
+    assert np.isfinite(buffers[0]).all()
 
 
 @pytest.mark.benchmark(group="pipeline")

@@ -37,7 +37,7 @@ def test_bench_sobol_reports_draws_saved_per_estimand(tmp_path, capsys):
         low, high = row["draws_saved_interval90"]["P1"]
         assert low < row["draws_saved_factor"]["P1"] < high
         # The median of the total is smooth in the normals: Sobol' must beat plain MC on it.
-        assert row["draws_saved_factor"]["total 2030 p50"] > 2
+        assert row["draws_saved_factor"]["total 2030 p50"] > 2  # measured 3.9x and 3.5x
     assert "plain Monte Carlo needs this many times the draws" in capsys.readouterr().out
     assert main(["bench", "--sobol", "--sizes", "256"]) == 0  # without --json: machine facts
     assert '"cpu_count"' in capsys.readouterr().out

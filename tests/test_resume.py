@@ -14,6 +14,8 @@ import pytest
 from mcinfra.cli import main
 from mcinfra.config import load_config
 from mcinfra.engine import settings_from
+from mcinfra.errors import UsageError
+from mcinfra.output import atomic_directory
 from mcinfra.pipeline import CHECKPOINT, run_to_directory
 
 FILES = ("predictions.csv", "sensitivity.csv", "quantiles.csv")
@@ -130,3 +132,13 @@ def test_resume_after_the_last_chunk_keeps_the_sampling_time(tmp_path):
     assert main(["run", "--resume", str(out), "--quiet"]) == 0
     timing = json.loads((out / "summary.json").read_text())["timing"]
     assert timing["sampling_seconds"] > 0  # carried by the checkpoint, not restarted at 0
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, UsageError])
+def test_only_interruptions_keep_a_resumable_directory(tmp_path, error):
+    # A checkpoint is kept for an interruption; a refusal has nothing to resume.
+    with pytest.raises(error), atomic_directory(tmp_path / "run", keep=lambda: True) as staging:
+        (staging / CHECKPOINT).write_bytes(b"")
+        raise error("stop")
+    kept = list(tmp_path.glob(".run.partial-*"))
+    assert len(kept) == (1 if error is KeyboardInterrupt else 0)

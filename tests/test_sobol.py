@@ -1,8 +1,11 @@
 """Quasi-Monte Carlo (``sampling.method = "sobol"``): scrambled Sobol' replicates.
 
-Tolerances: a Sobol' estimate's error comes from its replicates (R independent scrambles),
-so agreement with plain Monte Carlo is checked within 4 joint standard errors,
-sqrt(se_mc^2 + se_sobol^2); a deviation that large has probability below 1e-4.
+Tolerances: a Sobol' estimate's error comes from its replicates (R = 16 independent
+scrambles), so agreement with plain Monte Carlo is checked within 4 joint standard errors,
+sqrt(se_mc^2 + se_sobol^2). With the Sobol' part estimated on 15 degrees of freedom the
+statistic is at worst Student t with 15 of them: P(|t| > 4) = 1.2e-3 per prediction, 6e-3
+for the five, and the seeds are fixed, so a pass is deterministic. The efficiency checks
+(ratios of standard errors) keep a margin below what these seeds measure, stated at each.
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ def test_replicates_integrate_better_than_plain_monte_carlo():
     se = estimates.std(ddof=1) / math.sqrt(replicates)
     assert abs(mean - exact) < 4 * se
     mc_se = math.sqrt((math.exp(2 * (a @ a)) - exact**2) / (size * replicates))
-    assert se < mc_se / 5  # the variance is more than 25 times smaller at this size
+    assert se < mc_se / 5  # measured: 98x smaller at this seed and size
 
 
 def test_replicate_size_rules():
@@ -105,7 +108,7 @@ def test_chunks_never_span_replicates():
     assert list(chunk_bounds(settings, 2048)) == [b for b in bounds if b[0] >= 2048]
 
 
-@pytest.mark.parametrize("chunk_size", [1000, 4096])
+@pytest.mark.parametrize("chunk_size", [100, 256])  # within and at the 256-draw replicates
 @pytest.mark.parametrize("threads", [1, 2])
 def test_sobol_runs_are_bit_identical_for_any_chunking_and_threads(
     sobol_config, chunk_size, threads
@@ -147,7 +150,7 @@ def test_sobol_errors_come_from_replicates(runs):
     # P1 depends smoothly on a few inputs: its replicate error is well below the binomial one.
     p1 = next(p for p in rows if p["id"] == "P1")
     binomial = math.sqrt(p1["probability"] * (1 - p1["probability"]) / p1["draws"])
-    assert p1["std_error"] < binomial / 2
+    assert p1["std_error"] < binomial / 2  # measured: 4.5x smaller (0.00033 against 0.0015)
 
 
 def test_sobol_misuse_exits_2(tmp_path, capsys):

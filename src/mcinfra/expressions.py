@@ -56,14 +56,17 @@ def compile_expression(text: str, symbols: dict[str, tuple[str, int]]) -> Progra
     return program
 
 
-def parse(text: str, error: type[ValueError] | None = None) -> ast.Expression:
+def parse(
+    text: str, error: type[ValueError] | None = None, max_length: int = MAX_LENGTH
+) -> ast.Expression:
     """Parse ``text`` as one Python expression, turning parser failures into ``error``.
 
     Shared by derived series and predictions: only the syntax tree is produced, never run.
+    Text longer than ``max_length`` is refused first, which bounds parsing time and memory.
     """
     error = ExpressionProblem if error is None else error
-    if len(text) > MAX_LENGTH:  # bounds parsing time and memory of untrusted text
-        raise error(f"expression is longer than {MAX_LENGTH} characters")
+    if len(text) > max_length:
+        raise error(f"expression is longer than {max_length} characters")
     try:
         return ast.parse(text, mode="eval")
     except SyntaxError as exc:

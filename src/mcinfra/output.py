@@ -51,7 +51,8 @@ def atomic_directory(
     """Yield a fresh temporary directory beside ``target``; rename it into place on success.
 
     On any exception (including KeyboardInterrupt) the temporary directory is removed, unless
-    ``keep()`` says it holds a checkpoint to resume from, and ``target`` is left as it was.
+    ``keep()`` says it holds a checkpoint to resume from (never for a :class:`UsageError`:
+    a refused run has nothing to resume), and ``target`` is left as it was.
     An existing ``target`` is replaced only once the new one is complete. ``staging`` reuses
     the temporary directory of an interrupted run.
     """
@@ -67,8 +68,8 @@ def atomic_directory(
             raise UsageError(f"cannot write to output directory {target}: {exc.strerror}") from None
     try:
         yield staging
-    except BaseException:
-        if keep is None or not keep():
+    except BaseException as exc:
+        if isinstance(exc, UsageError) or keep is None or not keep():
             shutil.rmtree(staging, ignore_errors=True)
         raise
     previous = None

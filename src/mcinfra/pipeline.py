@@ -75,7 +75,7 @@ def check_sequential(target_se: float | None, method: str) -> None:
         )
 
 
-def check_finite(table, before_refusing: Callable[[], None] | None = None) -> None:
+def check_finite(table) -> None:
     """Refuse a run whose quantiles are not finite: its values overflowed or were 0/0.
 
     A config can ask for more than double precision holds (a derived series multiplying two
@@ -85,8 +85,6 @@ def check_finite(table, before_refusing: Callable[[], None] | None = None) -> No
     if not bad.any():
         return
     s, t, q = (int(i) for i in np.argwhere(bad)[0])
-    if before_refusing is not None:
-        before_refusing()
     raise UsageError(
         f"series '{table.segments[s]}' is not finite in {table.years[t]} (its "
         f"{100 * table.probs[q]:g} % quantile is {table.value[s, t, q]}): its values overflow "
@@ -300,10 +298,7 @@ def run_to_directory(
                 }
             labels = [s.label for s in plan.series]
             table = quantile_table(columns, [(s, y) for s in labels for y in plan.years])
-            if checkpoint_file is not None:  # nothing of a refused run is kept to resume
-                check_finite(table, lambda: checkpoint_file.unlink(missing_ok=True))
-            else:
-                check_finite(table)
+            check_finite(table)
             summary["quantiles"] = {
                 "method": "exact" if exact else "sketch",
                 "relative_accuracy": 0.0 if exact else columns.relative_accuracy,

@@ -109,9 +109,7 @@ class Prediction:
 
 def compile_prediction(text: str, scope: Scope) -> Prediction:
     """Parse and check ``text``; raise :class:`PredictionError` naming the offending token."""
-    if len(text) > MAX_LENGTH:
-        raise PredictionError(f"expression is longer than {MAX_LENGTH} characters")
-    tree = parse(text, PredictionError)
+    tree = parse(text, PredictionError, MAX_LENGTH)
     root = _Compiler(text, scope).node(tree.body, 0)
     if root.kind != BOOLEAN or root.span is not None:
         raise PredictionError(

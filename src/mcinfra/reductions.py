@@ -95,9 +95,11 @@ class Reductions:
         """Reduce a draw-last chunk holding draws ``first ..`` (chunks in draw order)."""
         self.collector.add(first, values)
         self.check.add(values)
-        before = self.counter.holds.copy()
-        self.counter.add(values, inputs, scores)
-        if self.replicates is not None:
+        if self.replicates is None:
+            self.counter.add(values, inputs, scores)
+        else:
+            before = self.counter.holds.copy()
+            self.counter.add(values, inputs, scores)
             self.replicates.add(first, values.shape[-1], self.counter.holds - before)
         if self.crossovers is not None:
             self.crossovers.add(first, values)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 import tomllib
@@ -113,10 +112,8 @@ def _merge(base: dict, change: dict, prefix: str, problems: list[str], base_name
     for key, value in change.items():
         where = f"{prefix}{key}"
         if key not in base:
-            hint = difflib.get_close_matches(key, list(base), n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
             problems.append(
-                f"{where}: not in the base config {base_name}{suggestion}; a scenario "
+                f"{where}: not in the base config {base_name}{did_you_mean(key, base)}; a scenario "
                 "changes existing keys only"
             )
         elif (
@@ -193,9 +190,9 @@ def _child(node: Any, key: str, where: str, item: str, origin: str) -> Any:
         return node[int(key)]
     if not isinstance(node, dict) or key not in node:
         known = sorted(node) if isinstance(node, dict) else []
-        hint = difflib.get_close_matches(key, known, n=1)
-        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-        raise ConfigError(f"--set {item!r}: no key {where}{suggestion}", source=origin)
+        raise ConfigError(
+            f"--set {item!r}: no key {where}{did_you_mean(key, known)}", source=origin
+        )
     return node[key]
 
 

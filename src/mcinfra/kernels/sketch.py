@@ -22,7 +22,6 @@ from mcinfra.kernels.jit import inline, kernel
 CUBIC_A = 6.0 / 35.0
 CUBIC_B = -3.0 / 5.0
 CUBIC_C = 10.0 / 7.0
-PAGE = 512  # 2**PAGE_SHIFT
 # Special counters per row: values below every bucket, zeros (|x| < 2**-1022), above, NaN.
 NEG_INF, ZERO, POS_INF, NAN = 0, 1, 2, 3
 
@@ -36,6 +35,7 @@ _SMALLEST_BITS = np.int64(0x0010000000000000)  # 2**-1022
 _LARGEST_BITS = np.int64(0x7FEFFFFFFFFFFFFF)  # largest finite double
 _NO_MINIMUM = np.int64(0x7FF0000000000000)
 PAGE_SHIFT = 9
+PAGE = 1 << PAGE_SHIFT  # counters per page
 _BATCH = 256
 _NON_FINITE = -1000
 
@@ -91,18 +91,6 @@ def magnitude_ranges(bits, extremes):
         extremes[r, 1] = high_pos
         extremes[r, 2] = low_neg
         extremes[r, 3] = high_neg
-
-
-@kernel
-def missing_pages(table, low, high):
-    """Number of pages in the ranges [low, high] that have no counters yet."""
-    missing = 0
-    for r in range(table.shape[0]):
-        for sign in range(2):
-            for page in range(low[r, sign], high[r, sign] + 1):
-                if table[r, sign, page] < 0:
-                    missing += 1
-    return missing
 
 
 @kernel

@@ -40,7 +40,8 @@ def load_report_data(run_dir: Path) -> ReportData:
         text = (run_dir / "config.toml").read_text(encoding="utf-8")
     except (OSError, ValueError, KeyError) as exc:
         raise UsageError(f"{run_dir} is not a finished mcinfra run: {exc}") from None
-    loaded = parse_config(text, origin=str(run_dir / "config.toml"))
+    overrides = tuple(summary["run"].get("config_overrides", ()))  # the run's --set edits
+    loaded = parse_config(text, origin=str(run_dir / "config.toml"), overrides=overrides)
     assumptions = [
         {
             "input": info.name,

@@ -121,8 +121,9 @@ class QuantileSketch:
         for r, sign in zip(*np.nonzero(extremes[:, 1::2] >= 0), strict=True):
             low[r, sign] = self._bucket(magnitudes[r, 2 * sign]) // PAGE
             high[r, sign] = self._bucket(magnitudes[r, 2 * sign + 1]) // PAGE
-        self._reserve(kernels.missing_pages(table, low, high))
-        self.used = kernels.assign_pages(table, low, high, self.used)
+        used = kernels.assign_pages(table, low, high, self.used)  # numbers new pages only
+        self._reserve(used - self.used)
+        self.used = used
         kernels.count_values(
             bits,
             self.multiplier,
@@ -171,13 +172,12 @@ class QuantileSketch:
         sketch.special[...] = state["special"]
         return sketch
 
-    def _bucket_values(self, sign: int, buckets: np.ndarray) -> np.ndarray:
+    def _bucket_values(self, buckets: np.ndarray) -> np.ndarray:
         """Representative |x| of each bucket: within relative ``a`` of every member."""
         y = (buckets - self.offset).astype(float)
         low = _inverse_mapping(y / self.multiplier)
         high = _inverse_mapping((y + 1) / self.multiplier)
-        value = low * (2.0 / (1.0 + low / high))
-        return -value if sign else value
+        return low * (2.0 / (1.0 + low / high))
 
     def _entries(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The row's non-empty entries in increasing value order: (signed bucket, count, fixed).
@@ -211,7 +211,7 @@ class QuantileSketch:
     def _values(self, codes: np.ndarray, fixed: np.ndarray) -> np.ndarray:
         """Values of entries from :meth:`_entries`."""
         negative = codes < 0
-        magnitude = self._bucket_values(0, np.where(negative, -1 - codes, codes))
+        magnitude = self._bucket_values(np.where(negative, -1 - codes, codes))
         return np.where(np.isnan(fixed), np.where(negative, -magnitude, magnitude), fixed)
 
     def distribution(self, row: int) -> tuple[np.ndarray, np.ndarray]:
@@ -219,9 +219,6 @@ class QuantileSketch:
         codes, counts, fixed = self._entries(row)
         keep = counts > 0
         return self._values(codes[keep], fixed[keep]), counts[keep]
-
-    def nan_count(self, row: int) -> int:
-        return int(self.special[row, NAN])
 
     def order_statistics(self, rows, ranks) -> np.ndarray:
         """``out[c, j]``: the ``ranks[j]``-th smallest value (0-based) of row ``rows[c]``.
