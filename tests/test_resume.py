@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from mcinfra.cli import main
@@ -66,6 +67,28 @@ def test_resume_refuses_settings_and_missing_runs(tmp_path, capsys):
     assert "drop --draws" in capsys.readouterr().err
     assert main(["run", "--resume", str(tmp_path / "none")]) == 2
     assert "no interrupted run" in capsys.readouterr().err
+
+
+def test_a_checkpoint_of_another_sketch_format_is_refused(tmp_path, capsys):
+    loaded = load_config()
+    settings = settings_from(loaded, draws=4_000, chunk_size=1_000)
+
+    def interrupt(done, total, seconds):
+        if done >= 2_000:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_to_directory(
+            loaded, settings, out, quantiles="sketch", progress=interrupt, checkpoint_seconds=0.0
+        )
+    (checkpoint,) = tmp_path.glob(".run.partial-*/" + CHECKPOINT)
+    with np.load(checkpoint) as saved:  # as written before the sketch recorded its buckets
+        older = {k: v for k, v in saved.items() if not k.endswith("sketch_shift")}
+    np.savez(checkpoint, **older)
+    assert main(["run", "--resume", str(out), "--quiet"]) == 2
+    assert "this version of mcinfra" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_killed_run_resumes_to_the_same_result(tmp_path):

@@ -11,7 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mcinfra.cli import main
-from mcinfra.stats.sketch import RELATIVE_ACCURACY, QuantileSketch, _inverse_mapping
+from mcinfra.stats.sketch import (
+    RELATIVE_ACCURACY,
+    QuantileSketch,
+    bucket_representatives,
+    fraction_bits,
+)
 
 
 def _exact(data: np.ndarray, ranks) -> np.ndarray:
@@ -82,13 +87,27 @@ def test_chunks_and_merges_give_identical_counts():
     )
 
 
-def test_bucket_edges_invert_the_mapping():
-    y = np.random.default_rng(2).uniform(-1022, 1023, 10_000)
-    x = _inverse_mapping(y)
-    exponent = np.floor(np.log2(x))
-    s = x / 2.0**exponent - 1.0
-    mapped = exponent + ((6 / 35 * s - 3 / 5) * s + 10 / 7) * s
-    np.testing.assert_allclose(mapped, y, rtol=0, atol=1e-12)
+@pytest.mark.parametrize("accuracy", [1e-3, 1e-2, 0.3, 1e-6])
+def test_bucket_representatives_are_within_the_accuracy_of_both_edges(accuracy):
+    shift = 52 - fraction_bits(accuracy)
+    rng = np.random.default_rng(2)
+    edges = np.r_[2.0**-1022, 1.0, 1.5, np.finfo(float).max, rng.lognormal(0, 200, 10_000)]
+    edges = edges[(edges >= 2.0**-1022) & (edges <= np.finfo(float).max)]
+    buckets = edges.view(np.int64) >> shift
+    m = 52 - shift
+    exponent = (buckets >> m) - 1023
+    low = 1.0 + (buckets & ((1 << m) - 1)) / 2.0**m  # edges over 2**exponent
+    high = low + 2.0**-m
+    assert np.array_equal(np.ldexp(low, exponent), (buckets << shift).view(np.float64))
+    assert np.all(np.ldexp(low, exponent) <= edges)  # each value lies in its bucket
+    assert np.all(np.ldexp(edges, -exponent) < high)
+    representative = bucket_representatives(buckets, shift)
+    assert np.all(np.isfinite(representative))
+    scaled = np.ldexp(representative, -exponent)
+    assert np.all((scaled - low) / low <= accuracy)
+    assert np.all((high - scaled) / high <= accuracy)
+    # the coarsest fraction that meets the accuracy: one bit fewer would not
+    assert 1 / (2.0 ** (m + 1) + 1) <= accuracy < (1 / (2.0**m + 1) if m else 1)
 
 
 def test_rows_outside_the_sketch_are_refused():

@@ -231,7 +231,13 @@ def run_to_directory(
             start, clock = 0, SamplingClock()
             if resume is not None:
                 with np.load(resume / CHECKPOINT) as saved:
-                    reductions.restore(saved)
+                    try:
+                        reductions.restore(saved)
+                    except (KeyError, ValueError) as exc:
+                        raise UsageError(
+                            f"cannot resume {resume}: its checkpoint does not fit this run or "
+                            f"this version of mcinfra ({exc}); start the run again"
+                        ) from None
                     start = int(saved["draws_done"])
                     clock.seconds = float(saved["sampling_seconds"])
             if writer is None:

@@ -1,9 +1,9 @@
 """A mergeable quantile sketch with a guaranteed relative error, for runs too big to hold.
 
 :class:`QuantileSketch` counts the values of many rows (one per series and year) in
-logarithmic buckets (see :mod:`mcinfra.kernels.sketch`): every bucket's upper edge is at
-most ``gamma = (1 + a) / (1 - a)`` times its lower edge, and a bucket is represented by
-the value within relative ``a`` of all its members. An order statistic read from the
+buckets cut from the values' bits (see :mod:`mcinfra.kernels.sketch`): each octave is split
+into 2**m equal buckets, m chosen by :func:`fraction_bits` so that a bucket's
+representative is within relative ``a`` of all its members. An order statistic read from the
 sketch is therefore within relative ``a`` (the ``relative_accuracy``) of the exact one, for
 every rank, in any tail. Values with |x| < 2**-1022 count as zero.
 
@@ -14,58 +14,46 @@ chunk size, thread count, or how chunks were spread over machines.
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
 from mcinfra.kernels import sketch as kernels
-from mcinfra.kernels.sketch import NAN, NEG_INF, PAGE, POS_INF, ZERO
+from mcinfra.kernels.sketch import NAN, NEG_INF, PAGE, PAGE_SHIFT, POS_INF, ZERO
 from mcinfra.stats.quantiles import linear_quantiles
 from mcinfra.stats.summary import TABLE_PROBS, Columns, Key, figure_draws, figure_keys, figure_row
 
 RELATIVE_ACCURACY = 1e-3
-_MIN_EXPONENT = -1022
-_MAX_EXPONENT = 1024
-
-
-def _cubic(s):
-    return ((kernels.CUBIC_A * s + kernels.CUBIC_B) * s + kernels.CUBIC_C) * s
+_EXPONENT_LIMIT = 0x7FF  # biased exponent of infinities and NaN: no buckets
 
 
 @functools.lru_cache(maxsize=8)
-def bucket_multiplier(relative_accuracy: float) -> float:
-    """Buckets per unit of the mapping such that no bucket spans more than a factor gamma.
+def fraction_bits(relative_accuracy: float) -> int:
+    """Fraction bits a bucket keeps so that its representative is within ``relative_accuracy``.
 
-    Within an octave ln|x| = e ln 2 + ln(1 + s) while the mapping is e + f(s), so one unit
-    of the mapping spans at most max_s 1 / ((1 + s) f'(s)) in ln|x|.
+    With m bits, a bucket [l, u) in octave [2**e, 2**(e+1)) has u - l = 2**(e - m) and
+    l >= 2**e, so its representative 2 l u / (l + u) is within (u - l) / (u + l) <=
+    1 / (2**(m + 1) + 1) of every member; m is the smallest for which that is <= the accuracy.
     """
     if not 0.0 < relative_accuracy < 1.0:
         raise ValueError(f"relative accuracy must be in (0, 1), got {relative_accuracy}")
-    s = np.linspace(0.0, 1.0, 1_000_001)
-    slope = (3 * kernels.CUBIC_A * s + 2 * kernels.CUBIC_B) * s + kernels.CUBIC_C
-    widest = float(np.max(1.0 / ((1.0 + s) * slope))) * (1 + 1e-9)
-    gamma = (1 + relative_accuracy) / (1 - relative_accuracy)
-    return widest / math.log(gamma)
+    for m in range(53):
+        if 1.0 / (2.0 ** (m + 1) + 1.0) <= relative_accuracy:
+            return m
+    raise ValueError(f"relative accuracy {relative_accuracy} is below double precision")
 
 
-def _inverse_mapping(y: np.ndarray) -> np.ndarray:
-    """|x| whose mapping e + f(s) equals ``y``.
+def bucket_representatives(buckets: np.ndarray, shift: int) -> np.ndarray:
+    """Representative magnitude 2 l u / (l + u) of each bucket [l, u) (see :func:`fraction_bits`).
 
-    Newton's method from s = 2**t - 1 (f approximates log2(1 + s)); f is increasing with
-    f' >= 0.74 on [0, 1], and eight steps reach rounding level.
+    Computed from the bucket's exponent and fraction, so the top bucket (u = 2**1024) does
+    not overflow.
     """
-    y = np.clip(y, _MIN_EXPONENT, _MAX_EXPONENT)
-    exponent = np.floor(y)
-    target = y - exponent
-    s = np.exp2(target) - 1.0
-    for _ in range(8):
-        slope = (3 * kernels.CUBIC_A * s + 2 * kernels.CUBIC_B) * s + kernels.CUBIC_C
-        s = np.clip(s - (_cubic(s) - target) / slope, 0.0, 1.0)
-    top = exponent >= _MAX_EXPONENT
-    exponent = np.where(top, _MAX_EXPONENT - 1, exponent)
-    with np.errstate(over="ignore"):
-        x = np.ldexp(1.0 + np.where(top, 1.0, s), exponent.astype(np.int64))
-    return np.where(np.isfinite(x), x, np.finfo(float).max)
+    buckets = np.asarray(buckets, dtype=np.int64)
+    m = 52 - shift
+    exponent = (buckets >> m) - 1023
+    low = 1.0 + (buckets & ((1 << m) - 1)) / 2.0**m  # l and u over 2**e: in [1, 2]
+    high = low + 2.0**-m
+    return np.ldexp(2.0 * low * high / (low + high), exponent)
 
 
 class QuantileSketch:
@@ -81,9 +69,8 @@ class QuantileSketch:
 
     def __init__(self, n_rows: int, relative_accuracy: float = RELATIVE_ACCURACY) -> None:
         self.relative_accuracy = float(relative_accuracy)
-        self.multiplier = bucket_multiplier(self.relative_accuracy)
-        self.offset = -math.floor(_MIN_EXPONENT * self.multiplier)
-        n_buckets = math.floor(_MAX_EXPONENT * self.multiplier) + self.offset + 1
+        self.shift = 52 - fraction_bits(self.relative_accuracy)
+        n_buckets = _EXPONENT_LIMIT << (52 - self.shift)
         self.n_pages = -(-n_buckets // PAGE)
         self.table = np.full((n_rows, 2, self.n_pages), -1, dtype=np.int32)
         self.pool = np.zeros((max(16, 4 * n_rows), PAGE), dtype=np.int64)
@@ -115,30 +102,20 @@ class QuantileSketch:
         bits = values.view(np.uint64)
         extremes = np.empty((n_rows, 4), dtype=np.int64)
         kernels.magnitude_ranges(bits, extremes)
-        magnitudes = extremes.view(np.float64)
-        low = np.full((n_rows, 2), self.n_pages, dtype=np.int64)
-        high = np.full((n_rows, 2), -1, dtype=np.int64)
-        for r, sign in zip(*np.nonzero(extremes[:, 1::2] >= 0), strict=True):
-            low[r, sign] = self._bucket(magnitudes[r, 2 * sign]) // PAGE
-            high[r, sign] = self._bucket(magnitudes[r, 2 * sign + 1]) // PAGE
+        pages = (extremes >> self.shift) >> PAGE_SHIFT  # (low, high) page of each sign
+        present = extremes[:, 1::2] >= 0
+        low = np.where(present, pages[:, 0::2], self.n_pages)
+        high = np.where(present, pages[:, 1::2], -1)
         used = kernels.assign_pages(table, low, high, self.used)  # numbers new pages only
         self._reserve(used - self.used)
         self.used = used
         kernels.count_values(
-            bits,
-            self.multiplier,
-            self.offset,
-            table.reshape(n_rows, -1),
-            self.pool,
-            self.special[first_row : first_row + n_rows],
+            bits, self.shift, extremes, table, self.pool, self.special[first_row : first_row + n_rows]
         )
-
-    def _bucket(self, magnitude: float) -> int:
-        return int(kernels.bucket_of(magnitude, self.multiplier, self.offset))
 
     def merge(self, other: QuantileSketch) -> None:
         """Add ``other``'s counts (same shape and accuracy) to this sketch."""
-        if other.table.shape != self.table.shape or other.multiplier != self.multiplier:
+        if other.table.shape != self.table.shape or other.shift != self.shift:
             raise ValueError("sketches differ in rows or accuracy")
         where = np.nonzero(other.table >= 0)
         missing = self.table[where] < 0
@@ -155,6 +132,7 @@ class QuantileSketch:
         """Arrays from which :meth:`from_state` rebuilds the sketch (for checkpoints)."""
         return {
             "relative_accuracy": np.array(self.relative_accuracy),
+            "shift": np.array(self.shift),
             "table": self.table,
             "pool": self.pool[: self.used],
             "special": self.special,
@@ -165,6 +143,8 @@ class QuantileSketch:
         """Inverse of :meth:`state`; with ``prefix``, from the keys ``prefix + name``."""
         state = {k[len(prefix) :]: state[k] for k in state if k.startswith(prefix)}
         sketch = cls(state["table"].shape[0], float(state["relative_accuracy"]))
+        if "shift" not in state or int(state["shift"]) != sketch.shift:
+            raise ValueError("the sketch was saved by a version of mcinfra with other buckets")
         sketch.table[...] = state["table"]
         sketch._reserve(state["pool"].shape[0])
         sketch.used = state["pool"].shape[0]
@@ -174,10 +154,7 @@ class QuantileSketch:
 
     def _bucket_values(self, buckets: np.ndarray) -> np.ndarray:
         """Representative |x| of each bucket: within relative ``a`` of every member."""
-        y = (buckets - self.offset).astype(float)
-        low = _inverse_mapping(y / self.multiplier)
-        high = _inverse_mapping((y + 1) / self.multiplier)
-        return low * (2.0 / (1.0 + low / high))
+        return bucket_representatives(buckets, self.shift)
 
     def _entries(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The row's non-empty entries in increasing value order: (signed bucket, count, fixed).
