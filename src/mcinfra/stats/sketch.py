@@ -110,7 +110,12 @@ class QuantileSketch:
         self._reserve(used - self.used)
         self.used = used
         kernels.count_values(
-            bits, self.shift, extremes, table, self.pool, self.special[first_row : first_row + n_rows]
+            bits,
+            self.shift,
+            extremes,
+            table,
+            self.pool,
+            self.special[first_row : first_row + n_rows],
         )
 
     def merge(self, other: QuantileSketch) -> None:
