@@ -129,3 +129,12 @@ def test_run_writes_sensitivity_and_top_drivers(tmp_path, capsys):
 def test_compiled_predictions_keep_config_order():
     loaded = parse_config(TWO_NORMALS)
     assert [p.id for p in compile_predictions(loaded.config)] == ["sum_positive", "dominant"]
+
+
+def test_grid_cells_are_narrower_than_every_rank_bin():
+    # rank_bin_counts steps at most one edge past a cell's left end
+    from mcinfra.stats.sensitivity import GRID_CELLS_PER_UNIT, bin_lookup
+
+    edges, cell_bin = bin_lookup()
+    assert np.isnan(edges[-1]) and np.all(np.diff(edges[:-1]) > 1 / GRID_CELLS_PER_UNIT)
+    assert cell_bin[0] == 0 and cell_bin[-1] == edges.size - 1

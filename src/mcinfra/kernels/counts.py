@@ -9,39 +9,54 @@ from numba import prange
 
 from mcinfra.kernels.jit import kernel
 
+# Predictions per group of bit masks in rank_bin_counts: 2**JOINT_BITS counters per bin.
+JOINT_BITS = 5
+
 
 @kernel(parallel=True)
 def rank_bin_counts(scores, rows, held, edges, cell_bin, z_low, cells_per_unit, counts, hits):
     """Count draws per bin of each input's rank u = Phi(z), overall and where each holds.
 
-    ``scores`` (K, n) normal scores; ``rows`` the inputs to count; ``held`` (n,) int64 bit
-    masks, bit p set where prediction p holds. Adds to ``counts`` (len(rows), B) and
-    ``hits`` (len(rows), B, P), B equal bins of u; a draw's P hit counters share a cache
-    line and are added without branches. Bins are found in z, without evaluating Phi:
-    ``edges`` (B - 1,) are the scores Phi^-1(b / B), and ``cell_bin`` gives the bin of the
-    left end of each grid cell of width 1 / cells_per_unit from ``z_low``; at most a step
-    or two along ``edges`` remains. Inputs run in parallel; each owns its rows.
+    ``scores`` (K, n) normal scores; ``rows`` the inputs to count; ``held`` (G, n) int64,
+    bit j of ``held[g, d]`` set where prediction ``g * JOINT_BITS + j`` holds in draw d.
+    Adds to ``counts`` (len(rows), B) and ``hits`` (len(rows), B, P), B equal bins of u.
+
+    Bins are found in z, without evaluating Phi: ``edges`` (B,) are the scores
+    Phi^-1(b / B) followed by NaN, and ``cell_bin`` gives the bin of the left end of each
+    grid cell of width 1 / cells_per_unit from ``z_low``; cells are narrower than bins, so
+    one comparison with the next edge finishes the search (NaN: never past the last bin).
+    Each draw adds one to a local count per (group, bin, mask) instead of one per
+    prediction; the masks are split into predictions once per chunk. Inputs run in
+    parallel; each owns its rows.
     """
     n_bins = counts.shape[1]
-    n_cells = cell_bin.shape[0]
+    n_groups = held.shape[0]
     n_predictions = hits.shape[2]
+    n_masks = 1 << JOINT_BITS
+    top = np.float64(cell_bin.shape[0] - 1)
     for i in prange(rows.shape[0]):
         row = rows[i]
+        joint = np.zeros((n_groups, n_bins, n_masks), dtype=np.int32)
         for d in range(scores.shape[1]):
             z = scores[row, d]
             position = (z - z_low) * cells_per_unit
-            if not position > 0.0:  # also NaN
-                b = 0
-            elif position >= n_cells:
-                b = n_bins - 1
-            else:
-                b = cell_bin[np.intp(position)]
-                while b < n_bins - 1 and z >= edges[b]:
-                    b += 1
-            counts[i, b] += 1
-            mask = held[d]
-            for p in range(n_predictions):
-                hits[i, b, p] += (mask >> p) & 1
+            position = position if position > 0.0 else 0.0  # also NaN
+            position = position if position < top else top
+            b = cell_bin[np.uintp(position)]
+            b += np.intp(z >= edges[b])
+            for g in range(n_groups):
+                joint[g, b, held[g, d]] += 1
+        for b in range(n_bins):
+            for m in range(n_masks):
+                counts[i, b] += joint[0, b, m]
+        for g in range(n_groups):
+            first = g * JOINT_BITS
+            width = min(JOINT_BITS, n_predictions - first)
+            for b in range(n_bins):
+                for m in range(n_masks):
+                    c = joint[g, b, m]
+                    for j in range(width):
+                        hits[i, b, first + j] += c * ((m >> j) & 1)
 
 
 @kernel(parallel=True)

@@ -8,6 +8,7 @@ from numba import prange
 from mcinfra.kernels.jit import helper, inline, kernel
 
 _BUCKETS = 4096
+GAP_BLOCK = 1024  # draws per task of partition_gap
 
 
 @inline
@@ -115,19 +116,29 @@ def partition_gap(values, part_ptr, rows):
     """Largest |sum of a partition's rows / total - 1| over years and draws.
 
     ``values`` is draw-last (S, Y, n) with the total in row 0; partition p owns
-    ``rows[part_ptr[p]:part_ptr[p + 1]]``.
+    ``rows[part_ptr[p]:part_ptr[p + 1]]``. Tasks are blocks of draws, each summing whole
+    rows of its block in a local buffer (loops over draws, which vectorise).
     """
     n_years = values.shape[1]
     n = values.shape[2]
-    worst = np.zeros(n_years)
-    for t in prange(n_years):
-        for p in range(part_ptr.shape[0] - 1):
-            for i in range(n):
-                acc = 0.0
+    n_tasks = (n + GAP_BLOCK - 1) // GAP_BLOCK
+    worst = np.zeros(n_tasks)
+    for task in prange(n_tasks):
+        first = np.uintp(task * GAP_BLOCK)
+        m = np.uintp(min(GAP_BLOCK, n - task * GAP_BLOCK))
+        acc = np.empty(GAP_BLOCK)
+        largest = 0.0
+        for t in range(n_years):
+            for p in range(part_ptr.shape[0] - 1):
+                acc[:] = 0.0
                 for r in range(part_ptr[p], part_ptr[p + 1]):
-                    acc += values[rows[r], t, i]
-                worst[t] = max(worst[t], abs(acc / values[0, t, i] - 1.0))
-    return worst.max()
+                    row = rows[r]
+                    for i in range(m):
+                        acc[i] += values[row, t, first + i]
+                for i in range(m):
+                    largest = max(largest, abs(acc[i] / values[0, t, first + i] - 1.0))
+        worst[task] = largest
+    return worst.max() if n_tasks else 0.0
 
 
 @kernel(parallel=True)

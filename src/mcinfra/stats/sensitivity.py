@@ -21,24 +21,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcinfra.kernels.counts import rank_bin_counts
+from mcinfra.kernels.counts import JOINT_BITS, rank_bin_counts
 
 RANK_BINS = 1024
 INDEX_BINS = 32
 # Scores beyond +-GRID_Z fall in the first or last bin (Phi(-8.5) is 1e-17, far inside it).
 GRID_Z = 8.5
 GRID_CELLS_PER_UNIT = 1024  # finer than the narrowest bin in z (0.0025 at the centre)
-MASK_BITS = 62
 
 
 @functools.cache
 def bin_lookup() -> tuple[np.ndarray, np.ndarray]:
-    """Bin edges in z, Phi^-1(b / RANK_BINS), and the bin of each grid cell's left end."""
+    """Bin edges in z, Phi^-1(b / RANK_BINS) then NaN, and the bin of each grid cell's left end."""
     from scipy.special import ndtri
 
     edges = ndtri(np.arange(1, RANK_BINS) / RANK_BINS)
     cells = np.arange(round(2 * GRID_Z * GRID_CELLS_PER_UNIT)) / GRID_CELLS_PER_UNIT - GRID_Z
-    return edges, np.searchsorted(edges, cells, side="right").astype(np.int64)
+    cell_bin = np.searchsorted(edges, cells, side="right").astype(np.int64)
+    return np.r_[edges, np.nan], cell_bin
 
 
 @dataclass(frozen=True)
@@ -63,25 +63,25 @@ class SensitivityAccumulator:
     def add(self, scores: np.ndarray, indicators: np.ndarray) -> None:
         """Count a chunk: ``scores`` (K, n) normal scores, ``indicators`` (P, n) booleans."""
         edges, cell_bin = bin_lookup()
-        # Predictions travel as bits of one int64 per draw, MASK_BITS at a time.
-        for first in range(0, max(indicators.shape[0], 1), MASK_BITS):
-            group = indicators[first : first + MASK_BITS].astype(np.int64)
-            held = np.left_shift(1, np.arange(group.shape[0], dtype=np.int64)) @ group
-            rank_bin_counts(
-                scores,
-                self.rows,
-                held,
-                edges,
-                cell_bin,
-                -GRID_Z,
-                float(GRID_CELLS_PER_UNIT),
-                self.counts if first == 0 else self._spare_counts(),
-                self.hits[:, :, first : first + MASK_BITS],
-            )
-
-    def _spare_counts(self) -> np.ndarray:
-        """Scratch for the draw counts of a second or later group (already counted)."""
-        return np.zeros_like(self.counts)
+        if scores.shape[1] >= 2**31:
+            raise ValueError("a chunk of 2**31 draws or more would overflow the bin counters")
+        # Predictions travel as bits of one int64 per draw, JOINT_BITS per group.
+        n_groups = max(1, -(-indicators.shape[0] // JOINT_BITS))
+        padded = np.zeros((n_groups * JOINT_BITS, indicators.shape[1]), dtype=np.int64)
+        padded[: indicators.shape[0]] = indicators
+        weights = np.left_shift(1, np.arange(JOINT_BITS, dtype=np.int64))
+        held = np.einsum("gjn,j->gn", padded.reshape(n_groups, JOINT_BITS, -1), weights)
+        rank_bin_counts(
+            scores,
+            self.rows,
+            held,
+            edges,
+            cell_bin,
+            -GRID_Z,
+            float(GRID_CELLS_PER_UNIT),
+            self.counts,
+            self.hits,
+        )
 
     def drivers(self, prediction: int) -> list[Driver]:
         """Every uncertain input's statistics for one prediction, largest index first."""
