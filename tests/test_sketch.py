@@ -189,3 +189,20 @@ def test_sketch_run_memory_does_not_grow_with_draws(tmp_path):
         tracemalloc.stop()
     # 8x the draws: the exact columns alone would add 140 MB; chunk buffers and sketch stay
     assert peaks[1] < 1.25 * peaks[0], peaks
+
+
+def test_values_beyond_a_rows_pages_are_counted_when_they_come():
+    # later chunks reach new octaves on both sides and both signs, and only some rows do
+    rng = np.random.default_rng(4)
+    first = rng.uniform(1.0, 2.0, (3, 500))
+    later = first.copy()
+    later[0, :3] = [1e-9, 1e9, -5.0]
+    later[2, :2] = [0.0, np.nan]
+    sketch = _sketch_of(first)
+    sketch.add(later)
+    whole = _sketch_of(np.concatenate([first, later], axis=1))
+    for row in range(3):
+        for a, b in zip(sketch.distribution(row), whole.distribution(row), strict=True):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(sketch.special, whole.special)
+    assert sketch.distribution(0)[1].sum() == 1000 and sketch.special[2].sum() == 2

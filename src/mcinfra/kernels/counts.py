@@ -7,7 +7,7 @@ import math
 import numpy as np
 from numba import prange
 
-from mcinfra.kernels.jit import kernel
+from mcinfra.kernels.jit import helper, kernel
 
 # Predictions per group of bit masks in rank_bin_counts: 2**JOINT_BITS counters per bin.
 JOINT_BITS = 5
@@ -31,32 +31,50 @@ def rank_bin_counts(scores, rows, held, edges, cell_bin, z_low, cells_per_unit, 
     """
     n_bins = counts.shape[1]
     n_groups = held.shape[0]
-    n_predictions = hits.shape[2]
+    n_draws = scores.shape[1]
     n_masks = 1 << JOINT_BITS
     top = np.float64(cell_bin.shape[0] - 1)
     for i in prange(rows.shape[0]):
         row = rows[i]
-        joint = np.zeros((n_groups, n_bins, n_masks), dtype=np.int32)
-        for d in range(scores.shape[1]):
-            z = scores[row, d]
-            position = (z - z_low) * cells_per_unit
-            position = position if position > 0.0 else 0.0  # also NaN
-            position = position if position < top else top
-            b = cell_bin[np.uintp(position)]
-            b += np.intp(z >= edges[b])
-            for g in range(n_groups):
-                joint[g, b, held[g, d]] += 1
-        for b in range(n_bins):
-            for m in range(n_masks):
-                counts[i, b] += joint[0, b, m]
+        joint = np.empty(n_bins * n_masks, dtype=np.int32)  # (bin, mask), flat: 3x faster
+        bins = np.empty(n_draws if n_groups > 1 else 0, dtype=np.int16)
         for g in range(n_groups):
-            first = g * JOINT_BITS
-            width = min(JOINT_BITS, n_predictions - first)
-            for b in range(n_bins):
-                for m in range(n_masks):
-                    c = joint[g, b, m]
-                    for j in range(width):
-                        hits[i, b, first + j] += c * ((m >> j) & 1)
+            joint[:] = 0
+            masks = held[g]
+            if g == 0:
+                for d in range(n_draws):
+                    z = scores[row, d]
+                    position = (z - z_low) * cells_per_unit
+                    position = position if position > 0.0 else 0.0  # also NaN
+                    position = position if position < top else top
+                    b = cell_bin[np.uintp(position)]
+                    b += np.intp(z >= edges[b])
+                    joint[b * n_masks + masks[d]] += 1
+                    if n_groups > 1:
+                        bins[d] = b
+                _add_joint(joint, counts[i], hits[i], 0, True)
+            else:
+                for d in range(n_draws):
+                    joint[np.intp(bins[d]) * n_masks + masks[d]] += 1
+                _add_joint(joint, counts[i], hits[i], g * JOINT_BITS, False)
+
+
+@helper
+def _add_joint(joint, counts, hits, first, with_counts):
+    """Add (bin, mask) counts to per-bin ``counts`` and per-prediction ``hits`` (bins, P).
+
+    The sums run over the contiguous mask axis, so they vectorise.
+    """
+    n_masks = 1 << JOINT_BITS
+    for b in range(counts.shape[0]):
+        cell = joint[b * n_masks : (b + 1) * n_masks]
+        if with_counts:
+            counts[b] += cell.sum()
+        for j in range(min(JOINT_BITS, hits.shape[1] - first)):
+            total = 0
+            for m in range(n_masks):
+                total += cell[m] if (m >> j) & 1 else 0
+            hits[b, first + j] += total
 
 
 @kernel(parallel=True)

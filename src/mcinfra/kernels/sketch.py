@@ -75,7 +75,7 @@ def assign_pages(table, low, high, used):
 
 @helper
 def _count_other(word, shift, negative, low_neg, special):
-    """Count a value that is not a positive bucket value: negative, zero or not finite."""
+    """Count a value outside the positive range: 1 if it needs pages not yet assigned."""
     magnitude = np.int64(word & _MAGNITUDE_MASK)
     if magnitude < _SMALLEST_BITS:
         special[ZERO] += 1
@@ -87,7 +87,12 @@ def _count_other(word, shift, negative, low_neg, special):
         else:
             special[POS_INF] += 1
     else:
-        negative[(magnitude >> shift) - low_neg] += 1
+        offset = (magnitude >> shift) - low_neg
+        if word >> _SIGN_SHIFT and 0 <= offset < negative.shape[0]:
+            negative[offset] += 1
+        else:
+            return 1
+    return 0
 
 
 @helper
@@ -100,22 +105,24 @@ def _flush(counts, low, table, pool):
 
 
 @kernel(parallel=True)
-def count_values(bits, shift, extremes, table, pool, special):
+def count_values(bits, shift, hull, table, pool, special, pending):
     """Add the values of each row of ``bits`` (float64 viewed as uint64) to its counters.
 
-    ``extremes`` comes from :func:`magnitude_ranges` and every page of the buckets between
-    them must already be assigned in ``table`` (rows, 2, pages) (:func:`assign_pages`).
-    Each row counts into dense local arrays spanning its own bucket range, one increment
-    per value, then adds them to its pages; rows own disjoint pages, so they run in
-    parallel without races. Values outside the positive range (negatives, zeros, non-finite
-    values) are counted in a second pass, which rows of positive values never need.
+    ``hull`` (rows, 2, 2) holds each row's assigned pages per sign as a range [first,
+    last] (empty when last < first); ``table`` is (rows, 2, pages). Values whose pages lie
+    outside the range are not counted: ``pending[row]`` gets their number, for
+    :func:`count_new_pages` once their pages exist. Each row counts into dense local
+    arrays spanning its ranges, one increment per value, then adds them to its pages; rows
+    own disjoint pages, so they run in parallel without races. Values outside the positive
+    range (negatives, zeros, non-finite values) are counted in a second pass, which rows of
+    positive values never need.
     """
     ushift = np.uint64(shift)
     for r in prange(bits.shape[0]):
-        low_pos = extremes[r, 0] >> shift
-        span_pos = max(np.int64(0), (extremes[r, 1] >> shift) - low_pos + 1)
-        low_neg = extremes[r, 2] >> shift
-        span_neg = max(np.int64(0), (extremes[r, 3] >> shift) - low_neg + 1)
+        low_pos = hull[r, 0, 0] << PAGE_SHIFT
+        span_pos = max(np.int64(0), hull[r, 0, 1] - hull[r, 0, 0] + 1) << PAGE_SHIFT
+        low_neg = hull[r, 1, 0] << PAGE_SHIFT
+        span_neg = max(np.int64(0), hull[r, 1, 1] - hull[r, 1, 0] + 1) << PAGE_SHIFT
         positive = np.zeros(span_pos, dtype=np.int64)
         negative = np.zeros(span_neg, dtype=np.int64)
         base = np.uint64(low_pos)
@@ -128,11 +135,32 @@ def count_values(bits, shift, extremes, table, pool, special):
                 positive[offset] += 1
             else:
                 others += 1
+        late = 0
         if others:  # a second pass for them: a call in the loop above would slow it 3x
             row_special = special[r]
             for i in range(bits.shape[1]):
                 word = bits[r, i]
                 if not (word >> ushift) - base < uspan:
-                    _count_other(word, shift, negative, low_neg, row_special)
+                    late += _count_other(word, shift, negative, low_neg, row_special)
+        pending[r] = late
         _flush(positive, low_pos, table[r, 0], pool)
         _flush(negative, low_neg, table[r, 1], pool)
+
+
+@kernel(parallel=True)
+def count_new_pages(bits, shift, old_hull, table, pool):
+    """Count the finite values of each row whose pages lie outside ``old_hull`` (rows, 2, 2).
+
+    The second step for the values :func:`count_values` left pending, once
+    :func:`assign_pages` has given their pages pool rows.
+    """
+    for r in prange(bits.shape[0]):
+        for i in range(bits.shape[1]):
+            word = bits[r, i]
+            magnitude = np.int64(word & _MAGNITUDE_MASK)
+            if _SMALLEST_BITS <= magnitude <= _LARGEST_BITS:
+                sign = np.intp(word >> _SIGN_SHIFT)
+                bucket = magnitude >> shift
+                page = bucket >> PAGE_SHIFT
+                if not old_hull[r, sign, 0] <= page <= old_hull[r, sign, 1]:
+                    pool[table[r, sign, page], bucket & (PAGE - 1)] += 1

@@ -76,6 +76,9 @@ class QuantileSketch:
         self.pool = np.zeros((max(16, 4 * n_rows), PAGE), dtype=np.int64)
         self.used = 0
         self.special = np.zeros((n_rows, 4), dtype=np.int64)
+        # Pages are assigned in one range [first, last] per row and sign (empty: last < first)
+        self.hull = np.empty((n_rows, 2, 2), dtype=np.int64)
+        self.hull[:, :, 0], self.hull[:, :, 1] = self.n_pages, -1
 
     @property
     def n_rows(self) -> int:
@@ -98,25 +101,45 @@ class QuantileSketch:
             raise ValueError(f"rows {first_row}..{first_row + n_rows} outside the sketch")
         if values.shape[1] > 1 and values.strides[1] != 8:
             values = np.ascontiguousarray(values)
-        table = self.table[first_row : first_row + n_rows]
+        rows = slice(first_row, first_row + n_rows)
         bits = values.view(np.uint64)
-        extremes = np.empty((n_rows, 4), dtype=np.int64)
+        pending = np.empty(n_rows, dtype=np.int64)
+        table, hull = self.table[rows], self.hull[rows]
+        kernels.count_values(bits, self.shift, hull, table, self.pool, self.special[rows], pending)
+        late = np.flatnonzero(pending)
+        if late.size:  # values beyond their row's pages: the first chunk, and rare later
+            self._count_late(bits[late], late + first_row)
+
+    def _count_late(self, bits: np.ndarray, rows: np.ndarray) -> None:
+        """Widen the page ranges of ``rows`` to hold all of ``bits`` and count what is new."""
+        extremes = np.empty((rows.size, 4), dtype=np.int64)
         kernels.magnitude_ranges(bits, extremes)
         pages = (extremes >> self.shift) >> PAGE_SHIFT  # (low, high) page of each sign
         present = extremes[:, 1::2] >= 0
-        low = np.where(present, pages[:, 0::2], self.n_pages)
-        high = np.where(present, pages[:, 1::2], -1)
-        used = kernels.assign_pages(table, low, high, self.used)  # numbers new pages only
+        old = self.hull[rows]
+        hull = old.copy()
+        hull[:, :, 0] = np.where(present, np.minimum(old[:, :, 0], pages[:, 0::2]), old[:, :, 0])
+        hull[:, :, 1] = np.where(present, np.maximum(old[:, :, 1], pages[:, 1::2]), old[:, :, 1])
+        table = self.table[rows]
+        self._assign(table, hull)
+        self.table[rows], self.hull[rows] = table, hull
+        kernels.count_new_pages(bits, self.shift, old, table, self.pool)
+
+    def _assign(self, table: np.ndarray, hull: np.ndarray) -> None:
+        """Give every page of the ranges ``hull`` (rows, 2, 2) a pool row in ``table``."""
+        used = kernels.assign_pages(table, hull[:, :, 0], hull[:, :, 1], self.used)
         self._reserve(used - self.used)
         self.used = used
-        kernels.count_values(
-            bits,
-            self.shift,
-            extremes,
-            table,
-            self.pool,
-            self.special[first_row : first_row + n_rows],
-        )
+
+    def _hull_of_table(self) -> None:
+        """Each row's assigned page range per sign, with any gap in it assigned."""
+        assigned = self.table >= 0
+        found = assigned.any(axis=2)
+        first = np.argmax(assigned, axis=2)
+        last = self.n_pages - 1 - np.argmax(assigned[:, :, ::-1], axis=2)
+        self.hull[:, :, 0] = np.where(found, first, self.n_pages)
+        self.hull[:, :, 1] = np.where(found, last, -1)
+        self._assign(self.table, self.hull)
 
     def merge(self, other: QuantileSketch) -> None:
         """Add ``other``'s counts (same shape and accuracy) to this sketch."""
@@ -132,6 +155,7 @@ class QuantileSketch:
         self.used += fresh.size
         self.pool[rows] += other.pool[other.table[where]]
         self.special += other.special
+        self._hull_of_table()
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays from which :meth:`from_state` rebuilds the sketch (for checkpoints)."""
@@ -155,6 +179,7 @@ class QuantileSketch:
         sketch.used = state["pool"].shape[0]
         sketch.pool[: sketch.used] = state["pool"]
         sketch.special[...] = state["special"]
+        sketch._hull_of_table()
         return sketch
 
     def _bucket_values(self, buckets: np.ndarray) -> np.ndarray:
