@@ -79,6 +79,7 @@ class QuantileSketch:
         # Pages are assigned in one range [first, last] per row and sign (empty: last < first)
         self.hull = np.empty((n_rows, 2, 2), dtype=np.int64)
         self.hull[:, :, 0], self.hull[:, :, 1] = self.n_pages, -1
+        self.scanned = np.zeros(n_rows, dtype=bool)  # rows whose range has been looked at
 
     @property
     def n_rows(self) -> int:
@@ -103,15 +104,29 @@ class QuantileSketch:
             values = np.ascontiguousarray(values)
         rows = slice(first_row, first_row + n_rows)
         bits = values.view(np.uint64)
+        fresh = np.flatnonzero(~self.scanned[rows])
+        if fresh.size:  # a row's first values: give it the pages of their range up front
+            self._widen(bits if fresh.size == n_rows else bits[fresh], fresh + first_row)
         pending = np.empty(n_rows, dtype=np.int64)
-        table, hull = self.table[rows], self.hull[rows]
-        kernels.count_values(bits, self.shift, hull, table, self.pool, self.special[rows], pending)
+        kernels.count_values(
+            bits,
+            self.shift,
+            self.hull[rows],
+            self.table[rows],
+            self.pool,
+            self.special[rows],
+            pending,
+        )
         late = np.flatnonzero(pending)
-        if late.size:  # values beyond their row's pages: the first chunk, and rare later
-            self._count_late(bits[late], late + first_row)
+        if late.size:  # values beyond the pages of their row: rare after a row's first chunk
+            late_bits = bits[late]
+            old = self._widen(late_bits, late + first_row)
+            kernels.count_new_pages(
+                late_bits, self.shift, old, self.table[late + first_row], self.pool
+            )
 
-    def _count_late(self, bits: np.ndarray, rows: np.ndarray) -> None:
-        """Widen the page ranges of ``rows`` to hold all of ``bits`` and count what is new."""
+    def _widen(self, bits: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Widen the page ranges of ``rows`` to hold all of ``bits``; returns the old ranges."""
         extremes = np.empty((rows.size, 4), dtype=np.int64)
         kernels.magnitude_ranges(bits, extremes)
         pages = (extremes >> self.shift) >> PAGE_SHIFT  # (low, high) page of each sign
@@ -123,7 +138,8 @@ class QuantileSketch:
         table = self.table[rows]
         self._assign(table, hull)
         self.table[rows], self.hull[rows] = table, hull
-        kernels.count_new_pages(bits, self.shift, old, table, self.pool)
+        self.scanned[rows] = True
+        return old
 
     def _assign(self, table: np.ndarray, hull: np.ndarray) -> None:
         """Give every page of the ranges ``hull`` (rows, 2, 2) a pool row in ``table``."""
@@ -140,6 +156,7 @@ class QuantileSketch:
         self.hull[:, :, 0] = np.where(found, first, self.n_pages)
         self.hull[:, :, 1] = np.where(found, last, -1)
         self._assign(self.table, self.hull)
+        self.scanned |= found.any(axis=1)
 
     def merge(self, other: QuantileSketch) -> None:
         """Add ``other``'s counts (same shape and accuracy) to this sketch."""
