@@ -100,8 +100,8 @@ def crossover_times(rising, falling, years, year_out, continuous_out):
         if first == 0:
             continuous_out[d] = years[0]
             continue
-        now = math.log(rising[first, d]) - math.log(falling[first, d])
-        before = math.log(rising[first - 1, d]) - math.log(falling[first - 1, d])
+        now = math.log(rising[first, d] / falling[first, d])  # one log: they cost the most
+        before = math.log(rising[first - 1, d] / falling[first - 1, d])
         fraction = -before / (now - before) if now > before else 1.0
         # also maps a NaN fraction (from zero or infinite series) to the interval's end
         fraction = min(max(fraction, 0.0), 1.0) if fraction == fraction else 1.0
