@@ -147,40 +147,35 @@ class QuantileSketch:
         self._reserve(used - self.used)
         self.used = used
 
-    def _hull_of_table(self) -> None:
-        """Each row's assigned page range per sign, with any gap in it assigned."""
-        assigned = self.table >= 0
-        found = assigned.any(axis=2)
-        first = np.argmax(assigned, axis=2)
-        last = self.n_pages - 1 - np.argmax(assigned[:, :, ::-1], axis=2)
-        self.hull[:, :, 0] = np.where(found, first, self.n_pages)
-        self.hull[:, :, 1] = np.where(found, last, -1)
-        self._assign(self.table, self.hull)
-        self.scanned |= found.any(axis=1)
+    def _in_ranges(self, hull: np.ndarray) -> np.ndarray:
+        """Mask (rows, 2, pages) of the pages inside the ranges ``hull`` (rows, 2, 2)."""
+        page = np.arange(self.n_pages)
+        return (page >= hull[:, :, :1]) & (page <= hull[:, :, 1:])
 
     def merge(self, other: QuantileSketch) -> None:
         """Add ``other``'s counts (same shape and accuracy) to this sketch."""
         if other.table.shape != self.table.shape or other.shift != self.shift:
             raise ValueError("sketches differ in rows or accuracy")
-        where = np.nonzero(other.table >= 0)
-        missing = self.table[where] < 0
-        self._reserve(int(np.count_nonzero(missing)))
-        fresh = np.arange(self.used, self.used + np.count_nonzero(missing), dtype=np.int32)
-        rows = self.table[where]
-        rows[missing] = fresh
-        self.table[where] = rows
-        self.used += fresh.size
-        self.pool[rows] += other.pool[other.table[where]]
+        hull = self.hull.copy()
+        hull[:, :, 0] = np.minimum(self.hull[:, :, 0], other.hull[:, :, 0])
+        hull[:, :, 1] = np.maximum(self.hull[:, :, 1], other.hull[:, :, 1])
+        self._assign(self.table, hull)
+        self.hull[...] = hull
+        self.scanned |= other.scanned
+        theirs = other._in_ranges(other.hull)
+        self.pool[self.table[theirs]] += other.pool[other.table[theirs]]
         self.special += other.special
-        self._hull_of_table()
 
     def state(self) -> dict[str, np.ndarray]:
-        """Arrays from which :meth:`from_state` rebuilds the sketch (for checkpoints)."""
+        """Arrays from which :meth:`from_state` rebuilds the sketch (checkpoints, dask tasks).
+
+        Only the pages inside each row's range travel, in (row, sign, page) order.
+        """
         return {
             "relative_accuracy": np.array(self.relative_accuracy),
             "shift": np.array(self.shift),
-            "table": self.table,
-            "pool": self.pool[: self.used],
+            "hull": self.hull,
+            "pages": self.pool[self.table[self._in_ranges(self.hull)]],
             "special": self.special,
         }
 
@@ -188,15 +183,20 @@ class QuantileSketch:
     def from_state(cls, state, prefix: str = "") -> QuantileSketch:
         """Inverse of :meth:`state`; with ``prefix``, from the keys ``prefix + name``."""
         state = {k[len(prefix) :]: state[k] for k in state if k.startswith(prefix)}
-        sketch = cls(state["table"].shape[0], float(state["relative_accuracy"]))
-        if "shift" not in state or int(state["shift"]) != sketch.shift:
+        if "shift" not in state or "hull" not in state:
             raise ValueError("the sketch was saved by a version of mcinfra with other buckets")
-        sketch.table[...] = state["table"]
-        sketch._reserve(state["pool"].shape[0])
-        sketch.used = state["pool"].shape[0]
-        sketch.pool[: sketch.used] = state["pool"]
+        sketch = cls(state["hull"].shape[0], float(state["relative_accuracy"]))
+        inside = sketch._in_ranges(state["hull"])
+        pages = state["pages"]
+        if int(state["shift"]) != sketch.shift or np.count_nonzero(inside) != pages.shape[0]:
+            raise ValueError("the sketch's saved pages do not match its buckets")
+        sketch.hull[...] = state["hull"]
+        sketch.scanned[...] = (sketch.hull[:, :, 1] >= 0).any(axis=1)
+        sketch._reserve(pages.shape[0])
+        sketch.table[inside] = np.arange(pages.shape[0])
+        sketch.pool[: pages.shape[0]] = pages
+        sketch.used = pages.shape[0]
         sketch.special[...] = state["special"]
-        sketch._hull_of_table()
         return sketch
 
     def _bucket_values(self, buckets: np.ndarray) -> np.ndarray:
