@@ -138,3 +138,21 @@ def test_grid_cells_are_narrower_than_every_rank_bin():
     edges, cell_bin = bin_lookup()
     assert np.isnan(edges[-1]) and np.all(np.diff(edges[:-1]) > 1 / GRID_CELLS_PER_UNIT)
     assert cell_bin[0] == 0 and cell_bin[-1] == edges.size - 1
+
+
+def test_parts_absorbed_and_restored_equal_one_pass():
+    rng = np.random.default_rng(9)
+    scores = rng.standard_normal((2, 5000))
+    indicators = rng.random((7, 5000)) < scores[0] * 0.2 + 0.5
+    whole = SensitivityAccumulator(7, ["x", "y"], [True, True])
+    whole.add(scores, indicators)
+    first, second = (SensitivityAccumulator(7, ["x", "y"], [True, True]) for _ in range(2))
+    first.add(scores[:, :1234], indicators[:, :1234])
+    second.add(scores[:, 1234:], indicators[:, 1234:])
+    first.absorb(second.state())
+    restored = SensitivityAccumulator(7, ["x", "y"], [True, True])
+    restored.restore(first.state())
+    for part in (first, restored):
+        np.testing.assert_array_equal(part.counts, whole.counts)
+        np.testing.assert_array_equal(part.hits, whole.hits)
+    assert restored.drivers(3) == whole.drivers(3)

@@ -13,6 +13,7 @@ import numpy as np
 
 from mcinfra.config import LoadedConfig
 from mcinfra.plan import Plan
+from mcinfra.stats import state_part
 from mcinfra.stats.crossover import CrossoverCounter
 from mcinfra.stats.indicators import PredictionCounter, compile_predictions
 from mcinfra.stats.sketch import SketchColumns
@@ -112,20 +113,15 @@ class Reductions:
             for key, value in part.state().items()
         }
 
-    @staticmethod
-    def _split(state, name: str) -> dict[str, np.ndarray]:
-        prefix = f"{name}/"
-        return {k[len(prefix) :]: state[k] for k in state if k.startswith(prefix)}
-
     def restore(self, state) -> None:
         """Continue from a :meth:`state` of an identical run."""
         for name, part in self.parts.items():
-            part.restore(self._split(state, name))
+            part.restore(state_part(state, f"{name}/"))
 
     def absorb(self, first: int, state) -> None:
         """Merge the :meth:`state` of a part that reduced draws ``first ..`` (next in order)."""
         for name, part in self.parts.items():
-            part.absorb(first, self._split(state, name))
+            part.absorb(first, state_part(state, f"{name}/"))
 
 
 class ReplicateCounts:

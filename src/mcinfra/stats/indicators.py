@@ -11,6 +11,7 @@ from mcinfra.config.schema import Config
 from mcinfra.config.validation import prediction_scope
 from mcinfra.predictions import Context, Prediction, compile_prediction
 from mcinfra.results import INPUT, SEGMENT, YEAR, draw_last
+from mcinfra.stats import state_part
 from mcinfra.stats.probability import ProbabilityEstimate
 from mcinfra.stats.sensitivity import SensitivityAccumulator
 
@@ -92,21 +93,18 @@ class PredictionCounter:
         return {
             "holds": self.holds,
             "draws": np.array(self.draws),
-            "sensitivity_counts": self.sensitivity.counts,
-            "sensitivity_hits": self.sensitivity.hits,
             "history_draws": np.array([d for d, _ in self.history], dtype=np.int64),
             "history_holds": np.array([h for _, h in self.history], dtype=np.int64).reshape(
                 len(self.history), len(self.predictions)
             ),
             "next_checkpoint": np.array(self._next_checkpoint),
-        }
+        } | {f"sensitivity_{k}": v for k, v in self.sensitivity.state().items()}
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
         """Continue from a checkpoint made by :meth:`state` of an identical counter."""
         self.holds[...] = state["holds"]
         self.draws = int(state["draws"])
-        self.sensitivity.counts[...] = state["sensitivity_counts"]
-        self.sensitivity.hits[...] = state["sensitivity_hits"]
+        self.sensitivity.restore(state_part(state, "sensitivity_"))
         self.history = [
             (int(d), [int(h) for h in holds])
             for d, holds in zip(state["history_draws"], state["history_holds"], strict=True)
@@ -131,8 +129,7 @@ class PredictionCounter:
             self.history.append((int(d), [int(h) for h in before + holds]))
         self.holds += state["holds"]
         self.draws = int(state["draws"])
-        self.sensitivity.counts += state["sensitivity_counts"]
-        self.sensitivity.hits += state["sensitivity_hits"]
+        self.sensitivity.absorb(state_part(state, "sensitivity_"))
         self._next_checkpoint = int(state["next_checkpoint"])
 
     def _advance_checkpoint(self) -> None:

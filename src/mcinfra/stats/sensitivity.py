@@ -83,6 +83,20 @@ class SensitivityAccumulator:
             self.hits,
         )
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays for a checkpoint or a part of a run (see :meth:`restore`, :meth:`absorb`)."""
+        return {"counts": self.counts, "hits": self.hits}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Continue from the :meth:`state` of an accumulator built the same way."""
+        self.counts[...] = state["counts"]
+        self.hits[...] = state["hits"]
+
+    def absorb(self, state: dict[str, np.ndarray]) -> None:
+        """Add the :meth:`state` of another part of the same run (counts: any order)."""
+        self.counts += state["counts"]
+        self.hits += state["hits"]
+
     def drivers(self, prediction: int) -> list[Driver]:
         """Every uncertain input's statistics for one prediction, largest index first."""
         found = [

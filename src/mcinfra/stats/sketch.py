@@ -19,6 +19,7 @@ import numpy as np
 
 from mcinfra.kernels import sketch as kernels
 from mcinfra.kernels.sketch import NAN, NEG_INF, PAGE, PAGE_SHIFT, POS_INF, ZERO
+from mcinfra.stats import state_part
 from mcinfra.stats.quantiles import linear_quantiles
 from mcinfra.stats.summary import TABLE_PROBS, Columns, Key, figure_draws, figure_keys, figure_row
 
@@ -182,7 +183,7 @@ class QuantileSketch:
     @classmethod
     def from_state(cls, state, prefix: str = "") -> QuantileSketch:
         """Inverse of :meth:`state`; with ``prefix``, from the keys ``prefix + name``."""
-        state = {k[len(prefix) :]: state[k] for k in state if k.startswith(prefix)}
+        state = state_part(state, prefix)
         if "shift" not in state or "hull" not in state:
             raise ValueError("the sketch was saved by a version of mcinfra with other buckets")
         sketch = cls(state["hull"].shape[0], float(state["relative_accuracy"]))
