@@ -59,7 +59,7 @@ def load_config(path: str | Path | None = None, overrides: tuple[str, ...] = ())
     origin = f"embedded {DEFAULT_CONFIG}" if path is None else str(file)
     text = _read(file)
     if _EXTENDS_KEY.search(text):
-        data = _scenario_tree(file, (file.resolve(),))
+        data = _scenario_tree(file, (file.resolve(),), text)
         # The run records the merged configuration: self-contained, loadable on its own.
         text = f"# {origin}, merged with the configs it extends\n" + tomli_w.dumps(data)
     return parse_config(text, origin=origin, overrides=overrides)
@@ -74,15 +74,16 @@ def _read(file: Path) -> str:
         raise ConfigError(f"cannot read {file}: {exc}") from None
 
 
-def _scenario_tree(file: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+def _scenario_tree(file: Path, chain: tuple[Path, ...], text: str | None = None) -> dict[str, Any]:
     """The TOML tree of ``file`` merged over the configs it ``extends``, recursively.
 
     ``extends`` names a base config relative to the file's folder, or one of the configs
     embedded in mcinfra. A scenario may only change keys its base has; a table whose
-    ``dist`` changes replaces the base's table whole.
+    ``dist`` changes replaces the base's table whole. ``text`` is the file's content when
+    it has been read already.
     """
     try:
-        data = tomllib.loads(_read(file))
+        data = tomllib.loads(_read(file) if text is None else text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"TOML syntax error: {exc}", source=str(file)) from None
     if "extends" not in data:
