@@ -1,0 +1,65 @@
+"""Where a run's time goes: sampling and each reduction, per draw, on the default model.
+
+Usage: python benchmarks/bench_reductions.py [--draws 1e6] [--chunk-size 65536]
+
+Draws chunks as a run does (all threads, one reused buffer) and times the sampler and each
+reduction of :class:`mcinfra.reductions.Reductions` on every chunk, in the order a run
+applies them, with the quantile sketch (the choice for runs above 256 MiB of values). The
+first chunk, which also sizes the sketch's pages, is timed like the others. Figures are
+microseconds per draw (sum over chunks / draws); the machine's noise is tens of percent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from mcinfra import load_config
+from mcinfra.kernels.model import simulate_chunk
+from mcinfra.kernels.random import seed_key
+from mcinfra.plan import compile_plan
+from mcinfra.reductions import Reductions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--draws", type=float, default=1e6)
+    parser.add_argument("--chunk-size", type=int, default=65_536)
+    args = parser.parse_args()
+    loaded = load_config()
+    plan = compile_plan(loaded.config)
+    n, draws = args.chunk_size, int(args.draws)
+    values = np.empty((len(plan.series), len(plan.years), n))
+    inputs, scores = np.empty((len(plan.inputs), n)), np.empty((len(plan.inputs), n))
+    key = seed_key(1)
+    simulate_chunk(key, 0, 2, plan.kernel, values, inputs, scores, 0)  # compile or load
+    Reductions(loaded, plan, exact=False).add(0, values[:, :, :2], inputs[:, :2], scores[:, :2])
+    reductions = Reductions(loaded, plan, exact=False)
+    steps = {
+        "quantile sketch": lambda f, v, x, s: reductions.collector.add(f, v),
+        "partition check": lambda f, v, x, s: reductions.check.add(v),
+        "predictions and sensitivity": lambda f, v, x, s: reductions.counter.add(v, x, s),
+        "crossovers": lambda f, v, x, s: reductions.crossovers.add(f, v),
+    }
+    seconds = dict.fromkeys(["sampling", *steps], 0.0)
+    done = 0
+    while done < draws:
+        m = min(n, draws - done)
+        window = (values[:, :, :m], inputs[:, :m], scores[:, :m])
+        started = time.perf_counter()
+        simulate_chunk(key, done, m, plan.kernel, values, inputs, scores, 0)
+        seconds["sampling"] += time.perf_counter() - started
+        for name, step in steps.items():
+            started = time.perf_counter()
+            step(done, *window)
+            seconds[name] += time.perf_counter() - started
+        done += m
+    for name, total in seconds.items():
+        print(f"{name:<42} {total / draws * 1e6:6.3f} us/draw")
+    print(f"{'all':<42} {sum(seconds.values()) / draws * 1e6:6.3f} us/draw")
+
+
+if __name__ == "__main__":
+    main()
