@@ -37,6 +37,7 @@ def rank_bin_counts(scores, rows, held, edges, cell_bin, z_low, cells_per_unit, 
     for i in prange(rows.shape[0]):
         row = rows[i]
         joint = np.empty(n_bins * n_masks, dtype=np.int32)  # (bin, mask), flat: 3x faster
+        # each draw's bin, kept for the later groups (int16: B must stay below 32,768)
         bins = np.empty(n_draws if n_groups > 1 else 0, dtype=np.int16)
         for g in range(n_groups):
             joint[:] = 0

@@ -23,7 +23,7 @@ import numpy as np
 
 from mcinfra.kernels.counts import JOINT_BITS, rank_bin_counts
 
-RANK_BINS = 1024
+RANK_BINS = 1024  # below 32,768: rank_bin_counts keeps bin numbers as int16
 INDEX_BINS = 32
 # Scores beyond +-GRID_Z fall in the first or last bin (Phi(-8.5) is 1e-17, far inside it).
 GRID_Z = 8.5
