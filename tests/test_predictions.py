@@ -191,6 +191,13 @@ def test_language_features_evaluate_as_documented():
     np.testing.assert_array_equal(holds("any(network[2025:2030] > 74)"), [0, 0, 0, 0, 0, 1])
     np.testing.assert_array_equal(holds("all(yoy(total)[2025:2030] > 1.0999)"), np.ones(n, bool))
     np.testing.assert_array_equal(holds("0 < k <= 0.61"), [0, 1, 1, 1, 0, 0])
+    # one value per draw against an (inclusive) year range: network[y] = d + 10 (y - 2023),
+    # k = d / 5
+    np.testing.assert_array_equal(holds("all(network[2025:2027] > 19 + 5 * k)"), [1, 1, 1, 1, 1, 1])
+    np.testing.assert_array_equal(
+        holds("any(between(network[2025:2026], 20 + 2 * k, 23))"), [1, 1, 1, 1, 0, 0]
+    )
+    np.testing.assert_array_equal(holds("all(network[2024:2026] > 8 + 10 * k)"), [1, 1, 0, 0, 0, 0])
 
 
 def test_bad_prediction_in_config_exits_2_naming_the_key(write_config, capsys, tmp_path):

@@ -65,7 +65,8 @@ class Node:
     """A checked expression node.
 
     ``kind`` is NUMBER or BOOLEAN, ``span`` the years it covers (None for one value per
-    draw), ``evaluate(context)`` computes its values for a chunk of draws.
+    draw), ``evaluate(context)`` computes its values for a chunk of draws: shape (n,), or
+    (len(span), n) for a year range, so that one value per draw broadcasts against it.
     """
 
     kind: str
@@ -215,7 +216,7 @@ class _Compiler:
                 values = [ctx.column(label, y) / ctx.column(label, y - 1) for y in wanted]
             else:
                 values = [ctx.column(label, y) for y in wanted]
-            return values[0] if span is None else np.stack(values, axis=1)
+            return values[0] if span is None else np.stack(values)  # year-major: no transpose
 
         return Node(NUMBER, span, frozenset(keys), frozenset(), evaluate)
 
@@ -245,11 +246,10 @@ class _Compiler:
         else:
             raise self.fail(node, "operator not allowed (use + - * / & |)")
         kind = NUMBER if type(node.op) in _ARITHMETIC else BOOLEAN
-        span = self._span(node, left, right)
 
-        def evaluate(ctx, op=op, left=left, right=right, span=span):
+        def evaluate(ctx, op=op, left=left, right=right):
             with np.errstate(divide="ignore", invalid="ignore"):
-                return op(_aligned(left, ctx, span), _aligned(right, ctx, span))
+                return op(left.evaluate(ctx), right.evaluate(ctx))
 
         return self._combine(node, kind, (left, right), evaluate)
 
@@ -273,10 +273,9 @@ class _Compiler:
         if any(p.kind != NUMBER for p in parts):
             raise self.fail(node, "comparisons take numbers")
         ops = [_COMPARE[type(op)] for op in node.ops]
-        span = self._span(node, *parts)
 
-        def evaluate(ctx, parts=parts, ops=ops, span=span):
-            values = [_aligned(p, ctx, span) for p in parts]
+        def evaluate(ctx, parts=parts, ops=ops):
+            values = [p.evaluate(ctx) for p in parts]
             result = ops[0](values[0], values[1])
             for op, a, b in zip(ops[1:], values[1:-1], values[2:], strict=True):
                 result = np.logical_and(result, op(a, b))
@@ -311,7 +310,7 @@ class _Compiler:
             None,
             inner.keys,
             inner.inputs,
-            lambda ctx, i=inner, r=reduce: r(i.evaluate(ctx), axis=1),
+            lambda ctx, i=inner, r=reduce: r(i.evaluate(ctx), axis=0),
         )
 
     def _call_any(self, node: ast.Call, depth: int) -> Node:
@@ -323,10 +322,8 @@ class _Compiler:
         if any(p.kind != NUMBER for p in parts):
             raise self.fail(node, "between takes numbers")
 
-        span = self._span(node, *parts)
-
-        def evaluate(ctx, parts=parts, span=span):
-            x, low, high = (_aligned(p, ctx, span) for p in parts)
+        def evaluate(ctx, parts=parts):
+            x, low, high = (p.evaluate(ctx) for p in parts)
             return np.logical_and(low <= x, x <= high)
 
         return self._combine(node, BOOLEAN, parts, evaluate)
@@ -382,11 +379,3 @@ class _Compiler:
             return result
 
         return Node(NUMBER, None, frozenset(keys), frozenset(), evaluate)
-
-
-def _aligned(node: Node, ctx: Context, span: tuple[int, ...] | None):
-    """A node's values; one value per draw is broadcast when combined with a year range."""
-    value = node.evaluate(ctx)
-    if span is not None and node.span is None and np.ndim(value) == 1:
-        return value[:, None]
-    return value
