@@ -72,3 +72,19 @@ def test_different_seeds_give_different_streams():
 def test_seed_key_rejects_out_of_range(seed):
     with pytest.raises(ValueError, match="seed must be in"):
         seed_key(seed)
+
+
+@pytest.mark.parametrize("seed", [0, 3, 2**64 - 1])
+def test_lanes_in_step_equal_draw_by_draw_streams(seed):
+    # the sampler's block filler, the ziggurat's slow path and tail included (1 % of normals)
+    from mcinfra.kernels.random import fill_block_normals
+
+    key = seed_key(seed)
+    expected = np.empty((4_000, 111))
+    fill_normals(key, 10**12, expected)
+    lanes = np.empty((5, 64), dtype=np.uint64)
+    got = np.empty((111, 64))
+    for first in range(0, 4_000, 64):
+        nb = min(64, 4_000 - first)
+        fill_block_normals(key, 10**12 + first, nb, got, lanes)
+        np.testing.assert_array_equal(got[:, :nb].T, expected[first : first + nb])

@@ -20,7 +20,7 @@ from numba import prange
 
 from mcinfra.kernels.inputs import FIXED, NORMAL, TRIANGULAR, UNIFORM, input_value, lower_tail
 from mcinfra.kernels.jit import helper, inline, kernel
-from mcinfra.kernels.random import fill_normals, next_normal, seed_draw
+from mcinfra.kernels.random import fill_block_normals, fill_normals
 
 # The model runs on blocks of BLOCK draws held in scratch arrays with the draw axis last, so
 # every step is a short branch-free loop over draws that the compiler can vectorise; a
@@ -92,6 +92,7 @@ class Scratch(NamedTuple):
     odds: np.ndarray  # (BLOCK,) carried odds of the logistic curves
     step: np.ndarray  # (BLOCK,) their yearly factor
     stack: np.ndarray  # (max_stack, Y, BLOCK) derived-series evaluation stack
+    lanes: np.ndarray  # (5, BLOCK) uint64 random-stream states (fill_block_normals)
 
 
 @inline
@@ -105,6 +106,7 @@ def new_scratch(plan):
         np.empty(BLOCK),
         np.empty(BLOCK),
         np.empty((plan.max_stack, plan.years.shape[0], BLOCK)),
+        np.empty((5, BLOCK), dtype=np.uint64),
     )
 
 
@@ -390,11 +392,7 @@ def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, scores_o
     w = new_scratch(plan)
     for block_first in range(first, stop, BLOCK):
         nb = min(BLOCK, stop - block_first)
-        for b in range(nb):
-            state = seed_draw(key, first_draw + block_first + b)
-            for j in range(plan.n_normals):
-                z, state = next_normal(state)
-                w.normals[j, b] = z
+        fill_block_normals(key, first_draw + block_first, nb, w.normals, w.lanes)
         simulate_block(nb, plan, w, out, inputs_out, scores_out, column + block_first)
 
 
