@@ -26,8 +26,10 @@ from mcinfra.kernels.random import fill_block_normals, fill_normals
 # every step is a short branch-free loop over draws that the compiler can vectorise; a
 # draw-at-a-time loop spends most of its time on index arithmetic. A parallel task is
 # BLOCKS_PER_TASK blocks. Results never depend on either size (streams are per draw).
-BLOCK = 64
-BLOCKS_PER_TASK = 8
+# 256 draws (scratch of about 250 KB per thread, inside L2) measured about 9 % faster than
+# 64 once the random streams advanced block-wise: longer loops, less loop overhead.
+BLOCK = 256
+BLOCKS_PER_TASK = 2
 
 OP_SERIES = 0
 OP_INPUT = 1
