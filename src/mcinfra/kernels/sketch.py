@@ -6,8 +6,9 @@ an octave [2**e, 2**(e+1)) the buckets are equally wide, so none spans more than
 1 + 2**(shift - 52); no logarithm is needed, only one shift of the value's bits (the
 "linearly interpolated" mapping of DDSketch, Masson, Rim and Lee, 2019, exact in binary).
 
-Buckets are grouped in pages of PAGE counters allocated on first use: ``table[row, sign,
-page]`` holds the page's row in the counter ``pool`` or -1. Counts are integers, so sketches
+Buckets are grouped in pages of PAGE counters: ``table[row, sign, page]`` holds the page's
+row in the counter ``pool`` or -1. Each row and sign has its pages assigned over one range
+of pages, widened as values beyond it arrive. Counts are integers, so sketches
 merge exactly in any order and a run's sketch does not depend on how it was chunked.
 """
 

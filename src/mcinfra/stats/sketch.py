@@ -80,7 +80,6 @@ class QuantileSketch:
         # Pages are assigned in one range [first, last] per row and sign (empty: last < first)
         self.hull = np.empty((n_rows, 2, 2), dtype=np.int64)
         self.hull[:, :, 0], self.hull[:, :, 1] = self.n_pages, -1
-        self.scanned = np.zeros(n_rows, dtype=bool)  # rows whose range has been looked at
 
     @property
     def n_rows(self) -> int:
@@ -105,8 +104,10 @@ class QuantileSketch:
             values = np.ascontiguousarray(values)
         rows = slice(first_row, first_row + n_rows)
         bits = values.view(np.uint64)
-        fresh = np.flatnonzero(~self.scanned[rows])
-        if fresh.size:  # a row's first values: give it the pages of their range up front
+        # Rows without pages yet (their first values, or only zeros and non-finite values so
+        # far) get the pages of their range up front, rather than all values left pending.
+        fresh = np.flatnonzero((self.hull[rows, :, 1] < 0).all(axis=1))
+        if fresh.size:
             self._widen(bits if fresh.size == n_rows else bits[fresh], fresh + first_row)
         pending = np.empty(n_rows, dtype=np.int64)
         kernels.count_values(
@@ -130,23 +131,25 @@ class QuantileSketch:
         """Widen the page ranges of ``rows`` to hold all of ``bits``; returns the old ranges."""
         extremes = np.empty((rows.size, 4), dtype=np.int64)
         kernels.magnitude_ranges(bits, extremes)
-        pages = (extremes >> self.shift) >> PAGE_SHIFT  # (low, high) page of each sign
-        present = extremes[:, 1::2] >= 0
+        pages = ((extremes >> self.shift) >> PAGE_SHIFT).reshape(-1, 2, 2)  # [sign, low/high]
+        present = (extremes[:, 1::2] >= 0)[:, :, None]
+        found = np.where(present, pages, np.array([self.n_pages, -1]))
         old = self.hull[rows]
-        hull = old.copy()
-        hull[:, :, 0] = np.where(present, np.minimum(old[:, :, 0], pages[:, 0::2]), old[:, :, 0])
-        hull[:, :, 1] = np.where(present, np.maximum(old[:, :, 1], pages[:, 1::2]), old[:, :, 1])
         table = self.table[rows]
-        self._assign(table, hull)
-        self.table[rows], self.hull[rows] = table, hull
-        self.scanned[rows] = True
+        self.hull[rows] = self._extend(table, old, found)
+        self.table[rows] = table
         return old
 
-    def _assign(self, table: np.ndarray, hull: np.ndarray) -> None:
-        """Give every page of the ranges ``hull`` (rows, 2, 2) a pool row in ``table``."""
-        used = kernels.assign_pages(table, hull[:, :, 0], hull[:, :, 1], self.used)
+    def _extend(self, table: np.ndarray, hull: np.ndarray, more: np.ndarray) -> np.ndarray:
+        """The union of page ranges ``hull`` and ``more`` (rows, 2, 2), its pages in ``table``."""
+        union = np.stack(
+            [np.minimum(hull[..., 0], more[..., 0]), np.maximum(hull[..., 1], more[..., 1])],
+            axis=-1,
+        )
+        used = kernels.assign_pages(table, union[:, :, 0], union[:, :, 1], self.used)
         self._reserve(used - self.used)
         self.used = used
+        return union
 
     def _in_ranges(self, hull: np.ndarray) -> np.ndarray:
         """Mask (rows, 2, pages) of the pages inside the ranges ``hull`` (rows, 2, 2)."""
@@ -157,12 +160,7 @@ class QuantileSketch:
         """Add ``other``'s counts (same shape and accuracy) to this sketch."""
         if other.table.shape != self.table.shape or other.shift != self.shift:
             raise ValueError("sketches differ in rows or accuracy")
-        hull = self.hull.copy()
-        hull[:, :, 0] = np.minimum(self.hull[:, :, 0], other.hull[:, :, 0])
-        hull[:, :, 1] = np.maximum(self.hull[:, :, 1], other.hull[:, :, 1])
-        self._assign(self.table, hull)
-        self.hull[...] = hull
-        self.scanned |= other.scanned
+        self.hull[...] = self._extend(self.table, self.hull, other.hull)
         theirs = other._in_ranges(other.hull)
         self.pool[self.table[theirs]] += other.pool[other.table[theirs]]
         self.special += other.special
@@ -192,17 +190,12 @@ class QuantileSketch:
         if int(state["shift"]) != sketch.shift or np.count_nonzero(inside) != pages.shape[0]:
             raise ValueError("the sketch's saved pages do not match its buckets")
         sketch.hull[...] = state["hull"]
-        sketch.scanned[...] = (sketch.hull[:, :, 1] >= 0).any(axis=1)
         sketch._reserve(pages.shape[0])
         sketch.table[inside] = np.arange(pages.shape[0])
         sketch.pool[: pages.shape[0]] = pages
         sketch.used = pages.shape[0]
         sketch.special[...] = state["special"]
         return sketch
-
-    def _bucket_values(self, buckets: np.ndarray) -> np.ndarray:
-        """Representative |x| of each bucket: within relative ``a`` of every member."""
-        return bucket_representatives(buckets, self.shift)
 
     def _entries(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The row's non-empty entries in increasing value order: (signed bucket, count, fixed).
@@ -236,7 +229,7 @@ class QuantileSketch:
     def _values(self, codes: np.ndarray, fixed: np.ndarray) -> np.ndarray:
         """Values of entries from :meth:`_entries`."""
         negative = codes < 0
-        magnitude = self._bucket_values(np.where(negative, -1 - codes, codes))
+        magnitude = bucket_representatives(np.where(negative, -1 - codes, codes), self.shift)
         return np.where(np.isnan(fixed), np.where(negative, -magnitude, magnitude), fixed)
 
     def distribution(self, row: int) -> tuple[np.ndarray, np.ndarray]:
