@@ -96,12 +96,9 @@ class Reductions:
         """Reduce a draw-last chunk holding draws ``first ..`` (chunks in draw order)."""
         self.collector.add(first, values)
         self.check.add(values)
-        if self.replicates is None:
-            self.counter.add(values, inputs, scores)
-        else:
-            before = self.counter.holds.copy()
-            self.counter.add(values, inputs, scores)
-            self.replicates.add(first, values.shape[-1], self.counter.holds - before)
+        holds = self.counter.add(values, inputs, scores)
+        if self.replicates is not None:
+            self.replicates.add(first, values.shape[-1], holds)
         if self.crossovers is not None:
             self.crossovers.add(first, values)
 

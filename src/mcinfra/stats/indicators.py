@@ -77,16 +77,21 @@ class PredictionCounter:
         self.history: list[tuple[int, list[int]]] = []  # (draws, holds) at checkpoints
         self._next_checkpoint = 100
 
-    def add(self, values: np.ndarray, inputs: np.ndarray, scores: np.ndarray) -> None:
-        """Count one draw-last chunk: values (S, Y, n), inputs and scores (K, n)."""
+    def add(self, values: np.ndarray, inputs: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Count one draw-last chunk: values (S, Y, n), inputs and scores (K, n).
+
+        Returns the chunk's hold count per prediction.
+        """
         context = chunk_context(values, inputs, self._labels, self._years, self._inputs)
         indicators = np.empty((len(self.predictions), values.shape[-1]), dtype=bool)
         for i, prediction in enumerate(self.predictions):
             indicators[i] = prediction.compiled.holds(context)
         self._record_history(indicators)
-        self.holds += np.count_nonzero(indicators, axis=1)
+        chunk_holds = np.count_nonzero(indicators, axis=1)
+        self.holds += chunk_holds
         self.sensitivity.add(scores, indicators)
         self.draws += values.shape[-1]
+        return chunk_holds
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays for a checkpoint (see :meth:`restore`)."""
