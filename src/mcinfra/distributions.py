@@ -57,8 +57,11 @@ class Distribution(StrictModel):
         """P(value <= x)."""
         return float(self.frozen().cdf(x))
 
-    def score_slope(self, z: np.ndarray) -> np.ndarray | None:
-        """``G'(z)`` for the tabulated families (None where not provided)."""
+    def score_slope(self, z: np.ndarray, values: np.ndarray | None = None) -> np.ndarray | None:
+        """``G'(z)`` for the tabulated families (None where not provided).
+
+        ``values`` is ``G(z)`` when the caller has it already.
+        """
         return None
 
     def central(self) -> float:
@@ -240,10 +243,11 @@ class TruncatedNormal(Distribution):
         below = ndtr(s) - ndtr(a) if a < 0 else ndtr(-a) - ndtr(-s)
         return min(1.0, max(0.0, float(below) / mass))
 
-    def score_slope(self, z: np.ndarray) -> np.ndarray:
+    def score_slope(self, z: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
         # G'(z) = phi(z) / f(G(z)) with f(x) = phi(s) / (sd mass), s = (x - mean) / sd.
         _, _, mass = self._window()
-        s = (self.value_at_score(z) - self.mean) / self.sd
+        values = self.value_at_score(z) if values is None else values
+        s = (values - self.mean) / self.sd
         return self.sd * mass * np.exp(0.5 * (s * s - z * z))
 
     def value_at_score(self, z: np.ndarray) -> np.ndarray:
@@ -382,9 +386,10 @@ class Triangular(_MinModeMax):
     def value_at_score(self, z: np.ndarray) -> np.ndarray:
         low, mode, high = self.min, self.mode, self.max
         width = high - low
-        lower = low + np.sqrt(ndtr(z) * width * (mode - low))
+        below = ndtr(z)
+        lower = low + np.sqrt(below * width * (mode - low))
         upper = high - np.sqrt(ndtr(-z) * width * (high - mode))
-        return np.where(ndtr(z) < (mode - low) / width, lower, upper)
+        return np.where(below < (mode - low) / width, lower, upper)
 
     def pack(self) -> tuple[int, np.ndarray]:
         # Normal score at which the inverse CDF switches branch (the mode's quantile).
@@ -414,11 +419,11 @@ class _BetaFamily:
         upper = 1.0 - betaincinv(beta, alpha, ndtr(-z))  # 1 - X is beta(beta, alpha)
         return low + width * np.where(z <= 0, lower, upper)
 
-    def score_slope(self, z: np.ndarray) -> np.ndarray:
+    def score_slope(self, z: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
         """``G'(z) = phi(z) / f(G(z))``, in logarithms (both may underflow)."""
         alpha, beta, low, width = self.beta_params
         z = np.asarray(z, dtype=float)
-        t = (self.value_at_score(z) - low) / width
+        t = ((self.value_at_score(z) if values is None else values) - low) / width
         with np.errstate(divide="ignore", invalid="ignore"):
             log_pdf = (alpha - 1) * np.log(t) + (beta - 1) * np.log1p(-t) - betaln(alpha, beta)
             return np.exp(-0.5 * z * z - 0.5 * math.log(2 * math.pi) - log_pdf) * width
@@ -560,13 +565,15 @@ def build_table(dist: Distribution) -> np.ndarray:
     Cubic Hermite pieces from the exact slope are tried first (scipy.special only); a
     not-a-knot spline (scipy.interpolate) where they cannot reach the tolerance.
     """
-    exact = dist.value_at_score
+    grids: dict[int, tuple] = {}  # per_unit -> (z, G(z), G(midpoints)), shared by the methods
     for method in (_hermite_coefficients, _spline_coefficients):
         for per_unit in (32, 64, 128, 256, 512, 1024):
-            n_intervals = round(2 * TABLE_Z_MAX * per_unit)
-            z = np.linspace(-TABLE_Z_MAX, TABLE_Z_MAX, n_intervals + 1)
-            mid = 0.5 * (z[1:] + z[:-1])
-            values, at_mid = exact(z), exact(mid)
+            if per_unit not in grids:
+                n_intervals = round(2 * TABLE_Z_MAX * per_unit)
+                z = np.linspace(-TABLE_Z_MAX, TABLE_Z_MAX, n_intervals + 1)
+                mid = 0.5 * (z[1:] + z[:-1])
+                grids[per_unit] = z, dist.value_at_score(z), dist.value_at_score(mid)
+            z, values, at_mid = grids[per_unit]
             c = method(dist, z, values)
             if c is None:
                 continue
@@ -586,7 +593,7 @@ def _hermite_coefficients(dist: Distribution, z: np.ndarray, values: np.ndarray)
 
     Needs only scipy.special, so a run does not pay for importing scipy.interpolate.
     """
-    slope = dist.score_slope(z)
+    slope = dist.score_slope(z, values)
     if slope is None:
         return None
     h = z[1] - z[0]
