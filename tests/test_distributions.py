@@ -60,6 +60,9 @@ def test_inverse_cdf_matches_scipy_including_tails(case):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c["dist"] + str(sorted(c.items())))
 def test_closed_forms_match_scipy(case):
     # cdf and median are computed without scipy.stats (start-up time); scipy is the reference.
+    # Both are double-precision evaluations of the same functions, so they differ by rounding:
+    # measured at most 2.8e-16 of the scale for medians and 3.7e-15 for cdf values; 1e-12
+    # leaves room for other parameters, without admitting a wrong formula.
     spec = SPEC.validate_python(case)
     frozen = spec.frozen()
     assert spec.median() == pytest.approx(float(frozen.median()), abs=1e-12 * spec.scale)
@@ -70,6 +73,9 @@ def test_closed_forms_match_scipy(case):
             assert spec.cdf(float(x)) == pytest.approx(float(frozen.cdf(x)), abs=1e-12), x
     if spec.score_slope(np.zeros(1)) is not None:  # tabulated families: G'(z) = phi / f(G)
         z = np.linspace(-6, 6, 25)
+        # Central differences with step h err by rounding, eps |G| / h (about 2e-11 of the
+        # scale here), plus truncation, G''' h^2 / 6: measured at most 1.5e-10 of the scale
+        # over these cases, inside atol = 1e-9 x scale (rtol only adds slack for steep tails).
         step = 1e-5
         numeric = (spec.value_at_score(z + step) - spec.value_at_score(z - step)) / (2 * step)
         np.testing.assert_allclose(spec.score_slope(z), numeric, rtol=1e-5, atol=1e-9 * spec.scale)

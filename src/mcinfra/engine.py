@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 
 from mcinfra.config import LoadedConfig
@@ -83,8 +84,6 @@ def settings_from(
 @contextmanager
 def numba_threads(threads: int | None):
     """Run a block with ``threads`` numba threads (all available when None)."""
-    import numba
-
     if threads is None:
         yield
         return
@@ -122,8 +121,6 @@ def draw_chunk(plan: Plan, settings: RunSettings, first: int, n: int, out, colum
         replicate, point = divmod(first, size)
         if point + n > size:
             raise ValueError(f"draws {first}..{first + n - 1} span two Sobol' replicates")
-        import numba
-
         try:
             normals = sobol_normals(
                 settings.seed, replicate, plan.kernel.n_normals, point, n, numba.get_num_threads()

@@ -57,7 +57,7 @@ class SensitivityAccumulator:
         self.rows = np.flatnonzero(uncertain)
         self.names = [input_names[k] for k in self.rows]
         self.counts = np.zeros((self.rows.size, RANK_BINS), dtype=np.int64)
-        # (input, bin, prediction): one draw's hit counters are adjacent in memory
+        # (input, bin, prediction), filled from per-chunk (bin, mask) counts
         self.hits = np.zeros((self.rows.size, RANK_BINS, n_predictions), dtype=np.int64)
 
     def add(self, scores: np.ndarray, indicators: np.ndarray) -> None:
