@@ -348,6 +348,4 @@ def write_quantiles(directory, table) -> None:
                     )
                     if not any(math.isnan(c) for c in cells):
                         writer.writerow([segment, year, prob, *(repr(float(c)) for c in cells)])
-    dims = {"segment": table.segments, "year": table.years, "quantile": table.probs}
-    variables = {name: getattr(table, name) for name in ("value", "ci95_low", "ci95_high")}
-    write_netcdf3(directory / "quantiles.nc", dims, variables, table.attrs)
+    write_netcdf3(directory / "quantiles.nc", table.coords, table.variables, table.attrs)

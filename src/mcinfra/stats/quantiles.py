@@ -64,14 +64,26 @@ class QuantileTable:
     ci95_high: np.ndarray
     attrs: dict
 
+    VARIABLES = ("value", "ci95_low", "ci95_high")
+
+    @property
+    def coords(self) -> dict[str, list]:
+        """Labels of the dimensions, in order: segment, year, quantile."""
+        return {"segment": self.segments, "year": self.years, "quantile": self.probs}
+
+    @property
+    def variables(self) -> dict[str, np.ndarray]:
+        """The three (segment, year, quantile) arrays by name."""
+        return {name: getattr(self, name) for name in self.VARIABLES}
+
     def to_dataset(self):
         """The table as an ``xarray.Dataset`` (dims segment, year, quantile)."""
         import xarray as xr
 
-        dims = ("segment", "year", "quantile")
+        dims = tuple(self.coords)
         return xr.Dataset(
-            {name: (dims, getattr(self, name)) for name in ("value", "ci95_low", "ci95_high")},
-            coords={"segment": self.segments, "year": self.years, "quantile": self.probs},
+            {name: (dims, array) for name, array in self.variables.items()},
+            coords=self.coords,
             attrs=self.attrs,
         )
 
