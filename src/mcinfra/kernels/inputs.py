@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from mcinfra.kernels.jit import inline, kernel
+from mcinfra.kernels.special import exp, lower_tail
 
 FIXED = 0
 UNIFORM = 1
@@ -20,14 +21,6 @@ NORMAL = 2
 LOGNORMAL = 3
 TRIANGULAR = 4
 TABULATED = 5
-
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
-
-
-@inline
-def lower_tail(z):
-    """Standard normal CDF Phi(z), accurate in relative terms for z << 0."""
-    return 0.5 * math.erfc(-z * _INV_SQRT2)
 
 
 @inline
@@ -56,7 +49,7 @@ def input_value(family, params, k, offset, coef, z):
     if family == NORMAL:
         return params[k, 0] + params[k, 1] * z
     if family == LOGNORMAL:
-        return math.exp(params[k, 0] + params[k, 1] * z)
+        return exp(params[k, 0] + params[k, 1] * z)
     if family == FIXED:
         return params[k, 0]
     if family == TABULATED:

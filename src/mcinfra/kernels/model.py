@@ -18,9 +18,10 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
-from mcinfra.kernels.inputs import FIXED, NORMAL, TRIANGULAR, UNIFORM, input_value, lower_tail
+from mcinfra.kernels.inputs import FIXED, NORMAL, TRIANGULAR, UNIFORM, input_value
 from mcinfra.kernels.jit import helper, inline, kernel
 from mcinfra.kernels.random import fill_block_normals, fill_normals
+from mcinfra.kernels.special import exp, lower_tail
 
 # The model runs on blocks of BLOCK draws held in scratch arrays with the draw axis last, so
 # every step is a short branch-free loop over draws that the compiler can vectorise; a
@@ -257,8 +258,8 @@ def simulate_block(nb, plan, w, v, x, z, col):
         for b in range(unb):
             k = x[steepness, ucol + b]
             exponent = -k * (first_year - x[crossover, ucol + b])
-            odds[b] = math.exp(exponent)  # falling / rising
-            step[b] = math.exp(-k)
+            odds[b] = exp(exponent)  # falling / rising
+            step[b] = exp(-k)
             direct |= not (abs(exponent) < 300.0 and abs(k) * horizon < 300.0)
         for t in range(n_years):
             for b in range(unb):
@@ -302,7 +303,7 @@ def simulate_block(nb, plan, w, v, x, z, col):
         for b in range(unb):
             share = x[initial, ucol + b]
             odds[b] = (1.0 - share) / share  # exp(-logit(a0))
-            step[b] = math.exp(-x[rate, ucol + b])
+            step[b] = exp(-x[rate, ucol + b])
             direct |= not (1e-120 < odds[b] < 1e120 and abs(x[rate, ucol + b]) * horizon < 300.0)
         for t in range(n_years):
             for b in range(unb):

@@ -1,0 +1,140 @@
+"""Branch-free exp and normal CDF that vectorise inside the sampler's loops over draws.
+
+The sampler's loops over the draws of a block vectorise only when their bodies call no
+library function; a call to libm's ``exp`` or ``erfc`` keeps a whole loop scalar, and
+those two calls cost about a fifth of the sampler's time. These versions are plain IEEE
+arithmetic (no fused multiply-adds, no table gathers), so they give the same bits on every
+machine, vectorised or not.
+
+- :func:`exp`: Cody-Waite range reduction ``x = n ln 2 + r``, a degree-13 Taylor
+  polynomial on ``|r| <= ln 2 / 2`` and a two-step scaling by ``2**n`` that rounds
+  subnormal results once. Within 2 ulp of the true value (tested against mpmath-grade
+  references), 0 below -745.2, inf above 709.8, NaN for NaN.
+- :func:`lower_tail`: ``Phi(z)`` as ``0.5 erfcx(x) exp(-z**2 / 2)`` with ``x = -z / sqrt(2)``
+  for ``z <= 0``, and ``1 - Phi(-z)`` above. ``erfcx`` is a polynomial in
+  ``t = (x - 3) / (x + 3)`` of ``erfcx(x) (x + 3) / 3`` (bounded on ``[0, inf)``, so the
+  series is accurate in relative terms everywhere), degree 24, from 50-digit mpmath values:
+  truncation error below 1e-17. ``exp(-z**2 / 2)`` is taken as
+  ``exp(-h**2 / 2) exp(-l (z + h) / 2)`` with ``z = h + l`` and ``h`` holding 26 bits,
+  so the large exponent is exact. Relative error within a few ulp down to the underflow
+  near z = -38.5 (tested against scipy's ``ndtr``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mcinfra.kernels.jit import inline
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # 32 significant bits: n * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+_ROUND = 6755399441055744.0  # 1.5 * 2**52: adding it rounds |y| < 2**51 to an integer
+_ROUND_BITS = np.uint64(0x4338000000000000)  # bits of _ROUND; + n for _ROUND + n
+_BIAS = np.uint64(1023)
+_U52 = np.uint64(52)
+_EXP_LOW = -746.0  # below: 0 (exp(-745.14) is half the smallest subnormal)
+_EXP_HIGH = 710.0  # above: inf (exp(709.79) is the largest double)
+_INV_FACTORIALS = tuple(1.0 / math.factorial(k) for k in range(14))
+
+_HIGH_MASK = np.uint64(0xFFFFFFFFF8000000)  # keeps 26 of the 53 significand bits
+_INV_SQRT2 = 0.7071067811865476
+_TAIL_END = 40.0
+_ERFCX_K = 3.0
+# erfcx(x) (x + K) / K as a polynomial in t = (x - K) / (x + K), K = 3: the degree-24
+# Chebyshev interpolant (50-digit mpmath values) converted to powers of t in mpmath, then
+# rounded. The sum of |coefficients| is 1.003, so evaluating them loses no accuracy.
+_ERFCX_POLY = (
+    0.3580023023627799,
+    -0.29446481772329447,
+    0.19674278570136725,
+    -0.10348908730019453,
+    0.039842587095765526,
+    -0.008942411541347221,
+    -0.0004041388757936664,
+    0.0010113539986468072,
+    -0.00018276989641738932,
+    -9.225927107779572e-05,
+    3.5853822251279296e-05,
+    1.0132682786548133e-05,
+    -5.823491992514211e-06,
+    -1.5830066026471314e-06,
+    9.217159972005492e-07,
+    3.329341506078094e-07,
+    -1.3585628142274327e-07,
+    -7.794578660145061e-08,
+    1.521823345741905e-08,
+    1.7056980515505438e-08,
+    -2.3845837151650604e-10,
+    -2.8963907655785435e-09,
+    -3.598345759503592e-10,
+    2.700889541334419e-10,
+    6.034271894545842e-11,
+)
+_POLY = np.array(_INV_FACTORIALS)
+
+
+@inline
+def _power_of_two(n):
+    """2**n for an integer-valued double n in [-1022, 1023], from its bits."""
+    word = np.float64(n + _ROUND).view(np.uint64) - _ROUND_BITS + _BIAS
+    return np.uint64(word << _U52).view(np.float64)
+
+
+@inline
+def exp(x):
+    """e**x, within 2 ulp, with no branches or calls (see the module docstring)."""
+    x = _EXP_LOW if x < _EXP_LOW else x  # comparisons are false for NaN, which stays
+    x = _EXP_HIGH if x > _EXP_HIGH else x
+    n = (x * _LOG2E + _ROUND) - _ROUND
+    r = (x - n * _LN2_HI) - n * _LN2_LO
+    p = _POLY[13]
+    for k in range(12, -1, -1):
+        p = p * r + _POLY[k]
+    half = math.floor(n * 0.5)  # two steps keep each factor normal; one rounding at the end
+    return (p * _power_of_two(half)) * _power_of_two(n - half)
+
+
+@inline
+def _scaled_erfc(x):
+    """erfcx(x) = exp(x**2) erfc(x) for x >= 0.
+
+    The polynomial is evaluated by Estrin's scheme: five levels of independent pairs
+    instead of Horner's chain of 24 dependent steps, which kept the vector units waiting.
+    """
+    c = _ERFCX_POLY
+    t = (x - _ERFCX_K) / (x + _ERFCX_K)
+    t2 = t * t
+    t4 = t2 * t2
+    t8 = t4 * t4
+    t16 = t8 * t8
+    p0 = (c[0] + c[1] * t) + (c[2] + c[3] * t) * t2
+    p1 = (c[4] + c[5] * t) + (c[6] + c[7] * t) * t2
+    p2 = (c[8] + c[9] * t) + (c[10] + c[11] * t) * t2
+    p3 = (c[12] + c[13] * t) + (c[14] + c[15] * t) * t2
+    p4 = (c[16] + c[17] * t) + (c[18] + c[19] * t) * t2
+    p5 = (c[20] + c[21] * t) + (c[22] + c[23] * t) * t2
+    low = (p0 + p1 * t4) + (p2 + p3 * t4) * t8
+    high = (p4 + p5 * t4) + c[24] * t8
+    return (low + high * t16) * (_ERFCX_K / (x + _ERFCX_K))
+
+
+@inline
+def _upper_tail(a):
+    """Phi(-a) for a >= 0 (or NaN)."""
+    a = _TAIL_END if a > _TAIL_END else a  # Phi(-a) underflows to 0 well before
+    high = np.uint64(np.float64(a).view(np.uint64) & _HIGH_MASK).view(np.float64)
+    low = a - high
+    # exp(-a**2 / 2) = exp(-high**2 / 2) exp(-low (a + high) / 2); high**2 is exact
+    small = -0.5 * low * (a + high)
+    gauss = exp(-0.5 * (high * high)) * (1.0 + small * (1.0 + small * (0.5 + small / 6.0)))
+    return 0.5 * _scaled_erfc(a * _INV_SQRT2) * gauss
+
+
+@inline
+def lower_tail(z):
+    """Standard normal CDF Phi(z), accurate in relative terms for z << 0."""
+    tail = _upper_tail(abs(z))
+    return tail if z <= 0.0 else 1.0 - tail
