@@ -14,7 +14,8 @@ same conditions:
 - start-up: ``mcinfra run --draws 1000 --no-report`` in a new process, first with an empty
   kernel cache (compilation) and then with the cache it filled.
 
-Rates are best of ``repeats``; machines shared with other work vary by tens of percent.
+Rates are best of ``repeats`` (the sampler also reports the median of its repeats); machines
+shared with other work vary by tens of percent.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 TARGETS = {
-    "sampler_draws_per_second": 2_000_000,
+    "sampler_draws_per_second_1e6": 2_000_000,
     "pipeline_draws_per_second_1e7": 1_000_000,
     "pipeline_vs_numpy_model_1e7": 15.0,
     "sampler_vs_numpy_model": 15.0,
@@ -42,14 +43,19 @@ TARGETS = {
 }
 
 
-def best_of(repeats: int, function: Callable[[], object]) -> float:
-    """Shortest wall time of ``repeats`` calls."""
+def wall_times(repeats: int, function: Callable[[], object]) -> list[float]:
+    """Wall time of each of ``repeats`` calls."""
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
         function()
         times.append(time.perf_counter() - started)
-    return min(times)
+    return times
+
+
+def best_of(repeats: int, function: Callable[[], object]) -> float:
+    """Shortest wall time of ``repeats`` calls."""
+    return min(wall_times(repeats, function))
 
 
 def machine_facts() -> dict:
@@ -124,6 +130,9 @@ def measure(
     result: dict = {"machine": machine_facts(), "model": loaded.config.model.name}
     result["normals_per_draw"] = plan.n_normals
     rates: dict = {"sampler": {}, "sampler_one_thread": {}, "pipeline": {}}
+    # The best of the repeats is the benchmark's figure; the median shows how far the
+    # machine's noise moves it.
+    medians: dict = {"sampler": {}, "sampler_one_thread": {}}
     chunk = loaded.config.sampling.chunk_size
     buffers = (
         np.zeros((len(plan.series), len(plan.years), chunk)),  # touched once, then reused
@@ -140,9 +149,13 @@ def measure(
         settings = settings_from(loaded, draws=int(size))
         for key_name, count in (("sampler", threads), ("sampler_one_thread", 1)):
             with numba_threads(count):
-                seconds = best_of(repeats, lambda n=int(size): sample(n))
-            rates[key_name][str(int(size))] = int(size) / seconds
-            log(f"{key_name:<20} {int(size):>12,} draws  {int(size) / seconds / 1e6:7.3f} M/s")
+                times = wall_times(repeats, lambda n=int(size): sample(n))
+            rates[key_name][str(int(size))] = int(size) / min(times)
+            medians[key_name][str(int(size))] = int(size) / float(np.median(times))
+            log(
+                f"{key_name:<20} {int(size):>12,} draws  {int(size) / min(times) / 1e6:7.3f} M/s"
+                f"  (median of {repeats}: {int(size) / np.median(times) / 1e6:.3f} M/s)"
+            )
         with tempfile.TemporaryDirectory(prefix="mcinfra-bench-") as scratch:
             runs = 1 if size >= 5_000_000 else repeats
             seconds = best_of(
@@ -163,6 +176,7 @@ def measure(
     rates["numpy_model"] = numpy_draws / seconds
     log(f"{'numpy model':<20} {numpy_draws:>12,} draws  {numpy_draws / seconds / 1e6:7.3f} M/s")
     result["draws_per_second"] = rates
+    result["median_draws_per_second"] = medians
     largest = str(int(max(sizes)))
     sampler = max(rates["sampler"].values())
     result["ratios"] = {
@@ -182,7 +196,8 @@ def _targets(result: dict) -> dict:
     """Each target of the project's benchmark with the measured figure and whether it is met."""
     rates, ratios = result["draws_per_second"], result["ratios"]
     measured = {
-        "sampler_draws_per_second": max(rates["sampler"].values()),
+        # The engine issue states this target at 1e6 draws; other sizes do not count.
+        "sampler_draws_per_second_1e6": rates["sampler"].get("1000000"),
         "pipeline_draws_per_second_1e7": rates["pipeline"].get("10000000"),
         # The numpy implementation only samples, so this understates the pipeline's lead.
         "pipeline_vs_numpy_model_1e7": (
