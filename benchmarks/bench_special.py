@@ -17,33 +17,20 @@ import time
 import numpy as np
 from numba import njit
 
+from mcinfra.kernels.jit import elementwise
 from mcinfra.kernels.special import exp, lower_tail
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 
 
 @njit(error_model="numpy")
-def _phi_special(z, out):
-    for i in range(z.shape[0]):
-        out[i] = lower_tail(z[i])
+def _phi_via_erfc(z):
+    return 0.5 * math.erfc(-z * _INV_SQRT2)
 
 
 @njit(error_model="numpy")
-def _phi_libm(z, out):
-    for i in range(z.shape[0]):
-        out[i] = 0.5 * math.erfc(-z[i] * _INV_SQRT2)
-
-
-@njit(error_model="numpy")
-def _exp_special(z, out):
-    for i in range(z.shape[0]):
-        out[i] = exp(z[i])
-
-
-@njit(error_model="numpy")
-def _exp_libm(z, out):
-    for i in range(z.shape[0]):
-        out[i] = math.exp(z[i])
+def _exp_libm(x):
+    return math.exp(x)
 
 
 def main() -> None:
@@ -54,10 +41,10 @@ def main() -> None:
     z = np.random.default_rng(1).standard_normal(int(args.values))
     out = np.empty_like(z)
     cases = {
-        "Phi, mcinfra.kernels.special": _phi_special,
-        "Phi, libm erfc": _phi_libm,
-        "exp, mcinfra.kernels.special": _exp_special,
-        "exp, libm": _exp_libm,
+        "Phi, mcinfra.kernels.special": elementwise(lower_tail),
+        "Phi, libm erfc": elementwise(_phi_via_erfc),
+        "exp, mcinfra.kernels.special": elementwise(exp),
+        "exp, libm": elementwise(_exp_libm),
     }
     for kernel in cases.values():
         kernel(z[:8], out[:8])  # compile

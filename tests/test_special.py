@@ -7,23 +7,15 @@ import math
 import mpmath
 import numpy as np
 import pytest
-from numba import njit
 
+from mcinfra.kernels.jit import elementwise
 from mcinfra.kernels.special import exp, lower_tail
 
 mpmath.mp.dps = 50
 
 
-@njit(error_model="numpy")
-def _exp_all(x, out):
-    for i in range(x.shape[0]):
-        out[i] = exp(x[i])
-
-
-@njit(error_model="numpy")
-def _phi_all(z, out):
-    for i in range(z.shape[0]):
-        out[i] = lower_tail(z[i])
+_exp_all = elementwise(exp)
+_phi_all = elementwise(lower_tail)
 
 
 def _apply(kernel, values):

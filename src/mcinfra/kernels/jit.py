@@ -2,9 +2,10 @@
 
 - ``cache=True``: compiled code is stored beside the package, so a new process loads it
   in a fraction of a second instead of recompiling. Numba checks only the kernel's own
-  source file: after editing a helper in another module (e.g. ``inputs.py``, inlined into
-  ``model.py``'s kernels), delete ``src/mcinfra/kernels/__pycache__/*.nb?`` in a
-  development checkout. An installed upgrade rewrites every file, so users never see it.
+  source file: after editing a helper in another module (e.g. ``inputs.py`` or
+  ``special.py``, inlined into ``model.py``'s kernels), delete
+  ``src/mcinfra/kernels/__pycache__/*.nb?`` in a development checkout. An installed
+  upgrade rewrites every file, so users never see it.
 - ``error_model="numpy"``: division by zero gives inf/NaN as in numpy instead of raising;
   the per-division check Python semantics need would also block vectorisation.
 - ``fastmath`` is off: it would let results depend on the compiler's reassociation, and
@@ -36,3 +37,18 @@ def inline(function):
 def helper(function):
     """A helper compiled separately and called from kernels."""
     return njit(error_model="numpy")(function)
+
+
+def elementwise(function):
+    """A kernel ``apply(values, out)`` setting ``out[i] = function(values[i])``.
+
+    For timing and testing scalar kernel helpers (e.g. :mod:`mcinfra.kernels.special`) in
+    the kind of loop the sampler runs them in; not cached, since ``function`` varies.
+    """
+
+    @njit(error_model="numpy")
+    def apply(values, out):
+        for i in range(values.shape[0]):
+            out[i] = function(values[i])
+
+    return apply

@@ -8,16 +8,16 @@ machine, vectorised or not.
 
 - :func:`exp`: Cody-Waite range reduction ``x = n ln 2 + r``, a degree-13 Taylor
   polynomial on ``|r| <= ln 2 / 2`` and a two-step scaling by ``2**n`` that rounds
-  subnormal results once. Within 2 ulp of the true value (tested against mpmath-grade
-  references), 0 below -745.2, inf above 709.8, NaN for NaN.
+  subnormal results once. Within 2 ulp of the true value (tested against 50-digit
+  mpmath), 0 below -745.2, inf above 709.8, NaN for NaN.
 - :func:`lower_tail`: ``Phi(z)`` as ``0.5 erfcx(x) exp(-z**2 / 2)`` with ``x = -z / sqrt(2)``
   for ``z <= 0``, and ``1 - Phi(-z)`` above. ``erfcx`` is a polynomial in
   ``t = (x - 3) / (x + 3)`` of ``erfcx(x) (x + 3) / 3`` (bounded on ``[0, inf)``, so the
   series is accurate in relative terms everywhere), degree 24, from 50-digit mpmath values:
   truncation error below 1e-17. ``exp(-z**2 / 2)`` is taken as
   ``exp(-h**2 / 2) exp(-l (z + h) / 2)`` with ``z = h + l`` and ``h`` holding 26 bits,
-  so the large exponent is exact. Relative error within a few ulp down to the underflow
-  near z = -38.5 (tested against scipy's ``ndtr``).
+  so the large exponent is exact. Relative error within 1e-15 (3 ulp) down to the
+  underflow near z = -38.5 (tested against 50-digit mpmath).
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ def _scaled_erfc(x):
     """erfcx(x) = exp(x**2) erfc(x) for x >= 0.
 
     The polynomial is evaluated by Estrin's scheme: five levels of independent pairs
-    instead of Horner's chain of 24 dependent steps, which kept the vector units waiting.
+    instead of a chain of 24 dependent steps (Clenshaw's recurrence on the Chebyshev form
+    measured twice as slow: the vector units waited on each step).
     """
     c = _ERFCX_POLY
     t = (x - _ERFCX_K) / (x + _ERFCX_K)
