@@ -1,6 +1,6 @@
 """Where a run's time goes: sampling and each reduction, per draw, on the default model.
 
-Usage: python benchmarks/bench_reductions.py [--draws 1e6] [--chunk-size 65536]
+Usage: python benchmarks/bench_reductions.py [--draws 1e6] [--chunk-size 60000]
 
 Draws chunks as a run does (all threads, one reused buffer) and times the sampler and each
 reduction of :class:`mcinfra.reductions.Reductions` on every chunk, in the order a run
@@ -26,7 +26,7 @@ from mcinfra.reductions import Reductions
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--draws", type=float, default=1e6)
-    parser.add_argument("--chunk-size", type=int, default=65_536)
+    parser.add_argument("--chunk-size", type=int, default=60_000)
     args = parser.parse_args()
     loaded = load_config()
     plan = compile_plan(loaded.config)

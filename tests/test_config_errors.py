@@ -176,6 +176,6 @@ def test_bad_draws_argument_exits_2(draws, tmp_path, capsys):
 
 def test_repairing_correlations_is_an_explicit_option(write_config, capsys):
     text = DEFAULT.replace("rank = 0.3\n", "rank = -0.9\n").replace("rank = 0.5\n", "rank = 0.9\n")
-    text = text.replace("chunk_size = 65_536", "chunk_size = 65_536\nrepair_correlations = true")
+    text = text.replace("\nchunk_size = ", "\nrepair_correlations = true\nchunk_size = ")
     status, out = main(["validate", str(write_config(text))]), capsys.readouterr().out
     assert status == 0 and "repaired" in out

@@ -47,7 +47,8 @@ class Sampling(StrictModel):
 
     draws: int = Field(default=100_000, ge=1, le=10**12)
     seed: int = Field(default=0, ge=0, lt=2**64)
-    chunk_size: int = Field(default=65_536, ge=1, le=10**8)
+    # Not a power of two: buffer rows a power of two apart share cache sets (about 5 %).
+    chunk_size: int = Field(default=60_000, ge=1, le=10**8)
     repair_correlations: bool = False
     method: Literal["mc", "sobol"] = "mc"
     # With "sobol", draws must be replicates x a power of two: checked with the run's final
