@@ -47,7 +47,7 @@ class Sampling(StrictModel):
 
     draws: int = Field(default=100_000, ge=1, le=10**12)
     seed: int = Field(default=0, ge=0, lt=2**64)
-    # Not a power of two: buffer rows a power of two apart share cache sets (about 5 %).
+    # Not a power of two: buffer rows a power of two apart share cache sets (docs/config.md).
     chunk_size: int = Field(default=60_000, ge=1, le=10**8)
     repair_correlations: bool = False
     method: Literal["mc", "sobol"] = "mc"
