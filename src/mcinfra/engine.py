@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -234,3 +235,16 @@ def warm_up(plan: Plan) -> None:
     values = np.empty((len(plan.series), len(plan.years), 2))
     inputs = np.empty((len(plan.inputs), 2))
     kernels.simulate_chunk(seed_key(0), 0, 2, plan.kernel, values, inputs, inputs.copy(), 0)
+
+
+def kernels_cached() -> bool | None:
+    """Whether numba's cache holds the sampler's compiled code (None: it cannot tell).
+
+    Reads numba's cache internals, which have no public equivalent; a change there makes
+    the answer None instead of an error.
+    """
+    try:
+        index = kernels.simulate_chunk._cache._cache_file._index_path
+    except AttributeError:
+        return None
+    return os.path.exists(index)

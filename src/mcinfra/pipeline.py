@@ -25,6 +25,7 @@ from mcinfra.engine import (
     ProgressCallback,
     RunSettings,
     SamplingClock,
+    kernels_cached,
     stream,
     warm_up,
 )
@@ -208,6 +209,8 @@ def run_to_directory(
                 write_json(staging / RUN_OPTIONS, options)
                 (staging / "config.toml").write_text(loaded.text, encoding="utf-8")
             started = time.perf_counter()
+            if notify is not None and kernels_cached() is False:
+                notify("compiling the kernels: about a minute on 2 cores, once per installation")
             plan = compile_plan(loaded.config)
             warm_up(plan)
             if notify is not None and time.perf_counter() - started > 5:
