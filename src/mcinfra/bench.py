@@ -178,7 +178,9 @@ def measure(
     result["draws_per_second"] = rates
     result["median_draws_per_second"] = medians
     largest = str(int(max(sizes)))
-    sampler = max(rates["sampler"].values())
+    # The engine issue states the sampler's targets at 1e6 draws, beside numpy's normals
+    # at (up to) 1e6; other size lists compare their largest size.
+    sampler = rates["sampler"].get("1000000", rates["sampler"][largest])
     result["ratios"] = {
         "sampler_vs_numpy_model": sampler / rates["numpy_model"],
         "sampler_vs_numpy_normals": sampler / rates["numpy_normals"],
@@ -196,7 +198,6 @@ def _targets(result: dict) -> dict:
     """Each target of the project's benchmark with the measured figure and whether it is met."""
     rates, ratios = result["draws_per_second"], result["ratios"]
     measured = {
-        # The engine issue states this target at 1e6 draws; other sizes do not count.
         "sampler_draws_per_second_1e6": rates["sampler"].get("1000000"),
         "pipeline_draws_per_second_1e7": rates["pipeline"].get("10000000"),
         # The numpy implementation only samples, so this understates the pipeline's lead.

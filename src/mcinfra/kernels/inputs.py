@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from mcinfra.kernels.jit import inline, kernel
-from mcinfra.kernels.special import exp, lower_tail
+from mcinfra.kernels.special import exp, lower_tail, upper_tail
 
 FIXED = 0
 UNIFORM = 1
@@ -59,8 +59,8 @@ def input_value(family, params, k, offset, coef, z):
         high = params[k, 1]
         # Measure from the nearer end so the upper tail keeps its precision.
         if z <= 0.0:
-            return low + (high - low) * lower_tail(z)
-        return high - (high - low) * lower_tail(-z)
+            return low + (high - low) * upper_tail(-z)
+        return high - (high - low) * upper_tail(z)
     # TRIANGULAR: params = (min, mode, max, score of the mode); one tail probability needed.
     mode = params[k, 1]
     high = params[k, 2]

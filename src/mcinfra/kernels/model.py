@@ -21,7 +21,7 @@ from numba import prange
 from mcinfra.kernels.inputs import FIXED, NORMAL, TRIANGULAR, UNIFORM, input_value
 from mcinfra.kernels.jit import helper, inline, kernel
 from mcinfra.kernels.random import fill_block_normals, fill_normals
-from mcinfra.kernels.special import exp, lower_tail
+from mcinfra.kernels.special import exp, lower_tail, upper_tail
 
 # The model runs on blocks of BLOCK draws held in scratch arrays with the draw axis last, so
 # every step is a short branch-free loop over draws that the compiler can vectorise; a
@@ -163,7 +163,7 @@ def simulate_block(nb, plan, w, v, x, z, col):
             low = plan.in_params[k, 0]
             high = plan.in_params[k, 1]
             for b in range(unb):
-                tail = (high - low) * lower_tail(-abs(acc[b]))
+                tail = (high - low) * upper_tail(abs(acc[b]))
                 x[k, ucol + b] = low + tail if acc[b] <= 0.0 else high - tail
         elif family == TRIANGULAR:
             low = plan.in_params[k, 0]

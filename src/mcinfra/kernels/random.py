@@ -169,6 +169,16 @@ _U63 = np.uint64(63)
 _ZIG_WIDTH_52 = _ZIG_WIDTH * 2.0**52
 
 
+@inline
+def _misses_fast_path(word):
+    """Whether a ziggurat word falls outside its layer's safe rectangle (about 1 %).
+
+    The layer indexes unsigned, as the model's draw loops do (:mod:`mcinfra.kernels.model`):
+    a signed index costs a wrap-around check per access.
+    """
+    return np.int64(word >> _U12) >= _ZIG_ACCEPT[np.uintp(word & _MASK_LAYER)]
+
+
 @helper
 def fill_block_normals(key, first_draw, nb, normals, lanes):
     """``normals[j, b]`` = normal j of draw ``first_draw + b``, for b < nb, lanes in step.
@@ -193,7 +203,7 @@ def fill_block_normals(key, first_draw, nb, normals, lanes):
         for b in range(nb):
             word = last[b]
             layer = np.uintp(word & _MASK_LAYER)
-            misses += np.int64(np.int64(word >> _U12) >= _ZIG_ACCEPT[layer])
+            misses += np.int64(_misses_fast_path(word))
             one_plus = np.uint64((word >> _U12) | _ONE_BITS).view(np.float64)
             x = (one_plus - 1.0) * _ZIG_WIDTH_52[layer]
             sign = ((word >> _U8) & _U1) << _U63
@@ -201,7 +211,7 @@ def fill_block_normals(key, first_draw, nb, normals, lanes):
         if misses:
             for b in range(nb):
                 word = last[b]
-                if np.int64(word >> _U12) >= _ZIG_ACCEPT[np.intp(word & _MASK_LAYER)]:
+                if _misses_fast_path(word):
                     z, (s0[b], s1[b], s2[b], s3[b]) = _normal_slow_path(
                         (s0[b], s1[b], s2[b], s3[b]), word
                     )

@@ -37,7 +37,7 @@ _BIAS = np.uint64(1023)
 _U52 = np.uint64(52)
 _EXP_LOW = -746.0  # below: 0 (exp(-745.14) is half the smallest subnormal)
 _EXP_HIGH = 710.0  # above: inf (exp(709.79) is the largest double)
-_INV_FACTORIALS = tuple(1.0 / math.factorial(k) for k in range(14))
+_EXP_TAYLOR = np.array([1.0 / math.factorial(k) for k in range(14)])  # degree 13
 
 _HIGH_MASK = np.uint64(0xFFFFFFFFF8000000)  # keeps 26 of the 53 significand bits
 _INV_SQRT2 = 0.7071067811865476
@@ -73,7 +73,6 @@ _ERFCX_POLY = (
     2.700889541334419e-10,
     6.034271894545842e-11,
 )
-_POLY = np.array(_INV_FACTORIALS)
 
 
 @inline
@@ -90,9 +89,9 @@ def exp(x):
     x = _EXP_HIGH if x > _EXP_HIGH else x
     n = (x * _LOG2E + _ROUND) - _ROUND
     r = (x - n * _LN2_HI) - n * _LN2_LO
-    p = _POLY[13]
+    p = _EXP_TAYLOR[13]
     for k in range(12, -1, -1):
-        p = p * r + _POLY[k]
+        p = p * r + _EXP_TAYLOR[k]
     half = math.floor(n * 0.5)  # two steps keep each factor normal; one rounding at the end
     return (p * _power_of_two(half)) * _power_of_two(n - half)
 
@@ -123,8 +122,8 @@ def _scaled_erfc(x):
 
 
 @inline
-def _upper_tail(a):
-    """Phi(-a) for a >= 0 (or NaN)."""
+def upper_tail(a):
+    """Phi(-a) for a >= 0 (or NaN): :func:`lower_tail` without its sign handling."""
     a = _TAIL_END if a > _TAIL_END else a  # Phi(-a) underflows to 0 well before
     high = np.uint64(np.float64(a).view(np.uint64) & _HIGH_MASK).view(np.float64)
     low = a - high
@@ -137,5 +136,5 @@ def _upper_tail(a):
 @inline
 def lower_tail(z):
     """Standard normal CDF Phi(z), accurate in relative terms for z << 0."""
-    tail = _upper_tail(abs(z))
+    tail = upper_tail(abs(z))
     return tail if z <= 0.0 else 1.0 - tail
