@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import numpy as np
@@ -14,7 +15,7 @@ from mcinfra import RunSettings, parse_config, simulate
 from mcinfra.cli import main
 from mcinfra.config import default_config_path
 from mcinfra.predictions import PredictionError, Scope, compile_prediction
-from mcinfra.report_text import significant
+from mcinfra.report_text import crossover_table, significant
 from mcinfra.stats.indicators import prediction_indicators
 from mcinfra.stats.probability import ProbabilityEstimate, wilson_interval
 
@@ -227,3 +228,22 @@ def test_bad_prediction_in_config_exits_2_naming_the_key(write_config, capsys, t
 )
 def test_probabilities_are_shown_with_supported_digits(value, error, shown):
     assert significant(value, error) == shown
+
+
+def test_crossover_table_columns_stay_apart_at_any_draw_count():
+    # At 1e7 draws a probability of 0 or 1 carries 7 decimals: wider than the default column.
+    rows = [
+        {
+            "entity": "total",
+            "probability_by_year": {"2024": 0.0, "2025": 0.99945, "2026": 1.0},
+            "after_horizon": 0.0,
+            "median_continuous": 2026.2,
+        }
+    ]
+    header, line = crossover_table(rows, 10_000_000).splitlines()[-2:]
+    cells = line.split()
+    assert cells[:5] == ["total", "0.0000000", "0.99945", "1.0000000", "0.0000000"]
+    assert cells[-1] == "2026.2"
+    # right-aligned under their year: every cell ends where its heading ends
+    ends = [m.end() for m in re.finditer(r"\S+", line)][1:5]
+    assert ends == [header.index(y) + len(y) for y in ("2024", "2025", "2026", "after")]

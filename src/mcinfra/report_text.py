@@ -311,16 +311,20 @@ def crossover_table(rows: list[dict], draws: int) -> str:
         return significant(p, math.sqrt(max(p * (1 - p), 0.25 / draws) / draws))
 
     years = list(rows[0]["probability_by_year"])
-    width = 8
+    cells = [
+        [shown(p) for p in row["probability_by_year"].values()] + [shown(row["after_horizon"])]
+        for row in rows
+    ]
+    # Columns widen with the digits: a probability of 0 over 1e7 draws reads 0.0000000.
+    width = max(8, 2 + max(len(cell) for line in cells for cell in line))
     head = f"  {'by year':<14}" + "".join(f"{y:>{width}}" for y in years)
     head += f"{'after':>{width}}{'median':>9}"
     lines = ["", "crossover (probability the rising function leads by each year):", head]
-    for row in rows:
+    for row, line in zip(rows, cells, strict=True):
         median = row["median_continuous"]
         lines.append(
             f"  {row['entity']:<14}"
-            + "".join(f"{shown(p):>{width}}" for p in row["probability_by_year"].values())
-            + f"{shown(row['after_horizon']):>{width}}"
+            + "".join(f"{cell:>{width}}" for cell in line)
             + (f"{median:>9.1f}" if median is not None else f"{'after':>9}")
         )
     return "\n".join(lines)
