@@ -206,3 +206,26 @@ def test_values_beyond_a_rows_pages_are_counted_when_they_come():
             np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(sketch.special, whole.special)
     assert sketch.distribution(0)[1].sum() == 1000 and sketch.special[2].sum() == 2
+
+
+def test_ratios_counted_in_cache_match_the_ratios_numpy_divides():
+    # Fresh rows, values beyond a row's pages in later chunks, both signs, 0/0, x/0 and NaN.
+    rng = np.random.default_rng(5)
+    data = rng.lognormal(0.0, 0.5, (5, 3_000))
+    data[1] *= np.where(rng.random(3_000) < 0.4, -1.0, 1.0)
+    data[2, 2_500:] *= 1e12  # later values far beyond the first chunk's pages
+    data[3, 2_600:2_610] = 0.0
+    data[4, 2_700] = np.nan
+    top, bottom = np.array([0, 1, 2, 3, 4, 3]), np.array([1, 0, 4, 0, 0, 3])
+    streamed, reference = QuantileSketch(8), QuantileSketch(8)
+    for part in np.array_split(np.arange(data.shape[1]), 3):
+        chunk = np.ascontiguousarray(data[:, part])
+        streamed.add_ratios(chunk, top, bottom, first_row=2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reference.add(chunk[top] / chunk[bottom], first_row=2)
+    for row in range(2, 8):
+        for a, b in zip(streamed.distribution(row), reference.distribution(row), strict=True):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(streamed.special, reference.special)
+    assert streamed.special[7].tolist() == [0, 0, 0, 10]  # 0/0: NaN ten times
+    assert streamed.special[4].tolist() == [0, 0, 0, 1]  # NaN / x

@@ -105,6 +105,37 @@ def _flush(counts, low, table, pool):
             pool[table[bucket >> PAGE_SHIFT], bucket & (PAGE - 1)] += counts[i]
 
 
+@helper
+def _count_row(bits, shift, hull, table, pool, special):
+    """Count one row's values (see :func:`count_values`); returns how many were left pending."""
+    ushift = np.uint64(shift)
+    low_pos = hull[0, 0] << PAGE_SHIFT
+    span_pos = max(np.int64(0), hull[0, 1] - hull[0, 0] + 1) << PAGE_SHIFT
+    low_neg = hull[1, 0] << PAGE_SHIFT
+    span_neg = max(np.int64(0), hull[1, 1] - hull[1, 0] + 1) << PAGE_SHIFT
+    positive = np.zeros(span_pos, dtype=np.int64)
+    negative = np.zeros(span_neg, dtype=np.int64)
+    base = np.uint64(low_pos)
+    uspan = np.uint64(span_pos)
+    others = 0
+    for i in range(bits.shape[0]):
+        # unsigned offset: values below the range wrap around to huge and fail the test
+        offset = (bits[i] >> ushift) - base
+        if offset < uspan:
+            positive[offset] += 1
+        else:
+            others += 1
+    late = 0
+    if others:  # a second pass for them: a call in the loop above would slow it 3x
+        for i in range(bits.shape[0]):
+            word = bits[i]
+            if not (word >> ushift) - base < uspan:
+                late += _count_other(word, shift, negative, low_neg, special)
+    _flush(positive, low_pos, table[0], pool)
+    _flush(negative, low_neg, table[1], pool)
+    return late
+
+
 @kernel(parallel=True)
 def count_values(bits, shift, hull, table, pool, special, pending):
     """Add the values of each row of ``bits`` (float64 viewed as uint64) to its counters.
@@ -118,34 +149,25 @@ def count_values(bits, shift, hull, table, pool, special, pending):
     range (negatives, zeros, non-finite values) are counted in a second pass, which rows of
     positive values never need.
     """
-    ushift = np.uint64(shift)
     for r in prange(bits.shape[0]):
-        low_pos = hull[r, 0, 0] << PAGE_SHIFT
-        span_pos = max(np.int64(0), hull[r, 0, 1] - hull[r, 0, 0] + 1) << PAGE_SHIFT
-        low_neg = hull[r, 1, 0] << PAGE_SHIFT
-        span_neg = max(np.int64(0), hull[r, 1, 1] - hull[r, 1, 0] + 1) << PAGE_SHIFT
-        positive = np.zeros(span_pos, dtype=np.int64)
-        negative = np.zeros(span_neg, dtype=np.int64)
-        base = np.uint64(low_pos)
-        uspan = np.uint64(span_pos)
-        others = 0
-        for i in range(bits.shape[1]):
-            # unsigned offset: values below the range wrap around to huge and fail the test
-            offset = (bits[r, i] >> ushift) - base
-            if offset < uspan:
-                positive[offset] += 1
-            else:
-                others += 1
-        late = 0
-        if others:  # a second pass for them: a call in the loop above would slow it 3x
-            row_special = special[r]
-            for i in range(bits.shape[1]):
-                word = bits[r, i]
-                if not (word >> ushift) - base < uspan:
-                    late += _count_other(word, shift, negative, low_neg, row_special)
-        pending[r] = late
-        _flush(positive, low_pos, table[r, 0], pool)
-        _flush(negative, low_neg, table[r, 1], pool)
+        pending[r] = _count_row(bits[r], shift, hull[r], table[r], pool, special[r])
+
+
+@kernel(parallel=True)
+def count_ratios(values, top, bottom, shift, hull, table, pool, special, pending):
+    """As :func:`count_values`, for rows ``values[top[r]] / values[bottom[r]]``.
+
+    The ratios are formed row by row in a buffer that stays in cache, rather than written
+    out for a second pass; IEEE division rounds as numpy's does, so the counts are the same.
+    """
+    n = values.shape[1]
+    for r in prange(top.shape[0]):
+        ratio = np.empty(n)
+        numerator = values[top[r]]
+        denominator = values[bottom[r]]
+        for i in range(n):
+            ratio[i] = numerator[i] / denominator[i]
+        pending[r] = _count_row(ratio.view(np.uint64), shift, hull[r], table[r], pool, special[r])
 
 
 @kernel(parallel=True)

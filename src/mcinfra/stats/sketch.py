@@ -21,7 +21,7 @@ from mcinfra.kernels import sketch as kernels
 from mcinfra.kernels.sketch import NAN, NEG_INF, PAGE, PAGE_SHIFT, POS_INF, ZERO
 from mcinfra.stats import state_part
 from mcinfra.stats.quantiles import linear_quantiles
-from mcinfra.stats.summary import TABLE_PROBS, Columns, Key, figure_draws, figure_keys, figure_row
+from mcinfra.stats.summary import TABLE_PROBS, Columns, Key, figure_draws, figure_row
 
 RELATIVE_ACCURACY = 1e-3
 _EXPONENT_LIMIT = 0x7FF  # biased exponent of infinities and NaN: no buckets
@@ -97,31 +97,58 @@ class QuantileSketch:
         Each row must be float64 and is best contiguous along draws (others are copied).
         """
         values = np.asarray(values, dtype=np.float64)
-        n_rows = values.shape[0]
-        if not 0 <= first_row <= self.n_rows - n_rows:
-            raise ValueError(f"rows {first_row}..{first_row + n_rows} outside the sketch")
         if values.shape[1] > 1 and values.strides[1] != 8:
             values = np.ascontiguousarray(values)
-        rows = slice(first_row, first_row + n_rows)
         bits = values.view(np.uint64)
+        self._count(
+            values.shape[0],
+            first_row,
+            lambda rows: bits if rows.size == bits.shape[0] else bits[rows],
+            lambda *state: kernels.count_values(bits, self.shift, *state),
+        )
+
+    def add_ratios(
+        self, values: np.ndarray, top: np.ndarray, bottom: np.ndarray, first_row: int = 0
+    ) -> None:
+        """Count the ratios ``values[top[i]] / values[bottom[i]]`` into rows ``first_row + i``.
+
+        ``values`` is (rows, n) float64, contiguous along draws; the ratios are the bits
+        numpy's division gives, formed in cache instead of in a (len(top), n) array.
+        """
+        if values.shape[1] > 1 and values.strides[1] != 8:
+            values = np.ascontiguousarray(values)
+        top, bottom = np.asarray(top, dtype=np.intp), np.asarray(bottom, dtype=np.intp)
+
+        def ratio_bits(rows):
+            with np.errstate(divide="ignore", invalid="ignore"):  # a series that is exactly 0
+                return (values[top[rows]] / values[bottom[rows]]).view(np.uint64)
+
+        self._count(
+            top.size,
+            first_row,
+            ratio_bits,
+            lambda *state: kernels.count_ratios(values, top, bottom, self.shift, *state),
+        )
+
+    def _count(self, n_rows: int, first_row: int, row_bits, count) -> None:
+        """Count ``n_rows`` rows from ``first_row`` with the kernel call ``count``.
+
+        ``count(hull, table, pool, special, pending)`` counts every row's values inside its
+        pages; ``row_bits(indexes)`` gives the bits of some of the rows, for the others.
+        """
+        if not 0 <= first_row <= self.n_rows - n_rows:
+            raise ValueError(f"rows {first_row}..{first_row + n_rows} outside the sketch")
+        rows = slice(first_row, first_row + n_rows)
         # Rows without pages yet (their first values, or only zeros and non-finite values so
         # far) get the pages of their range up front, rather than all values left pending.
         fresh = np.flatnonzero((self.hull[rows, :, 1] < 0).all(axis=1))
         if fresh.size:
-            self._widen(bits if fresh.size == n_rows else bits[fresh], fresh + first_row)
+            self._widen(row_bits(fresh), fresh + first_row)
         pending = np.empty(n_rows, dtype=np.int64)
-        kernels.count_values(
-            bits,
-            self.shift,
-            self.hull[rows],
-            self.table[rows],
-            self.pool,
-            self.special[rows],
-            pending,
-        )
+        count(self.hull[rows], self.table[rows], self.pool, self.special[rows], pending)
         late = np.flatnonzero(pending)
         if late.size:  # values beyond the pages of their row: rare after a row's first chunk
-            late_bits = bits[late]
+            late_bits = row_bits(late)
             old = self._widen(late_bits, late + first_row)
             kernels.count_new_pages(
                 late_bits, self.shift, old, self.table[late + first_row], self.pool
@@ -292,10 +319,13 @@ class SketchColumns:
                 )
         self.ratios = list(dict.fromkeys(ratios))
         self.ratio_row = {pair: len(self.index) + i for i, pair in enumerate(self.ratios)}
+        self._ratio_rows = (
+            np.array([self.index[top] for top, _ in self.ratios], dtype=np.intp),
+            np.array([self.index[bottom] for _, bottom in self.ratios], dtype=np.intp),
+        )
         self.sketch = QuantileSketch(len(self.index) + len(self.ratios), relative_accuracy)
         self.relative_accuracy = self.sketch.relative_accuracy
         self.figure_counts = np.zeros((len(self.figures), 2), dtype=np.int64)  # below, equal
-        self.figure_keys = list(dict.fromkeys(k for f in self.figures for k in figure_keys(f)))
         self.draws = 0
 
     def add(self, first: int, values: np.ndarray) -> None:
@@ -303,13 +333,9 @@ class SketchColumns:
         n = values.shape[-1]
         rows = values.reshape(-1, n)  # row self.index[key] of every (series, year) key
         self.sketch.add(rows)
-        ratios = np.empty((len(self.ratios), n))
-        with np.errstate(divide="ignore", invalid="ignore"):  # a series that is exactly 0
-            for i, (top, bottom) in enumerate(self.ratios):
-                np.divide(rows[self.index[top]], rows[self.index[bottom]], out=ratios[i])
-        self.sketch.add(ratios, first_row=len(self.index))
+        self.sketch.add_ratios(rows, *self._ratio_rows, first_row=len(self.index))
         if self.figures:
-            chunk = Columns(self.figure_keys, rows[[self.index[k] for k in self.figure_keys]])
+            chunk = Columns(self.index, rows)  # every row a view: no copy
             for i, figure in enumerate(self.figures):
                 draws = figure_draws(chunk, figure)
                 self.figure_counts[i, 0] += np.count_nonzero(draws < figure.value)

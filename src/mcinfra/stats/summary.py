@@ -198,15 +198,6 @@ def partition_residual(ds: xr.Dataset) -> float:
     return check.worst
 
 
-def figure_keys(figure) -> list[Key]:
-    """The (series, year) columns a source figure needs."""
-    if figure.kind == "value":
-        return [(figure.series, figure.year)]
-    if figure.kind == "share":
-        return [(figure.series, figure.year), ("total", figure.year)]
-    return [(figure.series, figure.start_year), (figure.series, figure.end_year)]
-
-
 def figure_draws(columns: Columns, figure) -> np.ndarray:
     """Per-draw values of the quantity a source figure states (value, share or CAGR)."""
     if figure.kind == "value":
