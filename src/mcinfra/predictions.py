@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcinfra.expressions import parse
+from mcinfra.kernels.growth import growth_rate
 from mcinfra.strict import did_you_mean
 
 MAX_LENGTH = 2000
@@ -336,9 +337,7 @@ class _Compiler:
             raise self.fail(node, "cagr needs first_year before last_year")
 
         def evaluate(ctx, label=label, start=start, end=end):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = ctx.column(label, end) / ctx.column(label, start)
-                return ratio ** (1.0 / (end - start)) - 1.0
+            return growth_rate(ctx.column(label, end), ctx.column(label, start), end - start)
 
         return Node(NUMBER, None, frozenset({(label, start), (label, end)}), frozenset(), evaluate)
 

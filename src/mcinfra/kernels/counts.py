@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import prange
 
 from mcinfra.kernels.jit import helper, kernel
+from mcinfra.kernels.special import log
 
 # Predictions per group of bit masks in rank_bin_counts: 2**JOINT_BITS counters per bin.
 JOINT_BITS = 5
@@ -48,7 +47,7 @@ def rank_bin_counts(scores, rows, held, edges, cell_bin, z_low, cells_per_unit, 
                     position = (z - z_low) * cells_per_unit
                     position = position if position > 0.0 else 0.0  # also NaN
                     position = position if position < top else top
-                    b = cell_bin[np.uintp(position)]
+                    b = np.intp(cell_bin[np.uintp(position)])
                     b += np.intp(z >= edges[b])
                     joint[b * n_masks + masks[d]] += 1
                     if n_groups > 1:
@@ -101,8 +100,8 @@ def crossover_times(rising, falling, years, year_out, continuous_out):
         if first == 0:
             continuous_out[d] = years[0]
             continue
-        now = math.log(rising[first, d] / falling[first, d])  # one log: they cost the most
-        before = math.log(rising[first - 1, d] / falling[first - 1, d])
+        now = log(rising[first, d] / falling[first, d])  # one log each: they cost the most
+        before = log(rising[first - 1, d] / falling[first - 1, d])
         fraction = -before / (now - before) if now > before else 1.0
         # also maps a NaN fraction (from zero or infinite series) to the interval's end
         fraction = min(max(fraction, 0.0), 1.0) if fraction == fraction else 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from mcinfra.kernels.growth import compound_growth
 from mcinfra.kernels.jit import helper, inline, kernel
 
 _BUCKETS = 4096
@@ -85,7 +86,8 @@ def growth_quantiles(data, end_rows, start_rows, power, probs, out):
     """Quantiles over draws, per column c, of ``(data[end] / data[start]) ** power - 1``.
 
     ``power = 0`` selects the plain values ``data[end_rows[c]]`` instead; ``power =
-    1 / years`` gives a realised CAGR. Quantiles use numpy's default ("linear") definition:
+    1 / years`` gives a realised CAGR (by :func:`mcinfra.kernels.growth.compound_growth`,
+    as everywhere). Quantiles use numpy's default ("linear") definition:
     with h = (n - 1) p, x(floor h) + (h - floor h) (x(floor h + 1) - x(floor h)) over the
     sorted values x. Results go to ``out`` (C, P).
     """
@@ -104,7 +106,7 @@ def growth_quantiles(data, end_rows, start_rows, power, probs, out):
                 column[i] = data[end, i]
         else:
             for i in range(n):
-                column[i] = (data[end, i] / data[start, i]) ** power - 1.0
+                column[i] = compound_growth(data[end, i] / data[start, i], power)
         picked = np.empty(ranks.shape[0])
         select_ranks(column, ranks, picked)
         for j in range(probs.shape[0]):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mcinfra.kernels.growth import growth_rate
 from mcinfra.kernels.select import growth_quantiles, order_statistics, partition_gap
 from mcinfra.results import SEGMENT, YEAR, draw_last
 
@@ -204,8 +205,9 @@ def figure_draws(columns: Columns, figure) -> np.ndarray:
         return columns[(figure.series, figure.year)]
     if figure.kind == "share":
         return columns[(figure.series, figure.year)] / columns[("total", figure.year)]
-    ratio = columns[(figure.series, figure.end_year)] / columns[(figure.series, figure.start_year)]
-    return ratio ** (1.0 / (figure.end_year - figure.start_year)) - 1.0
+    end = columns[(figure.series, figure.end_year)]
+    start = columns[(figure.series, figure.start_year)]
+    return growth_rate(end, start, figure.end_year - figure.start_year)
 
 
 def figure_row(figure, median: float, below: int, equal: int, draws: int) -> dict:
