@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import prange
 
 from mcinfra.kernels.jit import helper, kernel
-from mcinfra.kernels.special import log
 
 # Predictions per group of bit masks in rank_bin_counts: 2**JOINT_BITS counters per bin.
 JOINT_BITS = 5
@@ -100,8 +101,8 @@ def crossover_times(rising, falling, years, year_out, continuous_out):
         if first == 0:
             continuous_out[d] = years[0]
             continue
-        now = log(rising[first, d] / falling[first, d])  # one log each: they cost the most
-        before = log(rising[first - 1, d] / falling[first - 1, d])
+        now = math.log(rising[first, d] / falling[first, d])  # one log: they cost the most
+        before = math.log(rising[first - 1, d] / falling[first - 1, d])
         fraction = -before / (now - before) if now > before else 1.0
         # also maps a NaN fraction (from zero or infinite series) to the interval's end
         fraction = min(max(fraction, 0.0), 1.0) if fraction == fraction else 1.0
