@@ -40,3 +40,12 @@ def growth_rate(end: np.ndarray, start: np.ndarray, years: int) -> np.ndarray:
     out = np.empty(end.shape)
     growth_rates(end, start, 1.0 / years, out)
     return out
+
+
+def ratio_growth(ratios: np.ndarray, years: int) -> np.ndarray:
+    """The growth rate per year of growth ratios (any shape) over ``years``.
+
+    As :func:`growth_rate` with ``start`` 1 (dividing by 1 is exact).
+    """
+    flat = np.ascontiguousarray(ratios, dtype=np.float64).ravel()
+    return growth_rate(flat, np.ones_like(flat), years).reshape(np.shape(ratios))

@@ -54,19 +54,38 @@ def input_value(family, params, k, offset, coef, z):
         return params[k, 0]
     if family == TABULATED:
         return tabulated_value(params, k, offset, coef, z)
-    low = params[k, 0]
     if family == UNIFORM:
-        high = params[k, 1]
-        # Measure from the nearer end so the upper tail keeps its precision.
-        if z <= 0.0:
-            return low + (high - low) * upper_tail(-z)
-        return high - (high - low) * upper_tail(z)
-    # TRIANGULAR: params = (min, mode, max, score of the mode); one tail probability needed.
-    mode = params[k, 1]
-    high = params[k, 2]
-    if z < params[k, 3]:
-        return low + math.sqrt(lower_tail(z) * (high - low) * (mode - low))
-    return high - math.sqrt(lower_tail(-z) * (high - low) * (high - mode))
+        return uniform_value(params[k, 0], params[k, 1], z)
+    # TRIANGULAR: params = (min, mode, max, score of the mode)
+    return triangular_value(params[k, 0], params[k, 1], params[k, 2], params[k, 3], z)
+
+
+@inline
+def uniform_value(low, high, z):
+    """Uniform(low, high) at normal score ``z``.
+
+    Measured from the nearer end, so the upper tail keeps its precision: one tail
+    probability Phi(-|z|), then a select rather than two branches, so that a loop over
+    draws calling it vectorises.
+    """
+    tail = (high - low) * upper_tail(abs(z))
+    return low + tail if z <= 0.0 else high - tail
+
+
+@inline
+def triangular_value(low, mode, high, mode_score, z):
+    """Triangular(low, mode, high) at normal score ``z``; ``mode_score`` = Phi^-1(F(mode)).
+
+    One tail probability, of the side of the mode ``z`` falls on, and selects (see
+    :func:`uniform_value`).
+    """
+    below = z < mode_score
+    tail = lower_tail(z if below else -z)
+    return (
+        low + math.sqrt(tail * (high - low) * (mode - low))
+        if below
+        else high - math.sqrt(tail * (high - low) * (high - mode))
+    )
 
 
 @kernel

@@ -18,10 +18,18 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
-from mcinfra.kernels.inputs import FIXED, NORMAL, TRIANGULAR, UNIFORM, input_value
+from mcinfra.kernels.inputs import (
+    FIXED,
+    NORMAL,
+    TRIANGULAR,
+    UNIFORM,
+    input_value,
+    triangular_value,
+    uniform_value,
+)
 from mcinfra.kernels.jit import helper, inline, kernel
 from mcinfra.kernels.random import fill_block_normals, fill_normals
-from mcinfra.kernels.special import exp, lower_tail, upper_tail
+from mcinfra.kernels.special import exp
 
 # The model runs on blocks of BLOCK draws held in scratch arrays with the draw axis last, so
 # every step is a short branch-free loop over draws that the compiler can vectorise; a
@@ -159,25 +167,17 @@ def simulate_block(nb, plan, w, v, x, z, col):
             for b in range(unb):
                 x[k, ucol + b] = value
         elif family == UNIFORM:
-            # input_value's two branches as one: the nearer end's tail, Phi(-|z|), then a select
             low = plan.in_params[k, 0]
             high = plan.in_params[k, 1]
             for b in range(unb):
-                tail = (high - low) * upper_tail(abs(acc[b]))
-                x[k, ucol + b] = low + tail if acc[b] <= 0.0 else high - tail
+                x[k, ucol + b] = uniform_value(low, high, acc[b])
         elif family == TRIANGULAR:
             low = plan.in_params[k, 0]
             mode = plan.in_params[k, 1]
             high = plan.in_params[k, 2]
             mode_score = plan.in_params[k, 3]
             for b in range(unb):
-                below = acc[b] < mode_score
-                tail = lower_tail(acc[b] if below else -acc[b])
-                x[k, ucol + b] = (
-                    low + math.sqrt(tail * (high - low) * (mode - low))
-                    if below
-                    else high - math.sqrt(tail * (high - low) * (high - mode))
-                )
+                x[k, ucol + b] = triangular_value(low, mode, high, mode_score, acc[b])
         else:
             for b in range(unb):
                 x[k, ucol + b] = input_value(

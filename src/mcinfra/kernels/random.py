@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from mcinfra.kernels.jit import helper, inline, kernel
+from mcinfra.kernels.special import ONE_BITS
 
 _GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -161,7 +162,6 @@ def _normal_slow_path(state, word):
         word, state = next_u64(state)
 
 
-_ONE_BITS = np.uint64(0x3FF0000000000000)
 _U8 = np.uint64(8)
 _U12 = np.uint64(12)
 _U63 = np.uint64(63)
@@ -204,7 +204,7 @@ def fill_block_normals(key, first_draw, nb, normals, lanes):
             word = last[b]
             layer = np.uintp(word & _MASK_LAYER)
             misses += np.int64(_misses_fast_path(word))
-            one_plus = np.uint64((word >> _U12) | _ONE_BITS).view(np.float64)
+            one_plus = np.uint64((word >> _U12) | ONE_BITS).view(np.float64)
             x = (one_plus - 1.0) * _ZIG_WIDTH_52[layer]
             sign = ((word >> _U8) & _U1) << _U63
             row[b] = np.uint64(np.float64(x).view(np.uint64) ^ sign).view(np.float64)

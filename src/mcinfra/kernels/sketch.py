@@ -18,13 +18,13 @@ import numpy as np
 from numba import prange
 
 from mcinfra.kernels.jit import helper, kernel
+from mcinfra.kernels.special import FRACTION_MASK
 
 # Special counters per row: -inf, zeros (|x| < 2**-1022), +inf, NaN.
 NEG_INF, ZERO, POS_INF, NAN = 0, 1, 2, 3
 
 _SIGN_SHIFT = np.uint64(63)
 _MAGNITUDE_MASK = np.uint64((1 << 63) - 1)
-_FRACTION_MASK = np.uint64((1 << 52) - 1)
 _SMALLEST_BITS = np.int64(0x0010000000000000)  # 2**-1022
 _LARGEST_BITS = np.int64(0x7FEFFFFFFFFFFFFF)  # largest finite double
 _NO_MINIMUM = np.int64(0x7FF0000000000000)
@@ -81,7 +81,7 @@ def _count_other(word, shift, negative, low_neg, special):
     if magnitude < _SMALLEST_BITS:
         special[ZERO] += 1
     elif magnitude > _LARGEST_BITS:
-        if magnitude & np.int64(_FRACTION_MASK):
+        if magnitude & np.int64(FRACTION_MASK):
             special[NAN] += 1
         elif word >> _SIGN_SHIFT:
             special[NEG_INF] += 1

@@ -47,8 +47,9 @@ _EXP_LOW = -746.0  # below: 0 (exp(-745.14) is half the smallest subnormal)
 _EXP_HIGH = 710.0  # above: inf (exp(709.79) is the largest double)
 _EXP_TAYLOR = np.array([1.0 / math.factorial(k) for k in range(14)])  # degree 13
 
-_FRACTION = np.uint64((1 << 52) - 1)
-_ONE_BITS = np.uint64(0x3FF0000000000000)  # exponent field of [1, 2)
+# Bit fields of a double, shared with the other kernels that read values' bits
+FRACTION_MASK = np.uint64((1 << 52) - 1)
+ONE_BITS = np.uint64(0x3FF0000000000000)  # exponent field of [1, 2)
 _HALF_BITS = np.uint64(0x3FE0000000000000)  # exponent field of [0.5, 1)
 _SQRT2_BITS = np.uint64(0x3FF6A09E667F3BCD)  # sqrt(2)
 _SMALLEST_NORMAL = 2.0**-1022
@@ -125,12 +126,12 @@ def log(x):
         k = -54.0
     bits = np.float64(x).view(np.uint64)
     k += np.float64(np.int64(bits >> _U52) - 1023)
-    fraction = bits & _FRACTION
-    if (fraction | _ONE_BITS) >= _SQRT2_BITS:  # m in [sqrt(2) / 2, 1) instead
+    fraction = bits & FRACTION_MASK
+    if (fraction | ONE_BITS) >= _SQRT2_BITS:  # m in [sqrt(2) / 2, 1) instead
         m = np.uint64(fraction | _HALF_BITS).view(np.float64)
         k += 1.0
     else:
-        m = np.uint64(fraction | _ONE_BITS).view(np.float64)
+        m = np.uint64(fraction | ONE_BITS).view(np.float64)
     f = m - 1.0  # exact (Sterbenz)
     s = f / (2.0 + f)
     z = s * s

@@ -18,6 +18,7 @@ import functools
 import numpy as np
 
 from mcinfra.kernels import sketch as kernels
+from mcinfra.kernels.growth import ratio_growth
 from mcinfra.kernels.sketch import NAN, NEG_INF, PAGE, PAGE_SHIFT, POS_INF, ZERO
 from mcinfra.stats import state_part
 from mcinfra.stats.quantiles import linear_quantiles
@@ -376,11 +377,10 @@ class SketchColumns:
         """Quantiles of the realised CAGR between each (start, end) pair of keys."""
         out = np.empty((len(pairs), len(probs)))
         for i, (start, end) in enumerate(pairs):
-            power = 1.0 / (end[1] - start[1])
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[i] = linear_quantiles(
-                    self, [(end, start)], probs, lambda r, p=power: r**p - 1.0
-                )[0]
+            years = end[1] - start[1]
+            out[i] = linear_quantiles(
+                self, [(end, start)], probs, lambda r, y=years: ratio_growth(r, y)
+            )[0]
         return out
 
     def figure_rows(self, figures) -> list[dict]:
