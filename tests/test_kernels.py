@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba import njit
 
 from mcinfra import reference as numpy_model
 from mcinfra.kernels import model as kernels
 from mcinfra.kernels.random import seed_key
+from mcinfra.kernels.stream import store_fence, stream_copy
 
 N = 3_000  # not a multiple of the block size, so partial blocks are exercised
 
@@ -56,3 +58,41 @@ def test_fused_sampler_equals_normals_then_model(default_plan, kernel_run):
 
 def test_normals_per_draw_match_layout(default_config, default_plan):
     assert default_plan.n_normals == numpy_model.n_normals(default_config.config) == 111
+
+
+def test_outputs_strided_along_draws_get_the_same_values(default_plan, kernel_run):
+    # A buffer whose draws are not contiguous takes plain stores instead of streaming ones.
+    _, values, inputs = kernel_run
+    strided = np.empty((values.shape[1], values.shape[2], 2 * N))[:, :, ::2]
+    strided_inputs = np.empty((inputs.shape[1], 2 * N))[:, ::2]
+    scores = np.empty_like(strided_inputs)
+    key = seed_key(42)
+    kernels.simulate_chunk(key, 0, N, default_plan.kernel, strided, strided_inputs, scores, 0)
+    np.testing.assert_array_equal(np.moveaxis(strided, -1, 0), values)
+    np.testing.assert_array_equal(strided_inputs.T, inputs)
+
+
+@njit
+def _copy_runs(dst, src, starts, lengths):
+    for i in range(starts.shape[0]):
+        stream_copy(dst, starts[i] * 8, src, 8 * i, lengths[i])
+    store_fence()
+
+
+def test_stream_copy_writes_every_value_at_any_alignment_and_length():
+    # Runs of 0 to 13 values starting at every offset modulo the 32-byte stores: heads,
+    # aligned middles and tails, each value where a plain copy would put it.
+    rng = np.random.default_rng(5)
+    src = rng.normal(size=80)
+    starts, lengths, position = [], [], 0
+    for length in range(14):
+        for shift in range(4):
+            starts.append(position + shift)
+            lengths.append(length)
+            position += 20
+    dst = np.zeros(position + 40)
+    expected = np.zeros_like(dst)
+    for i, (start, length) in enumerate(zip(starts, lengths, strict=True)):
+        expected[start : start + length] = src[i : i + length]
+    _copy_runs(dst, src, np.array(starts), np.array(lengths))
+    np.testing.assert_array_equal(dst, expected)

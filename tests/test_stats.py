@@ -59,7 +59,12 @@ def test_growth_quantiles_are_cagr_quantiles():
     data = np.stack([start, end])
     out = np.empty((1, PROBS.size))
     growth_quantiles(data, np.array([1]), np.array([0]), 1 / 6, PROBS, out)
-    np.testing.assert_allclose(out[0], np.quantile((end / start) ** (1 / 6) - 1, PROBS), rtol=1e-14)
+    expected = np.quantile((end / start) ** (1 / 6) - 1, PROBS)
+    # Each growth rate is within (1.5 |y| + 2.5) 2**-52 of pow's, relative to the growth
+    # factor (y = log(ratio) / 6 < 0.27 here, tests/test_special.py); order statistics and
+    # their interpolation keep that bound. Near zero growth it dwarfs a relative tolerance.
+    bound = (1.5 * np.log(5.0) / 6 + 2.5) * 2.0**-52 * (1.0 + expected)
+    assert np.all(np.abs(out[0] - expected) <= bound)
 
 
 def test_columns_and_partition_check_agree_with_the_dataset(default_config):

@@ -81,11 +81,9 @@ def triangular_value(low, mode, high, mode_score, z):
     """
     below = z < mode_score
     tail = lower_tail(z if below else -z)
-    return (
-        low + math.sqrt(tail * (high - low) * (mode - low))
-        if below
-        else high - math.sqrt(tail * (high - low) * (high - mode))
-    )
+    # one square root for either side: the vectorised loop would otherwise take both
+    root = math.sqrt(tail * (high - low) * ((mode - low) if below else (high - mode)))
+    return low + root if below else high - root
 
 
 @kernel

@@ -20,6 +20,7 @@ from numba import prange
 
 from mcinfra.kernels.inputs import (
     FIXED,
+    LOGNORMAL,
     NORMAL,
     TRIANGULAR,
     UNIFORM,
@@ -30,13 +31,16 @@ from mcinfra.kernels.inputs import (
 from mcinfra.kernels.jit import helper, inline, kernel
 from mcinfra.kernels.random import fill_block_normals, fill_normals
 from mcinfra.kernels.special import exp
+from mcinfra.kernels.stream import store_fence, stream_copy
 
 # The model runs on blocks of BLOCK draws held in scratch arrays with the draw axis last, so
 # every step is a short branch-free loop over draws that the compiler can vectorise; a
 # draw-at-a-time loop spends most of its time on index arithmetic. A parallel task is
 # BLOCKS_PER_TASK blocks. Results never depend on either size (streams are per draw).
-# 256 draws (scratch of about 250 KB per thread, inside L2) measured about 9 % faster than
-# 64 once the random streams advanced block-wise: longer loops, less loop overhead.
+# 256 draws measured about 9 % faster than 64 once the random streams advanced block-wise:
+# longer loops, less loop overhead. A block's results are computed in scratch and then
+# streamed to the caller's buffers (mcinfra.kernels.stream): writing them in place cost
+# about 10 % more, each store first reading its line from memory.
 BLOCK = 256
 BLOCKS_PER_TASK = 2
 
@@ -104,11 +108,15 @@ class Scratch(NamedTuple):
     step: np.ndarray  # (BLOCK,) their yearly factor
     stack: np.ndarray  # (max_stack, Y, BLOCK) derived-series evaluation stack
     lanes: np.ndarray  # (5, BLOCK) uint64 random-stream states (fill_block_normals)
+    values: np.ndarray  # (S, Y, BLOCK) the block's series
+    inputs: np.ndarray  # (K, BLOCK) its input values
+    scores: np.ndarray  # (K, BLOCK) and their normal scores
 
 
 @inline
-def new_scratch(plan):
+def new_scratch(plan, n_series):
     """Allocate the work arrays of one task."""
+    n_inputs = plan.in_family.shape[0]
     return Scratch(
         np.empty((plan.n_normals, BLOCK)),
         np.empty((plan.max_segments, BLOCK)),
@@ -118,6 +126,9 @@ def new_scratch(plan):
         np.empty(BLOCK),
         np.empty((plan.max_stack, plan.years.shape[0], BLOCK)),
         np.empty((5, BLOCK), dtype=np.uint64),
+        np.empty((n_series, plan.years.shape[0], BLOCK)),
+        np.empty((n_inputs, BLOCK)),
+        np.empty((n_inputs, BLOCK)),
     )
 
 
@@ -125,10 +136,10 @@ def new_scratch(plan):
 def simulate_block(nb, plan, w, v, x, z, col):
     """Run the model on the ``nb`` draws whose normals are in ``w.normals[:, :nb]``.
 
-    Results go straight to columns ``col .. col + nb - 1`` of the draw-last outputs ``v``
-    (S, Y, N), ``x`` (K, N) and ``z`` (K, N, each input's normal score in the copula, whose
-    CDF value Phi(z) is the input's rank); later steps read earlier series back from there while the
-    block's columns are still in cache, so there is no separate copy-out pass.
+    Results go to columns ``col .. col + nb - 1`` of the draw-last arrays ``v`` (S, Y, N),
+    ``x`` (K, N) and ``z`` (K, N, each input's normal score in the copula, whose CDF value
+    Phi(z) is the input's rank); later steps read earlier series back from there. The
+    sampler passes the scratch block (``col`` 0), which stays in cache.
     """
     # Unsigned positions: numba wraps negative signed indices around (index + length), a
     # check per access that keeps LLVM from vectorising the draw loops; unsigned ones
@@ -178,6 +189,11 @@ def simulate_block(nb, plan, w, v, x, z, col):
             mode_score = plan.in_params[k, 3]
             for b in range(unb):
                 x[k, ucol + b] = triangular_value(low, mode, high, mode_score, acc[b])
+        elif family == LOGNORMAL:
+            mu = plan.in_params[k, 0]
+            sigma = plan.in_params[k, 1]
+            for b in range(unb):
+                x[k, ucol + b] = exp(mu + sigma * acc[b])
         else:
             for b in range(unb):
                 x[k, ucol + b] = input_value(
@@ -392,23 +408,60 @@ def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, scores_o
     Task bodies live outside the prange loops: numba's parallel transforms mishandle the
     inlined tuple-state generator and the scratch namedtuple.
     """
-    w = new_scratch(plan)
+    w = new_scratch(plan, out.shape[0])
     for block_first in range(first, stop, BLOCK):
         nb = min(BLOCK, stop - block_first)
         fill_block_normals(key, first_draw + block_first, nb, w.normals, w.lanes)
-        simulate_block(nb, plan, w, out, inputs_out, scores_out, column + block_first)
+        simulate_block(nb, plan, w, w.values, w.inputs, w.scores, 0)
+        _write_block(nb, w, out, inputs_out, scores_out, column + block_first)
+    store_fence()
 
 
 @helper
 def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out, scores_out, column):
     """Simulate draws ``first .. stop - 1`` from given normals (one parallel task)."""
-    w = new_scratch(plan)
+    w = new_scratch(plan, out.shape[0])
     for block_first in range(first, stop, BLOCK):
         nb = min(BLOCK, stop - block_first)
         for b in range(nb):
             for j in range(plan.n_normals):
                 w.normals[j, b] = normals[block_first + b, j]
-        simulate_block(nb, plan, w, out, inputs_out, scores_out, column + block_first)
+        simulate_block(nb, plan, w, w.values, w.inputs, w.scores, 0)
+        _write_block(nb, w, out, inputs_out, scores_out, column + block_first)
+    store_fence()
+
+
+@inline
+def _write_block(nb, w, out, inputs_out, scores_out, column):
+    """Copy a block's results from scratch to columns ``column ..`` of the outputs.
+
+    Streaming stores where the outputs are contiguous along draws (the buffers the engine
+    allocates); plain stores otherwise.
+    """
+    values, inputs, scores = w.values, w.inputs, w.scores
+    if out.strides[2] == 8 and inputs_out.strides[1] == 8 and scores_out.strides[1] == 8:
+        for s in range(out.shape[0]):
+            for t in range(out.shape[1]):
+                stream_copy(
+                    out,
+                    s * out.strides[0] + t * out.strides[1] + column * 8,
+                    values,
+                    s * values.strides[0] + t * values.strides[1],
+                    nb,
+                )
+        for k in range(inputs.shape[0]):
+            row = k * inputs.strides[0]
+            stream_copy(inputs_out, k * inputs_out.strides[0] + column * 8, inputs, row, nb)
+            stream_copy(scores_out, k * scores_out.strides[0] + column * 8, scores, row, nb)
+    else:
+        for s in range(out.shape[0]):
+            for t in range(out.shape[1]):
+                for b in range(nb):
+                    out[s, t, column + b] = values[s, t, b]
+        for k in range(inputs.shape[0]):
+            for b in range(nb):
+                inputs_out[k, column + b] = inputs[k, b]
+                scores_out[k, column + b] = scores[k, b]
 
 
 @kernel(parallel=True)

@@ -7,9 +7,10 @@ arithmetic (no fused multiply-adds, no table gathers), so they give the same bit
 machine, vectorised or not.
 
 - :func:`exp`: Cody-Waite range reduction ``x = n ln 2 + r``, a degree-13 Taylor
-  polynomial on ``|r| <= ln 2 / 2`` and a two-step scaling by ``2**n`` that rounds
-  subnormal results once. Within 2 ulp of the true value (tested against 50-digit
-  mpmath), 0 below -745.2, inf above 709.8, NaN for NaN.
+  polynomial on ``|r| <= ln 2 / 2`` (by Estrin's scheme: a loop calling exp took 2.4-2.6
+  ns per value against 3.9 with Horner's chain of 13 dependent steps) and a two-step
+  scaling by ``2**n`` that rounds subnormal results once. Within 2 ulp of the true value
+  (tested against 50-digit mpmath), 0 below -745.2, inf above 709.8, NaN for NaN.
 - :func:`lower_tail`: ``Phi(z)`` as ``0.5 erfcx(x) exp(-z**2 / 2)`` with ``x = -z / sqrt(2)``
   for ``z <= 0``, and ``1 - Phi(-z)`` above. ``erfcx`` is a polynomial in
   ``t = (x - 3) / (x + 3)`` of ``erfcx(x) (x + 3) / 3`` (bounded on ``[0, inf)``, so the
@@ -100,16 +101,31 @@ def _power_of_two(n):
 
 
 @inline
+def _taylor_13(r):
+    """The degree-13 Taylor polynomial of e**r by Estrin's scheme (see :func:`_scaled_erfc`)."""
+    c = _EXP_TAYLOR
+    r2 = r * r
+    r4 = r2 * r2
+    r8 = r4 * r4
+    p0 = (c[0] + c[1] * r) + (c[2] + c[3] * r) * r2
+    p1 = (c[4] + c[5] * r) + (c[6] + c[7] * r) * r2
+    p2 = (c[8] + c[9] * r) + (c[10] + c[11] * r) * r2
+    p3 = c[12] + c[13] * r
+    return (p0 + p1 * r4) + (p2 + p3 * r4) * r8
+
+
+@inline
 def exp(x):
     """e**x, within 2 ulp, with no branches or calls (see the module docstring)."""
     x = _EXP_LOW if x < _EXP_LOW else x  # comparisons are false for NaN, which stays
     x = _EXP_HIGH if x > _EXP_HIGH else x
     n = (x * _LOG2E + _ROUND) - _ROUND
     r = (x - n * _LN2_HI) - n * _LN2_LO
-    p = _EXP_TAYLOR[13]
-    for k in range(12, -1, -1):
-        p = p * r + _EXP_TAYLOR[k]
-    half = math.floor(n * 0.5)  # two steps keep each factor normal; one rounding at the end
+    p = _taylor_13(r)
+    # Two steps keep each factor normal; one rounding at the end. np.floor stays a double:
+    # math.floor's integer would need conversions that AVX2 cannot vectorise (4.9 ns per
+    # value in a loop over draws, against 3.9).
+    half = np.floor(n * 0.5)
     return (p * _power_of_two(half)) * _power_of_two(n - half)
 
 
