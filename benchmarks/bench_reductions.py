@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/bench_reductions.py [--draws 1e6] [--chunk-size 60000]
 
-Draws chunks as a run does (all threads, one reused buffer) and times the sampler and each
+Draws chunks as a run does (all threads, reused buffers) and times the sampler and each
 reduction of :class:`mcinfra.reductions.Reductions` on every chunk, in the order a run
 applies them, with the quantile sketch (the choice for runs above 256 MiB of values). The
 first chunk, which also sizes the sketch's pages, is timed like the others. Figures are
@@ -14,9 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 from mcinfra import load_config
+from mcinfra.engine import ChunkBuffers
 from mcinfra.kernels.model import simulate_chunk
 from mcinfra.kernels.random import seed_key
 from mcinfra.plan import compile_plan
@@ -31,11 +30,11 @@ def main() -> None:
     loaded = load_config()
     plan = compile_plan(loaded.config)
     n, draws = args.chunk_size, int(args.draws)
-    values = np.empty((len(plan.series), len(plan.years), n))
-    inputs, scores = np.empty((len(plan.inputs), n)), np.empty((len(plan.inputs), n))
+    buffers = ChunkBuffers(plan, n)  # C-contiguous chunks of any size, as a run's
     key = seed_key(1)
-    simulate_chunk(key, 0, 2, plan.kernel, values, inputs, scores, 0)  # compile or load
-    Reductions(loaded, plan, exact=False).add(0, values[:, :, :2], inputs[:, :2], scores[:, :2])
+    warm = buffers.chunk(2)
+    simulate_chunk(key, 0, 2, plan.kernel, *warm, 0)  # compile or load
+    Reductions(loaded, plan, exact=False).add(0, *warm)
     reductions = Reductions(loaded, plan, exact=False)
     steps = {
         "quantile sketch": lambda f, v, x, s: reductions.collector.add(f, v),
@@ -47,9 +46,9 @@ def main() -> None:
     done = 0
     while done < draws:
         m = min(n, draws - done)
-        window = (values[:, :, :m], inputs[:, :m], scores[:, :m])
+        window = buffers.chunk(m)
         started = time.perf_counter()
-        simulate_chunk(key, done, m, plan.kernel, values, inputs, scores, 0)
+        simulate_chunk(key, done, m, plan.kernel, *window, 0)
         seconds["sampling"] += time.perf_counter() - started
         for name, step in steps.items():
             started = time.perf_counter()

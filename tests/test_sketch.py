@@ -229,3 +229,50 @@ def test_ratios_counted_in_cache_match_the_ratios_numpy_divides():
     np.testing.assert_array_equal(streamed.special, reference.special)
     assert streamed.special[7].tolist() == [0, 0, 0, 10]  # 0/0: NaN ten times
     assert streamed.special[4].tolist() == [0, 0, 0, 1]  # NaN / x
+
+
+def test_rows_counted_through_an_index_match_the_rows_themselves():
+    # Row indirection (repeats and reordering included) across chunks whose later values
+    # need new pages: the same counts as adding the selected rows directly.
+    rng = np.random.default_rng(8)
+    data = rng.lognormal(0.0, 1.0, (3, 4_000))
+    data[2, 3_000:] *= 1e9
+    rows = np.array([2, 0, 2, 1])
+    indexed, direct = QuantileSketch(4), QuantileSketch(4)
+    for part in np.array_split(np.arange(data.shape[1]), 4):
+        chunk = np.ascontiguousarray(data[:, part])
+        indexed.add(chunk, rows=rows)
+        direct.add(chunk[rows])
+    for row in range(4):
+        for a, b in zip(indexed.distribution(row), direct.distribution(row), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_copied_series_read_the_sketch_of_their_original(default_plan):
+    # The default model's sums of one member: every quantile, ratio and source figure of a
+    # copy equals what sketching its (identical) values separately gives, with fewer rows.
+    from mcinfra.kernels.model import simulate_chunk
+    from mcinfra.kernels.random import seed_key
+    from mcinfra.stats.sketch import SketchColumns
+
+    copies = default_plan.copies
+    assert copies["hyperscalers"] == "hyperscale_cloud" and len(copies) == 6
+    labels = [s.label for s in default_plan.series]
+    shared = SketchColumns(labels, default_plan.years, copies=copies)
+    separate = SketchColumns(labels, default_plan.years)
+    n = 3_000
+    values = np.empty((len(labels), len(default_plan.years), n))
+    inputs = np.empty((len(default_plan.inputs), n))
+    for first in (0, n):
+        simulate_chunk(seed_key(3), first, n, default_plan.kernel, values, inputs, inputs.copy(), 0)
+        shared.add(first, values)
+        separate.add(first, values)
+    years = len(default_plan.years)
+    assert shared.sketch.n_rows == separate.sketch.n_rows - len(copies) * (years + 1)
+    keys = list(separate.index)
+    last, first_year = default_plan.years[-1], default_plan.years[0]
+    pairs = [((label, last), (label, first_year)) for label in labels]
+    ranks = [0, 1, 2_999, 5_998, 5_999]
+    np.testing.assert_array_equal(
+        shared.order_statistics(keys + pairs, ranks), separate.order_statistics(keys + pairs, ranks)
+    )

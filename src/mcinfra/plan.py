@@ -34,6 +34,20 @@ class Plan:
         """Standard normals consumed per draw."""
         return self.kernel.n_normals
 
+    @property
+    def copies(self) -> dict[str, str]:
+        """Series that are sums of one member, each with that member: equal to it bit for bit.
+
+        Chains are followed to a series that is not a copy.
+        """
+        single = {s.label: s.members[0] for s in self.series if len(s.members) == 1}
+        out = {}
+        for label, member in single.items():
+            while member in single:
+                member = single[member]
+            out[label] = member
+        return out
+
 
 def _ints(values) -> np.ndarray:
     return np.ascontiguousarray(np.array(list(values), dtype=_I).reshape(-1))

@@ -52,7 +52,9 @@ class Reductions:
             keys = [(label, y) for label in labels for y in plan.years]
             self.collector = ColumnCollector(keys, labels, plan.years, capacity)
         else:
-            self.collector = SketchColumns(labels, plan.years, loaded.config.source_figures)
+            self.collector = SketchColumns(
+                labels, plan.years, loaded.config.source_figures, copies=plan.copies
+            )
         self.check = PartitionCheck(
             [s.kind for s in plan.series], [s.partition for s in plan.series]
         )

@@ -28,6 +28,9 @@ def rank_bin_counts(scores, rows, held, edges, cell_bin, z_low, cells_per_unit, 
     Each draw adds one to a local count per (group, bin, mask) instead of one per
     prediction; the masks are split into predictions once per chunk. Inputs run in
     parallel; each owns its rows.
+
+    Two passes per input: every draw's bin first, then the counts. Fused in one loop they
+    took 0.108 us per draw (default model, 27 inputs, 60,000 draws); apart, 0.041 and 0.020.
     """
     n_bins = counts.shape[1]
     n_groups = held.shape[0]
@@ -37,27 +40,20 @@ def rank_bin_counts(scores, rows, held, edges, cell_bin, z_low, cells_per_unit, 
     for i in prange(rows.shape[0]):
         row = rows[i]
         joint = np.empty(n_bins * n_masks, dtype=np.int32)  # (bin, mask), flat: 3x faster
-        # each draw's bin, kept for the later groups (int16: B must stay below 32,768)
-        bins = np.empty(n_draws if n_groups > 1 else 0, dtype=np.int16)
+        bins = np.empty(n_draws, dtype=np.int16)  # int16: B must stay below 32,768
+        for d in range(n_draws):
+            z = scores[row, d]
+            position = (z - z_low) * cells_per_unit
+            position = position if position > 0.0 else 0.0  # also NaN
+            position = position if position < top else top
+            b = np.intp(cell_bin[np.uintp(position)])
+            bins[d] = b + np.intp(z >= edges[b])
         for g in range(n_groups):
             joint[:] = 0
             masks = held[g]
-            if g == 0:
-                for d in range(n_draws):
-                    z = scores[row, d]
-                    position = (z - z_low) * cells_per_unit
-                    position = position if position > 0.0 else 0.0  # also NaN
-                    position = position if position < top else top
-                    b = np.intp(cell_bin[np.uintp(position)])
-                    b += np.intp(z >= edges[b])
-                    joint[b * n_masks + masks[d]] += 1
-                    if n_groups > 1:
-                        bins[d] = b
-                _add_joint(joint, counts[i], hits[i], 0, True)
-            else:
-                for d in range(n_draws):
-                    joint[np.intp(bins[d]) * n_masks + masks[d]] += 1
-                _add_joint(joint, counts[i], hits[i], g * JOINT_BITS, False)
+            for d in range(n_draws):
+                joint[np.intp(bins[d]) * n_masks + masks[d]] += 1
+            _add_joint(joint, counts[i], hits[i], g * JOINT_BITS, g == 0)
 
 
 @helper

@@ -33,20 +33,22 @@ PAGE = 1 << PAGE_SHIFT  # counters per page
 
 
 @kernel(parallel=True)
-def magnitude_ranges(bits, extremes):
+def magnitude_ranges(bits, data_rows, extremes):
     """Per row, the bits of the smallest and largest positive and negative magnitude.
 
-    ``bits`` (rows, n) is float64 viewed as uint64. ``extremes`` (rows, 4) int64 gets the
+    ``bits`` is float64 viewed as uint64, of which rows ``data_rows`` are read; row ``r`` of
+    ``extremes`` (len(data_rows), 4) int64 describes ``bits[data_rows[r]]`` and gets the
     bit patterns of (min positive, max positive, min |negative|, max |negative|) over
     finite values with magnitude >= 2**-1022; a side with none gets (-1 as max, huge as min).
     The bits of non-negative doubles order like their values, so integer minima suffice,
     and integer reductions vectorise where floating-point ones would not.
     """
-    for r in prange(bits.shape[0]):
+    for r in prange(data_rows.shape[0]):
         low_pos, high_pos = _NO_MINIMUM, np.int64(-1)
         low_neg, high_neg = _NO_MINIMUM, np.int64(-1)
+        row = bits[data_rows[r]]
         for i in range(bits.shape[1]):
-            word = bits[r, i]
+            word = row[i]
             magnitude = np.int64(word & _MAGNITUDE_MASK)
             usable = _SMALLEST_BITS <= magnitude <= _LARGEST_BITS
             negative = (word >> _SIGN_SHIFT) != 0
@@ -137,9 +139,10 @@ def _count_row(bits, shift, hull, table, pool, special):
 
 
 @kernel(parallel=True)
-def count_values(bits, shift, hull, table, pool, special, pending):
-    """Add the values of each row of ``bits`` (float64 viewed as uint64) to its counters.
+def count_values(bits, data_rows, shift, hull, table, pool, special, pending):
+    """Add the values of rows ``data_rows`` of ``bits`` (float64 viewed as uint64) to counters.
 
+    Sketch row ``r`` counts data row ``data_rows[r]``.
     ``hull`` (rows, 2, 2) holds each row's assigned pages per sign as a range [first,
     last] (empty when last < first); ``table`` is (rows, 2, pages). Values whose pages lie
     outside the range are not counted: ``pending[row]`` gets their number, for
@@ -149,8 +152,8 @@ def count_values(bits, shift, hull, table, pool, special, pending):
     range (negatives, zeros, non-finite values) are counted in a second pass, which rows of
     positive values never need.
     """
-    for r in prange(bits.shape[0]):
-        pending[r] = _count_row(bits[r], shift, hull[r], table[r], pool, special[r])
+    for r in prange(data_rows.shape[0]):
+        pending[r] = _count_row(bits[data_rows[r]], shift, hull[r], table[r], pool, special[r])
 
 
 @kernel(parallel=True)
@@ -171,15 +174,17 @@ def count_ratios(values, top, bottom, shift, hull, table, pool, special, pending
 
 
 @kernel(parallel=True)
-def count_new_pages(bits, shift, old_hull, table, pool):
-    """Count the finite values of each row whose pages lie outside ``old_hull`` (rows, 2, 2).
+def count_new_pages(bits, data_rows, shift, old_hull, table, pool):
+    """Count the values of rows ``bits[data_rows]`` whose pages lie outside ``old_hull``.
 
-    The second step for the values :func:`count_values` left pending, once
-    :func:`assign_pages` has given their pages pool rows.
+    ``old_hull`` is (len(data_rows), 2, 2); only finite values are counted. The second
+    step for the values :func:`count_values` left pending, once :func:`assign_pages` has
+    given their pages pool rows.
     """
-    for r in prange(bits.shape[0]):
+    for r in prange(data_rows.shape[0]):
+        row = bits[data_rows[r]]
         for i in range(bits.shape[1]):
-            word = bits[r, i]
+            word = row[i]
             magnitude = np.int64(word & _MAGNITUDE_MASK)
             if _SMALLEST_BITS <= magnitude <= _LARGEST_BITS:
                 sign = np.intp(word >> _SIGN_SHIFT)

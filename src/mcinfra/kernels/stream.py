@@ -43,37 +43,33 @@ def _is_float_array(array) -> bool:
     return isinstance(array, types.Array) and array.dtype == types.float64
 
 
-@intrinsic
-def _stream_one(typingctx, dst, dst_offset, src, src_offset):
-    """Copy one float64 from byte ``src_offset`` of ``src`` to byte ``dst_offset`` of ``dst``."""
-    if not (_is_float_array(dst) and _is_float_array(src)):
-        return None
+def _streaming_copy(value_type, alignment: int):
+    """An intrinsic ``(dst, dst_offset, src, src_offset)`` copying one ``value_type``.
 
-    def codegen(context, builder, signature, args):
-        kinds = signature.args
-        source = _pointer(context, builder, kinds[2], args[2], kinds[3], args[3], _DOUBLE)
-        target = _pointer(context, builder, kinds[0], args[0], kinds[1], args[1], _DOUBLE)
-        _mark_nontemporal(builder, builder.store(builder.load(source, align=8), target, align=8))
-        return context.get_dummy_value()
+    The value is read from byte ``src_offset`` of ``src``'s data and written with a
+    streaming store at byte ``dst_offset`` of ``dst``'s, whose address must be a multiple
+    of ``alignment``.
+    """
 
-    return types.void(dst, dst_offset, src, src_offset), codegen
+    def typer(typingctx, dst, dst_offset, src, src_offset):
+        if not (_is_float_array(dst) and _is_float_array(src)):
+            return None
+
+        def codegen(context, builder, signature, args):
+            kinds = signature.args
+            source = _pointer(context, builder, kinds[2], args[2], kinds[3], args[3], value_type)
+            target = _pointer(context, builder, kinds[0], args[0], kinds[1], args[1], value_type)
+            value = builder.load(source, align=8)
+            _mark_nontemporal(builder, builder.store(value, target, align=alignment))
+            return context.get_dummy_value()
+
+        return types.void(dst, dst_offset, src, src_offset), codegen
+
+    return intrinsic(typer)
 
 
-@intrinsic
-def _stream_four(typingctx, dst, dst_offset, src, src_offset):
-    """Copy four float64 as :func:`_stream_one`; ``dst``'s address must be 32-byte aligned."""
-    if not (_is_float_array(dst) and _is_float_array(src)):
-        return None
-
-    def codegen(context, builder, signature, args):
-        kinds = signature.args
-        source = _pointer(context, builder, kinds[2], args[2], kinds[3], args[3], _FOUR_DOUBLES)
-        target = _pointer(context, builder, kinds[0], args[0], kinds[1], args[1], _FOUR_DOUBLES)
-        value = builder.load(source, align=8)
-        _mark_nontemporal(builder, builder.store(value, target, align=VECTOR_BYTES))
-        return context.get_dummy_value()
-
-    return types.void(dst, dst_offset, src, src_offset), codegen
+_stream_one = _streaming_copy(_DOUBLE, 8)
+_stream_four = _streaming_copy(_FOUR_DOUBLES, VECTOR_BYTES)
 
 
 @intrinsic

@@ -92,20 +92,23 @@ class QuantileSketch:
             grown[: self.used] = self.pool[: self.used]
             self.pool = grown
 
-    def add(self, values: np.ndarray, first_row: int = 0) -> None:
-        """Count ``values`` (rows, n) into rows ``first_row ..`` of the sketch.
+    def add(self, values: np.ndarray, first_row: int = 0, rows=None) -> None:
+        """Count rows of ``values`` (m, n) into rows ``first_row ..`` of the sketch.
 
-        Each row must be float64 and is best contiguous along draws (others are copied).
+        Sketch row ``first_row + i`` gets ``values[rows[i]]`` (by default every row, in
+        order). Each row must be float64 and is best contiguous along draws (others are
+        copied).
         """
         values = np.asarray(values, dtype=np.float64)
         if values.shape[1] > 1 and values.strides[1] != 8:
             values = np.ascontiguousarray(values)
         bits = values.view(np.uint64)
+        data_rows = np.arange(values.shape[0]) if rows is None else np.asarray(rows, np.intp)
         self._count(
-            values.shape[0],
+            data_rows.size,
             first_row,
-            lambda rows: bits if rows.size == bits.shape[0] else bits[rows],
-            lambda *state: kernels.count_values(bits, self.shift, *state),
+            lambda some: (bits, data_rows[some]),
+            lambda *state: kernels.count_values(bits, data_rows, self.shift, *state),
         )
 
     def add_ratios(
@@ -122,7 +125,8 @@ class QuantileSketch:
 
         def ratio_bits(rows):
             with np.errstate(divide="ignore", invalid="ignore"):  # a series that is exactly 0
-                return (values[top[rows]] / values[bottom[rows]]).view(np.uint64)
+                ratios = values[top[rows]] / values[bottom[rows]]
+            return ratios.view(np.uint64), np.arange(rows.size)
 
         self._count(
             top.size,
@@ -131,11 +135,12 @@ class QuantileSketch:
             lambda *state: kernels.count_ratios(values, top, bottom, self.shift, *state),
         )
 
-    def _count(self, n_rows: int, first_row: int, row_bits, count) -> None:
+    def _count(self, n_rows: int, first_row: int, source, count) -> None:
         """Count ``n_rows`` rows from ``first_row`` with the kernel call ``count``.
 
         ``count(hull, table, pool, special, pending)`` counts every row's values inside its
-        pages; ``row_bits(indexes)`` gives the bits of some of the rows, for the others.
+        pages; ``source(indexes)`` gives ``(bits, data_rows)`` for some of the rows (the
+        rows ``bits[data_rows]``, not copied), for the others.
         """
         if not 0 <= first_row <= self.n_rows - n_rows:
             raise ValueError(f"rows {first_row}..{first_row + n_rows} outside the sketch")
@@ -144,21 +149,21 @@ class QuantileSketch:
         # far) get the pages of their range up front, rather than all values left pending.
         fresh = np.flatnonzero((self.hull[rows, :, 1] < 0).all(axis=1))
         if fresh.size:
-            self._widen(row_bits(fresh), fresh + first_row)
+            self._widen(*source(fresh), fresh + first_row)
         pending = np.empty(n_rows, dtype=np.int64)
         count(self.hull[rows], self.table[rows], self.pool, self.special[rows], pending)
         late = np.flatnonzero(pending)
         if late.size:  # values beyond the pages of their row: rare after a row's first chunk
-            late_bits = row_bits(late)
-            old = self._widen(late_bits, late + first_row)
+            bits, data_rows = source(late)
+            old = self._widen(bits, data_rows, late + first_row)
             kernels.count_new_pages(
-                late_bits, self.shift, old, self.table[late + first_row], self.pool
+                bits, data_rows, self.shift, old, self.table[late + first_row], self.pool
             )
 
-    def _widen(self, bits: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Widen the page ranges of ``rows`` to hold all of ``bits``; returns the old ranges."""
+    def _widen(self, bits: np.ndarray, data_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Widen the page ranges of ``rows`` to hold ``bits[data_rows]``; returns the old ones."""
         extremes = np.empty((rows.size, 4), dtype=np.int64)
-        kernels.magnitude_ranges(bits, extremes)
+        kernels.magnitude_ranges(bits, np.asarray(data_rows, dtype=np.intp), extremes)
         pages = ((extremes >> self.shift) >> PAGE_SHIFT).reshape(-1, 2, 2)  # [sign, low/high]
         present = (extremes[:, 1::2] >= 0)[:, :, None]
         found = np.where(present, pages, np.array([self.n_pages, -1]))
@@ -293,6 +298,10 @@ class SketchColumns:
     and years it sketches growth ratios (last / first year of every series, and the ratios
     behind the source figures' shares and CAGRs), since quantiles of a ratio are not
     functions of its parts' quantiles. Source-figure percentiles are exact counts.
+
+    ``copies`` maps series that always equal another (:attr:`mcinfra.plan.Plan.copies`,
+    e.g. a group of one member) to that series: they read its sketch rather than count
+    the same values twice (six of the default model's 42 series).
     """
 
     def __init__(
@@ -301,15 +310,23 @@ class SketchColumns:
         years: list[int],
         figures=(),
         relative_accuracy: float = RELATIVE_ACCURACY,
+        copies: dict[str, str] | None = None,
     ) -> None:
         self.labels, self.years = list(labels), list(years)
         self.figures = list(figures)
+        self.copies = dict(copies or {})
         n_years = len(self.years)
+        # Rows of a chunk reshaped to (S * Y, n): the layout draws arrive in.
         self.index = {
             (label, year): s * n_years + t
             for s, label in enumerate(self.labels)
             for t, year in enumerate(self.years)
         }
+        counted = [
+            (label, year) for label in self.labels if label not in self.copies for year in years
+        ]
+        self._row = {key: row for row, key in enumerate(counted)}  # sketch row of a key
+        self._counted_rows = np.array([self.index[key] for key in counted], dtype=np.intp)
         ratios = [((label, self.years[-1]), (label, self.years[0])) for label in self.labels]
         for figure in self.figures:
             if figure.kind == "share":
@@ -318,23 +335,30 @@ class SketchColumns:
                 ratios.append(
                     ((figure.series, figure.end_year), (figure.series, figure.start_year))
                 )
-        self.ratios = list(dict.fromkeys(ratios))
-        self.ratio_row = {pair: len(self.index) + i for i, pair in enumerate(self.ratios)}
+        self.ratios = list(dict.fromkeys(self._original(pair) for pair in ratios))
+        self.ratio_row = {pair: len(counted) + i for i, pair in enumerate(self.ratios)}
         self._ratio_rows = (
             np.array([self.index[top] for top, _ in self.ratios], dtype=np.intp),
             np.array([self.index[bottom] for _, bottom in self.ratios], dtype=np.intp),
         )
-        self.sketch = QuantileSketch(len(self.index) + len(self.ratios), relative_accuracy)
+        self.sketch = QuantileSketch(len(counted) + len(self.ratios), relative_accuracy)
         self.relative_accuracy = self.sketch.relative_accuracy
         self.figure_counts = np.zeros((len(self.figures), 2), dtype=np.int64)  # below, equal
         self.draws = 0
+
+    def _original(self, key):
+        """The key (or ratio pair of keys) whose sketch row holds ``key``'s values."""
+        if isinstance(key[0], tuple):
+            return self._original(key[0]), self._original(key[1])
+        label, year = key
+        return self.copies.get(label, label), year
 
     def add(self, first: int, values: np.ndarray) -> None:
         """Sketch a draw-last chunk (S, Y, n) of draws ``first ..`` (any order of chunks)."""
         n = values.shape[-1]
         rows = values.reshape(-1, n)  # row self.index[key] of every (series, year) key
-        self.sketch.add(rows)
-        self.sketch.add_ratios(rows, *self._ratio_rows, first_row=len(self.index))
+        self.sketch.add(rows, rows=self._counted_rows)
+        self.sketch.add_ratios(rows, *self._ratio_rows, first_row=self._counted_rows.size)
         if self.figures:
             chunk = Columns(self.index, rows)  # every row a view: no copy
             for i, figure in enumerate(self.figures):
@@ -358,12 +382,23 @@ class SketchColumns:
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
         """Load a checkpoint made by :meth:`state` of a collector built the same way."""
-        self.sketch = QuantileSketch.from_state(state, "sketch_")
+        sketch = QuantileSketch.from_state(state, "sketch_")
+        if sketch.n_rows != self.sketch.n_rows:
+            raise ValueError(
+                f"the sketch has {sketch.n_rows} rows where this run has {self.sketch.n_rows}"
+            )
+        self.sketch = sketch
         self.figure_counts[...] = state["figure_counts"]
         self.draws = int(state["draws"])
 
     def _rows(self, keys) -> list[int]:
-        return [self.ratio_row[k] if isinstance(k[0], tuple) else self.index[k] for k in keys]
+        rows = []
+        for key in keys:
+            original = self._original(key)
+            rows.append(
+                self.ratio_row[original] if isinstance(key[0], tuple) else self._row[original]
+            )
+        return rows
 
     def order_statistics(self, keys, ranks) -> np.ndarray:
         """Order statistics of (series, year) keys or (top key, bottom key) ratio pairs."""
