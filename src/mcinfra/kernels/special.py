@@ -101,17 +101,23 @@ def _power_of_two(n):
 
 
 @inline
+def _cubic(c, k, t, t2):
+    """c[k] + c[k+1] t + c[k+2] t**2 + c[k+3] t**3 as two independent halves (``t2`` = t**2).
+
+    The first level of Estrin's scheme, which :func:`_taylor_13` and :func:`_scaled_erfc`
+    build on.
+    """
+    return (c[k] + c[k + 1] * t) + (c[k + 2] + c[k + 3] * t) * t2
+
+
+@inline
 def _taylor_13(r):
     """The degree-13 Taylor polynomial of e**r by Estrin's scheme (see :func:`_scaled_erfc`)."""
     c = _EXP_TAYLOR
     r2 = r * r
     r4 = r2 * r2
-    r8 = r4 * r4
-    p0 = (c[0] + c[1] * r) + (c[2] + c[3] * r) * r2
-    p1 = (c[4] + c[5] * r) + (c[6] + c[7] * r) * r2
-    p2 = (c[8] + c[9] * r) + (c[10] + c[11] * r) * r2
-    p3 = c[12] + c[13] * r
-    return (p0 + p1 * r4) + (p2 + p3 * r4) * r8
+    high = _cubic(c, 8, r, r2) + (c[12] + c[13] * r) * r4
+    return (_cubic(c, 0, r, r2) + _cubic(c, 4, r, r2) * r4) + high * (r4 * r4)
 
 
 @inline
@@ -173,14 +179,10 @@ def _scaled_erfc(x):
     t4 = t2 * t2
     t8 = t4 * t4
     t16 = t8 * t8
-    p0 = (c[0] + c[1] * t) + (c[2] + c[3] * t) * t2
-    p1 = (c[4] + c[5] * t) + (c[6] + c[7] * t) * t2
-    p2 = (c[8] + c[9] * t) + (c[10] + c[11] * t) * t2
-    p3 = (c[12] + c[13] * t) + (c[14] + c[15] * t) * t2
-    p4 = (c[16] + c[17] * t) + (c[18] + c[19] * t) * t2
-    p5 = (c[20] + c[21] * t) + (c[22] + c[23] * t) * t2
-    low = (p0 + p1 * t4) + (p2 + p3 * t4) * t8
-    high = (p4 + p5 * t4) + c[24] * t8
+    low = (_cubic(c, 0, t, t2) + _cubic(c, 4, t, t2) * t4) + (
+        _cubic(c, 8, t, t2) + _cubic(c, 12, t, t2) * t4
+    ) * t8
+    high = (_cubic(c, 16, t, t2) + _cubic(c, 20, t, t2) * t4) + c[24] * t8
     return (low + high * t16) * (_ERFCX_K / (x + _ERFCX_K))
 
 

@@ -51,7 +51,7 @@ def _streaming_copy(value_type, alignment: int):
     of ``alignment``.
     """
 
-    def typer(typingctx, dst, dst_offset, src, src_offset):
+    def typer(_typingctx, dst, dst_offset, src, src_offset):
         if not (_is_float_array(dst) and _is_float_array(src)):
             return None
 
@@ -73,7 +73,7 @@ _stream_four = _streaming_copy(_FOUR_DOUBLES, VECTOR_BYTES)
 
 
 @intrinsic
-def store_fence(typingctx):
+def store_fence(_typingctx):
     """Order every earlier store, streaming ones included, before any later memory access."""
 
     def codegen(context, builder, signature, args):
