@@ -116,7 +116,7 @@ def measure(
     import numba
 
     from mcinfra.config import load_config
-    from mcinfra.engine import numba_threads, settings_from, warm_up
+    from mcinfra.engine import ChunkBuffers, numba_threads, settings_from, warm_up
     from mcinfra.kernels.model import simulate_chunk
     from mcinfra.kernels.random import seed_key
     from mcinfra.pipeline import run_to_directory
@@ -134,11 +134,7 @@ def measure(
     # machine's noise moves it.
     medians: dict = {"sampler": {}, "sampler_one_thread": {}}
     chunk = loaded.config.sampling.chunk_size
-    buffers = (
-        np.zeros((len(plan.series), len(plan.years), chunk)),  # touched once, then reused
-        np.zeros((len(plan.inputs), chunk)),
-        np.zeros((len(plan.inputs), chunk)),
-    )
+    buffers = ChunkBuffers(plan, chunk).chunk(chunk)  # touched by the first size, then reused
     key = seed_key(loaded.config.sampling.seed)
 
     def sample(draws: int) -> None:

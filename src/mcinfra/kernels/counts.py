@@ -29,8 +29,9 @@ def rank_bin_counts(scores, rows, held, edges, cell_bin, z_low, cells_per_unit, 
     prediction; the masks are split into predictions once per chunk. Inputs run in
     parallel; each owns its rows.
 
-    Two passes per input: every draw's bin first, then the counts. Fused in one loop they
-    took 0.108 us per draw (default model, 27 inputs, 60,000 draws); apart, 0.041 and 0.020.
+    Two passes per input: every draw's bin first, then the counts. This kernel took 0.093
+    us per draw against 0.108 with both in one loop (default model, 27 inputs, 60,000
+    draws, median of 20 calls).
     """
     n_bins = counts.shape[1]
     n_groups = held.shape[0]

@@ -39,8 +39,8 @@ from mcinfra.kernels.stream import store_fence, stream_copy
 # BLOCKS_PER_TASK blocks. Results never depend on either size (streams are per draw).
 # 256 draws measured about 9 % faster than 64 once the random streams advanced block-wise:
 # longer loops, less loop overhead. A block's results are computed in scratch and then
-# streamed to the caller's buffers (mcinfra.kernels.stream): writing them in place cost
-# about 10 % more, each store first reading its line from memory.
+# streamed to the caller's buffers (mcinfra.kernels.stream): writing them in place cost 6-11 %
+# more (A/B in one process), each store first reading its line from memory.
 BLOCK = 256
 BLOCKS_PER_TASK = 2
 
@@ -412,8 +412,7 @@ def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, scores_o
     for block_first in range(first, stop, BLOCK):
         nb = min(BLOCK, stop - block_first)
         fill_block_normals(key, first_draw + block_first, nb, w.normals, w.lanes)
-        simulate_block(nb, plan, w, w.values, w.inputs, w.scores, 0)
-        _write_block(nb, w, out, inputs_out, scores_out, column + block_first)
+        _run_block(nb, plan, w, out, inputs_out, scores_out, column + block_first)
     store_fence()
 
 
@@ -426,42 +425,42 @@ def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out, sco
         for b in range(nb):
             for j in range(plan.n_normals):
                 w.normals[j, b] = normals[block_first + b, j]
-        simulate_block(nb, plan, w, w.values, w.inputs, w.scores, 0)
-        _write_block(nb, w, out, inputs_out, scores_out, column + block_first)
+        _run_block(nb, plan, w, out, inputs_out, scores_out, column + block_first)
     store_fence()
 
 
 @inline
-def _write_block(nb, w, out, inputs_out, scores_out, column):
-    """Copy a block's results from scratch to columns ``column ..`` of the outputs.
+def _run_block(nb, plan, w, out, inputs_out, scores_out, column):
+    """Run the model on a block (normals in ``w.normals``) into columns ``column ..``.
 
-    Streaming stores where the outputs are contiguous along draws (the buffers the engine
-    allocates); plain stores otherwise.
+    Outputs contiguous along draws (the buffers the engine allocates) get the block
+    computed in scratch, which stays in cache, and streamed out; others are written in
+    place.
     """
-    values, inputs, scores = w.values, w.inputs, w.scores
     if out.strides[2] == 8 and inputs_out.strides[1] == 8 and scores_out.strides[1] == 8:
-        for s in range(out.shape[0]):
-            for t in range(out.shape[1]):
-                stream_copy(
-                    out,
-                    s * out.strides[0] + t * out.strides[1] + column * 8,
-                    values,
-                    s * values.strides[0] + t * values.strides[1],
-                    nb,
-                )
-        for k in range(inputs.shape[0]):
-            row = k * inputs.strides[0]
-            stream_copy(inputs_out, k * inputs_out.strides[0] + column * 8, inputs, row, nb)
-            stream_copy(scores_out, k * scores_out.strides[0] + column * 8, scores, row, nb)
+        simulate_block(nb, plan, w, w.values, w.inputs, w.scores, 0)
+        _stream_block(nb, w, out, inputs_out, scores_out, column)
     else:
-        for s in range(out.shape[0]):
-            for t in range(out.shape[1]):
-                for b in range(nb):
-                    out[s, t, column + b] = values[s, t, b]
-        for k in range(inputs.shape[0]):
-            for b in range(nb):
-                inputs_out[k, column + b] = inputs[k, b]
-                scores_out[k, column + b] = scores[k, b]
+        simulate_block(nb, plan, w, out, inputs_out, scores_out, column)
+
+
+@inline
+def _stream_block(nb, w, out, inputs_out, scores_out, column):
+    """Copy a block's results from scratch to columns ``column ..`` with streaming stores."""
+    values, inputs, scores = w.values, w.inputs, w.scores
+    for s in range(out.shape[0]):
+        for t in range(out.shape[1]):
+            stream_copy(
+                out,
+                s * out.strides[0] + t * out.strides[1] + column * 8,
+                values,
+                s * values.strides[0] + t * values.strides[1],
+                nb,
+            )
+    for k in range(inputs.shape[0]):
+        row = k * inputs.strides[0]
+        stream_copy(inputs_out, k * inputs_out.strides[0] + column * 8, inputs, row, nb)
+        stream_copy(scores_out, k * scores_out.strides[0] + column * 8, scores, row, nb)
 
 
 @kernel(parallel=True)

@@ -103,7 +103,8 @@ class QuantileSketch:
         if values.shape[1] > 1 and values.strides[1] != 8:
             values = np.ascontiguousarray(values)
         bits = values.view(np.uint64)
-        data_rows = np.arange(values.shape[0]) if rows is None else np.asarray(rows, np.intp)
+        data_rows = np.arange(values.shape[0]) if rows is None else rows
+        data_rows = np.asarray(data_rows, dtype=np.intp)
         self._count(
             data_rows.size,
             first_row,
@@ -126,7 +127,7 @@ class QuantileSketch:
         def ratio_bits(rows):
             with np.errstate(divide="ignore", invalid="ignore"):  # a series that is exactly 0
                 ratios = values[top[rows]] / values[bottom[rows]]
-            return ratios.view(np.uint64), np.arange(rows.size)
+            return ratios.view(np.uint64), np.arange(rows.size, dtype=np.intp)
 
         self._count(
             top.size,
@@ -140,7 +141,7 @@ class QuantileSketch:
 
         ``count(hull, table, pool, special, pending)`` counts every row's values inside its
         pages; ``source(indexes)`` gives ``(bits, data_rows)`` for some of the rows (the
-        rows ``bits[data_rows]``, not copied), for the others.
+        rows ``bits[data_rows]``, not copied; ``data_rows`` intp), for the others.
         """
         if not 0 <= first_row <= self.n_rows - n_rows:
             raise ValueError(f"rows {first_row}..{first_row + n_rows} outside the sketch")
@@ -163,7 +164,7 @@ class QuantileSketch:
     def _widen(self, bits: np.ndarray, data_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Widen the page ranges of ``rows`` to hold ``bits[data_rows]``; returns the old ones."""
         extremes = np.empty((rows.size, 4), dtype=np.int64)
-        kernels.magnitude_ranges(bits, np.asarray(data_rows, dtype=np.intp), extremes)
+        kernels.magnitude_ranges(bits, data_rows, extremes)
         pages = ((extremes >> self.shift) >> PAGE_SHIFT).reshape(-1, 2, 2)  # [sign, low/high]
         present = (extremes[:, 1::2] >= 0)[:, :, None]
         found = np.where(present, pages, np.array([self.n_pages, -1]))
@@ -325,7 +326,6 @@ class SketchColumns:
         counted = [
             (label, year) for label in self.labels if label not in self.copies for year in years
         ]
-        self._row = {key: row for row, key in enumerate(counted)}  # sketch row of a key
         self._counted_rows = np.array([self.index[key] for key in counted], dtype=np.intp)
         ratios = [((label, self.years[-1]), (label, self.years[0])) for label in self.labels]
         for figure in self.figures:
@@ -336,7 +336,8 @@ class SketchColumns:
                     ((figure.series, figure.end_year), (figure.series, figure.start_year))
                 )
         self.ratios = list(dict.fromkeys(self._original(pair) for pair in ratios))
-        self.ratio_row = {pair: len(counted) + i for i, pair in enumerate(self.ratios)}
+        # sketch row of each counted key and ratio pair (copies read their original's)
+        self._row = {key: row for row, key in enumerate(counted + self.ratios)}
         self._ratio_rows = (
             np.array([self.index[top] for top, _ in self.ratios], dtype=np.intp),
             np.array([self.index[bottom] for _, bottom in self.ratios], dtype=np.intp),
@@ -392,13 +393,7 @@ class SketchColumns:
         self.draws = int(state["draws"])
 
     def _rows(self, keys) -> list[int]:
-        rows = []
-        for key in keys:
-            original = self._original(key)
-            rows.append(
-                self.ratio_row[original] if isinstance(key[0], tuple) else self._row[original]
-            )
-        return rows
+        return [self._row[self._original(key)] for key in keys]
 
     def order_statistics(self, keys, ranks) -> np.ndarray:
         """Order statistics of (series, year) keys or (top key, bottom key) ratio pairs."""
