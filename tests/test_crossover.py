@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from mcinfra import RunSettings, simulate
 from mcinfra.cli import main
@@ -27,6 +28,53 @@ def test_crossover_times_on_known_paths():
     np.testing.assert_array_equal(year, [2026.0, 2024.0, np.inf, 2027.0])
     assert continuous[0] == 2025.5 and continuous[1] == 2024.0 and continuous[2] == np.inf
     assert 2026 < continuous[3] <= 2027
+
+
+def _reference_offsets(rising, falling):
+    """The continuous crossover in years after the first, draw by draw, with numpy's log."""
+    out = []
+    for r, f in zip(rising.T, falling.T, strict=True):
+        hit = np.flatnonzero(r >= f)
+        if hit.size == 0:
+            out.append(np.inf)
+        elif hit[0] == 0:
+            out.append(0.0)
+        else:
+            t = hit[0]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                now, before = np.log(r[t] / f[t]), np.log(r[t - 1] / f[t - 1])
+                fraction = -before / (now - before) if now > before else 1.0
+            fraction = min(max(fraction, 0.0), 1.0) if fraction == fraction else 1.0
+            out.append(t - 1 + fraction)
+    return np.array(out)
+
+
+def test_continuous_crossover_matches_the_definition_with_zero_and_infinite_series():
+    rng = np.random.default_rng(12)
+    n = 3000  # spans several of the kernel's blocks of draws
+    rising = np.exp(rng.normal(0.0, 1.0, (4, n)) + np.arange(4)[:, None] * 0.8 - 1.5)
+    falling = np.ones((4, n))
+    rising[:, :50] = 0.0  # a rising series that is exactly zero: never crosses
+    rising[0, 50:60] = falling[0, 50:60] = 0.0  # 0 >= 0 in the first year
+    falling[2, 60:70] = 0.0  # crosses in 2026 against a zero falling series: log(inf)
+    rising[1, 70:80], falling[1, 70:80] = 0.0, 1.0  # zero before, crossing after
+    rising[2, 70:80] = 2.0
+    falling[1, 80:90] = np.nan
+    year, continuous = crossover_times(rising, falling, YEARS)
+    expected = _reference_offsets(rising, falling)
+    # Same year always; the interpolation within 1e-12 years (mcinfra's log within 1 ulp
+    # of numpy's, through a ratio of differences of logs of order 1).
+    np.testing.assert_allclose(continuous - YEARS[0], expected, rtol=0, atol=1e-12)
+    assert np.array_equal(np.isinf(continuous), np.isinf(expected))
+    crossed = np.isfinite(year)
+    assert np.array_equal(crossed, np.isfinite(expected))
+    offset = year[crossed] - YEARS[0]  # the crossing year bounds its interpolation
+    assert np.all((offset - 1 <= expected[crossed]) & (expected[crossed] <= offset))
+
+
+def test_crossovers_need_consecutive_years():
+    with pytest.raises(ValueError, match="consecutive years"):
+        crossover_times(np.ones((2, 3)), np.ones((2, 3)), [2024, 2026])
 
 
 def test_counts_match_the_per_draw_definition(default_config, tmp_path, capsys):

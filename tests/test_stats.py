@@ -81,3 +81,20 @@ def test_columns_and_partition_check_agree_with_the_dataset(default_config):
     check = PartitionCheck(list(ds.kind.values), list(ds.partition.values))
     check.add(np.moveaxis(broken, 0, -1))
     assert abs(check.worst - 0.001 * broken[17, 3, 2] / 1.001 / broken[17, 0, 2]) < 1e-12
+
+
+def test_partition_gap_is_the_largest_over_blocks_and_ignores_nan():
+    from mcinfra.kernels.select import partition_gap
+
+    rng = np.random.default_rng(21)
+    n = 2 * 1024 + 77  # three blocks of the kernel, the last one short
+    segments = rng.uniform(1.0, 2.0, (5, 3, n))
+    values = np.concatenate([segments[:3].sum(axis=0, keepdims=True), segments])
+    values[1:4] *= 1.0 + rng.uniform(-1e-6, 1e-6, (3, 3, n))  # partition (1, 2, 3)
+    values[4, 1, 2100] = np.nan  # one NaN in the other partition (4, 5): ignored
+    part_ptr, rows = np.array([0, 3, 5]), np.array([1, 2, 3, 4, 5])
+    with np.errstate(invalid="ignore"):
+        gaps = [np.abs(values[r].sum(axis=0) / values[0] - 1.0) for r in ([1, 2, 3], [4, 5])]
+    assert partition_gap(values, part_ptr, rows) == np.nanmax(gaps)
+    # a partition without rows sums to zero: a gap of 1, whatever came before it
+    assert partition_gap(values, np.array([0, 3, 3]), rows[:3]) == 1.0

@@ -7,7 +7,8 @@ import math
 import numpy as np
 from numba import prange
 
-from mcinfra.kernels.jit import helper, kernel
+from mcinfra.kernels.jit import helper, inline, kernel
+from mcinfra.kernels.special import log, log_positive
 
 # Predictions per group of bit masks in rank_bin_counts: 2**JOINT_BITS counters per bin.
 JOINT_BITS = 5
@@ -75,32 +76,88 @@ def _add_joint(joint, counts, hits, first, with_counts):
             hits[b, first + j] += total
 
 
-@kernel(parallel=True)
-def crossover_times(rising, falling, years, year_out, continuous_out):
-    """Per draw: first year with rising >= falling, and the continuous crossover.
+CROSSOVER_BLOCK = 1024  # draws per parallel task of crossover_counts
 
-    ``rising`` and ``falling`` are (Y, n); ``years`` float64 (Y,). ``year_out`` gets the
-    first such year (inf if none); ``continuous_out`` interpolates log(rising / falling)
-    linearly between that year and the one before (the year itself when it is the first).
+
+@kernel(parallel=True)
+def crossover_counts(values, rising, falling, counts, offsets):
+    """Per entity and draw: the crossover's year slot, counted, and the continuous crossover.
+
+    ``values`` (S, Y, n) holds consecutive years; entity ``e`` rises in row ``rising[e]``
+    and falls in row ``falling[e]``. The first year ``t`` with rising >= falling is
+    counted in ``counts[e, t]`` ((E, Y + 1), added to; slot Y: never within the horizon).
+    ``offsets[e, d]`` gets the continuous crossover in years after the first year:
+    ``t - 1`` plus the point where log(rising / falling) crosses zero, interpolated
+    linearly from year ``t - 1`` to ``t`` (0 when ``t`` is the first year, inf when never).
     """
-    n_years = rising.shape[0]
-    for d in prange(rising.shape[1]):
-        first = -1
-        for t in range(n_years):
-            if rising[t, d] >= falling[t, d]:
-                first = t
-                break
-        if first < 0:
-            year_out[d] = np.inf
-            continuous_out[d] = np.inf
-            continue
-        year_out[d] = years[first]
-        if first == 0:
-            continuous_out[d] = years[0]
-            continue
-        now = math.log(rising[first, d] / falling[first, d])  # one log: they cost the most
-        before = math.log(rising[first - 1, d] / falling[first - 1, d])
-        fraction = -before / (now - before) if now > before else 1.0
-        # also maps a NaN fraction (from zero or infinite series) to the interval's end
-        fraction = min(max(fraction, 0.0), 1.0) if fraction == fraction else 1.0
-        continuous_out[d] = years[first] - 1.0 + fraction
+    n_draws = values.shape[2]
+    n_tasks = (n_draws + CROSSOVER_BLOCK - 1) // CROSSOVER_BLOCK
+    task_counts = np.zeros((n_tasks, counts.shape[0], counts.shape[1]), dtype=np.int64)
+    for task in prange(n_tasks):
+        first = task * CROSSOVER_BLOCK
+        stop = min(n_draws, first + CROSSOVER_BLOCK)
+        _crossover_block(values, rising, falling, first, stop, task_counts[task], offsets)
+    for task in range(n_tasks):
+        counts += task_counts[task]
+
+
+@helper
+def _crossover_block(values, rising, falling, first, stop, counts, offsets):
+    """:func:`crossover_counts` on draws ``first .. stop - 1``.
+
+    A scalar loop finds each draw's crossing year and keeps its values and those of the
+    year before; a branch-free loop over draws, which vectorises, takes the logarithms
+    (:func:`log_positive`) and interpolates. Draws with a ratio that is zero, infinite or
+    NaN (a series that is exactly zero) are redone with :func:`log`. Measured 0.061 against
+    0.078 us per draw for the default model's three entities with one loop taking the C
+    library's log at each crossing (60,000-draw chunks, median of 40 alternating calls).
+    """
+    n = stop - first
+    n_years = values.shape[1]
+    slot = np.empty(n)
+    now_up, now_down = np.empty(n), np.empty(n)
+    before_up, before_down = np.empty(n), np.empty(n)
+    for e in range(rising.shape[0]):
+        up, down = values[rising[e]], values[falling[e]]
+        for i in range(n):  # scalar, leaving at the first crossing year
+            d = first + i
+            t = 0
+            while t < n_years and not up[t, d] >= down[t, d]:
+                t += 1
+            slot[i] = t
+            now, before = min(t, n_years - 1), max(t - 1, 0)
+            now_up[i], now_down[i] = up[now, d], down[now, d]
+            before_up[i], before_down[i] = up[before, d], down[before, d]
+        unusual = False
+        for i in range(n):
+            now_ratio = now_up[i] / now_down[i]
+            before_ratio = before_up[i] / before_down[i]
+            usable = 0.0 < now_ratio < math.inf and 0.0 < before_ratio < math.inf
+            unusual |= not usable
+            offset = _interpolate(
+                slot[i],
+                log_positive(now_ratio if usable else 1.0),
+                log_positive(before_ratio if usable else 1.0),
+                n_years,
+            )
+            offsets[e, first + i] = offset
+        if unusual:
+            for i in range(n):
+                now_ratio = now_up[i] / now_down[i]
+                before_ratio = before_up[i] / before_down[i]
+                if not (0.0 < now_ratio < math.inf and 0.0 < before_ratio < math.inf):
+                    offsets[e, first + i] = _interpolate(
+                        slot[i], log(now_ratio), log(before_ratio), n_years
+                    )
+        for i in range(n):
+            counts[e, np.intp(slot[i])] += 1
+
+
+@inline
+def _interpolate(slot, now, before, never):
+    """Years after the first of a crossover in year ``slot`` (inf: ``never``), from log ratios."""
+    fraction = -before / (now - before) if now > before else 1.0
+    # also maps a NaN fraction (from zero or infinite series) to the interval's end
+    fraction = min(max(fraction, 0.0), 1.0) if fraction == fraction else 1.0
+    offset = 0.0 if slot == 0.0 else (slot - 1.0) + fraction
+    return math.inf if slot >= never else offset

@@ -115,32 +115,42 @@ def growth_quantiles(data, end_rows, start_rows, power, probs, out):
 
 @kernel(parallel=True)
 def partition_gap(values, part_ptr, rows):
-    """Largest |sum of a partition's rows / total - 1| over years and draws.
+    """Largest |sum of a partition's rows / total - 1| over years and draws (NaN ignored).
 
     ``values`` is draw-last (S, Y, n) with the total in row 0; partition p owns
     ``rows[part_ptr[p]:part_ptr[p + 1]]``. Tasks are blocks of draws, each summing whole
-    rows of its block in a local buffer (loops over draws, which vectorise).
+    rows of its block in a local buffer (loops over draws, which vectorise). The largest
+    gap is kept as the bits of a non-negative double, which order as its value: an integer
+    maximum vectorises where a floating-point one does not (0.039 against 0.053 us per
+    draw on the default model).
     """
     n_years = values.shape[1]
     n = values.shape[2]
     n_tasks = (n + GAP_BLOCK - 1) // GAP_BLOCK
-    worst = np.zeros(n_tasks)
+    worst = np.zeros(n_tasks, dtype=np.int64)
     for task in prange(n_tasks):
         first = np.uintp(task * GAP_BLOCK)
         m = np.uintp(min(GAP_BLOCK, n - task * GAP_BLOCK))
         acc = np.empty(GAP_BLOCK)
-        largest = 0.0
+        largest = np.int64(0)
         for t in range(n_years):
             for p in range(part_ptr.shape[0] - 1):
-                acc[:] = 0.0
-                for r in range(part_ptr[p], part_ptr[p + 1]):
+                if part_ptr[p] == part_ptr[p + 1]:
+                    acc[:m] = 0.0
+                else:  # the first row copied rather than added to zeros: one pass fewer
+                    row = rows[part_ptr[p]]
+                    for i in range(m):
+                        acc[i] = values[row, t, first + i]
+                for r in range(part_ptr[p] + 1, part_ptr[p + 1]):
                     row = rows[r]
                     for i in range(m):
                         acc[i] += values[row, t, first + i]
                 for i in range(m):
-                    largest = max(largest, abs(acc[i] / values[0, t, first + i] - 1.0))
+                    gap = abs(acc[i] / values[0, t, first + i] - 1.0)
+                    gap = gap if gap == gap else 0.0
+                    largest = max(largest, np.float64(gap).view(np.int64))
         worst[task] = largest
-    return worst.max() if n_tasks else 0.0
+    return np.int64(worst.max()).view(np.float64) if n_tasks else 0.0
 
 
 @kernel(parallel=True)

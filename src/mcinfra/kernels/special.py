@@ -142,18 +142,24 @@ def log(x):
         if x == 0.0:
             return -math.inf
         return x if x == math.inf else math.nan
-    k = 0.0
-    if x < _SMALLEST_NORMAL:  # subnormal: scale into the normal range first
-        x *= _TWO_54
-        k = -54.0
+    return log_positive(x)
+
+
+@inline
+def log_positive(x):
+    """:func:`log` of a finite ``x > 0`` (subnormals included), with no branches.
+
+    The same operations as :func:`log`, its special cases left out and its choices made
+    by selects, so a loop calling it vectorises; anything else gives a meaningless number.
+    """
+    subnormal = x < _SMALLEST_NORMAL
+    x = x * _TWO_54 if subnormal else x  # scaled into the normal range first
     bits = np.float64(x).view(np.uint64)
-    k += np.float64(np.int64(bits >> _U52) - 1023)
+    k = np.float64(np.int64(bits >> _U52) - 1023) - (54.0 if subnormal else 0.0)
     fraction = bits & FRACTION_MASK
-    if (fraction | ONE_BITS) >= _SQRT2_BITS:  # m in [sqrt(2) / 2, 1) instead
-        m = np.uint64(fraction | _HALF_BITS).view(np.float64)
-        k += 1.0
-    else:
-        m = np.uint64(fraction | ONE_BITS).view(np.float64)
+    upper = (fraction | ONE_BITS) >= _SQRT2_BITS  # m in [sqrt(2) / 2, 1) instead
+    m = np.uint64(fraction | (_HALF_BITS if upper else ONE_BITS)).view(np.float64)
+    k += 1.0 if upper else 0.0
     f = m - 1.0  # exact (Sterbenz)
     s = f / (2.0 + f)
     z = s * s

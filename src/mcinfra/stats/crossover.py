@@ -19,18 +19,26 @@ from mcinfra.stats.sketch import QuantileSketch
 def crossover_times(rising: np.ndarray, falling: np.ndarray, years: list[int]):
     """Crossover year (inf if none) and continuous crossover (inf if none) per draw.
 
-    ``rising`` and ``falling`` are (Y, n): one row per year.
+    ``rising`` and ``falling`` are (Y, n): one row per year (consecutive years).
     """
-    n = rising.shape[1]
-    year, continuous = np.empty(n), np.empty(n)
-    kernels.crossover_times(
-        np.ascontiguousarray(rising),
-        np.ascontiguousarray(falling),
-        np.asarray(years, dtype=np.float64),
-        year,
-        continuous,
-    )
-    return year, continuous
+    check_consecutive(years)
+    values = np.ascontiguousarray(np.stack([rising, falling]), dtype=np.float64)
+    counts = np.zeros((1, len(years) + 1), dtype=np.int64)
+    offsets = np.empty((1, values.shape[-1]))
+    kernels.crossover_counts(values, _rows([0]), _rows([1]), counts, offsets)
+    hit = values[0] >= values[1]
+    year = np.where(hit.any(axis=0), years[0] + hit.argmax(axis=0), np.inf)
+    return year, years[0] + offsets[0]
+
+
+def check_consecutive(years: list[int]) -> None:
+    """Crossover slots are years after the first: the years must follow one another."""
+    if list(years) != list(range(years[0], years[0] + len(years))):
+        raise ValueError(f"crossovers need consecutive years, got {list(years)}")
+
+
+def _rows(rows: list[int]) -> np.ndarray:
+    return np.array(rows, dtype=np.intp)
 
 
 class CrossoverCounter:
@@ -47,7 +55,9 @@ class CrossoverCounter:
         index = {label: i for i, label in enumerate(labels)}
         self.entities = entities
         self.years = years
-        self._rows = [(index[f"{e}_{rising}"], index[f"{e}_{falling}"]) for e in entities]
+        check_consecutive(years)
+        self._rising = _rows([index[f"{e}_{rising}"] for e in entities])
+        self._falling = _rows([index[f"{e}_{falling}"] for e in entities])
         self.counts = np.zeros((len(entities), len(years) + 1), dtype=np.int64)  # last: after
         # Continuous crossovers, as years after the first year: a relative error of 1e-3
         # of at most the horizon, where one of the calendar year would be two years.
@@ -55,13 +65,9 @@ class CrossoverCounter:
 
     def add(self, first: int, values: np.ndarray) -> None:
         """Count a draw-last chunk (S, Y, n) holding draws ``first ..``."""
-        part = np.empty((len(self.entities), values.shape[-1]))
-        for e, (up, down) in enumerate(self._rows):
-            year, continuous = crossover_times(values[up], values[down], self.years)
-            slot = np.where(np.isfinite(year), year - self.years[0], len(self.years))
-            self.counts[e] += np.bincount(slot.astype(np.int64), minlength=len(self.years) + 1)
-            part[e] = continuous - self.years[0]
-        self.continuous.add(part)
+        offsets = np.empty((len(self.entities), values.shape[-1]))
+        kernels.crossover_counts(values, self._rising, self._falling, self.counts, offsets)
+        self.continuous.add(offsets)
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays for a checkpoint (see :meth:`restore`)."""
