@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import sys
 from pathlib import Path
@@ -549,5 +550,21 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def command() -> int:
+    """The ``mcinfra`` executable: :func:`main` with the interpreter's objects frozen.
+
+    Importing numba and loading the kernels leaves about 130,000 objects that the garbage
+    collector would traverse at every full collection and at exit, where the final
+    collections alone took 0.3-0.5 s (a 1,000-draw run: 1.66-1.84 s against 1.96-2.31 s).
+    ``gc.freeze`` moves the objects that exist to a generation the collector skips;
+    reference counting still frees them, so files, ``atexit`` handlers and finalizers run
+    as usual. Only the executable does this, not :func:`main`, which tests call in-process.
+    """
+    gc.freeze()  # what the imports made
+    status = main()
+    gc.freeze()  # and what loading the kernels and the run made
+    return status
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(command())
