@@ -25,8 +25,10 @@ machine, vectorised or not.
   (truncation below 1e-18 relative for ``|s| <= 0.172``); ``k ln 2`` is added in two
   parts as in :func:`exp`. Within 1 ulp (tested against 50-digit mpmath), -inf at 0, NaN
   below 0 and for NaN, inf at inf. It branches on those special values, so a loop calling
-  it stays scalar. With :func:`exp` it gives the growth rates of
-  :mod:`mcinfra.kernels.growth` at about 60 % of the cost of the C library's ``pow``.
+  it stays scalar; :func:`log_positive`, the same operations for finite positive values
+  only, has no branches, and a loop calling it vectorises. With :func:`exp` it gives the
+  growth rates of :mod:`mcinfra.kernels.growth` at about 60 % of the cost of the C
+  library's ``pow``.
 """
 
 from __future__ import annotations
