@@ -14,13 +14,14 @@ def test_bench_writes_rates_ratios_machine_and_targets(tmp_path, capsys):
     result = json.loads(out.read_text())
     rates = result["draws_per_second"]
     assert set(rates["sampler"]) == set(rates["pipeline"]) == {"3000", "6000"}
+    assert set(rates["process"]) == {"6000"} and rates["process"]["6000"] > 0  # largest size
     assert all(rate > 0 for rate in rates["sampler"].values())
     medians = result["median_draws_per_second"]["sampler"]
     assert all(0 < medians[size] <= rates["sampler"][size] for size in ("3000", "6000"))
     assert result["ratios"]["sampler_vs_numpy_model"] > 0
     assert result["machine"]["cpu_count"] >= 1
     assert result["targets"]["cached_startup_seconds"]["met"] is None  # not measured
-    assert result["targets"]["pipeline_vs_numpy_model_1e7"]["measured"] is None  # no 1e7
+    assert result["targets"]["process_vs_numpy_model_1e7"]["measured"] is None  # no 1e7
     assert "target sampler_draws_per_second" in capsys.readouterr().out
 
 

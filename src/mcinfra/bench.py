@@ -8,6 +8,8 @@ same conditions:
   a run streams them), with all threads and with one;
 - pipeline: a whole run without the report (sampling, predictions, sensitivity, quantiles,
   files), as ``mcinfra run --no-report`` does it after start-up;
+- process: the same as a whole ``mcinfra run --no-report`` process at the largest size,
+  start-up and exit included (kernels cached), which is what the whole-run target states;
 - numpy model: the plain numpy/scipy implementation of the same model
   (:mod:`mcinfra.reference`), including its random numbers;
 - numpy normals: numpy's fastest bit generator drawing only the normals the model needs;
@@ -34,8 +36,8 @@ import numpy as np
 
 TARGETS = {
     "sampler_draws_per_second_1e6": 2_000_000,
-    "pipeline_draws_per_second_1e7": 1_000_000,
-    "pipeline_vs_numpy_model_1e7": 15.0,
+    "process_draws_per_second_1e7": 1_000_000,
+    "process_vs_numpy_model_1e7": 15.0,
     "sampler_vs_numpy_model": 15.0,
     "sampler_vs_numpy_normals": 1.0,
     "thread_speedup": 1.7,
@@ -91,14 +93,27 @@ def machine_facts() -> dict:
     }
 
 
+def run_command(out: Path, draws: int) -> list[str]:
+    """The command line of ``mcinfra run --draws N --no-report`` into ``out``, as a process."""
+    options = ["--draws", str(draws), "--no-report", "--quiet", "--out", str(out)]
+    return [sys.executable, "-m", "mcinfra.cli", "run", *options]
+
+
+def process_seconds(draws: int) -> float:
+    """Wall time of a whole ``mcinfra run --draws N --no-report`` process (kernels cached)."""
+    with tempfile.TemporaryDirectory(prefix="mcinfra-bench-") as scratch:
+        started = time.perf_counter()
+        subprocess.run(run_command(Path(scratch) / "run", draws), check=True, capture_output=True)
+        return time.perf_counter() - started
+
+
 def startup_seconds(draws: int = 1000) -> dict:
     """Wall time of ``mcinfra run --draws N --no-report`` with an empty and a warm cache."""
     out = {}
     with tempfile.TemporaryDirectory(prefix="mcinfra-bench-") as scratch:
         env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(scratch) / "cache"))
         for name in ("first_call_compile_seconds", "cached_startup_seconds"):
-            command = [sys.executable, "-m", "mcinfra.cli", "run", "--draws", str(draws)]
-            command += ["--no-report", "--quiet", "--out", str(Path(scratch) / name)]
+            command = run_command(Path(scratch) / name, draws)
             started = time.perf_counter()
             subprocess.run(command, env=env, check=True, capture_output=True)
             out[name] = time.perf_counter() - started
@@ -129,7 +144,7 @@ def measure(
     threads = numba.get_num_threads()
     result: dict = {"machine": machine_facts(), "model": loaded.config.model.name}
     result["normals_per_draw"] = plan.n_normals
-    rates: dict = {"sampler": {}, "sampler_one_thread": {}, "pipeline": {}}
+    rates: dict = {"sampler": {}, "sampler_one_thread": {}, "pipeline": {}, "process": {}}
     # The best of the repeats is the benchmark's figure; the median shows how far the
     # machine's noise moves it.
     medians: dict = {"sampler": {}, "sampler_one_thread": {}}
@@ -159,6 +174,10 @@ def measure(
             )
         rates["pipeline"][str(int(size))] = int(size) / seconds
         log(f"{'pipeline':<20} {int(size):>12,} draws  {int(size) / seconds / 1e6:7.3f} M/s")
+    largest = str(int(max(sizes)))
+    seconds = process_seconds(int(largest))  # after the runs above: the kernels are cached
+    rates["process"][largest] = int(largest) / seconds
+    log(f"{'whole process':<20} {int(largest):>12,} draws  {int(largest) / seconds / 1e6:7.3f} M/s")
     normals_draws = min(max(int(s) for s in sizes), 1_000_000)
     normals = np.empty((normals_draws, plan.n_normals))
     fastest = 0.0
@@ -173,7 +192,6 @@ def measure(
     log(f"{'numpy model':<20} {numpy_draws:>12,} draws  {numpy_draws / seconds / 1e6:7.3f} M/s")
     result["draws_per_second"] = rates
     result["median_draws_per_second"] = medians
-    largest = str(int(max(sizes)))
     # The engine issue states the sampler's targets at 1e6 draws, beside numpy's normals
     # at (up to) 1e6; other size lists compare their largest size.
     sampler = rates["sampler"].get("1000000", rates["sampler"][largest])
@@ -181,6 +199,7 @@ def measure(
         "sampler_vs_numpy_model": sampler / rates["numpy_model"],
         "sampler_vs_numpy_normals": sampler / rates["numpy_normals"],
         "pipeline_vs_numpy_model": rates["pipeline"][largest] / rates["numpy_model"],
+        "process_vs_numpy_model": rates["process"][largest] / rates["numpy_model"],
         "thread_speedup": rates["sampler"][largest] / rates["sampler_one_thread"][largest],
     }
     if startup:
@@ -195,11 +214,12 @@ def _targets(result: dict) -> dict:
     rates, ratios = result["draws_per_second"], result["ratios"]
     measured = {
         "sampler_draws_per_second_1e6": rates["sampler"].get("1000000"),
-        "pipeline_draws_per_second_1e7": rates["pipeline"].get("10000000"),
+        # The whole process, as the target states it (the pipeline figure is after start-up).
+        "process_draws_per_second_1e7": rates["process"].get("10000000"),
         # The numpy implementation only samples, so this understates the pipeline's lead.
-        "pipeline_vs_numpy_model_1e7": (
-            rates["pipeline"]["10000000"] / rates["numpy_model"]
-            if "10000000" in rates["pipeline"]
+        "process_vs_numpy_model_1e7": (
+            rates["process"]["10000000"] / rates["numpy_model"]
+            if "10000000" in rates["process"]
             else None
         ),
         "sampler_vs_numpy_model": ratios["sampler_vs_numpy_model"],
