@@ -8,7 +8,7 @@ import numpy as np
 from numba import prange
 
 from mcinfra.kernels.jit import helper, inline, kernel
-from mcinfra.kernels.special import log, log_positive
+from mcinfra.kernels.special import log
 
 # Predictions per group of bit masks in rank_bin_counts: 2**JOINT_BITS counters per bin.
 JOINT_BITS = 5
@@ -107,8 +107,7 @@ def _crossover_block(values, rising, falling, first, stop, counts, offsets):
 
     A scalar loop finds each draw's crossing year and keeps its values and those of the
     year before; a branch-free loop over draws, which vectorises, takes the logarithms
-    (:func:`log_positive`) and interpolates. Draws with a ratio that is zero, infinite or
-    NaN (a series that is exactly zero) are redone with :func:`log`. Measured 0.061 against
+    (mcinfra's branch-free :func:`log`) and interpolates. Measured 0.061 against
     0.078 us per draw for the default model's three entities with one loop taking the C
     library's log at each crossing (60,000-draw chunks, median of 40 alternating calls).
     """
@@ -124,33 +123,15 @@ def _crossover_block(values, rising, falling, first, stop, counts, offsets):
             t = 0
             while t < n_years and not up[t, d] >= down[t, d]:
                 t += 1
+            counts[e, t] += 1
             slot[i] = t
             now, before = min(t, n_years - 1), max(t - 1, 0)
             now_up[i], now_down[i] = up[now, d], down[now, d]
             before_up[i], before_down[i] = up[before, d], down[before, d]
-        unusual = False
-        for i in range(n):
-            now_ratio = now_up[i] / now_down[i]
-            before_ratio = before_up[i] / before_down[i]
-            usable = 0.0 < now_ratio < math.inf and 0.0 < before_ratio < math.inf
-            unusual |= not usable
-            offset = _interpolate(
-                slot[i],
-                log_positive(now_ratio if usable else 1.0),
-                log_positive(before_ratio if usable else 1.0),
-                n_years,
-            )
-            offsets[e, first + i] = offset
-        if unusual:
-            for i in range(n):
-                now_ratio = now_up[i] / now_down[i]
-                before_ratio = before_up[i] / before_down[i]
-                if not (0.0 < now_ratio < math.inf and 0.0 < before_ratio < math.inf):
-                    offsets[e, first + i] = _interpolate(
-                        slot[i], log(now_ratio), log(before_ratio), n_years
-                    )
-        for i in range(n):
-            counts[e, np.intp(slot[i])] += 1
+        for i in range(n):  # branch-free: vectorises
+            now = log(now_up[i] / now_down[i])
+            before = log(before_up[i] / before_down[i])
+            offsets[e, first + i] = _interpolate(slot[i], now, before, n_years)
 
 
 @inline

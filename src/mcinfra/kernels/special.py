@@ -24,11 +24,9 @@ machine, vectorised or not.
   + R(s**2))`` with ``f = m - 1`` (exact) and ``R`` the atanh series to ``s**20``
   (truncation below 1e-18 relative for ``|s| <= 0.172``); ``k ln 2`` is added in two
   parts as in :func:`exp`. Within 1 ulp (tested against 50-digit mpmath), -inf at 0, NaN
-  below 0 and for NaN, inf at inf. It branches on those special values, so a loop calling
-  it stays scalar; :func:`log_positive`, the same operations for finite positive values
-  only, has no branches, and a loop calling it vectorises. With :func:`exp` it gives the
-  growth rates of :mod:`mcinfra.kernels.growth` at about 60 % of the cost of the C
-  library's ``pow``.
+  below 0 and for NaN, inf at inf; those special values are chosen by a select, not a
+  branch, so a loop calling it vectorises. With :func:`exp` it gives the growth rates of
+  :mod:`mcinfra.kernels.growth` at about 60 % of the cost of the C library's ``pow``.
 """
 
 from __future__ import annotations
@@ -139,21 +137,13 @@ def exp(x):
 
 @inline
 def log(x):
-    """Natural logarithm, within 1 ulp (see the module docstring)."""
-    if not 0.0 < x < math.inf:  # zero, negatives, infinities and NaN
-        if x == 0.0:
-            return -math.inf
-        return x if x == math.inf else math.nan
-    return log_positive(x)
+    """Natural logarithm, within 1 ulp, with no branches (see the module docstring).
 
-
-@inline
-def log_positive(x):
-    """:func:`log` of a finite ``x > 0`` (subnormals included), with no branches.
-
-    The same operations as :func:`log`, its special cases left out and its choices made
-    by selects, so a loop calling it vectorises; anything else gives a meaningless number.
+    Zero, negatives, infinities and NaN take their values by a select at the end, so a
+    loop calling it vectorises; the arithmetic before it runs on them too and is discarded.
     """
+    special = -math.inf if x == 0.0 else (x if x == math.inf else math.nan)
+    usable = 0.0 < x < math.inf
     subnormal = x < _SMALLEST_NORMAL
     x = x * _TWO_54 if subnormal else x  # scaled into the normal range first
     bits = np.float64(x).view(np.uint64)
@@ -170,7 +160,8 @@ def log_positive(x):
         r = r * z + _ATANH_SERIES[i]
     r *= z
     half_square = 0.5 * f * f
-    return k * _LN2_HI - ((half_square - (s * (half_square + r) + k * _LN2_LO)) - f)
+    result = k * _LN2_HI - ((half_square - (s * (half_square + r) + k * _LN2_LO)) - f)
+    return result if usable else special
 
 
 @inline
