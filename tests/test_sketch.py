@@ -208,6 +208,37 @@ def test_values_beyond_a_rows_pages_are_counted_when_they_come():
     assert sketch.distribution(0)[1].sum() == 1000 and sketch.special[2].sum() == 2
 
 
+def test_values_within_a_spare_page_of_a_rows_range_need_no_second_pass(monkeypatch):
+    # A row's pages reach SPARE_PAGES beyond its values (one page is one octave at the
+    # default accuracy), so a later chunk's tails up to a factor 2 further out are counted
+    # in the first pass; the second (count_new_pages) is only for values beyond that.
+    from mcinfra.stats import sketch as module
+
+    assert module.SPARE_PAGES == 1 and module.QuantileSketch(1).shift == 52 - module.PAGE_SHIFT
+    rng = np.random.default_rng(12)
+    first = rng.lognormal(0.0, 0.3, (3, 2_000))
+    low, high = first.min(axis=1), first.max(axis=1)
+    later = rng.uniform(low[:, None] / 2, 2 * high[:, None], (3, 2_000))
+    later[:, 0], later[:, 1] = low / 2, np.nextafter(2 * high, 0.0)  # the spare pages' ends
+    sketch = _sketch_of(first)
+    with monkeypatch.context() as patch:
+        patch.setattr(module.kernels, "count_new_pages", _no_second_pass)
+        sketch.add(later)
+    whole = _sketch_of(np.concatenate([first, later], axis=1))
+    for row in range(3):
+        for a, b in zip(sketch.distribution(row), whole.distribution(row), strict=True):
+            np.testing.assert_array_equal(a, b)
+    beyond = later.copy()
+    beyond[:, 0] = low / 4
+    with monkeypatch.context() as patch, pytest.raises(AssertionError, match="second pass"):
+        patch.setattr(module.kernels, "count_new_pages", _no_second_pass)
+        _sketch_of(first).add(beyond)
+
+
+def _no_second_pass(*args):
+    raise AssertionError("second pass")
+
+
 def test_ratios_counted_in_cache_match_the_ratios_numpy_divides():
     # Fresh rows, values beyond a row's pages in later chunks, both signs, 0/0, x/0 and NaN.
     rng = np.random.default_rng(5)

@@ -48,8 +48,10 @@ def rank_bin_counts(scores, rows, held, edges, cell_bin, z_low, cells_per_unit, 
             position = (z - z_low) * cells_per_unit
             position = position if position > 0.0 else 0.0  # also NaN
             position = position if position < top else top
-            b = np.intp(cell_bin[np.uintp(position)])
-            bins[d] = b + np.intp(z >= edges[b])
+            # int32 then unsigned: a double converts to int32 in one instruction (to
+            # uint64 in several), and unsigned indexes need no wrap-around check
+            b = np.uintp(cell_bin[np.uintp(np.int32(position))])
+            bins[d] = b + np.uintp(z >= edges[b])
         for g in range(n_groups):
             joint[:] = 0
             masks = held[g]

@@ -25,6 +25,7 @@ from mcinfra.stats.quantiles import linear_quantiles
 from mcinfra.stats.summary import TABLE_PROBS, Columns, Key, figure_draws, figure_row
 
 RELATIVE_ACCURACY = 1e-3
+SPARE_PAGES = 1  # pages given beyond each end of a row's values when its range widens
 _EXPONENT_LIMIT = 0x7FF  # biased exponent of infinities and NaN: no buckets
 
 
@@ -166,6 +167,9 @@ class QuantileSketch:
         extremes = np.empty((rows.size, 4), dtype=np.int64)
         kernels.magnitude_ranges(bits, data_rows, extremes)
         pages = ((extremes >> self.shift) >> PAGE_SHIFT).reshape(-1, 2, 2)  # [sign, low/high]
+        # Spare pages beyond the values seen: a later chunk's tails then seldom need the
+        # second pass (count_new_pages), which every chunk of a run otherwise took.
+        pages = np.clip(pages + np.array([-SPARE_PAGES, SPARE_PAGES]), 0, self.n_pages - 1)
         present = (extremes[:, 1::2] >= 0)[:, :, None]
         found = np.where(present, pages, np.array([self.n_pages, -1]))
         old = self.hull[rows]
