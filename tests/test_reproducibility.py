@@ -72,7 +72,7 @@ def test_streamed_chunks_are_contiguous_and_equal_the_whole_run(default_config, 
     settings = RunSettings(draws=DRAWS, seed=99, chunk_size=999)
     seen = []
 
-    def on_chunk(first, values, inputs, scores):
+    def on_chunk(first, values, inputs, scores, gap):
         assert all(a.flags.c_contiguous for a in (values, inputs, scores))
         seen.append((first, values.copy(), inputs.copy()))
 

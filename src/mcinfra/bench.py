@@ -293,7 +293,7 @@ def sobol_efficiency(
             )
             found: list[np.ndarray] = []
 
-            def on_chunk(first, values, inputs, scores, found=found, size=size):
+            def on_chunk(first, values, inputs, scores, gap, found=found, size=size):
                 context = chunk_context(values, inputs, labels, plan.years, names)
                 held = [np.count_nonzero(p.compiled.holds(context)) / size for p in predictions]
                 spread = np.quantile(values[rows, last], SOBOL_QUANTILES, axis=-1).T.ravel()

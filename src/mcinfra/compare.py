@@ -62,7 +62,7 @@ def paired_counts(
 
     scope_a, scope_b = scope(plan_a), scope(plan_b)
 
-    def on_chunk(first, values, inputs, scores):
+    def on_chunk(first, values, inputs, scores, gap):
         n = values.shape[-1]
         draw_chunk(plan_b, settings, first, n, (values_b, inputs_b, scores_b), 0)
         context_a = scope_a(values, inputs)

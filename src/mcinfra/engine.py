@@ -111,11 +111,13 @@ def chunk_bounds(settings: RunSettings, start: int = 0, end: int | None = None):
         first = stop
 
 
-def draw_chunk(plan: Plan, settings: RunSettings, first: int, n: int, out, column: int) -> None:
+def draw_chunk(plan: Plan, settings: RunSettings, first: int, n: int, out, column: int) -> float:
     """Simulate draws ``first .. first + n - 1`` into columns ``column ..`` of ``out``.
 
     ``out`` is (values (S, Y, N), inputs (K, N), scores (K, N)); the draws must lie in one
-    Sobol' replicate (see :func:`chunk_bounds`).
+    Sobol' replicate (see :func:`chunk_bounds`). Returns their partition check, the largest
+    |sum of a partition's segments / total - 1| (computed by the sampler while the rows
+    are in cache; :class:`mcinfra.stats.summary.PartitionCheck` records it).
     """
     if settings.method == "sobol":
         size = settings.replicate_draws
@@ -128,10 +130,9 @@ def draw_chunk(plan: Plan, settings: RunSettings, first: int, n: int, out, colum
             )
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        kernels.simulate_from_normals(normals, plan.kernel, *out, column)
-    else:
-        key = seed_key(settings.seed)
-        kernels.simulate_chunk(key, first, n, plan.kernel, *out, column)
+        return kernels.simulate_from_normals(normals, plan.kernel, *out, column)
+    key = seed_key(settings.seed)
+    return kernels.simulate_chunk(key, first, n, plan.kernel, *out, column)
 
 
 def simulate(
@@ -162,7 +163,7 @@ def simulate(
     return to_dataset(plan, values, inputs, scores, 0, attrs)
 
 
-ChunkCallback = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
+ChunkCallback = Callable[[int, np.ndarray, np.ndarray, np.ndarray, float], None]
 
 
 @dataclass
@@ -188,14 +189,14 @@ def stream(
     Returns the seconds spent sampling and the number of draws made: all of
     ``settings.draws``, or fewer when ``stop()`` returns True after a chunk.
 
-    ``on_chunk(first, values, inputs, scores)`` receives draws ``first .. first + n - 1``
-    as draw-last views ``values`` (S, Y, n), ``inputs`` and ``scores`` (K, n) of buffers
-    reused for every chunk, so memory stays bounded by the chunk size; copy what must
-    outlive the call. With ``out`` (values, inputs, scores holding every draw) each chunk
-    is written in place at its own columns instead. ``start`` (a chunk boundary) continues
-    a run whose draws ``0 .. start - 1`` are done; ``end`` (default: all draws) stops
-    before draw ``end``. ``clock`` gets each chunk's sampling seconds as soon as the chunk
-    is drawn.
+    ``on_chunk(first, values, inputs, scores, gap)`` receives draws ``first .. first + n -
+    1`` as draw-last views ``values`` (S, Y, n), ``inputs`` and ``scores`` (K, n) of
+    buffers reused for every chunk, so memory stays bounded by the chunk size (copy what
+    must outlive the call), and their partition check ``gap`` (:func:`draw_chunk`). With
+    ``out`` (values, inputs, scores holding every draw) each chunk is written in place at
+    its own columns instead. ``start`` (a chunk boundary) continues a run whose draws
+    ``0 .. start - 1`` are done; ``end`` (default: all draws) stops before draw ``end``.
+    ``clock`` gets each chunk's sampling seconds as soon as the chunk is drawn.
     """
     whole_run = out is not None
     if not whole_run:
@@ -210,12 +211,12 @@ def stream(
             n = stop_at - first
             chunk_out, column = (out, first) if whole_run else (buffers.chunk(n), 0)
             chunk_started = time.perf_counter()
-            draw_chunk(plan, settings, first, n, chunk_out, column)
+            gap = draw_chunk(plan, settings, first, n, chunk_out, column)
             clock.seconds += time.perf_counter() - chunk_started
             if on_chunk is not None:
                 values, inputs, scores = chunk_out
                 window = slice(column, column + n)
-                on_chunk(first, values[:, :, window], inputs[:, window], scores[:, window])
+                on_chunk(first, values[:, :, window], inputs[:, window], scores[:, window], gap)
             if progress is not None:
                 progress(stop_at, settings.draws, time.perf_counter() - started)
             done = stop_at

@@ -253,8 +253,8 @@ def run_to_directory(
                     save_checkpoint(checkpoint_file, reductions, done, clock.seconds)
                     last_checkpoint = time.perf_counter()
 
-            def on_chunk(first, values, inputs, scores):
-                reductions.add(first, values, inputs, scores)
+            def on_chunk(first, values, inputs, scores, gap):
+                reductions.add(first, values, inputs, scores, gap)
                 if writer is not None:
                     writer.write(first, values, inputs, scores)
                 checkpoint(first + values.shape[-1])

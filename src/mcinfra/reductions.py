@@ -94,10 +94,24 @@ class Reductions:
         """The quantile source: exact ``Columns`` or the ``SketchColumns``."""
         return self.collector.columns if self.exact else self.collector
 
-    def add(self, first: int, values: np.ndarray, inputs: np.ndarray, scores: np.ndarray) -> None:
-        """Reduce a draw-last chunk holding draws ``first ..`` (chunks in draw order)."""
+    def add(
+        self,
+        first: int,
+        values: np.ndarray,
+        inputs: np.ndarray,
+        scores: np.ndarray,
+        gap: float | None = None,
+    ) -> None:
+        """Reduce a draw-last chunk holding draws ``first ..`` (chunks in draw order).
+
+        ``gap`` is the chunk's partition check as the sampler computed it (see
+        :func:`mcinfra.engine.draw_chunk`); without it the check reads the values.
+        """
         self.collector.add(first, values)
-        self.check.add(values)
+        if gap is None:
+            self.check.add(values)
+        else:
+            self.check.record(gap)
         holds = self.counter.add(values, inputs, scores)
         if self.replicates is not None:
             self.replicates.add(first, values.shape[-1], holds)

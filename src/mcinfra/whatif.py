@@ -76,7 +76,7 @@ def conditional(
     holds_given = np.zeros(len(predictions), dtype=np.int64)
     count = {"given": 0, "draws": 0}
 
-    def on_chunk(first, values, inputs, scores):
+    def on_chunk(first, values, inputs, scores, gap):
         context = chunk_context(values, inputs, labels, plan.years, names)
         mask = condition.holds(context)
         count["given"] += int(mask.sum())

@@ -189,7 +189,11 @@ class PartitionCheck:
     def add(self, values: np.ndarray) -> None:
         """Check a draw-last chunk (S, Y, n); row 0 is the total."""
         if self._rows.size:
-            self.worst = max(self.worst, float(partition_gap(values, self._ptr, self._rows)))
+            self.record(float(partition_gap(values, self._ptr, self._rows)))
+
+    def record(self, gap: float) -> None:
+        """Count a chunk whose largest gap is already known (the sampler computes it)."""
+        self.worst = max(self.worst, float(gap))
 
 
 def partition_residual(ds: xr.Dataset) -> float:
