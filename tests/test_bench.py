@@ -16,8 +16,9 @@ def test_bench_writes_rates_ratios_machine_and_targets(tmp_path, capsys):
     assert set(rates["sampler"]) == set(rates["pipeline"]) == {"3000", "6000"}
     assert set(rates["process"]) == {"6000"} and rates["process"]["6000"] > 0  # largest size
     assert all(rate > 0 for rate in rates["sampler"].values())
-    medians = result["median_draws_per_second"]["sampler"]
-    assert all(0 < medians[size] <= rates["sampler"][size] for size in ("3000", "6000"))
+    medians = result["median_draws_per_second"]
+    assert all(0 < medians["sampler"][n] <= rates["sampler"][n] for n in ("3000", "6000"))
+    assert 0 < medians["process"]["6000"] <= rates["process"]["6000"]
     assert result["ratios"]["sampler_vs_numpy_model"] > 0
     assert result["machine"]["cpu_count"] >= 1
     assert result["targets"]["cached_startup_seconds"]["met"] is None  # not measured
