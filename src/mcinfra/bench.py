@@ -157,17 +157,21 @@ def measure(
         for first in range(0, draws, chunk):
             simulate_chunk(key, first, min(chunk, draws - first), plan.kernel, *buffers, 0)
 
+    def record(name: str, draws: int, times: list[float], label: str = "") -> None:
+        """Best and median rate of ``times`` (seconds for ``draws`` draws each), and log them."""
+        rates[name][str(draws)] = draws / min(times)
+        medians[name][str(draws)] = draws / float(np.median(times))
+        log(
+            f"{label or name:<20} {draws:>12,} draws  {draws / min(times) / 1e6:7.3f} M/s"
+            f"  (median of {len(times)}: {draws / np.median(times) / 1e6:.3f} M/s)"
+        )
+
     for size in sizes:
         settings = settings_from(loaded, draws=int(size))
         for key_name, count in (("sampler", threads), ("sampler_one_thread", 1)):
             with numba_threads(count):
                 times = wall_times(repeats, lambda n=int(size): sample(n))
-            rates[key_name][str(int(size))] = int(size) / min(times)
-            medians[key_name][str(int(size))] = int(size) / float(np.median(times))
-            log(
-                f"{key_name:<20} {int(size):>12,} draws  {int(size) / min(times) / 1e6:7.3f} M/s"
-                f"  (median of {repeats}: {int(size) / np.median(times) / 1e6:.3f} M/s)"
-            )
+            record(key_name, int(size), times)
         with tempfile.TemporaryDirectory(prefix="mcinfra-bench-") as scratch:
             runs = 1 if size >= 5_000_000 else repeats
             seconds = best_of(
@@ -178,12 +182,7 @@ def measure(
     largest = str(int(max(sizes)))
     # after the runs above: the kernels are cached
     times = [process_seconds(int(largest)) for _ in range(repeats)]
-    rates["process"][largest] = int(largest) / min(times)
-    medians["process"][largest] = int(largest) / float(np.median(times))
-    log(
-        f"{'whole process':<20} {int(largest):>12,} draws  {int(largest) / min(times) / 1e6:7.3f}"
-        f" M/s  (median of {repeats}: {int(largest) / np.median(times) / 1e6:.3f} M/s)"
-    )
+    record("process", int(largest), times, label="whole process")
     normals_draws = min(max(int(s) for s in sizes), 1_000_000)
     normals = np.empty((normals_draws, plan.n_normals))
     fastest = 0.0

@@ -2,8 +2,8 @@
 
 - ``cache=True``: compiled code is stored beside the package, so a new process loads it
   in a fraction of a second instead of recompiling. Numba checks only the kernel's own
-  source file: after editing a helper in another module (e.g. ``inputs.py`` or
-  ``special.py``, inlined into ``model.py``'s kernels), delete
+  source file: after editing a helper in another module (e.g. ``inputs.py``,
+  ``special.py`` or ``select.py``, inlined into ``model.py``'s kernels), delete
   ``src/mcinfra/kernels/__pycache__/*.nb?`` in a development checkout. An installed
   upgrade rewrites every file, so users never see it.
 - ``error_model="numpy"``: division by zero gives inf/NaN as in numpy instead of raising;

@@ -30,6 +30,7 @@ from mcinfra.kernels.inputs import (
 )
 from mcinfra.kernels.jit import helper, inline, kernel
 from mcinfra.kernels.random import fill_block_normals, fill_normals
+from mcinfra.kernels.select import gap_bits, sum_rows
 from mcinfra.kernels.special import exp
 from mcinfra.kernels.stream import store_fence, stream_copy
 
@@ -262,8 +263,8 @@ def simulate_block(nb, plan, w, v, x, z, col):
             # The partition check, on the rows just written (still in cache): about 2 % of
             # the sampler's time, where a separate pass reading them back from memory took
             # 0.036-0.048 us per draw, 4 % of a run's chunk time.
-            rows = plan.seg_series[first : first + n_seg]
-            worst = max(worst, _partition_gap_bits(unb, rows, t, v, ucol, acc))
+            sum_rows(unb, plan.seg_series[first : first + n_seg], t, v, ucol, acc)
+            worst = max(worst, gap_bits(unb, t, v, ucol, acc))
         pos += n_seg * horizon
 
     # Function split: rising share q(y) = 1 / (1 + exp(-k (y - X))). Years are consecutive,
@@ -353,29 +354,6 @@ def simulate_block(nb, plan, w, v, x, z, col):
             for b in range(unb):
                 v[row, t, ucol + b] = result[t, b]
     return worst
-
-
-@inline
-def _partition_gap_bits(unb, rows, t, v, ucol, acc):
-    """Largest |sum of ``rows`` / total - 1| in year ``t`` over the block, as int64 bits.
-
-    The rows (at least one) are added in order, first row copied, the total being row 0:
-    the same arithmetic as :func:`mcinfra.kernels.select.partition_gap`, so the same bits.
-    The bits of a non-negative double order as its value, and their maximum vectorises.
-    """
-    first_row = rows[0]
-    for b in range(unb):
-        acc[b] = v[first_row, t, ucol + b]
-    for r in range(1, rows.shape[0]):
-        row = rows[r]
-        for b in range(unb):
-            acc[b] += v[row, t, ucol + b]
-    largest = np.int64(0)
-    for b in range(unb):
-        gap = abs(acc[b] / v[0, t, ucol + b] - 1.0)
-        gap = gap if gap == gap else 0.0
-        largest = max(largest, np.float64(gap).view(np.int64))
-    return largest
 
 
 @inline

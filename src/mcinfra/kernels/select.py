@@ -113,16 +113,48 @@ def growth_quantiles(data, end_rows, start_rows, power, probs, out):
             out[c, j] = _lerp(picked[2 * j], picked[2 * j + 1], (n - 1) * probs[j] - ranks[2 * j])
 
 
+@inline
+def sum_rows(n, members, t, values, first, acc):
+    """``acc[:n]`` = the sum of rows ``members`` of the draw-last ``values`` in year ``t``.
+
+    Columns ``first .. first + n - 1`` (``n`` and ``first`` unsigned); at least one row,
+    added in order, the first copied rather than added to zeros. Shared by
+    :func:`partition_gap` and the sampler, which checks each block's partitions as it
+    writes them: the same arithmetic, so the same bits.
+    """
+    row = members[0]
+    for i in range(n):
+        acc[i] = values[row, t, first + i]
+    for r in range(1, members.shape[0]):
+        row = members[r]
+        for i in range(n):
+            acc[i] += values[row, t, first + i]
+
+
+@inline
+def gap_bits(n, t, values, first, acc):
+    """Largest |``acc[i]`` / total - 1| over ``i < n`` as int64 bits, NaN ignored.
+
+    The total is row 0 of year ``t`` from column ``first``. The bits of a non-negative
+    double order as its value, and their integer maximum vectorises where a floating-point
+    one does not (0.039 against 0.053 us per draw on the default model).
+    """
+    largest = np.int64(0)
+    for i in range(n):
+        gap = abs(acc[i] / values[0, t, first + i] - 1.0)
+        gap = gap if gap == gap else 0.0
+        largest = max(largest, np.float64(gap).view(np.int64))
+    return largest
+
+
 @kernel(parallel=True)
 def partition_gap(values, part_ptr, rows):
     """Largest |sum of a partition's rows / total - 1| over years and draws (NaN ignored).
 
     ``values`` is draw-last (S, Y, n) with the total in row 0; partition p owns
     ``rows[part_ptr[p]:part_ptr[p + 1]]``. Tasks are blocks of draws, each summing whole
-    rows of its block in a local buffer (loops over draws, which vectorise). The largest
-    gap is kept as the bits of a non-negative double, which order as its value: an integer
-    maximum vectorises where a floating-point one does not (0.039 against 0.053 us per
-    draw on the default model).
+    rows of its block in a local buffer (:func:`sum_rows`, :func:`gap_bits`: loops over
+    draws, which vectorise).
     """
     n_years = values.shape[1]
     n = values.shape[2]
@@ -135,20 +167,12 @@ def partition_gap(values, part_ptr, rows):
         largest = np.int64(0)
         for t in range(n_years):
             for p in range(part_ptr.shape[0] - 1):
-                if part_ptr[p] == part_ptr[p + 1]:
+                members = rows[part_ptr[p] : part_ptr[p + 1]]
+                if members.shape[0] == 0:  # no rows: a sum of zero
                     acc[:m] = 0.0
-                else:  # the first row copied rather than added to zeros: one pass fewer
-                    row = rows[part_ptr[p]]
-                    for i in range(m):
-                        acc[i] = values[row, t, first + i]
-                for r in range(part_ptr[p] + 1, part_ptr[p + 1]):
-                    row = rows[r]
-                    for i in range(m):
-                        acc[i] += values[row, t, first + i]
-                for i in range(m):
-                    gap = abs(acc[i] / values[0, t, first + i] - 1.0)
-                    gap = gap if gap == gap else 0.0
-                    largest = max(largest, np.float64(gap).view(np.int64))
+                else:
+                    sum_rows(m, members, t, values, first, acc)
+                largest = max(largest, gap_bits(m, t, values, first, acc))
         worst[task] = largest
     return np.int64(worst.max()).view(np.float64) if n_tasks else 0.0
 
