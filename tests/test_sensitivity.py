@@ -115,6 +115,15 @@ def test_bin_counts_equal_the_definition_for_many_predictions():
             np.testing.assert_array_equal(acc.hits[k, :, p], expected)
 
 
+def test_bin_counts_without_predictions_still_count_every_draw():
+    rng = np.random.default_rng(6)
+    scores = rng.standard_normal((2, 3000))
+    acc = SensitivityAccumulator(0, ["x", "y"], [True, False])
+    acc.add(scores, np.zeros((0, 3000), dtype=bool))
+    assert acc.hits.shape == (1, acc.counts.shape[1], 0)
+    np.testing.assert_array_equal(acc.counts.sum(axis=1), [3000])
+
+
 def test_run_writes_sensitivity_and_top_drivers(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", "--draws", "20000", "--out", str(out), "--quiet", "--no-report"]) == 0

@@ -15,33 +15,34 @@ JOINT_BITS = 5
 
 
 @kernel(parallel=True)
-def rank_bin_counts(scores, rows, held, edges, cell_bin, z_low, cells_per_unit, counts, hits):
+def rank_bin_counts(scores, rows, indicators, edges, cell_bin, z_low, cells_per_unit, counts, hits):
     """Count draws per bin of each input's rank u = Phi(z), overall and where each holds.
 
-    ``scores`` (K, n) normal scores; ``rows`` the inputs to count; ``held`` (G, n) int64,
-    bit j of ``held[g, d]`` set where prediction ``g * JOINT_BITS + j`` holds in draw d.
-    Adds to ``counts`` (len(rows), B) and ``hits`` (len(rows), B, P), B equal bins of u.
+    ``scores`` (K, n) normal scores; ``rows`` the inputs to count; ``indicators`` (P, n)
+    booleans, true where prediction p holds in draw d. Adds to ``counts`` (len(rows), B)
+    and ``hits`` (len(rows), B, P), B equal bins of u.
 
     Bins are found in z, without evaluating Phi: ``edges`` (B,) are the scores
     Phi^-1(b / B) followed by NaN, and ``cell_bin`` gives the bin of the left end of each
     grid cell of width 1 / cells_per_unit from ``z_low``; cells are narrower than bins, so
     one comparison with the next edge finishes the search (NaN: never past the last bin).
-    Each draw adds one to a local count per (group, bin, mask) instead of one per
-    prediction; the masks are split into predictions once per chunk. Inputs run in
-    parallel; each owns its rows.
+    Each draw adds one to a local count per (group, mask, bin) instead of one per
+    prediction, a mask holding JOINT_BITS predictions' indicators as bits; the masks are
+    split into predictions once per chunk. Inputs run in parallel; each owns its rows.
 
     Two passes per input: every draw's bin first, then the counts. This kernel took 0.093
     us per draw against 0.108 with both in one loop (default model, 27 inputs, 60,000
     draws, median of 20 calls).
     """
     n_bins = counts.shape[1]
-    n_groups = held.shape[0]
     n_draws = scores.shape[1]
     n_masks = 1 << JOINT_BITS
+    held = pack_masks(indicators)
+    n_groups = held.shape[0]
     top = np.float64(cell_bin.shape[0] - 1)
     for i in prange(rows.shape[0]):
         row = rows[i]
-        joint = np.empty(n_bins * n_masks, dtype=np.int32)  # (bin, mask), flat: 3x faster
+        joint = np.empty(n_masks * n_bins, dtype=np.int32)  # (mask, bin), flat: 3x faster
         bins = np.empty(n_draws, dtype=np.int16)  # int16: B must stay below 32,768
         for d in range(n_draws):
             z = scores[row, d]
@@ -56,26 +57,54 @@ def rank_bin_counts(scores, rows, held, edges, cell_bin, z_low, cells_per_unit, 
             joint[:] = 0
             masks = held[g]
             for d in range(n_draws):
-                joint[np.intp(bins[d]) * n_masks + masks[d]] += 1
+                joint[np.intp(masks[d]) * n_bins + bins[d]] += 1
             _add_joint(joint, counts[i], hits[i], g * JOINT_BITS, g == 0)
+
+
+@inline
+def pack_masks(indicators):
+    """Indicators (P, n) packed into masks (G, n), G = max(1, ceil(P / JOINT_BITS)).
+
+    Bit j of ``masks[g, d]`` is ``indicators[g * JOINT_BITS + j, d]``.
+    """
+    n_predictions, n_draws = indicators.shape
+    n_groups = max(1, (n_predictions + JOINT_BITS - 1) // JOINT_BITS)
+    held = np.zeros((n_groups, n_draws), dtype=np.uint8)
+    for p in range(n_predictions):
+        bit = np.uint8(1 << (p % JOINT_BITS))
+        masks = held[p // JOINT_BITS]
+        flags = indicators[p]
+        for d in range(n_draws):
+            masks[d] |= bit if flags[d] else np.uint8(0)
+    return held
 
 
 @helper
 def _add_joint(joint, counts, hits, first, with_counts):
-    """Add (bin, mask) counts to per-bin ``counts`` and per-prediction ``hits`` (bins, P).
+    """Add (mask, bin) counts to per-bin ``counts`` and per-prediction ``hits`` (bins, P).
 
-    The sums run over the contiguous mask axis, so they vectorise.
+    Every sum runs over whole rows of bins, which vectorise: a prediction's hits are the
+    sum of the 2**(JOINT_BITS - 1) mask rows with its bit set.
     """
+    n_bins = counts.shape[0]
     n_masks = 1 << JOINT_BITS
-    for b in range(counts.shape[0]):
-        cell = joint[b * n_masks : (b + 1) * n_masks]
-        if with_counts:
-            counts[b] += cell.sum()
-        for j in range(min(JOINT_BITS, hits.shape[1] - first)):
-            total = 0
-            for m in range(n_masks):
-                total += cell[m] if (m >> j) & 1 else 0
-            hits[b, first + j] += total
+    total = np.zeros(n_bins, dtype=np.int64)
+    if with_counts:
+        for m in range(n_masks):
+            cell = joint[m * n_bins : (m + 1) * n_bins]
+            for b in range(n_bins):
+                total[b] += cell[b]
+        for b in range(n_bins):
+            counts[b] += total[b]
+    for j in range(min(JOINT_BITS, hits.shape[1] - first)):
+        total[:] = 0
+        for m in range(n_masks):
+            if (m >> j) & 1:
+                cell = joint[m * n_bins : (m + 1) * n_bins]
+                for b in range(n_bins):
+                    total[b] += cell[b]
+        for b in range(n_bins):
+            hits[b, first + j] += total[b]
 
 
 CROSSOVER_BLOCK = 1024  # draws per parallel task of crossover_counts

@@ -100,11 +100,17 @@ def _count_other(word, shift, negative, low_neg, special):
 
 @helper
 def _flush(counts, low, table, pool):
-    """Add the dense counts of buckets ``low ..`` to their pages in the pool."""
-    for i in range(counts.shape[0]):
-        bucket = low + i
-        if counts[i]:
-            pool[table[bucket >> PAGE_SHIFT], bucket & (PAGE - 1)] += counts[i]
+    """Add the dense counts of whole pages of buckets from ``low`` to the pool.
+
+    Page by page, as additions of whole pool rows, which vectorise (a test and a branch per
+    bucket took longer than the counting at 2,000-draw chunks).
+    """
+    first_page = low >> PAGE_SHIFT
+    for p in range(counts.shape[0] >> PAGE_SHIFT):
+        target = pool[table[first_page + p]]
+        start = np.uintp(p << PAGE_SHIFT)
+        for k in range(np.uintp(PAGE)):
+            target[k] += counts[start + k]
 
 
 @helper

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcinfra.kernels.counts import JOINT_BITS, rank_bin_counts
+from mcinfra.kernels.counts import rank_bin_counts
 
 RANK_BINS = 1024  # below 32,768: rank_bin_counts keeps bin numbers as int16
 INDEX_BINS = 32
@@ -59,7 +59,7 @@ class SensitivityAccumulator:
         self.rows = np.flatnonzero(uncertain)
         self.names = [input_names[k] for k in self.rows]
         self.counts = np.zeros((self.rows.size, RANK_BINS), dtype=np.int64)
-        # (input, bin, prediction), filled from per-chunk (bin, mask) counts
+        # (input, bin, prediction), filled from per-chunk (mask, bin) counts
         self.hits = np.zeros((self.rows.size, RANK_BINS, n_predictions), dtype=np.int64)
 
     def add(self, scores: np.ndarray, indicators: np.ndarray) -> None:
@@ -67,16 +67,10 @@ class SensitivityAccumulator:
         edges, cell_bin = bin_lookup()
         if scores.shape[1] >= 2**31:
             raise ValueError("a chunk of 2**31 draws or more would overflow the bin counters")
-        # Predictions travel as bits of one int64 per draw, JOINT_BITS per group.
-        n_groups = max(1, -(-indicators.shape[0] // JOINT_BITS))
-        padded = np.zeros((n_groups * JOINT_BITS, indicators.shape[1]), dtype=np.int64)
-        padded[: indicators.shape[0]] = indicators
-        weights = np.left_shift(1, np.arange(JOINT_BITS, dtype=np.int64))
-        held = np.einsum("gjn,j->gn", padded.reshape(n_groups, JOINT_BITS, -1), weights)
         rank_bin_counts(
             scores,
             self.rows,
-            held,
+            indicators,
             edges,
             cell_bin,
             -GRID_Z,
