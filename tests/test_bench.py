@@ -9,7 +9,7 @@ from mcinfra.cli import main
 
 def test_bench_writes_rates_ratios_machine_and_targets(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    args = ["bench", "--sizes", "3000,6000", "--repeats", "1", "--no-startup"]
+    args = ["bench", "--sizes", "3000,6000", "--repeats", "2", "--no-startup"]
     assert main([*args, "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     rates = result["draws_per_second"]
@@ -17,7 +17,8 @@ def test_bench_writes_rates_ratios_machine_and_targets(tmp_path, capsys):
     assert set(rates["process"]) == {"6000"} and rates["process"]["6000"] > 0  # largest size
     assert all(rate > 0 for rate in rates["sampler"].values())
     medians = result["median_draws_per_second"]
-    assert all(0 < medians["sampler"][n] <= rates["sampler"][n] for n in ("3000", "6000"))
+    for name in ("sampler", "sampler_one_thread"):  # the thread counts take turns
+        assert all(0 < medians[name][n] <= rates[name][n] for n in ("3000", "6000"))
     assert 0 < medians["process"]["6000"] <= rates["process"]["6000"]
     assert result["ratios"]["sampler_vs_numpy_model"] > 0
     assert result["machine"]["cpu_count"] >= 1

@@ -5,7 +5,8 @@ default model, so the ratios, which are what to compare across machines, come fr
 same conditions:
 
 - sampler: inputs to trajectories, chunk by chunk into buffers reused for every chunk (as
-  a run streams them), with all threads and with one;
+  a run streams them), with all threads and with one, the two taking turns repeat by
+  repeat;
 - pipeline: a whole run without the report (sampling, predictions, sensitivity, quantiles,
   files), as ``mcinfra run --no-report`` does it after start-up;
 - process: the same as a whole ``mcinfra run --no-report`` process at the largest size,
@@ -168,9 +169,15 @@ def measure(
 
     for size in sizes:
         settings = settings_from(loaded, draws=int(size))
-        for key_name, count in (("sampler", threads), ("sampler_one_thread", 1)):
-            with numba_threads(count):
-                times = wall_times(repeats, lambda n=int(size): sample(n))
+        # The thread counts take turns, so that the machine's drift (tens of percent over
+        # minutes on shared machines) moves both sides of the thread speedup alike.
+        sampler_times: dict = {"sampler": [], "sampler_one_thread": []}
+        turns = (("sampler", threads), ("sampler_one_thread", 1))
+        for repeat in range(repeats):
+            for key_name, count in turns if repeat % 2 == 0 else turns[::-1]:
+                with numba_threads(count):
+                    sampler_times[key_name] += wall_times(1, lambda n=int(size): sample(n))
+        for key_name, times in sampler_times.items():
             record(key_name, int(size), times)
         with tempfile.TemporaryDirectory(prefix="mcinfra-bench-") as scratch:
             runs = 1 if size >= 5_000_000 else repeats
