@@ -30,7 +30,7 @@ from mcinfra.kernels.inputs import (
 )
 from mcinfra.kernels.jit import helper, inline, kernel
 from mcinfra.kernels.random import fill_block_normals, fill_normals
-from mcinfra.kernels.select import gap_bits, sum_rows
+from mcinfra.kernels.select import gap_bits, largest_gap, sum_rows
 from mcinfra.kernels.special import exp
 from mcinfra.kernels.stream import store_fence, stream_copy
 
@@ -504,7 +504,7 @@ def simulate_chunk(key, first_draw, n_draws, plan, out, inputs_out, scores_out, 
         worst[task] = _simulate_task(
             key, first_draw, first, stop, plan, out, inputs_out, scores_out, column
         )
-    return np.int64(worst.max()).view(np.float64) if n_tasks else 0.0
+    return largest_gap(worst)
 
 
 @kernel(parallel=True)
@@ -525,7 +525,7 @@ def simulate_from_normals(normals, plan, out, inputs_out, scores_out, column):
         worst[task] = _simulate_task_from_normals(
             normals, first, stop, plan, out, inputs_out, scores_out, column
         )
-    return np.int64(worst.max()).view(np.float64) if n_tasks else 0.0
+    return largest_gap(worst)
 
 
 @kernel(parallel=True)

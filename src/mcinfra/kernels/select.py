@@ -147,6 +147,12 @@ def gap_bits(n, t, values, first, acc):
     return largest
 
 
+@inline
+def largest_gap(task_bits):
+    """The largest of the tasks' :func:`gap_bits` as a double (0.0 when there are none)."""
+    return np.int64(task_bits.max()).view(np.float64) if task_bits.shape[0] else 0.0
+
+
 @kernel(parallel=True)
 def partition_gap(values, part_ptr, rows):
     """Largest |sum of a partition's rows / total - 1| over years and draws (NaN ignored).
@@ -174,7 +180,7 @@ def partition_gap(values, part_ptr, rows):
                     sum_rows(m, members, t, values, first, acc)
                 largest = max(largest, gap_bits(m, t, values, first, acc))
         worst[task] = largest
-    return np.int64(worst.max()).view(np.float64) if n_tasks else 0.0
+    return largest_gap(worst)
 
 
 @kernel(parallel=True)
