@@ -21,7 +21,7 @@ from numba import prange
 from mcinfra import load_config
 from mcinfra.kernels.model import simulate_chunk
 from mcinfra.kernels.random import seed_key
-from mcinfra.plan import compile_plan
+from mcinfra.sampling.plan import compile_plan
 
 
 @numba.njit(parallel=True, cache=True)

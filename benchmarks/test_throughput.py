@@ -19,10 +19,10 @@ import pytest
 pytest.importorskip("pytest_benchmark")
 
 from mcinfra import load_config, settings_from
-from mcinfra.engine import draw_chunk, numba_threads, warm_up
-from mcinfra.pipeline import run_to_directory
-from mcinfra.plan import compile_plan
-from mcinfra.reference import simulate as numpy_simulate
+from mcinfra.bench.reference import simulate as numpy_simulate
+from mcinfra.run.pipeline import run_to_directory
+from mcinfra.sampling.engine import draw_chunk, numba_threads, warm_up
+from mcinfra.sampling.plan import compile_plan
 
 CHUNK = 65_536
 

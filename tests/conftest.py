@@ -33,7 +33,7 @@ def default_config():
 
 @pytest.fixture(scope="session")
 def default_plan(default_config):
-    from mcinfra.plan import compile_plan
+    from mcinfra.sampling.plan import compile_plan
 
     return compile_plan(default_config.config)
 

@@ -141,7 +141,7 @@ def test_validate_prints_coherence_gap_and_inference_share(capsys):
     ],
 )
 def test_every_flag_reaches_the_run_settings(flag, value, attribute, expected):
-    from mcinfra.engine import settings_from
+    from mcinfra.sampling.engine import settings_from
 
     args = build_parser().parse_args(["run", flag, value])
     settings = settings_from(

@@ -9,7 +9,7 @@ import pytest
 
 from mcinfra import RunSettings, simulate
 from mcinfra.cli import main
-from mcinfra.results import draw_last
+from mcinfra.sampling.dataset import draw_last
 from mcinfra.stats.crossover import CrossoverCounter, crossover_times
 
 YEARS = [2024, 2025, 2026, 2027]

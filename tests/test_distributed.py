@@ -8,8 +8,8 @@ import pytest
 
 from mcinfra.cli import main
 from mcinfra.config import load_config
-from mcinfra.engine import settings_from
-from mcinfra.pipeline import run_to_directory
+from mcinfra.run.pipeline import run_to_directory
+from mcinfra.sampling.engine import settings_from
 
 distributed = pytest.importorskip("dask.distributed")
 

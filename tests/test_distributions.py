@@ -7,9 +7,9 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 from scipy.special import ndtri
 
-from mcinfra.distributions import InputSpec, build_table, table_params
 from mcinfra.kernels import inputs as codes
 from mcinfra.kernels.inputs import input_values
+from mcinfra.model.distributions import InputSpec, build_table, table_params
 
 SPEC = TypeAdapter(InputSpec)
 U = np.concatenate(

@@ -10,7 +10,7 @@ import pytest
 from conftest import MINIMAL
 from mcinfra import RunSettings, parse_config, simulate
 from mcinfra.errors import ConfigError
-from mcinfra.expressions import SERIES, ExpressionProblem, compile_expression
+from mcinfra.language.expressions import SERIES, ExpressionProblem, compile_expression
 
 DERIVED = (
     MINIMAL

@@ -96,7 +96,7 @@ def test_the_samplers_partition_check_is_the_check_of_the_values_it_wrote(defaul
     # The sampler computes each chunk's partition check on the rows it has just written,
     # still in cache; for every chunk (short ones too) it must be, to the bit, what the
     # separate check computes from the values, whose kernel has tests of its own.
-    from mcinfra.engine import stream
+    from mcinfra.sampling.engine import stream
     from mcinfra.stats.summary import PartitionCheck
 
     series = default_plan.series

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from mcinfra import reference as numpy_model
+from mcinfra.bench import reference as numpy_model
 from mcinfra.kernels import model as kernels
 from mcinfra.kernels.random import seed_key
 from mcinfra.kernels.stream import store_fence, stream_copy

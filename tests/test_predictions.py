@@ -14,9 +14,9 @@ from conftest import MINIMAL
 from mcinfra import RunSettings, parse_config, simulate
 from mcinfra.cli import main
 from mcinfra.config import default_config_path
-from mcinfra.predictions import PredictionError, Scope, compile_prediction
-from mcinfra.report_text import crossover_table, significant
-from mcinfra.stats.indicators import prediction_indicators
+from mcinfra.language.predictions import PredictionError, Scope, compile_prediction
+from mcinfra.report.terminal import crossover_table, significant
+from mcinfra.run.diagnostics import prediction_indicators
 from mcinfra.stats.probability import ProbabilityEstimate, wilson_interval
 
 SCOPE = Scope(
@@ -168,7 +168,7 @@ def test_hostile_or_wrong_expressions_are_refused_quickly(expr, message):
 
 
 def test_language_features_evaluate_as_documented():
-    from mcinfra.predictions import Context
+    from mcinfra.language.predictions import Context
 
     n = 6
     columns = {("total", y): np.full(n, 100.0 * 1.1 ** (y - 2024)) for y in range(2024, 2031)} | {

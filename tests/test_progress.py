@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from mcinfra.progress import LOG_EVERY_SECONDS, SHOW_AFTER_SECONDS, Progress
+from mcinfra.report.progress import LOG_EVERY_SECONDS, SHOW_AFTER_SECONDS, Progress
 
 
 class Terminal(io.StringIO):

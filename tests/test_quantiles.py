@@ -51,7 +51,7 @@ def test_run_writes_quantile_files(tmp_path, capsys):
 
 
 def test_quantiles_nc_is_what_xarray_itself_writes(tmp_path):
-    from mcinfra.report_text import write_quantiles
+    from mcinfra.io.run_directory import write_quantiles
 
     keys = [("total", 2024), ("total", 2025), ("north_america", 2024)]
     data = np.random.default_rng(2).lognormal(0, 1, (3, 999))
@@ -73,7 +73,7 @@ def test_quantiles_nc_is_what_xarray_itself_writes(tmp_path):
 
 def test_netcdf_attributes_beyond_32_bits_survive(tmp_path):
     # netCDF 3 has no 64-bit integers: a draw count past 2**31 is stored as a double.
-    from mcinfra.output import write_netcdf3
+    from mcinfra.io.run_directory import write_netcdf3
 
     coords = {"segment": ["a", "bb"], "year": [2024], "quantile": [0.5]}
     write_netcdf3(tmp_path / "q.nc", coords, {"value": np.ones((2, 1, 1))}, {"draws": 3 * 2**31})

@@ -65,8 +65,8 @@ def test_different_seeds_differ(default_config, reference):
 def test_streamed_chunks_are_contiguous_and_equal_the_whole_run(default_config, reference):
     # Every chunk, the shorter last one too, reaches the reductions C-contiguous (one
     # compiled version of each kernel), and together they are the in-memory run.
-    from mcinfra.engine import stream
-    from mcinfra.plan import compile_plan
+    from mcinfra.sampling.engine import stream
+    from mcinfra.sampling.plan import compile_plan
 
     plan = compile_plan(default_config.config)
     settings = RunSettings(draws=DRAWS, seed=99, chunk_size=999)

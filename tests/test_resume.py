@@ -14,10 +14,10 @@ import pytest
 
 from mcinfra.cli import main
 from mcinfra.config import load_config
-from mcinfra.engine import settings_from
 from mcinfra.errors import UsageError
-from mcinfra.output import atomic_directory
-from mcinfra.pipeline import CHECKPOINT, run_to_directory
+from mcinfra.io.run_directory import atomic_directory
+from mcinfra.run.pipeline import CHECKPOINT, run_to_directory
+from mcinfra.sampling.engine import settings_from
 
 FILES = ("predictions.csv", "sensitivity.csv", "quantiles.csv")
 

@@ -10,8 +10,9 @@ import pytest
 from conftest import MINIMAL, Z
 from mcinfra import RunSettings, parse_config, simulate
 from mcinfra.cli import main
-from mcinfra.results import draw_last
-from mcinfra.stats.indicators import compile_predictions, prediction_indicators
+from mcinfra.config.validation import compile_predictions
+from mcinfra.run.diagnostics import prediction_indicators
+from mcinfra.sampling.dataset import draw_last
 from mcinfra.stats.sensitivity import INDEX_BINS, SensitivityAccumulator
 
 pytestmark = pytest.mark.statistical

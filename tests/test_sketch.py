@@ -176,8 +176,8 @@ def test_sketch_run_memory_does_not_grow_with_draws(tmp_path):
     import tracemalloc
 
     from mcinfra.config import load_config
-    from mcinfra.engine import settings_from
-    from mcinfra.pipeline import run_to_directory
+    from mcinfra.run.pipeline import run_to_directory
+    from mcinfra.sampling.engine import settings_from
 
     loaded = load_config()
     peaks = []

@@ -30,8 +30,8 @@ def test_a_short_run_without_report_skips_heavy_imports(tmp_path):
 
 def test_kernels_are_found_in_the_cache_once_compiled():
     from mcinfra.config import load_config
-    from mcinfra.engine import kernels_cached, warm_up
-    from mcinfra.plan import compile_plan
+    from mcinfra.sampling.engine import kernels_cached, warm_up
+    from mcinfra.sampling.plan import compile_plan
 
     warm_up(compile_plan(load_config().config))
     assert kernels_cached() is True
@@ -39,10 +39,10 @@ def test_kernels_are_found_in_the_cache_once_compiled():
 
 def test_a_run_that_must_compile_says_so_first(tmp_path, capsys, monkeypatch):
     # A first run after installing compiles for about a minute: it must not look hung.
-    import mcinfra.pipeline
+    import mcinfra.run.pipeline
     from mcinfra.cli import main
 
-    monkeypatch.setattr(mcinfra.pipeline, "kernels_cached", lambda: False)
+    monkeypatch.setattr(mcinfra.run.pipeline, "kernels_cached", lambda: False)
     assert main(["run", "--draws", "300", "--no-report", "--out", str(tmp_path / "run")]) == 0
     assert "mcinfra: compiling the kernels" in capsys.readouterr().err
 

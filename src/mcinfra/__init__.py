@@ -8,6 +8,6 @@ except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
 from mcinfra.config import load_config, parse_config
-from mcinfra.engine import RunSettings, settings_from, simulate
+from mcinfra.sampling.engine import RunSettings, settings_from, simulate
 
 __all__ = ["RunSettings", "__version__", "load_config", "parse_config", "settings_from", "simulate"]

@@ -261,9 +261,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from mcinfra.config import load_config
-    from mcinfra.engine import settings_from
-    from mcinfra.pipeline import check_sequential, run_to_directory
-    from mcinfra.progress import Progress
+    from mcinfra.report.progress import Progress
+    from mcinfra.run.pipeline import check_sequential, run_to_directory
+    from mcinfra.sampling.engine import settings_from
 
     if args.resume is not None:
         return _resume(args)
@@ -303,8 +303,8 @@ def _run(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     import json
 
-    from mcinfra.bench import machine_facts, measure, sobol_efficiency
-    from mcinfra.output import write_json
+    from mcinfra.bench.throughput import machine_facts, measure, sobol_efficiency
+    from mcinfra.io.run_directory import write_json
 
     text = args.sizes or ("1024,4096,16384" if args.sobol else "1e5,1e6,1e7")
     try:
@@ -357,9 +357,9 @@ def _print_sobol(result: dict) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from mcinfra.compare import compare_runs
-    from mcinfra.output import atomic_directory, check_target
+    from mcinfra.io.run_directory import atomic_directory, check_target
     from mcinfra.report.comparison import difference_text, write_comparison
+    from mcinfra.run.compare import compare_runs
 
     if len(args.run_dirs) < 2:
         raise UsageError("compare needs at least two run directories")
@@ -379,11 +379,11 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from mcinfra.output import atomic_directory, check_target
-    from mcinfra.progress import Progress
+    from mcinfra.io.run_directory import atomic_directory, check_target
     from mcinfra.report.comparison import write_sweep
-    from mcinfra.report_text import significant
-    from mcinfra.sweep import run_sweep
+    from mcinfra.report.progress import Progress
+    from mcinfra.report.terminal import significant
+    from mcinfra.run.sweep import run_sweep
 
     values = [v.strip() for v in args.values.split(",") if v.strip()]
     if not values:
@@ -413,7 +413,7 @@ def _cluster(args: argparse.Namespace):
 
     if args.dask_workers is None and args.scheduler is None:
         return nullcontext(None)
-    from mcinfra.distributed import dask_client
+    from mcinfra.run.distributed import dask_client
 
     return dask_client(args.dask_workers, args.scheduler)
 
@@ -423,9 +423,9 @@ def _resume(args: argparse.Namespace) -> int:
     import json
 
     from mcinfra.config import load_config
-    from mcinfra.engine import settings_from
-    from mcinfra.pipeline import RUN_OPTIONS, find_interrupted, run_to_directory
-    from mcinfra.progress import Progress
+    from mcinfra.report.progress import Progress
+    from mcinfra.run.pipeline import RUN_OPTIONS, find_interrupted, run_to_directory
+    from mcinfra.sampling.engine import settings_from
 
     given = (
         [
@@ -473,7 +473,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: dict, out: Path) -> None:
-    from mcinfra.report_text import crossover_table, prediction_table, summary_table
+    from mcinfra.report.terminal import crossover_table, prediction_table, summary_table
 
     print(
         summary_table(summary)
@@ -491,7 +491,7 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from mcinfra.report import build_report
+    from mcinfra.report.build import build_report
 
     written = build_report(args.run_dir, log=args.log)
     print(f"wrote {written[0]}, {written[1].name} and {len(written) - 2} figure files")
@@ -499,8 +499,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _whatif(args: argparse.Namespace) -> int:
-    from mcinfra.report_text import significant
-    from mcinfra.whatif import conditional, load_run
+    from mcinfra.report.terminal import significant
+    from mcinfra.run.whatif import conditional, load_run
 
     loaded, settings = load_run(args.run_dir)
     results, given = conditional(loaded, settings, args.given, args.prediction)
@@ -531,8 +531,8 @@ def _listing(directory: Path) -> list[str]:
 
 def _validate(args: argparse.Namespace) -> int:
     from mcinfra.config import load_config
-    from mcinfra.diagnostics import PILOT_DRAWS, diagnostics_text, draws_for_target
-    from mcinfra.engine import settings_from
+    from mcinfra.run.diagnostics import PILOT_DRAWS, diagnostics_text, draws_for_target
+    from mcinfra.sampling.engine import settings_from
 
     loaded = load_config(args.config, tuple(args.overrides))
     settings_from(loaded)  # checks the sampling settings together (e.g. Sobol' draw counts)

@@ -6,6 +6,9 @@ command line can print it as one paragraph and exit with status 2.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class McinfraError(Exception):
     """Base class of every error mcinfra reports to a user (exit status 2)."""
@@ -35,3 +38,9 @@ class ConfigError(McinfraError, ValueError):
 
 class UsageError(McinfraError, ValueError):
     """A command-line argument is out of range or inconsistent."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

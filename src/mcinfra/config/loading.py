@@ -16,9 +16,8 @@ import tomli_w
 from pydantic import BaseModel, ValidationError
 
 from mcinfra.config.schema import Config
-from mcinfra.distributions import FAMILIES, family_hint
-from mcinfra.errors import ConfigError
-from mcinfra.strict import did_you_mean
+from mcinfra.errors import ConfigError, did_you_mean
+from mcinfra.model.distributions import FAMILIES, family_hint
 
 DEFAULT_CONFIG = "ai_infrastructure.toml"
 _EXTENDS_KEY = re.compile(r"^\s*extends\s*=", re.MULTILINE)
@@ -41,7 +40,7 @@ class LoadedConfig:
 
 def default_config_path() -> Path:
     """Path of the embedded default configuration (the AI infrastructure market)."""
-    return Path(str(resources.files("mcinfra") / "configs" / DEFAULT_CONFIG))
+    return Path(str(resources.files("mcinfra.config") / "defaults" / DEFAULT_CONFIG))
 
 
 def load_config(path: str | Path | None = None, overrides: tuple[str, ...] = ()) -> LoadedConfig:
@@ -93,7 +92,7 @@ def _scenario_tree(file: Path, chain: tuple[Path, ...], text: str | None = None)
         raise ConfigError(f"extends: expected a config file name, got {name!r}", source=str(file))
     base = file.parent / name
     if not base.is_file():
-        embedded = Path(str(resources.files("mcinfra") / "configs" / name))
+        embedded = Path(str(resources.files("mcinfra.config") / "defaults" / name))
         base = embedded if embedded.is_file() else base
     base = base.resolve()
     if base in chain:

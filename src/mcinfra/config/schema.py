@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from mcinfra.distributions import InputSpec, Origin
-from mcinfra.strict import StrictModel
+from mcinfra.model.distributions import InputSpec, Origin
+from mcinfra.model.strict import StrictModel
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
 """A label usable in expressions: letters, digits and underscores, not starting with a digit."""
@@ -52,7 +52,7 @@ class Sampling(StrictModel):
     repair_correlations: bool = False
     method: Literal["mc", "sobol"] = "mc"
     # With "sobol", draws must be replicates x a power of two: checked with the run's final
-    # draw count (--draws may replace this file's) by mcinfra.engine.RunSettings.
+    # draw count (--draws may replace this file's) by mcinfra.sampling.engine.RunSettings.
     replicates: int = Field(default=16, ge=2, le=4096)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mcinfra.config.schema import Config
-from mcinfra.distributions import Distribution
+from mcinfra.model.distributions import Distribution
 
 TOTAL = "total"
 FRACTION = "fraction"

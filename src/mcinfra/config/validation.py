@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import math
 
-from mcinfra import copula
 from mcinfra.config.schema import Config
 from mcinfra.config.structure import InputInfo, list_inputs, list_series
-from mcinfra.distributions import Distribution, build_table
-from mcinfra.expressions import (
+from mcinfra.errors import did_you_mean
+from mcinfra.kernels import inputs as codes
+from mcinfra.language.expressions import (
     INPUT,
     SERIES,
     ExpressionProblem,
     compile_expression,
     evaluation_order,
 )
-from mcinfra.kernels import inputs as codes
-from mcinfra.predictions import PredictionError, Scope, compile_prediction
-from mcinfra.strict import did_you_mean
+from mcinfra.language.predictions import (
+    CompiledPrediction,
+    PredictionError,
+    Scope,
+    compile_prediction,
+)
+from mcinfra.model import copula
+from mcinfra.model.distributions import Distribution, build_table
 
 SHARE_TOLERANCE = 1e-6  # fixed shares must sum to 1 within this
 UNCERTAIN_SHARE_TOLERANCE = 0.01  # medians of uncertain shares (renormalised every draw)
@@ -291,3 +296,12 @@ def correlation_pairs(config: Config, inputs: list[InputInfo]) -> list[tuple[int
 
 
 __all__ = ["check_config", "correlation_pairs"]
+
+
+def compile_predictions(config: Config) -> list[CompiledPrediction]:
+    """Compile every ``[predictions.ID]`` of a validated config, in config order."""
+    scope = prediction_scope(config)
+    return [
+        CompiledPrediction(name, spec.text, spec.expr, compile_prediction(spec.expr, scope))
+        for name, spec in config.predictions.items()
+    ]

@@ -3,7 +3,7 @@
 Every family is sampled as ``F^-1(Phi(z))``. Closed forms are used where they are cheap
 and exact; other families (beta, PERT, truncated normal) use a cubic spline of
 ``G(z) = F^-1(Phi(z))`` tabulated from scipy and verified when it is built
-(:func:`mcinfra.distributions.build_table`).
+(:func:`mcinfra.model.distributions.build_table`).
 """
 
 from __future__ import annotations

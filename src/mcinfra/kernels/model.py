@@ -1,7 +1,7 @@
 """The trajectory kernel: normals in, inputs and yearly series out, one draw at a time.
 
 All model structure arrives as a :class:`KernelPlan` of plain arrays built by
-:mod:`mcinfra.plan`. Per draw the normals are laid out as
+:mod:`mcinfra.sampling.plan`. Per draw the normals are laid out as
 
 ``[copula scores (one per uncertain input) | total shocks (H) | segment shocks (H each)]``
 

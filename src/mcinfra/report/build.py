@@ -10,7 +10,7 @@ from pathlib import Path
 from mcinfra.config.structure import list_series
 from mcinfra.report import figures
 from mcinfra.report.data import ReportData, load_report_data
-from mcinfra.report_text import significant
+from mcinfra.report.terminal import significant
 
 
 def _overrides(run: dict) -> str:

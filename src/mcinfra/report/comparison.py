@@ -1,6 +1,6 @@
 """The files of ``mcinfra compare``: compare.json, compare.csv and a self-contained compare.html.
 
-Everything here formats or draws numbers computed by :mod:`mcinfra.compare` and read from
+Everything here formats or draws numbers computed by :mod:`mcinfra.run.compare` and read from
 each run's quantiles.nc; nothing is estimated here.
 """
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import xarray as xr
 
-from mcinfra.output import write_json
+from mcinfra.io.run_directory import write_json
 from mcinfra.report.build import _STYLE, _svg, _table_html
 from mcinfra.report.figures import CYCLE, fan_charts, sweep_chart
-from mcinfra.report_text import significant
+from mcinfra.report.terminal import significant
 
 SERIES = ("total", "network", "total_inference", "total_training", "enterprises", "cloud")
 

@@ -1,4 +1,13 @@
-"""Statistics of simulated draws (numpy and numba kernels only; no plotting)."""
+"""Statistics of simulated draws: every reduction of a chunk and its mergeable state.
+
+Probabilities and their errors, prediction and sensitivity counts, quantiles (exact or the
+sketch), crossover counts and the partition check. Each reduction follows
+:class:`mcinfra.stats.reduction.Reduction`.
+
+Dependency contract: numpy, scipy, :mod:`mcinfra.kernels`, :mod:`mcinfra.language` and the
+Dataset layout of :mod:`mcinfra.sampling.dataset`; never config, io, run, report or the
+command line, and never matplotlib.
+"""
 
 
 def state_part(state, prefix: str) -> dict:

@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from mcinfra.config.schema import Config
-from mcinfra.config.validation import prediction_scope
-from mcinfra.predictions import Context, Prediction, compile_prediction
-from mcinfra.results import INPUT, SEGMENT, YEAR, draw_last
+from mcinfra.language.predictions import CompiledPrediction, Context
 from mcinfra.stats import state_part
 from mcinfra.stats.probability import ProbabilityEstimate
 from mcinfra.stats.sensitivity import SensitivityAccumulator
-
-if TYPE_CHECKING:  # xarray costs 0.4 s to import; only some paths need it
-    import xarray as xr
-
-
-@dataclass(frozen=True)
-class CompiledPrediction:
-    """A configured prediction, ready to evaluate."""
-
-    id: str
-    text: str
-    expr: str
-    compiled: Prediction
-
-
-def compile_predictions(config: Config) -> list[CompiledPrediction]:
-    """Compile every ``[predictions.ID]`` of a validated config, in config order."""
-    scope = prediction_scope(config)
-    return [
-        CompiledPrediction(name, spec.text, spec.expr, compile_prediction(spec.expr, scope))
-        for name, spec in config.predictions.items()
-    ]
 
 
 def chunk_context(
@@ -155,16 +127,3 @@ class PredictionCounter:
     def estimates(self) -> list[ProbabilityEstimate]:
         """One estimate per prediction."""
         return [ProbabilityEstimate(int(h), self.draws) for h in self.holds]
-
-
-def prediction_indicators(ds: xr.Dataset, config: Config) -> dict[str, np.ndarray]:
-    """Boolean per draw for each configured prediction of an in-memory run."""
-    predictions = compile_predictions(config)
-    context = chunk_context(
-        draw_last(ds["value"].values),
-        draw_last(ds["inputs"].values),
-        list(ds[SEGMENT].values),
-        list(ds[YEAR].values),
-        list(ds[INPUT].values),
-    )
-    return {p.id: p.compiled.holds(context) for p in predictions}

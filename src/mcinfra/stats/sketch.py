@@ -304,7 +304,7 @@ class SketchColumns:
     behind the source figures' shares and CAGRs), since quantiles of a ratio are not
     functions of its parts' quantiles. Source-figure percentiles are exact counts.
 
-    ``copies`` maps series that always equal another (:attr:`mcinfra.plan.Plan.copies`,
+    ``copies`` maps series that always equal another (:attr:`mcinfra.sampling.plan.Plan.copies`,
     e.g. a group of one member) to that series: they read its sketch rather than count
     the same values twice (six of the default model's 42 series).
     """

@@ -14,7 +14,7 @@ import numpy as np
 
 from mcinfra.kernels.growth import growth_rate
 from mcinfra.kernels.select import growth_quantiles, order_statistics, partition_gap
-from mcinfra.results import SEGMENT, YEAR, draw_last
+from mcinfra.sampling.dataset import SEGMENT, YEAR, draw_last
 
 if TYPE_CHECKING:  # xarray costs 0.4 s to import; only some paths need it
     import xarray as xr

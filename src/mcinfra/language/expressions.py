@@ -11,8 +11,8 @@ import ast
 import graphlib
 from dataclasses import dataclass, field
 
+from mcinfra.errors import did_you_mean
 from mcinfra.kernels import model as ops
-from mcinfra.strict import did_you_mean
 
 MAX_DEPTH = 64
 MAX_LENGTH = 4000

@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from mcinfra.config import LoadedConfig
-from mcinfra.engine import RunSettings, draw_chunk, stream
-from mcinfra.plan import compile_plan
-from mcinfra.stats.indicators import chunk_context, compile_predictions
-from mcinfra.whatif import load_run
+from mcinfra.config.validation import compile_predictions
+from mcinfra.run.whatif import load_run
+from mcinfra.sampling.engine import RunSettings, draw_chunk, stream
+from mcinfra.sampling.plan import compile_plan
+from mcinfra.stats.indicators import chunk_context
 
 
 @dataclass(frozen=True)

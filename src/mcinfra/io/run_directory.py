@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -94,30 +95,26 @@ class DrawWriter:
     ``xarray.open_zarr(path)`` opens the store without a fallback warning.
     """
 
-    def __init__(self, path: Path, plan, attrs: dict, chunk_size: int) -> None:
+    def __init__(self, path: Path, chunk_size: int, draw_dim: str = "draw") -> None:
         self.path = Path(path)
-        self.plan = plan
-        self.attrs = attrs
         self.chunk_size = chunk_size
+        self.draw_dim = draw_dim
         self._started = False
 
-    def write(self, first: int, values, inputs, scores) -> None:
-        """Append draws ``first ..`` given as draw-last arrays (S, Y, n), (K, n), (K, n)."""
-        from mcinfra.results import DRAW, to_dataset
-
-        ds = to_dataset(self.plan, values, inputs, scores, first, self.attrs)
+    def write(self, ds) -> None:
+        """Append the next chunk's draws (a Dataset laid out by :mod:`mcinfra.sampling.dataset`)."""
         if not self._started:
             encoding = {
                 "value": {"chunks": (self.chunk_size, *ds["value"].shape[1:])},
                 "inputs": {"chunks": (self.chunk_size, ds["inputs"].shape[1])},
                 "input_rank": {"chunks": (self.chunk_size, ds["inputs"].shape[1])},
-                DRAW: {"chunks": (self.chunk_size,)},
+                self.draw_dim: {"chunks": (self.chunk_size,)},
             }
             ds.to_zarr(self.path, mode="w-", encoding=encoding, consolidated=False, zarr_format=3)
             self._started = True
         else:
-            static = [name for name, coord in ds.coords.items() if DRAW not in coord.dims]
-            ds.drop_vars(static).to_zarr(self.path, append_dim=DRAW, consolidated=False)
+            static = [name for name, coord in ds.coords.items() if self.draw_dim not in coord.dims]
+            ds.drop_vars(static).to_zarr(self.path, append_dim=self.draw_dim, consolidated=False)
 
     def close(self, attrs: dict | None = None) -> None:
         """Update attributes (e.g. the final draw count) and consolidate metadata."""
@@ -177,3 +174,75 @@ def write_netcdf3(path: Path, coords: dict[str, list], variables: dict, attrs: d
             variable[:] = array
         for key, value in attrs.items():
             setattr(handle, key, as_netcdf(value))
+
+
+def write_sensitivity_csv(path, counter) -> None:
+    """``sensitivity.csv``: every prediction and uncertain input, largest index first."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["prediction", "input", "first_order_index", "rank_correlation"])
+        for i, prediction in enumerate(counter.predictions):
+            for d in counter.sensitivity.drivers(i):
+                writer.writerow(
+                    [prediction.id, d.input, repr(d.first_order_index), repr(d.rank_correlation)]
+                )
+
+
+def write_prediction_csv(path, rows: list[dict]) -> None:
+    """``predictions.csv``: id, probability, std_error, ci95_low, ci95_high, holds, draws, text."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "id",
+                "probability",
+                "std_error",
+                "ci95_low",
+                "ci95_high",
+                "holds",
+                "draws",
+                "text",
+                "expression",
+            ]
+        )
+        for row in rows:
+            writer.writerow(
+                [
+                    row["id"],
+                    repr(row["probability"]),
+                    repr(row["std_error"]),
+                    repr(row["ci95"][0]),
+                    repr(row["ci95"][1]),
+                    row["holds"],
+                    row["draws"],
+                    row["text"],
+                    row["expression"],
+                ]
+            )
+
+
+def write_quantiles(directory, table) -> None:
+    """``quantiles.csv`` and ``quantiles.nc``: every tabulated series, year and quantile.
+
+    ``table`` is a :class:`mcinfra.stats.quantiles.QuantileTable`.
+    """
+    import csv
+
+    with open(directory / "quantiles.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["segment", "year", "quantile", "value", "ci95_low", "ci95_high"])
+        for s, segment in enumerate(table.segments):
+            for t, year in enumerate(table.years):
+                for q, prob in enumerate(table.probs):
+                    cells = (
+                        table.value[s, t, q],
+                        table.ci95_low[s, t, q],
+                        table.ci95_high[s, t, q],
+                    )
+                    if not any(math.isnan(c) for c in cells):
+                        writer.writerow([segment, year, prob, *(repr(float(c)) for c in cells)])
+    write_netcdf3(directory / "quantiles.nc", table.coords, table.variables, table.attrs)

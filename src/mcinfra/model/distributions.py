@@ -18,8 +18,9 @@ from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 from scipy.special import betainc, betaincinv, betaln, ndtr, ndtri
 
+from mcinfra.errors import did_you_mean
 from mcinfra.kernels import inputs as codes
-from mcinfra.strict import StrictModel, did_you_mean
+from mcinfra.model.strict import StrictModel
 
 Origin = Literal["source", "assumption", "mixed"]
 

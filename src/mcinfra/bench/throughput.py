@@ -12,7 +12,7 @@ same conditions:
 - process: the same as a whole ``mcinfra run --no-report`` process at the largest size,
   start-up and exit included (kernels cached), which is what the whole-run target states;
 - numpy model: the plain numpy/scipy implementation of the same model
-  (:mod:`mcinfra.reference`), including its random numbers;
+  (:mod:`mcinfra.bench.reference`), including its random numbers;
 - numpy normals: numpy's fastest bit generator drawing only the normals the model needs;
 - start-up: ``mcinfra run --draws 1000 --no-report`` in a new process, first with an empty
   kernel cache (compilation) and then with the cache it filled.
@@ -132,13 +132,13 @@ def measure(
     """Run every measurement; returns the JSON-ready result (see the module docstring)."""
     import numba
 
+    from mcinfra.bench.reference import simulate as numpy_simulate
     from mcinfra.config import load_config
-    from mcinfra.engine import ChunkBuffers, numba_threads, settings_from, warm_up
     from mcinfra.kernels.model import simulate_chunk
     from mcinfra.kernels.random import seed_key
-    from mcinfra.pipeline import run_to_directory
-    from mcinfra.plan import compile_plan
-    from mcinfra.reference import simulate as numpy_simulate
+    from mcinfra.run.pipeline import run_to_directory
+    from mcinfra.sampling.engine import ChunkBuffers, numba_threads, settings_from, warm_up
+    from mcinfra.sampling.plan import compile_plan
 
     loaded = load_config()
     plan = compile_plan(loaded.config)
@@ -271,9 +271,10 @@ def sobol_efficiency(
     from scipy.special import fdtri
 
     from mcinfra.config import load_config
-    from mcinfra.engine import settings_from, stream
-    from mcinfra.plan import compile_plan
-    from mcinfra.stats.indicators import chunk_context, compile_predictions
+    from mcinfra.config.validation import compile_predictions
+    from mcinfra.sampling.engine import settings_from, stream
+    from mcinfra.sampling.plan import compile_plan
+    from mcinfra.stats.indicators import chunk_context
 
     loaded = load_config()
     plan = compile_plan(loaded.config)

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcinfra import copula
 from mcinfra.config.schema import Config
 from mcinfra.config.structure import InputInfo, SeriesInfo, function_label, list_inputs, list_series
 from mcinfra.config.validation import correlation_pairs
-from mcinfra.distributions import build_table, table_params
-from mcinfra.expressions import INPUT, SERIES, compile_expression, evaluation_order
 from mcinfra.kernels import inputs as codes
 from mcinfra.kernels.model import KernelPlan
+from mcinfra.language.expressions import INPUT, SERIES, compile_expression, evaluation_order
+from mcinfra.model import copula
+from mcinfra.model.distributions import build_table, table_params
 
 _I = np.int64
 

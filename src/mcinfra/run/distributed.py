@@ -1,7 +1,7 @@
 """Running a run's chunks as dask tasks and merging their reductions in draw order.
 
 Each task simulates one chunk on a worker and returns the chunk's reductions (counts and
-sketch buckets, :class:`mcinfra.reductions.Reductions`), never the draws. The client
+sketch buckets, :class:`mcinfra.run.reductions.Reductions`), never the draws. The client
 absorbs them in draw order, so with counter-based random numbers a distributed run gives
 exactly the summary of a single-machine run with the same seed and chunk size, including
 sequential stopping, which is checked after each chunk as locally.
@@ -19,10 +19,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from mcinfra.config import LoadedConfig, parse_config
-from mcinfra.engine import ProgressCallback, RunSettings, SamplingClock, chunk_bounds, stream
 from mcinfra.errors import UsageError
-from mcinfra.plan import compile_plan
-from mcinfra.reductions import Reductions
+from mcinfra.run.reductions import Reductions
+from mcinfra.sampling.engine import (
+    ProgressCallback,
+    RunSettings,
+    SamplingClock,
+    chunk_bounds,
+    stream,
+)
+from mcinfra.sampling.plan import compile_plan
 
 
 @functools.lru_cache(maxsize=4)
@@ -54,7 +60,7 @@ def stream_distributed(
     after_chunk: Callable[[int], None] | None = None,
     clock: SamplingClock | None = None,
 ) -> tuple[float, int]:
-    """Like :func:`mcinfra.engine.stream`, with each chunk a task on ``client``'s cluster.
+    """Like :func:`mcinfra.sampling.engine.stream`, with each chunk a task on ``client``'s cluster.
 
     At most two chunks per worker are in flight; results are absorbed in draw order.
     Returns the workers' total sampling seconds and the draws done.

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcinfra.expressions import parse
+from mcinfra.errors import did_you_mean
 from mcinfra.kernels.growth import growth_rate
-from mcinfra.strict import did_you_mean
+from mcinfra.language.expressions import parse
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 40
@@ -378,3 +378,13 @@ class _Compiler:
             return result
 
         return Node(NUMBER, None, frozenset(keys), frozenset(), evaluate)
+
+
+@dataclass(frozen=True)
+class CompiledPrediction:
+    """A configured prediction, ready to evaluate."""
+
+    id: str
+    text: str
+    expr: str
+    compiled: Prediction

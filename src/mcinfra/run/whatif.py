@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from mcinfra.config import LoadedConfig, parse_config
-from mcinfra.config.validation import prediction_scope
-from mcinfra.engine import RunSettings, settings_from, stream
+from mcinfra.config.validation import compile_predictions, prediction_scope
 from mcinfra.errors import UsageError
-from mcinfra.plan import compile_plan
-from mcinfra.predictions import PredictionError, compile_prediction
-from mcinfra.stats.indicators import chunk_context, compile_predictions
+from mcinfra.language.predictions import PredictionError, compile_prediction
+from mcinfra.sampling.engine import RunSettings, settings_from, stream
+from mcinfra.sampling.plan import compile_plan
+from mcinfra.stats.indicators import chunk_context
 from mcinfra.stats.probability import ProbabilityEstimate
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mcinfra.config import load_config
-from mcinfra.engine import settings_from
-from mcinfra.pipeline import run_to_directory
+from mcinfra.run.pipeline import run_to_directory
+from mcinfra.sampling.engine import settings_from
 
 
 def run_sweep(

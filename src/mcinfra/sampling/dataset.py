@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import ndtr
 
-from mcinfra.plan import Plan
+from mcinfra.sampling.plan import Plan
 
 if TYPE_CHECKING:  # xarray costs 0.4 s to import; only some paths need it
     import xarray as xr
@@ -26,7 +26,7 @@ def provenance(loaded, settings) -> dict[str, str | int]:
     """Attributes that let anyone reproduce a result exactly.
 
     ``loaded`` is a :class:`~mcinfra.config.LoadedConfig`, ``settings`` a
-    :class:`~mcinfra.engine.RunSettings`.
+    :class:`~mcinfra.sampling.engine.RunSettings`.
     """
     import numba
     import scipy

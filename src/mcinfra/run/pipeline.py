@@ -20,7 +20,21 @@ import numpy as np
 
 from mcinfra.config import LoadedConfig
 from mcinfra.config.structure import list_inputs, list_series
-from mcinfra.engine import (
+from mcinfra.errors import UsageError
+from mcinfra.io.run_directory import (
+    DrawWriter,
+    atomic_directory,
+    check_target,
+    staging_prefix,
+    write_json,
+    write_prediction_csv,
+    write_quantiles,
+    write_sensitivity_csv,
+)
+from mcinfra.run.reductions import Reductions
+from mcinfra.run.summary import prediction_rows, run_summary
+from mcinfra.sampling.dataset import DRAW, provenance, to_dataset
+from mcinfra.sampling.engine import (
     MAX_IN_MEMORY_BYTES,
     ProgressCallback,
     RunSettings,
@@ -29,24 +43,7 @@ from mcinfra.engine import (
     stream,
     warm_up,
 )
-from mcinfra.errors import UsageError
-from mcinfra.output import (
-    DrawWriter,
-    atomic_directory,
-    check_target,
-    staging_prefix,
-    write_json,
-)
-from mcinfra.plan import compile_plan
-from mcinfra.reductions import Reductions
-from mcinfra.report_text import (
-    prediction_rows,
-    run_summary,
-    write_prediction_csv,
-    write_quantiles,
-    write_sensitivity_csv,
-)
-from mcinfra.results import provenance
+from mcinfra.sampling.plan import compile_plan
 from mcinfra.stats.quantiles import quantile_table
 
 # Quantiles are exact order statistics while every series-year of every draw fits in this
@@ -177,7 +174,7 @@ def run_to_directory(
     ``replace``; a non-empty directory that holds no run never is.
 
     With a ``dask.distributed`` ``client`` each chunk runs as a task on its cluster
-    (:mod:`mcinfra.distributed`); the result is identical.
+    (:mod:`mcinfra.run.distributed`); the result is identical.
     """
     check_target(out, replace)
     if save_draws:
@@ -227,7 +224,7 @@ def run_to_directory(
                 replicate_draws=settings.replicate_draws,
             )
             writer = (
-                DrawWriter(staging / "draws.zarr", plan, attrs, settings.chunk_size)
+                DrawWriter(staging / "draws.zarr", settings.chunk_size, DRAW)
                 if save_draws
                 else None
             )
@@ -256,7 +253,7 @@ def run_to_directory(
             def on_chunk(first, values, inputs, scores, gap):
                 reductions.add(first, values, inputs, scores, gap)
                 if writer is not None:
-                    writer.write(first, values, inputs, scores)
+                    writer.write(to_dataset(plan, values, inputs, scores, first, attrs))
                 checkpoint(first + values.shape[-1])
 
             def target_met() -> bool:
@@ -271,7 +268,7 @@ def run_to_directory(
                     plan, settings, on_chunk, progress, stop=target_met, start=start, clock=clock
                 )
             else:
-                from mcinfra.distributed import stream_distributed
+                from mcinfra.run.distributed import stream_distributed
 
                 _, done = stream_distributed(
                     client, loaded, settings, exact, reductions, progress, target_met, start,
@@ -320,7 +317,7 @@ def run_to_directory(
             summary["timing"]["total_seconds"] = time.perf_counter() - started
             write_json(staging / "summary.json", summary)
             if report:
-                from mcinfra.report import build_report
+                from mcinfra.report.build import build_report
 
                 build_report(staging, log=log)
     except KeyboardInterrupt:

@@ -16,9 +16,9 @@ from mcinfra.config import LoadedConfig
 from mcinfra.errors import UsageError
 from mcinfra.kernels import model as kernels
 from mcinfra.kernels.random import seed_key
-from mcinfra.plan import Plan, compile_plan
-from mcinfra.qmc import METHODS, replicate_size, sobol_normals
-from mcinfra.results import provenance, to_dataset
+from mcinfra.sampling.dataset import provenance, to_dataset
+from mcinfra.sampling.plan import Plan, compile_plan
+from mcinfra.sampling.qmc import METHODS, replicate_size, sobol_normals
 
 if TYPE_CHECKING:  # xarray costs 0.4 s to import; only some paths need it
     import xarray as xr
@@ -35,7 +35,7 @@ class RunSettings:
     seed: int
     chunk_size: int
     threads: int | None = None
-    method: str = "mc"  # "mc" (per-draw streams) or "sobol" (mcinfra.qmc)
+    method: str = "mc"  # "mc" (per-draw streams) or "sobol" (mcinfra.sampling.qmc)
     replicates: int = 16  # independent scrambled Sobol' sets (method "sobol" only)
 
     def __post_init__(self) -> None:
@@ -144,7 +144,7 @@ def simulate(
     """Draw ``settings.draws`` trajectories and return them as an ``xarray.Dataset``.
 
     The Dataset holds ``value`` (draw, segment, year) and ``inputs`` (draw, input) with the
-    segment and input coordinates and provenance attributes of :mod:`mcinfra.results`.
+    segment and input coordinates and provenance attributes of :mod:`mcinfra.sampling.dataset`.
     """
     plan = compile_plan(loaded.config) if plan is None else plan
     n_series, n_years, n_inputs = len(plan.series), len(plan.years), len(plan.inputs)
@@ -154,7 +154,7 @@ def simulate(
             f"draws={settings.draws} would need {needed / 2**30:.1f} GiB to hold in memory "
             f"(limit {MAX_IN_MEMORY_BYTES / 2**30:.0f} GiB); use fewer draws"
         )
-    # Draw-last in memory: each (series, year) row is contiguous (see mcinfra.results).
+    # Draw-last in memory: each (series, year) row is contiguous (see mcinfra.sampling.dataset).
     values = np.empty((n_series, n_years, settings.draws))
     inputs = np.empty((n_inputs, settings.draws))
     scores = np.empty((n_inputs, settings.draws))

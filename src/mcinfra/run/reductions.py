@@ -12,10 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from mcinfra.config import LoadedConfig
-from mcinfra.plan import Plan
+from mcinfra.config.validation import compile_predictions
+from mcinfra.sampling.plan import Plan
 from mcinfra.stats import state_part
 from mcinfra.stats.crossover import CrossoverCounter
-from mcinfra.stats.indicators import PredictionCounter, compile_predictions
+from mcinfra.stats.indicators import PredictionCounter
 from mcinfra.stats.sketch import SketchColumns
 from mcinfra.stats.summary import ColumnCollector, PartitionCheck
 
@@ -105,7 +106,7 @@ class Reductions:
         """Reduce a draw-last chunk holding draws ``first ..`` (chunks in draw order).
 
         ``gap`` is the chunk's partition check as the sampler computed it (see
-        :func:`mcinfra.engine.draw_chunk`); without it the check reads the values.
+        :func:`mcinfra.sampling.engine.draw_chunk`); without it the check reads the values.
         """
         self.collector.add(first, values)
         if gap is None:
@@ -140,7 +141,7 @@ class Reductions:
 class ReplicateCounts:
     """Prediction hold counts per Sobol' replicate of ``size`` draws (replicate-major draws).
 
-    Chunks never span two replicates (:func:`mcinfra.engine.chunk_bounds`), so a chunk's
+    Chunks never span two replicates (:func:`mcinfra.sampling.engine.chunk_bounds`), so a chunk's
     counts belong to the replicate of its first draw.
     """
 

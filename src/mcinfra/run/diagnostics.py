@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from mcinfra.config import LoadedConfig
+from mcinfra.config.schema import Config
 from mcinfra.config.structure import list_inputs, list_series
-from mcinfra.plan import compile_plan
+from mcinfra.config.validation import compile_predictions
+from mcinfra.sampling.dataset import INPUT, SEGMENT, YEAR, draw_last
+from mcinfra.sampling.plan import compile_plan
+from mcinfra.stats.indicators import chunk_context
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 def coherence_gaps(loaded: LoadedConfig) -> dict[str, float]:
@@ -89,8 +99,7 @@ def draws_for_target(
     Laplace-smoothed probability p, n = p (1 - p) / target_se**2. Returns
     ``(prediction id, pilot probability, draws)`` per prediction.
     """
-    from mcinfra.engine import RunSettings, simulate
-    from mcinfra.stats.indicators import prediction_indicators
+    from mcinfra.sampling.engine import RunSettings, simulate
 
     sampling = loaded.config.sampling
     ds = simulate(loaded, RunSettings(pilot_draws, sampling.seed, sampling.chunk_size))
@@ -99,3 +108,16 @@ def draws_for_target(
         p = (int(holds.sum()) + 1) / (pilot_draws + 2)
         rows.append((name, float(holds.mean()), math.ceil(p * (1 - p) / target_se**2)))
     return rows
+
+
+def prediction_indicators(ds: xr.Dataset, config: Config) -> dict[str, np.ndarray]:
+    """Boolean per draw for each configured prediction of an in-memory run."""
+    predictions = compile_predictions(config)
+    context = chunk_context(
+        draw_last(ds["value"].values),
+        draw_last(ds["inputs"].values),
+        list(ds[SEGMENT].values),
+        list(ds[YEAR].values),
+        list(ds[INPUT].values),
+    )
+    return {p.id: p.compiled.holds(context) for p in predictions}

@@ -1,0 +1,133 @@
+"""What the terminal shows of a run: the summary table, predictions and crossovers."""
+
+from __future__ import annotations
+
+import math
+
+
+def _money(value: float) -> str:
+    return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def summary_table(summary: dict) -> str:
+    """A compact table: each series' first-year median, last-year median and 90 % range."""
+    first, last = str(summary["model"]["start_year"]), str(summary["model"]["end_year"])
+    unit = summary["model"]["unit"]
+    head = f"{'series':<30} {first + ' median':>12} {last + ' median [5 %, 95 %]':>32} {'CAGR':>7}"
+    lines = [
+        f"{summary['model']['title'] or summary['model']['name']} ({unit}; adoption series "
+        f"as fractions), {summary['run']['draws']:,} draws, seed {summary['run']['seed']}",
+        "",
+        head,
+        "-" * len(head),
+    ]
+    for s in summary["series"]:
+        a, b = s[first], s[last]
+        label = s["label"] if s["kind"] in ("total", "adoption", "derived") else "  " + s["label"]
+        cagr = s["cagr"]["p50"]
+        lines.append(
+            f"{label:<30} {_money(a['p50']):>12} "
+            f"{_money(b['p50']) + ' [' + _money(b['p05']) + ', ' + _money(b['p95']) + ']':>32} "
+            f"{'' if cagr is None else f'{100 * cagr:.1f} %':>7}"
+        )
+    if summary["source_figures"]:
+        lines += [
+            "",
+            "source figures against the simulation (percentile = share of draws "
+            "below the source figure):",
+        ]
+        for f in summary["source_figures"]:
+            scale = 100 if f["kind"] in ("cagr", "share") else 1
+            suffix = " %" if scale == 100 else ""
+            lines.append(
+                f"  {f['description'] or f['series']:<45} source {f['source_value'] * scale:.4g}"
+                f"{suffix}, median {f['simulated_median'] * scale:.4g}{suffix}, "
+                f"percentile {100 * f['source_percentile']:.0f}"
+            )
+    checks = summary["checks"]
+    timing = summary["timing"]
+    lines += [
+        "",
+        f"partitions sum to the total within {checks['partition_max_relative_error']:.1e} "
+        f"(relative); sampling {timing['sampling_seconds']:.2f} s, "
+        f"{timing['draws_per_second'] / 1e6:.2f} M draws/s",
+    ]
+    return "\n".join(lines)
+
+
+def significant(value: float, error: float) -> str:
+    """``value`` rounded to the digits its standard error supports.
+
+    The last digit shown is the one just above the error's leading digit, so the shown
+    digits are all meaningful: 0.17785 with standard error 0.0004 reads 0.178.
+    """
+    import math
+
+    if not error > 0 or not math.isfinite(error):
+        return f"{value:.4f}"
+    decimals = max(0, -math.floor(math.log10(error)) - 1)
+    return f"{value:.{decimals}f}"
+
+
+def prediction_table(rows: list[dict]) -> str:
+    """Terminal lines: each prediction's probability, standard error and 95 % interval."""
+    if not rows:
+        return ""
+    interval = (
+        "95 % Student-t interval over the Sobol' replicates"
+        if rows[0].get("std_error_method", "binomial") != "binomial"
+        else "95 % Wilson interval"
+    )
+    lines = [
+        "",
+        f"predictions (probability that each holds, Monte Carlo standard error, {interval}; "
+        "top driver by first-order index):",
+    ]
+    for row in rows:
+        se = row["std_error"]
+        low, high = row["ci95"]
+        text = row["text"] if len(row["text"]) <= 70 else row["text"][:67] + "..."
+        lines.append(
+            f"  {row['id']:<4} P = {significant(row['probability'], se)} "
+            f"(se {se:.1g}) [{significant(low, se)}, {significant(high, se)}]  {text}"
+        )
+        top = row["drivers"][0] if row["drivers"] else None
+        if top is not None and top["first_order_index"] is not None:
+            sign = "+" if (top["rank_correlation"] or 0) >= 0 else "-"
+            lines.append(
+                f"       top driver: {top['input']} (first-order index "
+                f"{top['first_order_index']:.2f}, rank correlation {sign}"
+                f"{abs(top['rank_correlation']):.2f})"
+            )
+    return "\n".join(lines)
+
+
+def crossover_table(rows: list[dict], draws: int) -> str:
+    """Terminal lines: P(crossover by each year), after the horizon, and medians.
+
+    Probabilities carry the digits their Monte Carlo error supports (see :func:`significant`).
+    """
+    if not rows:
+        return ""
+
+    def shown(p: float) -> str:
+        return significant(p, math.sqrt(max(p * (1 - p), 0.25 / draws) / draws))
+
+    years = list(rows[0]["probability_by_year"])
+    cells = [
+        [shown(p) for p in row["probability_by_year"].values()] + [shown(row["after_horizon"])]
+        for row in rows
+    ]
+    # Columns widen with the digits: a probability of 0 over 1e7 draws reads 0.0000000.
+    width = max(8, 2 + max(len(cell) for line in cells for cell in line))
+    head = f"  {'by year':<14}" + "".join(f"{y:>{width}}" for y in years)
+    head += f"{'after':>{width}}{'median':>9}"
+    lines = ["", "crossover (probability the rising function leads by each year):", head]
+    for row, line in zip(rows, cells, strict=True):
+        median = row["median_continuous"]
+        lines.append(
+            f"  {row['entity']:<14}"
+            + "".join(f"{cell:>{width}}" for cell in line)
+            + (f"{median:>9.1f}" if median is not None else f"{'after':>9}")
+        )
+    return "\n".join(lines)
