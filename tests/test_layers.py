@@ -61,6 +61,8 @@ FORBIDDEN_THIRD_PARTY = {
     "report": {"numba"},
     "cli": {"numpy", "numba", "scipy", "xarray", "matplotlib"},
 }
+# Test and developer tools: never imported by the package, never a runtime dependency.
+TEST_TOOLS = {"pytest", "hypothesis", "mpmath", "ruff", "mypy"}
 
 
 def _part(module: str) -> str:
@@ -121,6 +123,22 @@ def test_imports_point_down(path: Path):
             other = _part(name)
             if other != own and other not in ALLOWED[own]:
                 bad.append(f"{path.relative_to(PACKAGE)}:{line} imports {name} ({own} -> {other})")
-        elif top in FORBIDDEN_THIRD_PARTY.get(own, ()):
+        elif top in FORBIDDEN_THIRD_PARTY.get(own, ()) or top in TEST_TOOLS:
             bad.append(f"{path.relative_to(PACKAGE)}:{line} imports {name}")
     assert not bad, "\n".join(bad)
+
+
+def test_test_tools_are_no_runtime_dependency():
+    import re
+    import tomllib
+
+    project = tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[\[<>=!~ ;]", dep, maxsplit=1)[0] for dep in project["dependencies"]}
+    assert not names & TEST_TOOLS
+    assert "pytest" in {
+        re.split(r"[\[<>=!~ ;]", d, maxsplit=1)[0] for d in project["optional-dependencies"]["test"]
+    }
+
+
+def test_the_package_declares_its_types():
+    assert (PACKAGE / "py.typed").is_file()
