@@ -165,3 +165,16 @@ def test_architecture_table_is_the_layer_contract():
             documented = {name.strip() for name in cell.split(",")}
         assert documented == layers.ALLOWED[layer], layer
         above.add(layer)
+
+
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+@pytest.mark.parametrize("page", [README, ROOT / "CHANGELOG.md", *DOCS], ids=lambda p: p.name)
+def test_relative_links_lead_to_files(page):
+    missing = [
+        target
+        for target in LINK.findall(page.read_text())
+        if "://" not in target and not (page.parent / target).exists()
+    ]
+    assert not missing, f"{page.name} links to missing {missing}"
