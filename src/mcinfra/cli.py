@@ -553,10 +553,9 @@ def _validate(args: argparse.Namespace) -> int:
 def command() -> int:
     """The ``mcinfra`` executable: :func:`main` with the interpreter's objects frozen.
 
-    Importing numba and loading the kernels leaves about 130,000 objects that the garbage
-    collector would traverse at every full collection and at exit. The final collections
-    took 0.3-0.5 s (a 1,000-draw run: 1.66-1.84 s against 1.96-2.31 s); a 1e7-draw run made
-    one full collection, of 0.056 s, which the imports' objects frozen first avoid.
+    Importing numba and loading the kernels leaves over a hundred thousand objects that the
+    garbage collector would traverse at every full collection and at exit, a visible part
+    of a short run's time (figures in docs/performance.md).
     ``gc.freeze`` moves the objects that exist to a generation the collector skips;
     reference counting still frees them, so files, ``atexit`` handlers and finalizers run
     as usual. Only the executable does this, not :func:`main`, which tests call in-process.

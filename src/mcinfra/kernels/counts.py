@@ -30,12 +30,10 @@ def rank_bin_counts(scores, rows, indicators, edges, cell_bin, z_low, cells_per_
     prediction, a mask holding JOINT_BITS predictions' indicators as bits; the masks are
     split into predictions once per chunk. Inputs run in parallel; each owns its rows.
 
-    Two passes per input: every draw's bin first, then the counts. This kernel took 0.093
-    us per draw against 0.108 with both in one loop (default model, 27 inputs, 60,000
-    draws, median of 20 calls). Counts kept as rows of bins per mask make the split into
-    predictions sums of whole rows, which vectorise: a call's fixed cost fell from 1.4-1.6
-    to 0.45 ms against counts kept as rows of masks per bin, and a 60,000-draw call from
-    4.1-4.3 to 3.3-3.4 ms (the masks packed here, not by numpy; median of 20 calls).
+    Two passes per input, every draw's bin first and then the counts, beat one fused loop.
+    Counts kept as rows of bins per mask make the split into predictions sums of whole
+    rows, which vectorise, and the masks are packed here rather than by numpy: both cut a
+    call's fixed cost (figures in docs/performance.md).
     """
     n_bins = counts.shape[1]
     n_draws = scores.shape[1]
@@ -45,7 +43,7 @@ def rank_bin_counts(scores, rows, indicators, edges, cell_bin, z_low, cells_per_
     top = np.float64(cell_bin.shape[0] - 1)
     for i in prange(rows.shape[0]):
         row = rows[i]
-        joint = np.empty(n_masks * n_bins, dtype=np.int32)  # (mask, bin), flat: 3x faster
+        joint = np.empty(n_masks * n_bins, dtype=np.int32)  # (mask, bin), flat: faster than 2-D
         bins = np.empty(n_draws, dtype=np.int16)  # int16: B must stay below 32,768
         for d in range(n_draws):
             z = scores[row, d]
@@ -141,9 +139,8 @@ def _crossover_block(values, rising, falling, first, stop, counts, offsets):
 
     A scalar loop finds each draw's crossing year and keeps its values and those of the
     year before; a branch-free loop over draws, which vectorises, takes the logarithms
-    (mcinfra's branch-free :func:`log`) and interpolates. Measured 0.061 against
-    0.078 us per draw for the default model's three entities with one loop taking the C
-    library's log at each crossing (60,000-draw chunks, median of 40 alternating calls).
+    (mcinfra's branch-free :func:`log`) and interpolates. This beats one loop taking the C
+    library's log at each crossing (figures in docs/performance.md).
     """
     n = stop - first
     n_years = values.shape[1]

@@ -14,7 +14,7 @@ def compound_growth(ratio, power):
     """``ratio ** power - 1``, as ``exp(power log(ratio)) - 1`` (``ratio - 1`` for power 1).
 
     mcinfra's own exp and log (:mod:`mcinfra.kernels.special`) instead of the C library's
-    ``pow``: the same bits on every machine, at about a quarter of ``pow``'s cost; within
+    ``pow``: the same bits on every machine, more cheaply than ``pow``; within
     a few ulp of it. Negative ratios give NaN (but for power 1), zero gives -1, as ``pow``.
     """
     if power == 1.0:

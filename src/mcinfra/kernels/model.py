@@ -38,10 +38,9 @@ from mcinfra.kernels.stream import store_fence, stream_copy
 # every step is a short branch-free loop over draws that the compiler can vectorise; a
 # draw-at-a-time loop spends most of its time on index arithmetic. A parallel task is
 # BLOCKS_PER_TASK blocks. Results never depend on either size (streams are per draw).
-# 256 draws measured about 9 % faster than 64 once the random streams advanced block-wise:
-# longer loops, less loop overhead. A block's results are computed in scratch and then
-# streamed to the caller's buffers (mcinfra.kernels.stream): writing them in place cost 6-11 %
-# more (A/B in one process), each store first reading its line from memory.
+# 256 draws beat 64: longer loops, less loop overhead. A block's results are computed in
+# scratch and then streamed to the caller's buffers (mcinfra.kernels.stream): written in
+# place, each store first reads its line from memory (figures in docs/performance.md).
 BLOCK = 256
 BLOCKS_PER_TASK = 2
 
@@ -147,7 +146,7 @@ def simulate_block(nb, plan, w, v, x, z, col):
     """
     # Unsigned positions: numba wraps negative signed indices around (index + length), a
     # check per access that keeps LLVM from vectorising the draw loops; unsigned ones
-    # cannot be negative. (Measured: the group sums run 3.8x faster.)
+    # cannot be negative (the group sums gain most; see docs/performance.md).
     ucol = np.uintp(col)
     unb = np.uintp(nb)
     normals = w.normals
@@ -260,9 +259,8 @@ def simulate_block(nb, plan, w, v, x, z, col):
                 row = plan.seg_series[first + j]
                 for b in range(unb):
                     v[row, t, ucol + b] = level[j, b] * acc[b]
-            # The partition check, on the rows just written (still in cache): about 2 % of
-            # the sampler's time, where a separate pass reading them back from memory took
-            # 0.036-0.048 us per draw, 4 % of a run's chunk time.
+            # The partition check, on the rows just written (still in cache): cheaper than a
+            # separate pass reading them back from memory (docs/performance.md).
             sum_rows(unb, plan.seg_series[first : first + n_seg], t, v, ucol, acc)
             worst = max(worst, gap_bits(unb, t, v, ucol, acc))
         pos += n_seg * horizon

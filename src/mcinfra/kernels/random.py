@@ -185,7 +185,7 @@ def fill_block_normals(key, first_draw, nb, normals, lanes):
 
     Bit-identical to :func:`next_normal` called draw by draw, but the streams of the nb
     draws advance together, one normal at a time, in loops over draws that vectorise
-    (measured about 5 % faster in the sampler). The states live in ``lanes`` (5, >= nb)
+    (faster in the sampler than draw by draw). The states live in ``lanes`` (5, >= nb)
     uint64: four state words and each lane's last word. The ziggurat's fast path runs on
     every lane without branches; its magnitude goes to float through the bits of
     1 + m 2**-52, since int64-to-float conversion does not vectorise. The rare lanes that

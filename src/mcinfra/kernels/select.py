@@ -137,7 +137,7 @@ def gap_bits(n, t, values, first, acc):
 
     The total is row 0 of year ``t`` from column ``first``. The bits of a non-negative
     double order as its value, and their integer maximum vectorises where a floating-point
-    one does not (0.039 against 0.053 us per draw on the default model).
+    one does not (see docs/performance.md).
     """
     largest = np.int64(0)
     for i in range(n):

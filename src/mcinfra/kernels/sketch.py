@@ -134,7 +134,7 @@ def _count_row(bits, shift, hull, table, pool, special):
         else:
             others += 1
     late = 0
-    if others:  # a second pass for them: a call in the loop above would slow it 3x
+    if others:  # a second pass for them: a call in the loop above would slow it severalfold
         for i in range(bits.shape[0]):
             word = bits[i]
             if not (word >> ushift) - base < uspan:

@@ -2,13 +2,13 @@
 
 The sampler's loops over the draws of a block vectorise only when their bodies call no
 library function; a call to libm's ``exp`` or ``erfc`` keeps a whole loop scalar, and
-those two calls cost about a fifth of the sampler's time. These versions are plain IEEE
+those two calls took a large share of the sampler's time. These versions are plain IEEE
 arithmetic (no fused multiply-adds, no table gathers), so they give the same bits on every
 machine, vectorised or not.
 
 - :func:`exp`: Cody-Waite range reduction ``x = n ln 2 + r``, a degree-13 Taylor
-  polynomial on ``|r| <= ln 2 / 2`` (by Estrin's scheme: a loop calling exp took 2.4-2.6
-  ns per value against 3.9 with Horner's chain of 13 dependent steps) and a two-step
+  polynomial on ``|r| <= ln 2 / 2`` (by Estrin's scheme, faster than Horner's chain of 13
+  dependent steps; figures in docs/performance.md) and a two-step
   scaling by ``2**n`` that rounds subnormal results once. Within 2 ulp of the true value
   (tested against 50-digit mpmath), 0 below -745.2, inf above 709.8, NaN for NaN.
 - :func:`lower_tail`: ``Phi(z)`` as ``0.5 erfcx(x) exp(-z**2 / 2)`` with ``x = -z / sqrt(2)``
@@ -26,7 +26,7 @@ machine, vectorised or not.
   parts as in :func:`exp`. Within 1 ulp (tested against 50-digit mpmath), -inf at 0, NaN
   below 0 and for NaN, inf at inf; those special values are chosen by a select, not a
   branch, so a loop calling it vectorises. With :func:`exp` it gives the growth rates of
-  :mod:`mcinfra.kernels.growth` at about 60 % of the cost of the C library's ``pow``.
+  :mod:`mcinfra.kernels.growth` more cheaply than the C library's ``pow``.
 """
 
 from __future__ import annotations
@@ -129,8 +129,7 @@ def exp(x):
     r = (x - n * _LN2_HI) - n * _LN2_LO
     p = _taylor_13(r)
     # Two steps keep each factor normal; one rounding at the end. np.floor stays a double:
-    # math.floor's integer would need conversions that AVX2 cannot vectorise (4.9 ns per
-    # value in a loop over draws, against 3.9).
+    # math.floor's integer would need conversions that AVX2 cannot vectorise.
     half = np.floor(n * 0.5)
     return (p * _power_of_two(half)) * _power_of_two(n - half)
 
@@ -170,7 +169,7 @@ def _scaled_erfc(x):
 
     The polynomial is evaluated by Estrin's scheme: five levels of independent pairs
     instead of a chain of 24 dependent steps (Clenshaw's recurrence on the Chebyshev form
-    measured twice as slow: the vector units waited on each step).
+    was slower: the vector units waited on each step).
     """
     c = _ERFCX_POLY
     t = (x - _ERFCX_K) / (x + _ERFCX_K)

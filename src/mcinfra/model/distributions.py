@@ -549,7 +549,7 @@ def family_hint(value: Any) -> str:
 
 
 def _stats():
-    """scipy.stats, imported on first use: its import alone takes about a second."""
+    """scipy.stats, imported on first use: its import is slow (see docs/performance.md)."""
     from scipy import stats
 
     return stats

@@ -12,7 +12,7 @@ from scipy.special import ndtr
 
 from mcinfra.sampling.plan import Plan
 
-if TYPE_CHECKING:  # xarray costs 0.4 s to import; only some paths need it
+if TYPE_CHECKING:  # xarray is slow to import; only some paths need it
     import xarray as xr
 
 DRAW = "draw"

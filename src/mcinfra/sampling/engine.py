@@ -20,7 +20,7 @@ from mcinfra.sampling.dataset import provenance, to_dataset
 from mcinfra.sampling.plan import Plan, compile_plan
 from mcinfra.sampling.qmc import METHODS, replicate_size, sobol_normals
 
-if TYPE_CHECKING:  # xarray costs 0.4 s to import; only some paths need it
+if TYPE_CHECKING:  # xarray is slow to import; only some paths need it
     import xarray as xr
 
 ProgressCallback = Callable[[int, int, float], None]  # (draws done, total, seconds elapsed)
@@ -231,8 +231,7 @@ class ChunkBuffers:
     :meth:`chunk` gives C-contiguous arrays for any smaller chunk too (the front of each
     buffer), so every chunk reaches the kernels with the same array types: a strided view
     of a shorter last chunk made numba load a second compiled version of each reduction
-    kernel at the end of a run (the sketch's two counting kernels alone took 0.45-0.57 s,
-    against 11 ms for a chunk that loads nothing).
+    kernel at the end of a run, a cost of its own (see docs/performance.md).
     """
 
     def __init__(self, plan: Plan, size: int) -> None:

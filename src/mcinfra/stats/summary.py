@@ -16,7 +16,7 @@ from mcinfra.kernels.growth import growth_rate
 from mcinfra.kernels.select import growth_quantiles, order_statistics, partition_gap
 from mcinfra.sampling.dataset import SEGMENT, YEAR, draw_last
 
-if TYPE_CHECKING:  # xarray costs 0.4 s to import; only some paths need it
+if TYPE_CHECKING:  # xarray is slow to import; only some paths need it
     import xarray as xr
 
 TABLE_PROBS = (0.05, 0.5, 0.95)
