@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import doctest
+import inspect
 import json
 import subprocess
 import sys
@@ -271,6 +273,14 @@ def test_run_is_callable_beside_its_subpackage():
 
     assert callable(mcinfra.run) and mcinfra.run.pipeline.compute_run
     assert mcinfra.run(draws=200, seed=1).summary["run"]["draws"] == 200
+    assert inspect.signature(mcinfra.run) == inspect.signature(mcinfra.run.api.run)
+
+
+def test_the_docstring_examples_run():
+    import mcinfra.run.api
+
+    failures, tried = doctest.testmod(mcinfra.run.api, optionflags=doctest.ELLIPSIS)
+    assert tried >= 3 and failures == 0
 
 
 def test_importing_and_writing_without_reading_answers_skips_xarray(tmp_path):

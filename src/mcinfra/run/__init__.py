@@ -10,17 +10,18 @@ Dependency contract: every layer below it (config, model, language, sampling, st
 report); never the command line.
 """
 
+import inspect
 import sys
 import types
+
+from mcinfra.run.api import run as _run
 
 
 class _CallablePackage(types.ModuleType):
     """The type of this package: calling it runs a model (:func:`mcinfra.run.api.run`)."""
 
-    def __call__(self, *args, **kwargs):
-        from mcinfra.run.api import run
-
-        return run(*args, **kwargs)
+    __call__ = staticmethod(_run)
 
 
 sys.modules[__name__].__class__ = _CallablePackage
+__signature__ = inspect.signature(_run)  # what help() and notebooks show for mcinfra.run(
