@@ -362,7 +362,8 @@ def save_checkpoint(
     """Write the reductions' ``state`` atomically: a kill mid-write keeps the previous one."""
     path = Path(path)
     temporary = path.with_suffix(".tmp.npz")
-    np.savez(temporary, draws_done=draws_done, sampling_seconds=sampling_seconds, **state)
+    arrays: dict[str, Any] = {"draws_done": draws_done, "sampling_seconds": sampling_seconds}
+    np.savez(temporary, **(arrays | state))
     os.replace(temporary, path)
 
 

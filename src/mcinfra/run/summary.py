@@ -140,7 +140,7 @@ def run_summary(
     cagr = columns.growth_quantiles([((label, first), (label, last)) for label in labels])
     series = []
     for i, info in enumerate(plan.series):
-        entry = {
+        entry: dict[str, Any] = {
             "label": info.label,
             "kind": info.kind,
             "partition": info.partition,
