@@ -220,6 +220,16 @@ def test_a_written_run_is_a_run_for_the_other_commands(tmp_path, capsys):
     assert "holds in 3,000 of 3,000 draws" in capsys.readouterr().out
 
 
+def test_progress_says_when_the_kernels_compile(monkeypatch, capsys):
+    import mcinfra.run.pipeline
+
+    monkeypatch.setattr(mcinfra.run.pipeline, "kernels_cached", lambda: False)
+    mcinfra.run(draws=200, progress=True)
+    assert "mcinfra: compiling the kernels" in capsys.readouterr().err
+    mcinfra.run(draws=200)
+    assert capsys.readouterr().err == ""
+
+
 def test_sobol_and_sketch_options(tmp_path):
     sobol = mcinfra.run(draws=2**12, seed=3, method="sobol", replicates=4)
     assert sobol.summary["run"]["sampling_method"] == "sobol"

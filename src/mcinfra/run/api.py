@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ def run(
     replicates : int, optional
         Independent scrambled Sobol' sets (``sampling.replicates``).
     progress : bool
-        Show progress on standard error.
+        Show progress on standard error (and say so when the kernels must be compiled).
     client : dask.distributed.Client, optional
         Run the chunks on this cluster; same result.
 
@@ -114,11 +115,12 @@ def run(
     settings = settings_from(
         loaded, draws, None if seed is None else int(seed), chunk_size, threads
     )
-    reporter = None
+    reporter, notify = None, None
     if progress:
         from mcinfra.report.progress import Progress
 
         reporter = Progress(enabled=True)
+        notify = _notify
     try:
         return compute_run(
             loaded,
@@ -126,11 +128,16 @@ def run(
             target_se=None if target_se is None else float(target_se),
             quantiles=quantiles,
             progress=reporter,
+            notify=notify,
             client=client,
         )
     finally:
         if reporter is not None:
             reporter.close()
+
+
+def _notify(text: str) -> None:
+    print(f"mcinfra: {text}", file=sys.stderr)
 
 
 def _whole(name: str, value) -> int | None:
