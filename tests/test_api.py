@@ -59,6 +59,15 @@ def test_the_api_counts_equal_the_command_lines(result, cli_run, tmp_path, capsy
     assert on_disk["timing"]["total_seconds"] >= on_disk["timing"]["sampling_seconds"]
 
 
+def test_sketch_quantiles_write_the_command_lines_files(tmp_path):
+    args = ("--draws", "12000", "--seed", "5", "--chunk-size", "5000", "--quantiles", "sketch")
+    _cli(tmp_path / "cli", *args)
+    api = mcinfra.run(draws=12_000, seed=5, chunk_size=5_000, quantiles="sketch")
+    written = api.write(tmp_path / "api", report=False)
+    for name in FILES:
+        assert (written / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name
+
+
 def test_edits_and_stopping_rule_count_as_on_the_command_line(tmp_path):
     edit = "total.cagr.mode=0.18"
     cli = _cli(tmp_path / "cli", "--draws", "4000", "--seed", "2", "--set", edit)
