@@ -196,15 +196,7 @@ def compute_run(
     if client is not None and draws_to is not None:
         raise UsageError("--save-draws writes from one process; it cannot be combined with dask")
     started = time.perf_counter()
-    if notify is not None and kernels_cached() is False:
-        notify("compiling the kernels: about a minute on 2 cores, once per installation")
-    plan = compile_plan(loaded.config)
-    warm_up(plan)
-    if notify is not None and time.perf_counter() - started > 5:
-        notify(
-            f"compiled the kernels in {time.perf_counter() - started:.0f} s; later runs "
-            "load them from cache"
-        )
+    plan = _compiled_plan(loaded, notify)
     attrs = provenance(loaded, settings)
     reductions = Reductions(
         loaded,
@@ -216,14 +208,7 @@ def compute_run(
     writer = DrawWriter(draws_to, settings.chunk_size, DRAW) if draws_to is not None else None
     start, clock = 0, SamplingClock()
     if checkpoints is not None and checkpoints.resume:
-        try:
-            state, start, clock.seconds = load_checkpoint(checkpoints.path)
-            reductions.restore(state)
-        except (KeyError, ValueError, OSError, EOFError) as exc:
-            raise UsageError(
-                f"cannot resume {checkpoints.path.parent}: its checkpoint does not fit this "
-                f"run or this version of mcinfra ({exc}); start the run again"
-            ) from None
+        start, clock.seconds = _restore(reductions, checkpoints.path)
     last_checkpoint = time.perf_counter()
 
     def checkpoint(done: int) -> None:
@@ -286,6 +271,34 @@ def compute_run(
         inputs=[i.name for i in plan.inputs if not i.spec.is_fixed],
         compute_seconds=seconds,
     )
+
+
+def _compiled_plan(loaded: LoadedConfig, notify: Callable[[str], None] | None):
+    """The run's plan with its kernels loaded, telling ``notify`` when they must compile."""
+    started = time.perf_counter()
+    if notify is not None and kernels_cached() is False:
+        notify("compiling the kernels: about a minute on 2 cores, once per installation")
+    plan = compile_plan(loaded.config)
+    warm_up(plan)
+    if notify is not None and time.perf_counter() - started > 5:
+        notify(
+            f"compiled the kernels in {time.perf_counter() - started:.0f} s; later runs "
+            "load them from cache"
+        )
+    return plan
+
+
+def _restore(reductions: Reductions, path: Path) -> tuple[int, float]:
+    """Load the checkpoint at ``path`` into ``reductions``; its draws done and sampling time."""
+    try:
+        state, start, seconds = load_checkpoint(path)
+        reductions.restore(state)
+    except (KeyError, ValueError, OSError, EOFError) as exc:
+        raise UsageError(
+            f"cannot resume {path.parent}: its checkpoint does not fit this run or this "
+            f"version of mcinfra ({exc}); start the run again"
+        ) from None
+    return start, seconds
 
 
 def run_to_directory(
