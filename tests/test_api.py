@@ -318,3 +318,32 @@ def test_importing_and_writing_without_reading_answers_skips_xarray(tmp_path):
     )
     assert done.stdout.strip().splitlines()[-1] == "[] []"
     assert (tmp_path / "run" / "quantiles.nc").is_file()
+
+
+def test_the_run_directory_reads_back_what_it_wrote(result, tmp_path):
+    from mcinfra.io import run_directory as rd
+
+    out = result.write(tmp_path / "run", report=False)
+    text, summary = rd.read_run(out)
+    assert text == result.loaded.text and summary == json.loads((out / rd.SUMMARY).read_text())
+    state = {"counter/holds": np.arange(5, dtype=np.int64)}
+    rd.save_checkpoint(tmp_path / rd.CHECKPOINT, state, 7_000, 1.5)
+    loaded, done, seconds = rd.load_checkpoint(tmp_path / rd.CHECKPOINT)
+    assert (done, seconds) == (7_000, 1.5)
+    np.testing.assert_array_equal(loaded["counter/holds"], state["counter/holds"])
+    assert set(loaded) == set(state)
+
+
+def test_an_unfinished_directory_is_refused_cleanly(tmp_path, capsys):
+    from mcinfra.io.run_directory import find_interrupted, read_run
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.toml").write_text("")
+    (broken / "summary.json").write_text("{}")
+    with pytest.raises(UsageError, match=r"broken is not a finished mcinfra run: 'run'"):
+        read_run(broken)
+    assert main(["whatif", str(broken), "--given", "total[2030] > 0"]) == 2
+    assert "broken is not a finished mcinfra run" in capsys.readouterr().err
+    with pytest.raises(UsageError, match=r"no interrupted run of .*gone to resume"):
+        find_interrupted(tmp_path / "gone")
