@@ -1,4 +1,8 @@
-"""mcinfra: Monte Carlo uncertainty engine for market forecasts."""
+"""mcinfra: Monte Carlo uncertainty engine for market forecasts.
+
+``mcinfra.run(...)`` runs a model and returns its answers in memory (a
+:class:`RunResult`); ``mcinfra.simulate(...)`` returns the draws themselves.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -7,7 +11,20 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
+import mcinfra.run as run  # callable: mcinfra.run(config, draws=..., ...) -> RunResult
 from mcinfra.config import load_config, parse_config
+from mcinfra.run.result import RunResult
+from mcinfra.run.summary import RunSummary
 from mcinfra.sampling.engine import RunSettings, settings_from, simulate
 
-__all__ = ["RunSettings", "__version__", "load_config", "parse_config", "settings_from", "simulate"]
+__all__ = [
+    "RunResult",
+    "RunSettings",
+    "RunSummary",
+    "__version__",
+    "load_config",
+    "parse_config",
+    "run",
+    "settings_from",
+    "simulate",
+]

@@ -11,7 +11,6 @@ from pathlib import Path
 from mcinfra.errors import McinfraError, UsageError
 
 EXIT_USAGE = 2
-DEFAULT_MAX_DRAWS = 10_000_000
 
 
 def _add_set(parser: argparse.ArgumentParser) -> None:
@@ -262,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from mcinfra.config import load_config
     from mcinfra.report.progress import Progress
-    from mcinfra.run.pipeline import check_sequential, run_to_directory
+    from mcinfra.run.pipeline import DEFAULT_MAX_DRAWS, check_sequential, run_to_directory
     from mcinfra.sampling.engine import settings_from
 
     if args.resume is not None:
@@ -419,13 +418,8 @@ def _cluster(args: argparse.Namespace):
 
 
 def _resume(args: argparse.Namespace) -> int:
-    import dataclasses
-    import json
-
-    from mcinfra.config import load_config
     from mcinfra.report.progress import Progress
-    from mcinfra.run.pipeline import RUN_OPTIONS, find_interrupted, run_to_directory
-    from mcinfra.sampling.engine import settings_from
+    from mcinfra.run.pipeline import resume_run
 
     given = (
         [
@@ -439,32 +433,14 @@ def _resume(args: argparse.Namespace) -> int:
     )
     if given:
         raise UsageError(f"--resume continues a run with its own settings; drop {', '.join(given)}")
-    staging = find_interrupted(args.resume)
-    options = json.loads((staging / RUN_OPTIONS).read_text(encoding="utf-8"))
-    loaded = dataclasses.replace(
-        load_config(staging / "config.toml", tuple(options.get("config_overrides", ()))),
-        origin=options["config_origin"],
-    )
-    settings = settings_from(
-        loaded,
-        options["draws"],
-        options["seed"],
-        options["chunk_size"],
-        args.threads or options["threads"],
-    )
     progress = Progress(enabled=not args.quiet)
     with _cluster(args) as client:
-        summary = run_to_directory(
-            loaded,
-            settings,
+        summary = resume_run(
             args.resume,
-            client=client,
-            target_se=options["target_se"],
-            quantiles=options["quantiles"],
+            threads=args.threads,
+            report=not args.no_report,
             progress=progress,
-            report=options["report"] and not args.no_report,
-            log=options["log"],
-            resume=staging,
+            client=client,
             checkpoint_seconds=args.checkpoint_every,
         )
     progress.close()

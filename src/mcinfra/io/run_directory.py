@@ -1,4 +1,13 @@
-"""Writing a run directory atomically: everything appears at once, or nothing does."""
+"""The run directory: its file names, atomic writing, loading, checkpoints and resuming.
+
+A run directory appears at once or not at all: it is written into a temporary directory
+beside its target and renamed into place when complete. While a run is drawn, that
+temporary directory also holds its options and, every few seconds, a checkpoint of its
+reductions, so that an interrupted run can be found and continued.
+
+This module reads and writes plain data (text, dicts, arrays); the run layer builds the
+configuration, settings and reductions from them.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +16,25 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mcinfra.errors import UsageError
 
-RUN_MARKER = "summary.json"
+CONFIG = "config.toml"
+SUMMARY = "summary.json"
+PREDICTIONS = "predictions.csv"
+SENSITIVITY = "sensitivity.csv"
+QUANTILES_CSV = "quantiles.csv"
+QUANTILES_NC = "quantiles.nc"
+DRAWS = "draws.zarr"
+CHECKPOINT = "checkpoint.npz"
+RUN_OPTIONS = "run-options.json"
+RUN_MARKER = SUMMARY  # a directory holding it is a finished run
 
 
 def check_target(target: Path, replace: bool, marker: str = RUN_MARKER, kind: str = "run") -> None:
@@ -176,18 +196,18 @@ def write_netcdf3(path: Path, coords: dict[str, list], variables: dict, attrs: d
             setattr(handle, key, as_netcdf(value))
 
 
-def write_sensitivity_csv(path, counter) -> None:
-    """``sensitivity.csv``: every prediction and uncertain input, largest index first."""
+def write_sensitivity_csv(path, rows: Iterable[tuple[str, str, float, float]]) -> None:
+    """``sensitivity.csv``: one row per (prediction, input, first-order index, rank correlation).
+
+    ``rows`` come in the order they are written: per prediction, largest index first.
+    """
     import csv
 
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["prediction", "input", "first_order_index", "rank_correlation"])
-        for i, prediction in enumerate(counter.predictions):
-            for d in counter.sensitivity.drivers(i):
-                writer.writerow(
-                    [prediction.id, d.input, repr(d.first_order_index), repr(d.rank_correlation)]
-                )
+        for prediction, name, first_order, rank_correlation in rows:
+            writer.writerow([prediction, name, repr(first_order), repr(rank_correlation)])
 
 
 def write_prediction_csv(path, rows: list[dict]) -> None:
@@ -232,7 +252,7 @@ def write_quantiles(directory, table) -> None:
     """
     import csv
 
-    with open(directory / "quantiles.csv", "w", newline="", encoding="utf-8") as handle:
+    with open(directory / QUANTILES_CSV, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["segment", "year", "quantile", "value", "ci95_low", "ci95_high"])
         for s, segment in enumerate(table.segments):
@@ -245,4 +265,130 @@ def write_quantiles(directory, table) -> None:
                     )
                     if not any(math.isnan(c) for c in cells):
                         writer.writerow([segment, year, prob, *(repr(float(c)) for c in cells)])
-    write_netcdf3(directory / "quantiles.nc", table.coords, table.variables, table.attrs)
+    write_netcdf3(directory / QUANTILES_NC, table.coords, table.variables, table.attrs)
+
+
+def write_run_files(
+    directory: Path,
+    summary: dict,
+    table,
+    sensitivity: Iterable[tuple[str, str, float, float]],
+    config_text: str | None = None,
+    started: float | None = None,
+) -> None:
+    """Write a finished run's files into ``directory``; ``summary.json`` last.
+
+    ``summary`` is summary.json's content; ``table`` the quantile table (see
+    :func:`write_quantiles`); ``sensitivity`` the rows of ``sensitivity.csv``.
+    ``config_text`` is written as ``config.toml`` when given (a run being drawn wrote it
+    first). With ``started`` (a :func:`time.perf_counter` reading), the summary's
+    ``timing.total_seconds`` is set to the time since, files included.
+    """
+    import time
+
+    directory = Path(directory)
+    if config_text is not None:
+        (directory / CONFIG).write_text(config_text, encoding="utf-8")
+    write_quantiles(directory, table)
+    write_prediction_csv(directory / PREDICTIONS, summary["predictions"])
+    write_sensitivity_csv(directory / SENSITIVITY, sensitivity)
+    for name in (CHECKPOINT, RUN_OPTIONS):
+        (directory / name).unlink(missing_ok=True)
+    if started is not None:
+        summary["timing"]["total_seconds"] = time.perf_counter() - started
+    write_json(directory / SUMMARY, summary)
+
+
+def read_run(run_dir: Path) -> tuple[str, dict]:
+    """The configuration text and the summary (``summary.json``) of a finished run.
+
+    Raises
+    ------
+    UsageError
+        When ``run_dir`` does not hold a finished run.
+    """
+    run_dir = Path(run_dir)
+    try:
+        text = (run_dir / CONFIG).read_text(encoding="utf-8")
+        summary = json.loads((run_dir / SUMMARY).read_text(encoding="utf-8"))
+        summary["run"]["config_sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{run_dir} is not a finished mcinfra run: {exc}") from None
+    return text, summary
+
+
+def read_run_tables(run_dir: Path) -> tuple[str, dict, Any, list[dict]]:
+    """What a report is drawn from: config text, summary, quantiles and sensitivity rows.
+
+    The quantiles are ``quantiles.nc`` loaded as an ``xarray.Dataset``; the sensitivity rows
+    are ``sensitivity.csv``'s rows as dicts of strings.
+    """
+    import csv
+
+    import xarray as xr
+
+    run_dir = Path(run_dir)
+    try:
+        text = (run_dir / CONFIG).read_text(encoding="utf-8")
+        summary = json.loads((run_dir / SUMMARY).read_text(encoding="utf-8"))
+        with xr.open_dataset(run_dir / QUANTILES_NC, engine="scipy") as opened:
+            quantiles = opened.load()
+        with open(run_dir / SENSITIVITY, newline="", encoding="utf-8") as handle:
+            sensitivity = list(csv.DictReader(handle))
+        summary["run"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{run_dir} is not a finished mcinfra run: {exc}") from None
+    return text, summary, quantiles, sensitivity
+
+
+def write_run_options(staging: Path, options: dict, config_text: str) -> None:
+    """Record a run's options and configuration text in its temporary directory."""
+    write_json(Path(staging) / RUN_OPTIONS, options)
+    (Path(staging) / CONFIG).write_text(config_text, encoding="utf-8")
+
+
+def read_run_options(staging: Path) -> dict:
+    """The options an interrupted run was started with (see :func:`write_run_options`)."""
+    path = Path(staging) / RUN_OPTIONS
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot resume from {path.parent}: {exc}") from None
+
+
+def save_checkpoint(
+    path: Path, state: dict[str, np.ndarray], draws_done: int, sampling_seconds: float
+) -> None:
+    """Write the reductions' ``state`` atomically: a kill mid-write keeps the previous one."""
+    path = Path(path)
+    temporary = path.with_suffix(".tmp.npz")
+    arrays: dict[str, Any] = {"draws_done": draws_done, "sampling_seconds": sampling_seconds}
+    np.savez(temporary, **(arrays | state))
+    os.replace(temporary, path)
+
+
+def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], int, float]:
+    """The reductions' state, draws done and sampling seconds of a :func:`save_checkpoint`."""
+    with np.load(path) as saved:
+        state = {key: saved[key] for key in saved.files}
+    return (
+        state,
+        int(state.pop("draws_done")),
+        float(state.pop("sampling_seconds")),
+    )
+
+
+def find_interrupted(out: Path) -> Path:
+    """The temporary directory of the interrupted run of ``out`` that can be resumed.
+
+    The most recently checkpointed one, when there are several.
+    """
+    out = Path(out)
+    found = [
+        d
+        for d in out.parent.glob(f"{staging_prefix(out)}*")
+        if (d / CHECKPOINT).is_file() and (d / RUN_OPTIONS).is_file()
+    ]
+    if not found:
+        raise UsageError(f"no interrupted run of {out} to resume (no checkpoint beside it)")
+    return max(found, key=lambda d: (d / CHECKPOINT).stat().st_mtime)

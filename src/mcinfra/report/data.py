@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import xarray as xr
 
 from mcinfra.config import parse_config
 from mcinfra.config.structure import list_inputs
-from mcinfra.errors import UsageError
+from mcinfra.io.run_directory import CONFIG, read_run_tables
 from mcinfra.stats.probability import wilson_interval
 
 
@@ -31,17 +29,9 @@ class ReportData:
 def load_report_data(run_dir: Path) -> ReportData:
     """Read summary.json, quantiles.nc, sensitivity.csv and config.toml of a run."""
     run_dir = Path(run_dir)
-    try:
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-        with xr.open_dataset(run_dir / "quantiles.nc", engine="scipy") as opened:
-            quantiles = opened.load()
-        with open(run_dir / "sensitivity.csv", newline="", encoding="utf-8") as handle:
-            sensitivity = list(csv.DictReader(handle))
-        text = (run_dir / "config.toml").read_text(encoding="utf-8")
-    except (OSError, ValueError, KeyError) as exc:
-        raise UsageError(f"{run_dir} is not a finished mcinfra run: {exc}") from None
+    text, summary, quantiles, sensitivity = read_run_tables(run_dir)
     overrides = tuple(summary["run"].get("config_overrides", ()))  # the run's --set edits
-    loaded = parse_config(text, origin=str(run_dir / "config.toml"), overrides=overrides)
+    loaded = parse_config(text, origin=str(run_dir / CONFIG), overrides=overrides)
     assumptions = [
         {
             "input": info.name,

@@ -1,38 +1,46 @@
-"""A whole run: sample chunk by chunk, reduce each chunk, write the run directory.
+"""A whole run: sample chunk by chunk, reduce each chunk, and write the run directory.
 
-Every reduction is mergeable and exact to the count (prediction and bin counts, the integer
-buckets of the quantile sketch, or, for runs that fit in memory, every draw's values), so a
-run gives the same summary for any chunk size or thread count. With ``target_se`` the run stops
-after the first chunk at which every prediction's standard error is below the target.
+:func:`compute_run` samples and reduces into an in-memory :class:`RunResult`;
+:func:`run_to_directory` computes a run inside its (atomic, resumable) run directory and
+writes it there; :func:`resume_run` continues an interrupted one. Every reduction is
+mergeable and exact to the count (prediction and bin counts, the integer buckets of the
+quantile sketch, or, for runs that fit in memory, every draw's values), so a run gives the
+same summary for any chunk size or thread count. With ``target_se`` the run stops after the
+first chunk at which every prediction's standard error is below the target.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mcinfra.config import LoadedConfig
+from mcinfra.config import LoadedConfig, load_config
 from mcinfra.config.structure import list_inputs, list_series
 from mcinfra.errors import UsageError
 from mcinfra.io.run_directory import (
+    CHECKPOINT,
+    CONFIG,
+    DRAWS,
     DrawWriter,
     atomic_directory,
     check_target,
-    staging_prefix,
-    write_json,
-    write_prediction_csv,
-    write_quantiles,
-    write_sensitivity_csv,
+    find_interrupted,
+    load_checkpoint,
+    read_run_options,
+    save_checkpoint,
+    write_run_files,
+    write_run_options,
 )
 from mcinfra.run.reductions import Reductions
-from mcinfra.run.summary import prediction_rows, run_summary
+from mcinfra.run.result import RunResult
+from mcinfra.run.summary import run_summary, sensitivity_rows
 from mcinfra.sampling.dataset import DRAW, provenance, to_dataset
 from mcinfra.sampling.engine import (
     MAX_IN_MEMORY_BYTES,
@@ -40,18 +48,16 @@ from mcinfra.sampling.engine import (
     RunSettings,
     SamplingClock,
     kernels_cached,
+    settings_from,
     stream,
     warm_up,
 )
 from mcinfra.sampling.plan import compile_plan
 from mcinfra.stats.quantiles import quantile_table
 
-# Quantiles are exact order statistics while every series-year of every draw fits in this
-# many bytes; larger runs use the mergeable sketch (bounded memory, relative error 1e-3).
 EXACT_QUANTILE_MEMORY = 256 * 2**20
-CHECKPOINT = "checkpoint.npz"
-RUN_OPTIONS = "run-options.json"
 CHECKPOINT_SECONDS = 30.0
+DEFAULT_MAX_DRAWS = 10_000_000  # cap of a run with a target standard error
 
 
 def stopping_error(holds: int, draws: int) -> float:
@@ -91,14 +97,6 @@ def check_finite(table) -> None:
     )
 
 
-def save_checkpoint(path: Path, reductions: Reductions, draws_done: int, sampled: float) -> None:
-    """Write every reduction's state atomically (a kill mid-write leaves the previous one)."""
-    arrays = reductions.state()
-    temporary = path.with_suffix(".tmp.npz")
-    np.savez(temporary, draws_done=draws_done, sampling_seconds=sampled, **arrays)
-    os.replace(temporary, path)
-
-
 def check_disk_space(loaded: LoadedConfig, draws: int, out: Path) -> None:
     """Refuse --save-draws when the draws, uncompressed, would not fit on the disk."""
     n_inputs = len(list_inputs(loaded.config))
@@ -112,19 +110,6 @@ def check_disk_space(loaded: LoadedConfig, draws: int, out: Path) -> None:
             f"--save-draws would write up to {needed / 2**30:,.1f} GiB for {draws:,} draws; "
             f"{free / 2**30:,.1f} GiB are free at {parent}"
         )
-
-
-def find_interrupted(out: Path) -> Path:
-    """The temporary directory of the interrupted run of ``out`` that can be resumed."""
-    out = Path(out)
-    found = [
-        d
-        for d in out.parent.glob(f"{staging_prefix(out)}*")
-        if (d / CHECKPOINT).is_file() and (d / RUN_OPTIONS).is_file()
-    ]
-    if not found:
-        raise UsageError(f"no interrupted run of {out} to resume (no checkpoint beside it)")
-    return max(found, key=lambda d: (d / CHECKPOINT).stat().st_mtime)
 
 
 def plan_values_bytes(loaded: LoadedConfig, draws: int) -> int:
@@ -145,6 +130,177 @@ def exact_quantiles(method: str, needed: int) -> bool:
     return method == "exact" or (method == "auto" and needed <= EXACT_QUANTILE_MEMORY)
 
 
+def check_options(
+    loaded: LoadedConfig,
+    settings: RunSettings,
+    target_se: float | None = None,
+    quantiles: str = "auto",
+) -> bool:
+    """Refuse inconsistent run options; return whether the quantiles are exact."""
+    check_sequential(target_se, settings.method)
+    return exact_quantiles(quantiles, plan_values_bytes(loaded, settings.draws))
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where and how often a run saves the state of its reductions.
+
+    With ``resume`` the run first continues from the checkpoint already at ``path``.
+    """
+
+    path: Path
+    every: float = CHECKPOINT_SECONDS
+    resume: bool = False
+
+
+def compute_run(
+    loaded: LoadedConfig,
+    settings: RunSettings,
+    target_se: float | None = None,
+    quantiles: str = "auto",
+    progress: ProgressCallback | None = None,
+    notify: Callable[[str], None] | None = None,
+    client=None,
+    checkpoints: Checkpoints | None = None,
+    draws_to: Path | None = None,
+) -> RunResult:
+    """Sample and reduce a run; return its answers in memory.
+
+    Parameters
+    ----------
+    loaded : LoadedConfig
+    settings : RunSettings
+        With ``target_se``, ``settings.draws`` is the cap on draws.
+    target_se : float, optional
+        Stop after the first chunk at which every prediction's standard error is below it.
+    quantiles : {"auto", "exact", "sketch"}
+        "exact" (every draw's values held in memory), "sketch" (bounded memory, relative
+        error 1e-3), or "auto" (exact while they fit in ``EXACT_QUANTILE_MEMORY``).
+    progress : callable, optional
+        Called as ``progress(done, total, seconds)`` after each chunk.
+    notify : callable, optional
+        Receives one-line messages (e.g. that the kernels are being compiled).
+    client : dask.distributed.Client, optional
+        Run each chunk as a task on its cluster (:mod:`mcinfra.run.distributed`); the
+        result is identical.
+    checkpoints : Checkpoints, optional
+        Save (and with ``resume``, first load) the reductions' state.
+    draws_to : Path, optional
+        Also stream every draw into this zarr store.
+
+    Returns
+    -------
+    RunResult
+    """
+    exact = check_options(loaded, settings, target_se, quantiles)
+    if client is not None and draws_to is not None:
+        raise UsageError("--save-draws writes from one process; it cannot be combined with dask")
+    started = time.perf_counter()
+    plan = _compiled_plan(loaded, notify)
+    attrs = provenance(loaded, settings)
+    reductions = Reductions(
+        loaded,
+        plan,
+        exact,
+        None if target_se is not None else settings.draws,
+        replicate_draws=settings.replicate_draws,
+    )
+    writer = DrawWriter(draws_to, settings.chunk_size, DRAW) if draws_to is not None else None
+    start, clock = 0, SamplingClock()
+    if checkpoints is not None and checkpoints.resume:
+        start, clock.seconds = _restore(reductions, checkpoints.path)
+    last_checkpoint = time.perf_counter()
+
+    def checkpoint(done: int) -> None:
+        nonlocal last_checkpoint
+        if checkpoints is None or writer is not None:
+            return
+        if time.perf_counter() - last_checkpoint >= checkpoints.every:
+            save_checkpoint(checkpoints.path, reductions.state(), done, clock.seconds)
+            last_checkpoint = time.perf_counter()
+
+    def on_chunk(first, values, inputs, scores, gap):
+        reductions.add(first, values, inputs, scores, gap)
+        if writer is not None:
+            writer.write(to_dataset(plan, values, inputs, scores, first, attrs))
+        checkpoint(first + values.shape[-1])
+
+    def target_met() -> bool:
+        return target_se is not None and all(
+            stopping_error(int(h), reductions.counter.draws) < target_se
+            for h in reductions.counter.holds
+        )
+
+    cap = settings.draws
+    if client is None:
+        _, done = stream(
+            plan, settings, on_chunk, progress, stop=target_met, start=start, clock=clock
+        )
+    else:
+        from mcinfra.run.distributed import stream_distributed
+
+        _, done = stream_distributed(
+            client, loaded, settings, exact, reductions, progress, target_met, start,
+            after_chunk=checkpoint, clock=clock,
+        )  # fmt: skip
+    settings = dataclasses.replace(settings, draws=done)
+    attrs["draws"] = done
+    if writer is not None:
+        writer.close({"draws": done})
+    sequential = None
+    if target_se is not None:
+        sequential = {
+            "target_std_error": target_se,
+            "max_draws": cap,
+            "draws_used": done,
+            "target_met": target_met(),
+        }
+    # every session's sampling time, when resumed
+    summary = run_summary(reductions, plan, loaded, settings, attrs, clock.seconds, sequential)
+    labels = [s.label for s in plan.series]
+    table = quantile_table(reductions.columns, [(s, y) for s in labels for y in plan.years])
+    check_finite(table)
+    rows = sensitivity_rows(reductions.counter)
+    seconds = time.perf_counter() - started
+    summary.timing["total_seconds"] = seconds  # writing the files adds to it
+    return RunResult(
+        loaded=loaded,
+        run_summary=summary,
+        table=table,
+        sensitivity_rows=rows,
+        inputs=[i.name for i in plan.inputs if not i.spec.is_fixed],
+        compute_seconds=seconds,
+    )
+
+
+def _compiled_plan(loaded: LoadedConfig, notify: Callable[[str], None] | None):
+    """The run's plan with its kernels loaded, telling ``notify`` when they must compile."""
+    started = time.perf_counter()
+    if notify is not None and kernels_cached() is False:
+        notify("compiling the kernels: about a minute on 2 cores, once per installation")
+    plan = compile_plan(loaded.config)
+    warm_up(plan)
+    if notify is not None and time.perf_counter() - started > 5:
+        notify(
+            f"compiled the kernels in {time.perf_counter() - started:.0f} s; later runs "
+            "load them from cache"
+        )
+    return plan
+
+
+def _restore(reductions: Reductions, path: Path) -> tuple[int, float]:
+    """Load the checkpoint at ``path`` into ``reductions``; its draws done and sampling time."""
+    try:
+        state, start, seconds = load_checkpoint(path)
+        reductions.restore(state)
+    except (KeyError, ValueError, OSError, EOFError) as exc:
+        raise UsageError(
+            f"cannot resume {path.parent}: its checkpoint does not fit this run or this "
+            f"version of mcinfra ({exc}); start the run again"
+        ) from None
+    return start, seconds
+
+
 def run_to_directory(
     loaded: LoadedConfig,
     settings: RunSettings,
@@ -163,27 +319,21 @@ def run_to_directory(
 ) -> dict:
     """Run and write ``out`` atomically; return the summary (``summary.json``'s content).
 
-    With ``target_se``, ``settings.draws`` is the cap on draws. ``quantiles``: "exact"
-    (every draw's values held in memory), "sketch" (bounded memory, relative error 1e-3),
-    or "auto" (exact while they fit in ``EXACT_QUANTILE_MEMORY``).
-
-    Every ``checkpoint_seconds`` the state of every reduction is saved in the temporary
-    directory; an interrupted run keeps that directory and ``resume`` (see
-    :func:`find_interrupted`) continues it to the result an uninterrupted run gives. Runs
-    that save draws are not checkpointed. An existing run at ``out`` is replaced only with
-    ``replace``; a non-empty directory that holds no run never is.
-
-    With a ``dask.distributed`` ``client`` each chunk runs as a task on its cluster
-    (:mod:`mcinfra.run.distributed`); the result is identical.
+    The run is :func:`compute_run`'s, drawn inside the temporary directory of ``out``:
+    every ``checkpoint_seconds`` the state of every reduction is saved there; an
+    interrupted run keeps that directory and ``resume`` (see
+    :func:`mcinfra.io.run_directory.find_interrupted`) continues it to the result an
+    uninterrupted run gives. Runs that save draws are not checkpointed. An existing run at
+    ``out`` is replaced only with ``replace``; a non-empty directory that holds no run
+    never is.
     """
     check_target(out, replace)
     if save_draws:
         check_disk_space(loaded, settings.draws, Path(out))
     if client is not None and save_draws:
         raise UsageError("--save-draws writes from one process; it cannot be combined with dask")
-    check_sequential(target_se, settings.method)
-    exact = exact_quantiles(quantiles, plan_values_bytes(loaded, settings.draws))
-    checkpoint_file = None
+    check_options(loaded, settings, target_se, quantiles)
+    checkpoint_file: Path | None = None
 
     def resumable() -> bool:
         return checkpoint_file is not None and checkpoint_file.exists()
@@ -203,119 +353,27 @@ def run_to_directory(
                     "config_origin": loaded.origin,
                     "config_overrides": list(loaded.overrides),
                 }
-                write_json(staging / RUN_OPTIONS, options)
-                (staging / "config.toml").write_text(loaded.text, encoding="utf-8")
+                write_run_options(staging, options, loaded.text)
             started = time.perf_counter()
-            if notify is not None and kernels_cached() is False:
-                notify("compiling the kernels: about a minute on 2 cores, once per installation")
-            plan = compile_plan(loaded.config)
-            warm_up(plan)
-            if notify is not None and time.perf_counter() - started > 5:
-                notify(
-                    f"compiled the kernels in {time.perf_counter() - started:.0f} s; later runs "
-                    "load them from cache"
-                )
-            attrs = provenance(loaded, settings)
-            reductions = Reductions(
-                loaded,
-                plan,
-                exact,
-                None if target_se is not None else settings.draws,
-                replicate_draws=settings.replicate_draws,
-            )
-            writer = (
-                DrawWriter(staging / "draws.zarr", settings.chunk_size, DRAW)
-                if save_draws
-                else None
-            )
-            start, clock = 0, SamplingClock()
-            if resume is not None:
-                with np.load(resume / CHECKPOINT) as saved:
-                    try:
-                        reductions.restore(saved)
-                    except (KeyError, ValueError) as exc:
-                        raise UsageError(
-                            f"cannot resume {resume}: its checkpoint does not fit this run or "
-                            f"this version of mcinfra ({exc}); start the run again"
-                        ) from None
-                    start = int(saved["draws_done"])
-                    clock.seconds = float(saved["sampling_seconds"])
-            if writer is None:
+            if not save_draws:
                 checkpoint_file = staging / CHECKPOINT
-            last_checkpoint = time.perf_counter()
-
-            def checkpoint(done: int) -> None:
-                nonlocal last_checkpoint
-                if writer is None and time.perf_counter() - last_checkpoint >= checkpoint_seconds:
-                    save_checkpoint(checkpoint_file, reductions, done, clock.seconds)
-                    last_checkpoint = time.perf_counter()
-
-            def on_chunk(first, values, inputs, scores, gap):
-                reductions.add(first, values, inputs, scores, gap)
-                if writer is not None:
-                    writer.write(to_dataset(plan, values, inputs, scores, first, attrs))
-                checkpoint(first + values.shape[-1])
-
-            def target_met() -> bool:
-                return target_se is not None and all(
-                    stopping_error(int(h), reductions.counter.draws) < target_se
-                    for h in reductions.counter.holds
-                )
-
-            cap = settings.draws
-            if client is None:
-                _, done = stream(
-                    plan, settings, on_chunk, progress, stop=target_met, start=start, clock=clock
-                )
-            else:
-                from mcinfra.run.distributed import stream_distributed
-
-                _, done = stream_distributed(
-                    client, loaded, settings, exact, reductions, progress, target_met, start,
-                    after_chunk=checkpoint, clock=clock,
-                )  # fmt: skip
-            sampling_seconds = clock.seconds  # every session's, when resumed
-            settings = dataclasses.replace(settings, draws=done)
-            attrs["draws"] = done
-            if writer is not None:
-                writer.close({"draws": done})
-            columns = reductions.columns
-            counter, crossovers = reductions.counter, reductions.crossovers
-            summary = run_summary(
-                columns, plan, loaded, settings, attrs, reductions.check.worst, sampling_seconds
+            result = compute_run(
+                loaded,
+                settings,
+                target_se=target_se,
+                quantiles=quantiles,
+                progress=progress,
+                notify=notify,
+                client=client,
+                checkpoints=(
+                    Checkpoints(checkpoint_file, checkpoint_seconds, resume is not None)
+                    if checkpoint_file is not None
+                    else None
+                ),
+                draws_to=staging / DRAWS if save_draws else None,
             )
-            summary["predictions"] = prediction_rows(counter, reductions.replicates)
-            summary["crossovers"] = crossovers.rows() if crossovers is not None else []
-            checkpoints = list(counter.history)
-            if not checkpoints or checkpoints[-1][0] != counter.draws:
-                checkpoints.append((counter.draws, [int(h) for h in counter.holds]))
-            summary["convergence"] = {
-                "draws": [d for d, _ in checkpoints],
-                "holds": {
-                    p.id: [h[i] for _, h in checkpoints] for i, p in enumerate(counter.predictions)
-                },
-            }
-            if target_se is not None:
-                summary["sequential"] = {
-                    "target_std_error": target_se,
-                    "max_draws": cap,
-                    "draws_used": done,
-                    "target_met": target_met(),
-                }
-            labels = [s.label for s in plan.series]
-            table = quantile_table(columns, [(s, y) for s in labels for y in plan.years])
-            check_finite(table)
-            summary["quantiles"] = {
-                "method": "exact" if exact else "sketch",
-                "relative_accuracy": 0.0 if exact else columns.relative_accuracy,
-            }
-            write_quantiles(staging, table)
-            write_prediction_csv(staging / "predictions.csv", summary["predictions"])
-            write_sensitivity_csv(staging / "sensitivity.csv", counter)
-            for name in (CHECKPOINT, RUN_OPTIONS):
-                (staging / name).unlink(missing_ok=True)
-            summary["timing"]["total_seconds"] = time.perf_counter() - started
-            write_json(staging / "summary.json", summary)
+            summary = result.run_summary.to_dict()
+            write_run_files(staging, summary, result.table, result.sensitivity_rows, None, started)
             if report:
                 from mcinfra.report.build import build_report
 
@@ -328,3 +386,45 @@ def run_to_directory(
             f"mcinfra run --resume {out}"
         ) from None
     return summary
+
+
+def resume_run(
+    out: Path,
+    threads: int | None = None,
+    report: bool = True,
+    progress: ProgressCallback | None = None,
+    client=None,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
+) -> dict:
+    """Continue the interrupted run of ``out`` from its last checkpoint; return its summary.
+
+    The run keeps its own configuration and options (those of ``run-options.json``);
+    ``threads``, ``progress``, ``client`` and the checkpoint interval do not change its
+    result and may differ. Without ``report`` no report is drawn, whatever the run asked.
+    """
+    staging = find_interrupted(out)
+    options = read_run_options(staging)
+    loaded = dataclasses.replace(
+        load_config(staging / CONFIG, tuple(options.get("config_overrides", ()))),
+        origin=options["config_origin"],
+    )
+    settings = settings_from(
+        loaded,
+        options["draws"],
+        options["seed"],
+        options["chunk_size"],
+        threads or options["threads"],
+    )
+    return run_to_directory(
+        loaded,
+        settings,
+        out,
+        client=client,
+        target_se=options["target_se"],
+        quantiles=options["quantiles"],
+        progress=progress,
+        report=options["report"] and report,
+        log=options["log"],
+        resume=staging,
+        checkpoint_seconds=checkpoint_seconds,
+    )

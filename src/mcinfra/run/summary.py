@@ -1,16 +1,21 @@
-"""The run summary (``summary.json``) and its compact terminal table."""
+"""The run summary: ``summary.json``'s content, built in one place from a run's reductions."""
 
 from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.special import ndtri
 
 from mcinfra.config import LoadedConfig
+from mcinfra.errors import UsageError
 from mcinfra.sampling.dataset import SCHEMA_VERSION
 from mcinfra.sampling.engine import RunSettings
 from mcinfra.sampling.plan import Plan
 from mcinfra.sampling.qmc import replicate_estimate
-from mcinfra.stats.summary import Columns
 
 _PROVENANCE_KEYS = (
     "config_sha256",
@@ -29,16 +34,105 @@ _PROVENANCE_KEYS = (
 )
 
 
+@dataclass
+class RunSummary:
+    """Everything ``summary.json`` holds (schema version 1; see docs/outputs.md).
+
+    One attribute per top-level key of the file, in the file's order. ``sequential`` is
+    None for a run without a target standard error (the file then has no such key).
+
+    Examples
+    --------
+    >>> summary = RunSummary.from_dict(result.summary)  # doctest: +SKIP
+    >>> summary.to_dict() == result.summary  # doctest: +SKIP
+    True
+    """
+
+    schema_version: int
+    model: dict[str, Any]
+    run: dict[str, Any]
+    timing: dict[str, float]
+    checks: dict[str, float]
+    series: list[dict[str, Any]]
+    source_figures: list[dict[str, Any]]
+    predictions: list[dict[str, Any]]
+    crossovers: list[dict[str, Any]]
+    convergence: dict[str, Any]
+    quantiles: dict[str, Any]
+    sequential: dict[str, Any] | None = None
+
+    _ORDER = (
+        "schema_version",
+        "model",
+        "run",
+        "timing",
+        "checks",
+        "series",
+        "source_figures",
+        "predictions",
+        "crossovers",
+        "convergence",
+        "sequential",
+        "quantiles",
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``summary.json`` (a deep copy: editing it leaves this intact)."""
+        out = {}
+        for key in self._ORDER:
+            value = getattr(self, key)
+            if value is not None or key != "sequential":
+                out[key] = copy.deepcopy(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSummary:
+        """Read the object :meth:`to_dict` gives (e.g. a loaded ``summary.json``).
+
+        Raises
+        ------
+        UsageError
+            When a required key is missing or an unknown one is present.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        required = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING}
+        missing = sorted(required - set(data))
+        unknown = sorted(set(data) - names)
+        if missing or unknown:
+            problems = [f"lacks {', '.join(missing)}"] if missing else []
+            problems += [f"has unknown {', '.join(unknown)}"] if unknown else []
+            raise UsageError(f"not a run summary: it {' and '.join(problems)}")
+        return cls(**{key: copy.deepcopy(value) for key, value in data.items()})
+
+
 def run_summary(
-    columns: Columns,
+    reductions,
     plan: Plan,
     loaded: LoadedConfig,
     settings: RunSettings,
     attrs: dict,
-    partition_error: float,
     sampling_seconds: float,
-) -> dict:
-    """Everything ``summary.json`` holds (schema version 1; see docs/outputs.md)."""
+    sequential: dict[str, Any] | None = None,
+) -> RunSummary:
+    """The summary of a finished run from its reductions.
+
+    Parameters
+    ----------
+    reductions : mcinfra.run.reductions.Reductions
+        Every reduction of the run, all draws absorbed.
+    plan, loaded : the run's compiled plan and configuration.
+    settings : RunSettings
+        The settings, with ``draws`` the number of draws made.
+    attrs : dict
+        Provenance (:func:`mcinfra.sampling.dataset.provenance`).
+    sampling_seconds : float
+        Time spent drawing (over every session of a resumed run).
+    sequential : dict, optional
+        With a target standard error: ``target_std_error``, ``max_draws``, ``draws_used``
+        and ``target_met``.
+    """
+    columns = reductions.columns
+    counter = reductions.counter
     model = loaded.config.model
     first, last = plan.years[0], plan.years[-1]
     labels = [s.label for s in plan.series]
@@ -46,7 +140,7 @@ def run_summary(
     cagr = columns.growth_quantiles([((label, first), (label, last)) for label in labels])
     series = []
     for i, info in enumerate(plan.series):
-        entry = {
+        entry: dict[str, Any] = {
             "label": info.label,
             "kind": info.kind,
             "partition": info.partition,
@@ -59,30 +153,47 @@ def run_summary(
             key: _finite(value) for key, value in zip(("p05", "p50", "p95"), cagr[i], strict=True)
         }
         series.append(entry)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "model": {
+    checkpoints = list(counter.history)
+    if not checkpoints or checkpoints[-1][0] != counter.draws:
+        checkpoints.append((counter.draws, [int(h) for h in counter.holds]))
+    crossovers = reductions.crossovers
+    return RunSummary(
+        schema_version=SCHEMA_VERSION,
+        model={
             "name": model.name,
             "title": model.title,
             "unit": model.unit,
             "start_year": model.start_year,
             "end_year": model.end_year,
         },
-        "run": {key: attrs[key] for key in _PROVENANCE_KEYS}
+        run={key: attrs[key] for key in _PROVENANCE_KEYS}
         | {
             "config_origin": loaded.origin,
             "config_overrides": list(loaded.overrides),
             "threads": settings.threads,
             "replicates": settings.replicates if settings.method == "sobol" else None,
         },
-        "timing": {
+        timing={
             "sampling_seconds": sampling_seconds,
             "draws_per_second": settings.draws / sampling_seconds,
         },
-        "checks": {"partition_max_relative_error": partition_error},
-        "series": series,
-        "source_figures": columns.figure_rows(loaded.config.source_figures),
-    }
+        checks={"partition_max_relative_error": reductions.check.worst},
+        series=series,
+        source_figures=columns.figure_rows(loaded.config.source_figures),
+        predictions=prediction_rows(counter, reductions.replicates),
+        crossovers=crossovers.rows() if crossovers is not None else [],
+        convergence={
+            "draws": [d for d, _ in checkpoints],
+            "holds": {
+                p.id: [h[i] for _, h in checkpoints] for i, p in enumerate(counter.predictions)
+            },
+        },
+        sequential=sequential,
+        quantiles={
+            "method": "exact" if reductions.exact else "sketch",
+            "relative_accuracy": 0.0 if reductions.exact else columns.relative_accuracy,
+        },
+    )
 
 
 def _finite(value: float) -> float | None:
@@ -149,3 +260,15 @@ def _t_interval(p: float, se: float, dof: int, alpha: float) -> tuple[float, flo
 
     half = float(stdtrit(dof, 1 - alpha / 2)) * se
     return max(0.0, p - half), min(1.0, p + half)
+
+
+def sensitivity_rows(counter) -> list[tuple[str, str, float, float]]:
+    """The rows of ``sensitivity.csv``: (prediction, input, first-order index, rank correlation).
+
+    Every prediction, in config order, and every uncertain input, largest index first.
+    """
+    return [
+        (prediction.id, d.input, d.first_order_index, d.rank_correlation)
+        for i, prediction in enumerate(counter.predictions)
+        for d in counter.sensitivity.drivers(i)
+    ]

@@ -8,7 +8,6 @@ evaluated on the same draws as the predictions. Nothing is re-estimated from new
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 from mcinfra.config import LoadedConfig, parse_config
 from mcinfra.config.validation import compile_predictions, prediction_scope
 from mcinfra.errors import UsageError
+from mcinfra.io.run_directory import CONFIG, read_run
 from mcinfra.language.predictions import PredictionError, compile_prediction
 from mcinfra.sampling.engine import RunSettings, settings_from, stream
 from mcinfra.sampling.plan import compile_plan
@@ -37,16 +37,12 @@ class WhatIf:
 def load_run(run_dir: Path) -> tuple[LoadedConfig, RunSettings]:
     """The config and sampling settings of a finished run directory."""
     run_dir = Path(run_dir)
-    try:
-        text = (run_dir / "config.toml").read_text(encoding="utf-8")
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{run_dir} is not a finished mcinfra run: {exc}") from None
+    text, summary = read_run(run_dir)
     run = summary["run"]
     overrides = tuple(run.get("config_overrides", ()))  # the run's --set edits
-    loaded = parse_config(text, origin=str(run_dir / "config.toml"), overrides=overrides)
+    loaded = parse_config(text, origin=str(run_dir / CONFIG), overrides=overrides)
     if run["config_sha256"] != loaded.sha256:
-        raise UsageError(f"{run_dir}/config.toml does not match the run's recorded hash")
+        raise UsageError(f"{run_dir}/{CONFIG} does not match the run's recorded hash")
     return loaded, settings_from(loaded, run["draws"], run["seed"], run["chunk_size"])
 
 
