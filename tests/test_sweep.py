@@ -26,6 +26,14 @@ def test_sweep_runs_each_value_with_the_same_seed(tmp_path, capsys):
     page = (out / "sweep.html").read_text()
     assert "<svg" in page and PARAM in page
     assert (out / "sweep.csv").read_text().startswith("value,run,prediction")
+    # The table's header keeps a long key path apart from the ids, each column aligned.
+    header, *rows, wrote = capsys.readouterr().out.splitlines()
+    assert header.split() == [PARAM, "P1", "P2", "P3", "P4", "P5"]
+    assert [row.split()[0] for row in rows] == ["0.20", "0.30", "0.40"]
+    ends = [header.index(f"P{i}") + 2 for i in range(1, 6)]
+    for row in rows:
+        assert all(row[end - 1] != " " and row[end : end + 1] in ("", " ") for end in ends)
+    assert wrote.startswith(f"wrote {out}/")
 
 
 def test_sweep_validates_every_value_before_running(tmp_path, capsys):

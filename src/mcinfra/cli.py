@@ -399,12 +399,25 @@ def _sweep(args: argparse.Namespace) -> int:
         write_sweep(result, staging)
     progress.close()
     ids = [p["id"] for p in result["points"][0]["predictions"]]
-    print(f"{args.param:<24}" + "".join(f"{i:>10}" for i in ids))
-    for point in result["points"]:
-        cells = [significant(p["probability"], p["std_error"]) for p in point["predictions"]]
-        print(f"{point['value']:<24}" + "".join(f"{c:>10}" for c in cells))
+    rows = [
+        [point["value"]]
+        + [significant(p["probability"], p["std_error"]) for p in point["predictions"]]
+        for point in result["points"]
+    ]
+    print(_table([args.param, *ids], rows))
     print(f"wrote {out}/ (sweep.json, sweep.csv, sweep.html, run_00 ..)")
     return 0
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    """Columns as wide as their longest cell, two spaces apart: the first left-aligned."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        first = f"{cells[0]:<{widths[0]}}"
+        return first + "".join(f"  {c:>{w}}" for c, w in zip(cells[1:], widths[1:], strict=True))
+
+    return "\n".join(line([str(c) for c in cells]) for cells in [header, *rows])
 
 
 def _cluster(args: argparse.Namespace):
