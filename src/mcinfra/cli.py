@@ -22,7 +22,8 @@ def _add_set(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         dest="overrides",
         help="change one config value, validated like the file (repeatable; e.g. "
-        "--set total.cagr.mode=0.17 --set sampling.draws=2e6); recorded in the outputs",
+        "--set total.cagr.mode=0.17 --set sampling.draws=2e6); an input may be named as in "
+        "[[correlations]] (--set offering.network.cagr.mean=0.3); recorded in the outputs",
     )
 
 
@@ -184,7 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep", help="one run per value of a config key, with common random numbers"
     )
     sweep.add_argument("config", nargs="?", help="TOML config (default: the embedded model)")
-    sweep.add_argument("--param", required=True, metavar="KEY.PATH", help="e.g. total.cagr.mode")
+    sweep.add_argument(
+        "--param",
+        required=True,
+        metavar="KEY.PATH",
+        help="the key to sweep, e.g. total.cagr.mode, or an input named as in "
+        "[[correlations]] and a key inside it, e.g. offering.network.cagr.mean",
+    )
     sweep.add_argument(
         "--values", required=True, help="comma-separated values, e.g. 0.15,0.17,0.19,0.21"
     )
