@@ -81,6 +81,13 @@ CASES = {
         DEFAULT.replace('expr = "memory - hbm"', 'expr = "memroy - hbm"'),
         ["derived.lpddr.expr: unknown name 'memroy' at column 1 (did you mean 'memory'?)"],
     ),
+    "syntax error in derived expression": (
+        DEFAULT.replace('expr = "memory - hbm"', 'expr = "memory - * hbm"'),
+        [
+            "derived.lpddr.expr: syntax error at column 10: invalid syntax\n    memory - * hbm\n"
+            "             ^\n"
+        ],
+    ),
     "cyclic derived series": (
         DEFAULT.replace('expr = "memory - hbm"', 'expr = "memory - hbm + 0 * lpddr"'),
         ["derived series refer to each other in a cycle: lpddr -> lpddr"],
