@@ -73,7 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
         "config", nargs="?", help="TOML config (default: the embedded AI infrastructure model)"
     )
     run.add_argument(
-        "--draws", type=_positive_int, help="number of draws (sampling.draws; accepts 1e6)"
+        "--draws",
+        type=_positive_int,
+        help="number of draws (sampling.draws; accepts 1e6); not with --target-se, whose "
+        "cap is --max-draws",
     )
     _add_set(run)
     run.add_argument("--seed", type=_seed, help="random seed (sampling.seed)")
@@ -143,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_probability_error,
         metavar="SE",
         help="keep drawing chunks until every prediction's standard error is "
-        "below SE (capped by --max-draws)",
+        "below SE, up to --max-draws draws (sampling.draws is not used; --draws is refused)",
     )
     run.add_argument(
         "--max-draws",
@@ -274,6 +277,12 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.resume is not None:
         return _resume(args)
+    if args.target_se is not None and args.draws is not None:
+        raise UsageError(
+            f"--draws {args.draws} and --target-se cannot be combined: --target-se draws "
+            "until every standard error is below its target; cap it with --max-draws "
+            f"(default {DEFAULT_MAX_DRAWS:,})"
+        )
     loaded = load_config(args.config, tuple(args.overrides))
     check_sequential(args.target_se, loaded.config.sampling.method)
     draws = args.draws
