@@ -15,7 +15,7 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
-from mcinfra.config.schema import Config
+from mcinfra.config.schema import PATTERN_RULES, Config
 from mcinfra.errors import ConfigError, did_you_mean
 from mcinfra.model.distributions import FAMILIES, family_hint
 
@@ -302,6 +302,10 @@ def _describe(error: Any) -> str:
         return f"{key_path(loc[:-1])}: unknown key '{name}'{hint}"
     if kind == "missing":
         return f"{key_path(loc)}: required key is missing"
+    if kind == "string_pattern_mismatch":
+        pattern = error.get("ctx", {}).get("pattern")
+        rule = PATTERN_RULES.get(pattern, f"it must match the pattern {pattern}")
+        return f"{key_path(loc)}: invalid name {_short(value)}: {rule}"
     if kind == "distribution_family":
         return f"{key_path(loc)}: {error['msg']}{family_hint(value)} (got {_short(value)})"
     message = error["msg"].removeprefix("Value error, ")
