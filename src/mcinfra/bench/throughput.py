@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -197,7 +198,7 @@ def measure(
         for repeat in range(repeats):
             for key_name, count in turns if repeat % 2 == 0 else turns[::-1]:
                 with numba_threads(count):  # warmed up above
-                    sampler_times[key_name].append(seconds_of(lambda n=int(size): sample(n)))
+                    sampler_times[key_name].append(seconds_of(partial(sample, int(size))))
         for key_name, times in sampler_times.items():
             record(key_name, int(size), times)
         with tempfile.TemporaryDirectory(prefix="mcinfra-bench-") as scratch:
@@ -207,9 +208,13 @@ def measure(
             small = settings_from(loaded, draws=min(int(size), 2 * chunk))
             seconds = best_of(
                 runs,
-                lambda s=settings: run_to_directory(loaded, s, Path(scratch) / "run"),
-                warm_up=lambda s=small, e=exact: run_to_directory(
-                    loaded, s, Path(scratch) / "warm", quantiles="exact" if e else "sketch"
+                partial(run_to_directory, loaded, settings, Path(scratch) / "run"),
+                warm_up=partial(
+                    run_to_directory,
+                    loaded,
+                    small,
+                    Path(scratch) / "warm",
+                    quantiles="exact" if exact else "sketch",
                 ),
             )
         rates["pipeline"][str(int(size))] = int(size) / seconds
@@ -224,7 +229,7 @@ def measure(
     fastest = 0.0
     for bit_generator in (np.random.PCG64, np.random.SFC64):
         generator = np.random.Generator(bit_generator(1))
-        seconds = best_of(repeats, lambda g=generator: g.standard_normal(out=normals))
+        seconds = best_of(repeats, partial(generator.standard_normal, out=normals))
         fastest = max(fastest, normals_draws / seconds)
     rates["numpy_normals"] = fastest
     log(f"{'numpy normals':<20} {normals_draws:>12,} draws  {fastest / 1e6:7.3f} M/s")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 SHOW_AFTER_SECONDS = 2.0  # short runs print nothing
 LOG_EVERY_SECONDS = 10.0  # plain-line interval when stderr is not a terminal
@@ -45,7 +45,7 @@ class Progress:
         self.enabled = enabled
         self.interactive = bool(getattr(self.stream, "isatty", lambda: False)())
         self.clock = clock
-        self._bar = None
+        self._bar: Any = None  # a tqdm bar while one is drawn
         self._first: tuple[int, float] = (0, 0.0)  # (done, wall time) at the first chunk
         self._done = 0
         self._last_line = float("-inf")
