@@ -72,12 +72,15 @@ def parse(
     except SyntaxError as exc:
         lines = text.splitlines() or [""]
         row = min(max(exc.lineno or 1, 1), len(lines))
-        where = f" at column {exc.offset}" if exc.offset else ""
-        if exc.offset and len(lines) > 1:
-            where = f" at line {row}, column {exc.offset}"
-        raise error(
-            f"syntax error{where}: {exc.msg}{pointer(lines[row - 1], exc.offset)}"
-        ) from None
+        column = exc.offset
+        if column:
+            where = f" at column {column}"
+            if len(lines) > 1:
+                where = f" at line {row}, column {column}"
+        else:  # the parser reached the end still expecting more
+            where, row = " at the end", len(lines)
+            column = len(lines[-1]) + 1
+        raise error(f"syntax error{where}: {exc.msg}{pointer(lines[row - 1], column)}") from None
     except (RecursionError, MemoryError, ValueError):
         raise error("expression is too deeply nested or too large") from None
 
