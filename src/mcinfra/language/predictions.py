@@ -132,11 +132,23 @@ class _Compiler:
     def __init__(self, text: str, scope: Scope) -> None:
         self.text = text
         self.scope = scope
-        # Examples in messages use the model's own series and years.
-        years = scope.years
-        self.year = years[-1]
-        self.range = f"{years[1] if len(years) > 1 else years[0]}:{years[-1]}"
-        self.series = next((s for s in scope.series if s != "total"), scope.series[0])
+
+    # Examples in messages use the model's own series and years.
+    @property
+    def year(self) -> int | str:
+        """The model's last year."""
+        return self.scope.years[-1] if self.scope.years else "year"
+
+    @property
+    def range(self) -> str:
+        """The model's years from the second (the first with a yoy) to the last."""
+        years = self.scope.years
+        return f"{years[min(1, len(years) - 1)]}:{years[-1]}" if years else "first:last"
+
+    @property
+    def series(self) -> str:
+        """The model's first series other than the total."""
+        return next((s for s in self.scope.series if s != "total"), "total")
 
     def source(self, node: ast.AST) -> str:
         """The text of ``node`` as written."""
