@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from mcinfra.cli import main
 
@@ -49,3 +50,37 @@ def test_bench_sobol_reports_draws_saved_per_estimand(tmp_path, capsys):
     assert '"cpu_count"' in capsys.readouterr().out
     assert main(["bench", "--sobol", "--sizes", "1000"]) == 2
     assert "powers of two" in capsys.readouterr().err
+
+
+def test_timings_follow_an_untimed_warm_up():
+    from mcinfra.bench.throughput import best_of, wall_times
+
+    calls = []
+
+    def slow_first_call():
+        calls.append(len(calls))
+        time.sleep(0.3 if len(calls) == 1 else 0.0)  # as a first call that compiles
+
+    assert best_of(1, slow_first_call) < 0.15  # one repeat times a warm call
+    assert calls == [0, 1]
+    warmed = []
+    times = wall_times(2, lambda: warmed.append("timed"), warm_up=lambda: warmed.append("warm"))
+    assert warmed == ["warm", "timed", "timed"] and len(times) == 2
+
+
+def test_bench_with_one_repeat_times_warm_runs(monkeypatch, tmp_path):
+    import mcinfra.bench.throughput as throughput
+
+    seen = []
+    original = throughput.wall_times
+
+    def recording(repeats, function, warm_up=None):
+        seen.append((repeats, warm_up is not None))
+        return original(repeats, function, warm_up)
+
+    monkeypatch.setattr(throughput, "wall_times", recording)
+    result = throughput.measure([2000], repeats=1, startup=False, numpy_draws=2000)
+    assert all(rate > 0 for rate in result["draws_per_second"]["pipeline"].values())
+    # pipeline, two bit generators and the numpy model: each timed once, after a warm-up
+    assert [repeats for repeats, _ in seen] == [1, 1, 1, 1]
+    assert [explicit for _, explicit in seen] == [True, False, False, True]

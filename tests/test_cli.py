@@ -131,6 +131,16 @@ def test_validate_prints_coherence_gap_and_inference_share(capsys):
     assert "inference share in 2024" in out and "hyperscale_cloud" in out
 
 
+def test_validate_shows_no_partition_heading_for_a_model_without_partitions(write_config, capsys):
+    from conftest import MINIMAL
+
+    assert main(["validate", str(write_config(MINIMAL))]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[1].startswith("model 'mini': 2024-2030, 1 series, 2 inputs")
+    assert "coherence gap" not in out and "share in 2024" not in out
+    assert out.strip().count("\n") == 1  # the verdict and the model line, nothing after
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "attribute", "expected"),
     [

@@ -81,6 +81,27 @@ CASES = {
         DEFAULT.replace('expr = "memory - hbm"', 'expr = "memroy - hbm"'),
         ["derived.lpddr.expr: unknown name 'memroy' at column 1 (did you mean 'memory'?)"],
     ),
+    "syntax error in derived expression": (
+        DEFAULT.replace('expr = "memory - hbm"', 'expr = "memory - * hbm"'),
+        [
+            "derived.lpddr.expr: syntax error at column 10: invalid syntax\n    memory - * hbm\n"
+            "             ^\n"
+        ],
+    ),
+    "invalid parameter name": (
+        DEFAULT.replace("hbm_fraction_inference = {", "hbm-fraction-inference = {"),
+        [
+            "parameters.hbm-fraction-inference: invalid name 'hbm-fraction-inference': a name "
+            "may contain only letters (A-Z, a-z), digits and '_', and may not start with a digit"
+        ],
+    ),
+    "invalid model name": (
+        MINIMAL.replace('name = "mini"', 'name = "my market"'),
+        [
+            "model.name: invalid name 'my market': a model name may contain only letters "
+            "(A-Z, a-z), digits, '_', '.' and '-'"
+        ],
+    ),
     "cyclic derived series": (
         DEFAULT.replace('expr = "memory - hbm"', 'expr = "memory - hbm + 0 * lpddr"'),
         ["derived series refer to each other in a cycle: lpddr -> lpddr"],

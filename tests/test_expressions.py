@@ -69,3 +69,23 @@ def test_refusal_reaches_the_config_loader():
     text = DERIVED.replace('expr = "total * k - 3"', 'expr = "open(1, 2)"')
     with pytest.raises(ConfigError, match=r"derived\.a\.expr: only min"):
         parse_config(text)
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("total * * 2", r"syntax error at column 9: invalid syntax\n    total \* \* 2\n {12}\^$"),
+        ("total +", r"syntax error at the end: invalid syntax\n    total \+\n {11}\^$"),
+        (
+            "(total +\n * 2)",
+            r"syntax error at line 2, column 2: invalid syntax\n     \* 2\)\n {5}\^$",
+        ),
+        (
+            "total + " * 20 + "$",  # a long line is cut to the part around the column
+            r"syntax error at column 161: invalid syntax\n    \.\.\. \+ (total \+ )+\$\n {82}\^$",
+        ),
+    ],
+)
+def test_syntax_errors_show_the_expression_and_point_at_the_column(expr, message):
+    with pytest.raises(ExpressionProblem, match=message):
+        compile_expression(expr, {"total": (SERIES, 0)})

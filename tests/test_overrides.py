@@ -46,7 +46,14 @@ def test_whole_numbers_replace_integers_and_arrays_are_indexed():
     "item, message",
     [
         ("total.cagr.mod=0.17", "unknown key 'mod' (did you mean 'mode'?)"),
-        ("totl.cagr.mode=0.17", "no key totl (did you mean 'total'?)"),
+        (
+            "totl.cagr.mode=0.17",
+            "--set 'totl.cagr.mode=0.17': no key totl and no input named totl.cagr.mode "
+            "(did you mean 'total.cagr.mode'?); give a key path (e.g. total.cagr.mode) or an "
+            "input name as in [[correlations]]",
+        ),
+        ("offering.network.cagrr=0.1", "(did you mean 'offering.network.cagr'?)"),
+        ("offering.network.cagr.mode=0.1", "segments.network.cagr: unknown key 'mode'"),
         ("total.cagr.mode=0.5", "total.cagr: mode must lie in [min, max]"),
         ("correlations.99.rank=0.1", "correlations.99 is not an index"),
         ("sampling.draws", "expected KEY.PATH=VALUE"),
@@ -57,6 +64,45 @@ def test_bad_overrides_name_the_key(item, message):
     with pytest.raises(ConfigError) as error:
         load_config(overrides=(item,))
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "item, path",
+    [
+        ("offering.network.cagr.mean=0.3", "partitions.offering.segments.network.cagr.mean"),
+        ("total.base.log_sd=0.06", "total.base.log_sd"),
+        (
+            "channel.public_sector.crossover.mode=2027.5",
+            "function_split.segments.public_sector.crossover.mode",
+        ),
+        ("custom_silicon.logit_rate.sd=0.2", "adoption.custom_silicon.logit_rate.sd"),
+        ("hbm_fraction_training.high=0.95", "parameters.hbm_fraction_training.high"),
+    ],
+)
+def test_inputs_are_named_as_in_correlations(item, path):
+    base = load_config().config.model_dump(by_alias=True)
+    loaded = load_config(overrides=(item,))
+    assert _differences(base, loaded.config.model_dump(by_alias=True)) == [path]
+    assert loaded.overrides == (item,)  # recorded as given; replayed to the same config
+
+
+def test_a_whole_input_is_replaced_by_its_name_in_any_model(write_config):
+    from conftest import MINIMAL
+
+    text = MINIMAL + (
+        "\n[partitions.product]\nshock = { sd = 0.0, phi = 0.0 }\n"
+        "[partitions.product.segments.power]\nshare = 0.6\ncagr = 0.1\n"
+        "[partitions.product.segments.cooling]\nshare = 0.4\ncagr = 0.1\n"
+    )
+    path = write_config(text)
+    loaded = load_config(path, ("product.power.cagr=0.12",))
+    assert loaded.config.partitions["product"].segments["power"].cagr.central() == 0.12
+    with pytest.raises(
+        ConfigError,
+        match=r"no input named product\.powr\.cagr \(did you mean "
+        r"'product\.power\.cagr'\?\)",
+    ):
+        load_config(path, ("product.powr.cagr=0.12",))
 
 
 def test_overrides_are_recorded_and_refused_cleanly_on_the_command_line(tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -155,7 +156,7 @@ def test_counts_are_identical_for_one_chunk_or_many(tmp_path, capsys):
         ("total[2025:2028] > 1", "true or false"),
         ("all(total[2025:2028] > network[2025:2027])", "different years"),
         ("cagr(total, 2030, 2024) > 0", "first_year before last_year"),
-        ("crossover_year(clod) < 2027", "no function split for 'clod'"),
+        ("crossover_year(clod) < 2027", "unknown series 'clod'"),
         ("total[2026.5] > 1", "expected a year"),
         ("open('x') > 1", "may be called"),
     ],
@@ -199,6 +200,112 @@ def test_language_features_evaluate_as_documented():
         holds("any(between(network[2025:2026], 20 + 2 * k, 23))"), [1, 1, 1, 1, 0, 0]
     )
     np.testing.assert_array_equal(holds("all(network[2024:2026] > 8 + 10 * k)"), [1, 1, 0, 0, 0, 0])
+
+
+DATACENTRE = (
+    MINIMAL
+    + """
+[partitions.product]
+shock = { sd = 0.0, phi = 0.0 }
+[partitions.product.segments.power]
+share = 0.6
+cagr = 0.12
+[partitions.product.segments.cooling]
+share = 0.4
+cagr = 0.07
+
+[predictions.G1]
+text = "power beats cooling"
+expr = "power[2030] > cooling[2030]"
+"""
+)
+"""A second market: its own series (power, cooling) and no function split."""
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("power > 1", r"series 'power' needs a year, e.g\. power\[2030\]: 'power' at column 1"),
+        (
+            "power[2030]",
+            r"a prediction must be true or false for each draw, and 'power\[2030\]' is a "
+            r"number: compare the value with another, e\.g\. power\[2030\] > 0",
+        ),
+        (
+            "power[2026:2028]",
+            r"'power\[2026:2028\]' is a year range: compare the values and reduce the year "
+            r"range, e\.g\. all\(power\[2026:2028\] > 0\)",
+        ),
+        (
+            "cooling[2026:2028] > 1",
+            r"reduce the year range with all\(\.\.\.\) or any\(\.\.\.\), e\.g\. "
+            r"all\(cooling\[2026:2028\] > 1\)",
+        ),
+        ("yoy(power)", r"yoy needs a year: yoy\(power\)\[2030\]"),
+        ("yoy(power, cooling)[2030] > 1", r"yoy takes one series: yoy\(power\)\[2030\]"),
+        ("all(power[2030] > 1)", r"e\.g\. all\(yoy\(power\)\[2025:2030\] > 1\.1\)"),
+        ("power[2026:] > 1", r"a year range is written first:last, e\.g\. 2025:2030"),
+        (
+            "power[2030] & cooling[2030] > 1",
+            r"& combines comparisons, each in parentheses, e\.g\. \(power\[2030\] > 1\) & "
+            r"\(total\[2030\] > 1\)",
+        ),
+        (
+            "crossover_year(cloud) < 2027",
+            r"crossover_year needs a function split \(\[function_split\]\) and this model has "
+            r"none; 'cloud' is no series either",
+        ),
+    ],
+)
+def test_messages_use_the_models_own_series_and_years(
+    write_config, tmp_path, capsys, expr, message
+):
+    path = write_config(DATACENTRE.replace("power[2030] > cooling[2030]", expr.replace('"', "'")))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert "network" not in err and "2026]" not in err.split(": ", 2)[-1].split("'")[0]
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        (
+            "power[2030] > 1 and cooling[2030] > 1",
+            r"'and' is not allowed: use &, with each side in parentheses: "
+            r"\(power\[2030\] > 1\) & \(cooling\[2030\] > 1\)",
+        ),
+        (
+            "power[2030] > 1 or cooling[2030] > 1 or total[2030] > 3",
+            r"'or' is not allowed: use \|, with each side in parentheses: \(power\[2030\] > 1\) "
+            r"\| \(cooling\[2030\] > 1\) \| \(total\[2030\] > 3\)",
+        ),
+        (
+            "not power[2030] > 1",
+            r"'not' is not allowed: use ~, with its comparison in parentheses: "
+            r"~\(power\[2030\] > 1\)",
+        ),
+        (
+            "power[2030] > > 3",
+            r"syntax error at column 15: invalid syntax\n    power\[2030\] > > 3\n {18}\^$",
+        ),
+    ],
+)
+def test_words_and_syntax_errors_point_at_the_fix(expr, message):
+    scope = Scope(series=("total", "power", "cooling"), years=tuple(range(2024, 2031)))
+    with pytest.raises(PredictionError, match=message):
+        compile_prediction(expr, scope)
+
+
+def test_crossover_year_names_an_unknown_series_and_the_valid_ones():
+    series = ("total", "total_inference", "total_training", "cloud_inference", "cloud_training")
+    scope = dataclasses.replace(SCOPE, series=(*series, "network"))
+    message = r"unknown series 'storage'; crossover_year takes one of total, cloud: "
+    with pytest.raises(PredictionError, match=message):
+        compile_prediction("crossover_year(storage) < 2027", scope)
+    message = r"'network' has no inference/training split; crossover_year takes one of total, cl"
+    with pytest.raises(PredictionError, match=message):
+        compile_prediction("crossover_year(network) < 2027", scope)
 
 
 def test_bad_prediction_in_config_exits_2_naming_the_key(write_config, capsys, tmp_path):

@@ -95,3 +95,19 @@ def test_validate_estimates_draws_for_a_target(capsys):
     lines = [line for line in out.splitlines() if line.strip().startswith("P3")]
     draws = int(lines[0].split()[-2].replace(",", ""))
     assert 150_000 < draws < 260_000  # P3 is near 0.26: 0.26 * 0.74 / 1e-6 = 192,400
+
+
+def test_draws_beside_target_se_is_refused_with_the_cap_to_use(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["run", "--draws", "1e6", "--target-se", "0.01", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "--draws 1000000 and --target-se cannot be combined: --target-se draws until every "
+        "standard error is below its target; cap it with --max-draws (default 10,000,000)"
+    ) in err
+    assert not out.exists()
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())  # the help text, unwrapped
+    assert "(sampling.draws; accepts 1e6); not with --target-se, whose cap is --max-draws" in shown
+    assert "up to --max-draws draws (sampling.draws is not used; --draws is refused)" in shown

@@ -26,6 +26,14 @@ def test_sweep_runs_each_value_with_the_same_seed(tmp_path, capsys):
     page = (out / "sweep.html").read_text()
     assert "<svg" in page and PARAM in page
     assert (out / "sweep.csv").read_text().startswith("value,run,prediction")
+    # The table's header keeps a long key path apart from the ids, each column aligned.
+    header, *rows, wrote = capsys.readouterr().out.splitlines()
+    assert header.split() == [PARAM, "P1", "P2", "P3", "P4", "P5"]
+    assert [row.split()[0] for row in rows] == ["0.20", "0.30", "0.40"]
+    ends = [header.index(f"P{i}") + 2 for i in range(1, 6)]
+    for row in rows:
+        assert all(row[end - 1] != " " and row[end : end + 1] in ("", " ") for end in ends)
+    assert wrote.startswith(f"wrote {out}/")
 
 
 def test_sweep_validates_every_value_before_running(tmp_path, capsys):
@@ -36,3 +44,18 @@ def test_sweep_validates_every_value_before_running(tmp_path, capsys):
     assert not out.exists()
     assert main(["sweep", "--param", "total.cagr.mod", "--values", "0.15", "--out", str(out)]) == 2
     assert "did you mean 'mode'" in capsys.readouterr().err
+
+
+def test_sweep_takes_input_names_and_its_messages_name_param(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    args = ["sweep", "--param", "offering.network.cagr.mean", "--values", "0.25", "--draws", "500"]
+    assert main([*args, "--quiet", "--out", str(out)]) == 0
+    run = json.loads((out / "run_00" / "summary.json").read_text())["run"]
+    assert run["config_overrides"] == [f"{PARAM}=0.25"]  # the full key path is recorded
+    capsys.readouterr()
+    bad = ["sweep", "--param", "offering.netwrk.cagr.mean", "--values", "0.25"]
+    assert main([*bad, "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "--param 'offering.netwrk.cagr.mean': no key offering and no input named" in err
+    assert "(did you mean 'offering.network.cagr.mean'?)" in err
+    assert "--set" not in err and not (tmp_path / "bad").exists()

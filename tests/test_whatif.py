@@ -61,7 +61,15 @@ def test_whatif_command_prints_conditional_probabilities(run_dir, capsys):
     [
         (["--given", 'input("channel.hyperscale.crossover") < 1'], "no input named"),
         (["--given", "network > 1"], "needs a year"),
-        (["--given", GIVEN, "--prediction", "P9"], "no prediction named P9"),
+        (
+            ["--given", GIVEN, "--prediction", "P9"],
+            "--prediction: no prediction named P9 in the run's config; its predictions are "
+            "P1, P2, P3, P4, P5",
+        ),
+        (
+            ["--given", GIVEN, "--prediction", "p3"],
+            "no prediction named p3 in the run's config (did you mean 'P3'?); its predictions",
+        ),
     ],
 )
 def test_bad_whatif_exits_2(run_dir, capsys, args, message):

@@ -21,7 +21,8 @@ def _add_set(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         dest="overrides",
         help="change one config value, validated like the file (repeatable; e.g. "
-        "--set total.cagr.mode=0.17 --set sampling.draws=2e6); recorded in the outputs",
+        "--set total.cagr.mode=0.17 --set sampling.draws=2e6); an input may be named as in "
+        "[[correlations]] (--set offering.network.cagr.mean=0.3); recorded in the outputs",
     )
 
 
@@ -71,7 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
         "config", nargs="?", help="TOML config (default: the embedded AI infrastructure model)"
     )
     run.add_argument(
-        "--draws", type=_positive_int, help="number of draws (sampling.draws; accepts 1e6)"
+        "--draws",
+        type=_positive_int,
+        help="number of draws (sampling.draws; accepts 1e6); not with --target-se, whose "
+        "cap is --max-draws",
     )
     _add_set(run)
     run.add_argument("--seed", type=_seed, help="random seed (sampling.seed)")
@@ -141,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_probability_error,
         metavar="SE",
         help="keep drawing chunks until every prediction's standard error is "
-        "below SE (capped by --max-draws)",
+        "below SE, up to --max-draws draws (sampling.draws is not used; --draws is refused)",
     )
     run.add_argument(
         "--max-draws",
@@ -183,7 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep", help="one run per value of a config key, with common random numbers"
     )
     sweep.add_argument("config", nargs="?", help="TOML config (default: the embedded model)")
-    sweep.add_argument("--param", required=True, metavar="KEY.PATH", help="e.g. total.cagr.mode")
+    sweep.add_argument(
+        "--param",
+        required=True,
+        metavar="KEY.PATH",
+        help="the key to sweep, e.g. total.cagr.mode, or an input named as in "
+        "[[correlations]] and a key inside it, e.g. offering.network.cagr.mean",
+    )
     sweep.add_argument(
         "--values", required=True, help="comma-separated values, e.g. 0.15,0.17,0.19,0.21"
     )
@@ -266,6 +276,12 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.resume is not None:
         return _resume(args)
+    if args.target_se is not None and args.draws is not None:
+        raise UsageError(
+            f"--draws {args.draws} and --target-se cannot be combined: --target-se draws "
+            "until every standard error is below its target; cap it with --max-draws "
+            f"(default {DEFAULT_MAX_DRAWS:,})"
+        )
     loaded = load_config(args.config, tuple(args.overrides))
     check_sequential(args.target_se, loaded.config.sampling.method)
     draws = args.draws
@@ -398,12 +414,25 @@ def _sweep(args: argparse.Namespace) -> int:
         write_sweep(result, staging)
     progress.close()
     ids = [p["id"] for p in result["points"][0]["predictions"]]
-    print(f"{args.param:<24}" + "".join(f"{i:>10}" for i in ids))
-    for point in result["points"]:
-        cells = [significant(p["probability"], p["std_error"]) for p in point["predictions"]]
-        print(f"{point['value']:<24}" + "".join(f"{c:>10}" for c in cells))
+    rows = [
+        [point["value"]]
+        + [significant(p["probability"], p["std_error"]) for p in point["predictions"]]
+        for point in result["points"]
+    ]
+    print(_table([args.param, *ids], rows))
     print(f"wrote {out}/ (sweep.json, sweep.csv, sweep.html, run_00 ..)")
     return 0
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    """Columns as wide as their longest cell, two spaces apart: the first left-aligned."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        first = f"{cells[0]:<{widths[0]}}"
+        return first + "".join(f"  {c:>{w}}" for c, w in zip(cells[1:], widths[1:], strict=True))
+
+    return "\n".join(line([str(c) for c in cells]) for cells in [header, *rows])
 
 
 def _cluster(args: argparse.Namespace):

@@ -17,9 +17,11 @@ same conditions:
 - start-up: ``mcinfra run --draws 1000 --no-report`` in a new process, first with an empty
   kernel cache (compilation) and then with the cache it filled.
 
-Rates are best of ``repeats`` (the sampler and the whole process also report the median of
-their repeats); the in-process pipeline runs once at 5e6 draws and above. Machines shared
-with other work vary by tens of percent.
+Every measurement is warmed up by one untimed call first (kernels loaded, buffers touched,
+files cached), so that even ``repeats = 1`` times a warm run. Rates are best of ``repeats``
+(the sampler and the whole process also report the median of their repeats); the
+in-process pipeline is timed once at 5e6 draws and above, after a warm-up run of a few
+chunks. Machines shared with other work vary by tens of percent.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -47,19 +50,34 @@ TARGETS = {
 }
 
 
-def wall_times(repeats: int, function: Callable[[], object]) -> list[float]:
-    """Wall time of each of ``repeats`` calls."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return times
+def wall_times(
+    repeats: int,
+    function: Callable[[], object],
+    warm_up: Callable[[], object] | None = None,
+) -> list[float]:
+    """Wall time of each of ``repeats`` calls, after one untimed call of ``warm_up``.
+
+    ``warm_up`` defaults to ``function`` itself; pass a cheaper call that loads the same
+    code and touches the same memory when one full call is long.
+    """
+    (function if warm_up is None else warm_up)()
+    return [seconds_of(function) for _ in range(repeats)]
 
 
-def best_of(repeats: int, function: Callable[[], object]) -> float:
-    """Shortest wall time of ``repeats`` calls."""
-    return min(wall_times(repeats, function))
+def seconds_of(function: Callable[[], object]) -> float:
+    """Wall time of one call (no warm-up: for calls that something else warmed up)."""
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def best_of(
+    repeats: int,
+    function: Callable[[], object],
+    warm_up: Callable[[], object] | None = None,
+) -> float:
+    """Shortest wall time of ``repeats`` calls, after one untimed warm-up call."""
+    return min(wall_times(repeats, function, warm_up))
 
 
 def machine_facts() -> dict:
@@ -136,7 +154,7 @@ def measure(
     from mcinfra.config import load_config
     from mcinfra.kernels.model import simulate_chunk
     from mcinfra.kernels.random import seed_key
-    from mcinfra.run.pipeline import run_to_directory
+    from mcinfra.run.pipeline import exact_quantiles, plan_values_bytes, run_to_directory
     from mcinfra.sampling.engine import ChunkBuffers, numba_threads, settings_from, warm_up
     from mcinfra.sampling.plan import compile_plan
 
@@ -158,6 +176,10 @@ def measure(
         for first in range(0, draws, chunk):
             simulate_chunk(key, first, min(chunk, draws - first), plan.kernel, *buffers, 0)
 
+    for count in (threads, 1):  # warm up: every thread count, the whole chunk buffer
+        with numba_threads(count):
+            sample(chunk)
+
     def record(name: str, draws: int, times: list[float], label: str = "") -> None:
         """Best and median rate of ``times`` (seconds for ``draws`` draws each), and log them."""
         rates[name][str(draws)] = draws / min(times)
@@ -175,19 +197,31 @@ def measure(
         turns = (("sampler", threads), ("sampler_one_thread", 1))
         for repeat in range(repeats):
             for key_name, count in turns if repeat % 2 == 0 else turns[::-1]:
-                with numba_threads(count):
-                    sampler_times[key_name] += wall_times(1, lambda n=int(size): sample(n))
+                with numba_threads(count):  # warmed up above
+                    sampler_times[key_name].append(seconds_of(partial(sample, int(size))))
         for key_name, times in sampler_times.items():
             record(key_name, int(size), times)
         with tempfile.TemporaryDirectory(prefix="mcinfra-bench-") as scratch:
             runs = 1 if size >= 5_000_000 else repeats
+            # The warm-up run of a few chunks uses the quantile method of the timed size.
+            exact = exact_quantiles("auto", plan_values_bytes(loaded, int(size)))
+            small = settings_from(loaded, draws=min(int(size), 2 * chunk))
             seconds = best_of(
-                runs, lambda s=settings: run_to_directory(loaded, s, Path(scratch) / "run")
+                runs,
+                partial(run_to_directory, loaded, settings, Path(scratch) / "run"),
+                warm_up=partial(
+                    run_to_directory,
+                    loaded,
+                    small,
+                    Path(scratch) / "warm",
+                    quantiles="exact" if exact else "sketch",
+                ),
             )
         rates["pipeline"][str(int(size))] = int(size) / seconds
         log(f"{'pipeline':<20} {int(size):>12,} draws  {int(size) / seconds / 1e6:7.3f} M/s")
     largest = str(int(max(sizes)))
-    # after the runs above: the kernels are cached
+    # after the runs above: the kernels are cached; a short process warms the file cache
+    process_seconds(chunk)
     times = [process_seconds(int(largest)) for _ in range(repeats)]
     record("process", int(largest), times, label="whole process")
     normals_draws = min(max(int(s) for s in sizes), 1_000_000)
@@ -195,11 +229,15 @@ def measure(
     fastest = 0.0
     for bit_generator in (np.random.PCG64, np.random.SFC64):
         generator = np.random.Generator(bit_generator(1))
-        seconds = best_of(repeats, lambda g=generator: g.standard_normal(out=normals))
+        seconds = best_of(repeats, partial(generator.standard_normal, out=normals))
         fastest = max(fastest, normals_draws / seconds)
     rates["numpy_normals"] = fastest
     log(f"{'numpy normals':<20} {normals_draws:>12,} draws  {fastest / 1e6:7.3f} M/s")
-    seconds = best_of(max(1, repeats // 2), lambda: numpy_simulate(loaded.config, numpy_draws, 1))
+    seconds = best_of(
+        max(1, repeats // 2),
+        lambda: numpy_simulate(loaded.config, numpy_draws, 1),
+        warm_up=lambda: numpy_simulate(loaded.config, 1_000, 1),
+    )
     rates["numpy_model"] = numpy_draws / seconds
     log(f"{'numpy model':<20} {numpy_draws:>12,} draws  {numpy_draws / seconds / 1e6:7.3f} M/s")
     result["draws_per_second"] = rates

@@ -15,7 +15,7 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
-from mcinfra.config.schema import Config
+from mcinfra.config.schema import PATTERN_RULES, Config
 from mcinfra.errors import ConfigError, did_you_mean
 from mcinfra.model.distributions import FAMILIES, family_hint
 
@@ -146,53 +146,126 @@ def parse_config(
     return LoadedConfig(config=config, text=text, origin=origin, overrides=overrides)
 
 
-def apply_override(data: dict[str, Any], item: str, origin: str = "<string>") -> None:
+def apply_override(
+    data: dict[str, Any], item: str, origin: str = "<string>", what: str | None = None
+) -> str:
     """Apply one ``"key.path=value"`` edit to parsed TOML ``data`` in place.
 
     The value is read as a TOML value (``0.17``, ``"text"``, ``[1, 2]``,
     ``{ dist = "normal", mean = 0.2, sd = 0.03 }``), or taken as a string if it is not one.
     A whole number written as a float (``2e6``) replaces an integer as an integer. Array
-    items are addressed by index (``correlations.0.rank``).
+    items are addressed by index (``correlations.0.rank``). An input may be named as in
+    ``[[correlations]]`` (``offering.network.cagr``, ``channel.public_sector.crossover``),
+    followed by keys inside it (``offering.network.cagr.mean``). Messages start with
+    ``what`` (default: ``--set 'ITEM'``). Returns the full key path that was set.
     """
+    what = f"--set {item!r}" if what is None else what
     path, sep, text = item.partition("=")
     keys = [k.strip() for k in path.strip().split(".")]
     if not sep or not all(keys):
-        raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE", source=origin)
+        raise ConfigError(f"{what}: expected KEY.PATH=VALUE", source=origin)
+    keys = resolve_key_path(data, keys, what, origin)
     try:
         value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = text.strip()
     node: Any = data
     for depth, key in enumerate(keys[:-1]):
-        node = _child(node, key, ".".join(keys[: depth + 1]), item, origin)
+        node = _child(node, key, ".".join(keys[: depth + 1]), what, origin)
     last: str | int = keys[-1]
     if isinstance(node, list):
-        _child(node, str(last), path, item, origin)  # a valid index, or a clear error
+        _child(node, str(last), ".".join(keys), what, origin)  # index check
         last = int(last)
         old = node[last]
     elif isinstance(node, dict):
         old = node.get(last)  # a new key is left to validation (unknown keys are named)
     else:
-        raise ConfigError(f"--set {item!r}: {'.'.join(keys[:-1])} is not a table", source=origin)
+        raise ConfigError(f"{what}: {'.'.join(keys[:-1])} is not a table", source=origin)
     integer = isinstance(old, int) and not isinstance(old, bool)
     if integer and isinstance(value, float) and value.is_integer():
         value = int(value)
     node[last] = value
+    return ".".join(keys)
 
 
-def _child(node: Any, key: str, where: str, item: str, origin: str) -> Any:
+def resolve_key_path(data: dict[str, Any], keys: list[str], what: str, origin: str) -> list[str]:
+    """``keys`` as a full key path of ``data``: an input's name is replaced by its key path.
+
+    A path whose first key is a top-level table is kept as it is. Otherwise its longest
+    leading part that names an input (see :func:`input_key_paths`) is replaced by that
+    input's key path. A path that is neither is refused, naming the closest key path or
+    input name.
+    """
+    if keys[0] in data:
+        return keys
+    names = input_key_paths(data)
+    for end in range(len(keys), 0, -1):
+        full = names.get(".".join(keys[:end]))
+        if full is not None:
+            return full.split(".") + keys[end:]
+    dotted = ".".join(keys)
+    # Candidates: every key path, and every input name followed by the keys typed after it.
+    candidates = set(_leaf_paths(data))
+    candidates.update(".".join([name, *keys[name.count(".") + 1 :]]) for name in names)
+    hint = did_you_mean(dotted, sorted(candidates)) or did_you_mean(keys[0], data)
+    raise ConfigError(
+        f"{what}: no key {keys[0]} and no input named {dotted}{hint}; give a key path "
+        "(e.g. total.cagr.mode) or an input name as in [[correlations]]",
+        source=origin,
+    )
+
+
+def input_key_paths(data: dict[str, Any]) -> dict[str, str]:
+    """Every input's name (as in ``[[correlations]]``) and its key path, from parsed TOML.
+
+    Works on unvalidated data (anything malformed is skipped), so that ``--set`` can
+    use the names before the configuration is checked.
+    """
+
+    def table(node: Any, key: str) -> dict[str, Any]:
+        value = node.get(key) if isinstance(node, dict) else None
+        return value if isinstance(value, dict) else {}
+
+    found = {"total.base": "total.base", "total.cagr": "total.cagr"}
+    for p, partition in table(data, "partitions").items():
+        for s in table(partition, "segments"):
+            for field in ("share", "cagr"):
+                found[f"{p}.{s}.{field}"] = f"partitions.{p}.segments.{s}.{field}"
+    split = table(data, "function_split")
+    host = split.get("partition")
+    if isinstance(host, str):
+        for s in table(split, "segments"):
+            for field in ("crossover", "steepness"):
+                found[f"{host}.{s}.{field}"] = f"function_split.segments.{s}.{field}"
+    for a in table(data, "adoption"):
+        for field in ("initial_share", "logit_rate"):
+            found[f"{a}.{field}"] = f"adoption.{a}.{field}"
+    for name in table(data, "parameters"):
+        found[name] = f"parameters.{name}"
+    return found
+
+
+def _leaf_paths(data: dict[str, Any], prefix: str = "", depth: int = 0) -> list[str]:
+    """Dotted paths of the tables and values of ``data`` (for did-you-mean hints)."""
+    paths = []
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        paths.append(path)
+        if isinstance(value, dict) and depth < 8:
+            paths += _leaf_paths(value, f"{path}.", depth + 1)
+    return paths
+
+
+def _child(node: Any, key: str, where: str, what: str, origin: str) -> Any:
     if isinstance(node, list):
         if not key.isdigit() or int(key) >= len(node):
             raise ConfigError(
-                f"--set {item!r}: {where} is not an index of an array of {len(node)}",
-                source=origin,
+                f"{what}: {where} is not an index of an array of {len(node)}", source=origin
             )
         return node[int(key)]
     if not isinstance(node, dict) or key not in node:
         known = sorted(node) if isinstance(node, dict) else []
-        raise ConfigError(
-            f"--set {item!r}: no key {where}{did_you_mean(key, known)}", source=origin
-        )
+        raise ConfigError(f"{what}: no key {where}{did_you_mean(key, known)}", source=origin)
     return node[key]
 
 
@@ -229,6 +302,10 @@ def _describe(error: Any) -> str:
         return f"{key_path(loc[:-1])}: unknown key '{name}'{hint}"
     if kind == "missing":
         return f"{key_path(loc)}: required key is missing"
+    if kind == "string_pattern_mismatch":
+        pattern = error.get("ctx", {}).get("pattern")
+        rule = PATTERN_RULES.get(pattern, f"it must match the pattern {pattern}")
+        return f"{key_path(loc)}: invalid name {_short(value)}: {rule}"
     if kind == "distribution_family":
         return f"{key_path(loc)}: {error['msg']}{family_hint(value)} (got {_short(value)})"
     message = error["msg"].removeprefix("Value error, ")

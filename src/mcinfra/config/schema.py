@@ -14,14 +14,24 @@ from pydantic import Field, StringConstraints, field_validator
 from mcinfra.model.distributions import InputSpec, Origin
 from mcinfra.model.strict import StrictModel
 
-Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+PATTERN_RULES = {
+    NAME_PATTERN: "a name may contain only letters (A-Z, a-z), digits and '_', and may not "
+    "start with a digit",
+    MODEL_NAME_PATTERN: "a model name may contain only letters (A-Z, a-z), digits, '_', '.' "
+    "and '-'",
+}
+"""What each name pattern allows, in words (for error messages)."""
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=64)]
 """A label usable in expressions: letters, digits and underscores, not starting with a digit."""
 
 
 class ModelInfo(StrictModel):
     """``[model]``: what is simulated, over which years, in which unit."""
 
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)]
+    name: Annotated[str, StringConstraints(pattern=MODEL_NAME_PATTERN, max_length=64)]
     title: str = ""
     description: str = ""
     source: str = ""

@@ -230,7 +230,8 @@ def _check_derived(config: Config) -> list[str]:
         try:
             program = compile_expression(derived.expr, symbols)
         except ExpressionProblem as exc:
-            problems.append(f"derived.{d}.expr: {exc} in '{derived.expr}'")
+            shown = derived.expr in str(exc)  # a syntax error prints the expression
+            problems.append(f"derived.{d}.expr: {exc}" + ("" if shown else f" in '{derived.expr}'"))
             continue
         depends[d] = program.names & set(config.derived)
     try:

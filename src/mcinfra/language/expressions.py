@@ -70,10 +70,36 @@ def parse(
     try:
         return ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        column = f" at column {exc.offset}" if exc.offset else ""
-        raise error(f"syntax error{column}: {exc.msg}") from None
+        lines = text.splitlines() or [""]
+        row = min(max(exc.lineno or 1, 1), len(lines))
+        column = exc.offset
+        if column:
+            where = f" at column {column}"
+            if len(lines) > 1:
+                where = f" at line {row}, column {column}"
+        else:  # the parser reached the end still expecting more
+            where, row = " at the end", len(lines)
+            column = len(lines[-1]) + 1
+        raise error(f"syntax error{where}: {exc.msg}{pointer(lines[row - 1], column)}") from None
     except (RecursionError, MemoryError, ValueError):
         raise error("expression is too deeply nested or too large") from None
+
+
+def pointer(line: str, column: int | None, width: int = 76) -> str:
+    """``line`` on a line of its own, indented, with ``^`` under ``column`` (1-based).
+
+    A line longer than ``width`` is cut to the ``width`` characters around the column,
+    each cut marked ``...``.
+    """
+    at = min(max(column or 1, 1), len(line) + 1) - 1
+    start = 0 if len(line) <= width else max(0, min(at - width // 2, len(line) - width))
+    shown = line[start : start + width]
+    head = "..." if start > 0 else ""
+    tail = "..." if start + width < len(line) else ""
+    text = f"\n    {head}{shown}{tail}"
+    if column:
+        text += "\n    " + " " * (len(head) + at - start) + "^"
+    return text
 
 
 def evaluation_order(depends: dict[str, set[str]]) -> list[str]:

@@ -114,9 +114,16 @@ def compile_prediction(text: str, scope: Scope) -> Prediction:
     tree = parse(text, PredictionError, MAX_LENGTH)
     root = _Compiler(text, scope).node(tree.body, 0)
     if root.kind != BOOLEAN or root.span is not None:
+        shown = " ".join(text.split())
+        if root.kind == BOOLEAN:
+            advice = f"reduce the year range with all(...) or any(...), e.g. all({shown})"
+        elif root.span is not None:
+            advice = f"compare the values and reduce the year range, e.g. all({shown} > 0)"
+        else:
+            advice = f"compare the value with another, e.g. {shown} > 0"
         raise PredictionError(
-            "a prediction must be true or false for each draw: compare values "
-            "(e.g. network[2026] > 20), and reduce year ranges with all(...) or any(...)"
+            f"a prediction must be true or false for each draw, and '{shown}' is "
+            f"{'a year range' if root.span is not None else 'a number'}: {advice}"
         )
     return Prediction(text, root)
 
@@ -125,6 +132,27 @@ class _Compiler:
     def __init__(self, text: str, scope: Scope) -> None:
         self.text = text
         self.scope = scope
+
+    # Examples in messages use the model's own series and years.
+    @property
+    def year(self) -> int | str:
+        """The model's last year."""
+        return self.scope.years[-1] if self.scope.years else "year"
+
+    @property
+    def range(self) -> str:
+        """The model's years from the second (the first with a yoy) to the last."""
+        years = self.scope.years
+        return f"{years[min(1, len(years) - 1)]}:{years[-1]}" if years else "first:last"
+
+    @property
+    def series(self) -> str:
+        """The model's first series other than the total."""
+        return next((s for s in self.scope.series if s != "total"), "total")
+
+    def source(self, node: ast.AST) -> str:
+        """The text of ``node`` as written."""
+        return ast.get_source_segment(self.text, node) or type(node).__name__
 
     def fail(self, node: ast.AST, message: str) -> PredictionError:
         token = ast.get_source_segment(self.text, node) or type(node).__name__
@@ -160,7 +188,7 @@ class _Compiler:
                 lambda ctx, name=node.id: ctx.parameter(name),
             )
         if node.id in self.scope.series:
-            raise self.fail(node, f"series '{node.id}' needs a year, e.g. {node.id}[2026]")
+            raise self.fail(node, f"series '{node.id}' needs a year, e.g. {node.id}[{self.year}]")
         hint = did_you_mean(node.id, self.scope.series + self.scope.parameters)
         raise self.fail(node, f"unknown name '{node.id}'{hint}")
 
@@ -184,7 +212,7 @@ class _Compiler:
     def _years(self, node: ast.AST, earliest: int | None = None) -> tuple[int, ...] | int:
         if isinstance(node, ast.Slice):
             if node.lower is None or node.upper is None or node.step is not None:
-                raise self.fail(node, "a year range is written first:last, e.g. 2025:2028")
+                raise self.fail(node, f"a year range is written first:last, e.g. {self.range}")
             low, high = self._year(node.lower, earliest), self._year(node.upper, earliest)
             if low > high:
                 raise self.fail(node, "a year range must run forwards")
@@ -200,7 +228,7 @@ class _Compiler:
         )
         if growth:
             if len(target.args) != 1 or target.keywords:
-                raise self.fail(target, "yoy takes one series: yoy(network)[2026]")
+                raise self.fail(target, f"yoy takes one series: yoy({self.series})[{self.year}]")
             label = self._series_name(target.args[0])
             years = self._years(node.slice, self.scope.years[0] + 1)
         else:
@@ -242,7 +270,12 @@ class _Compiler:
             op = _ARITHMETIC[type(node.op)]
         elif type(node.op) in _LOGIC:
             if NUMBER in (left.kind, right.kind):
-                raise self.fail(node, "& and | combine comparisons, e.g. (a[2026] > 1) & ...")
+                symbol = "&" if isinstance(node.op, ast.BitAnd) else "|"
+                raise self.fail(
+                    node,
+                    f"{symbol} combines comparisons, each in parentheses, e.g. "
+                    f"({self.series}[{self.year}] > 1) {symbol} (total[{self.year}] > 1)",
+                )
             op = _LOGIC[type(node.op)]
         else:
             raise self.fail(node, "operator not allowed (use + - * / & |)")
@@ -254,7 +287,20 @@ class _Compiler:
 
         return self._combine(node, kind, (left, right), evaluate)
 
+    def _BoolOp(self, node: ast.BoolOp, depth: int) -> Node:
+        word, symbol = ("and", "&") if isinstance(node.op, ast.And) else ("or", "|")
+        parts = f" {symbol} ".join(f"({self.source(value)})" for value in node.values)
+        raise self.fail(
+            node, f"'{word}' is not allowed: use {symbol}, with each side in parentheses: {parts}"
+        )
+
     def _UnaryOp(self, node: ast.UnaryOp, depth: int) -> Node:
+        if isinstance(node.op, ast.Not):
+            raise self.fail(
+                node,
+                f"'not' is not allowed: use ~, with its comparison in parentheses: "
+                f"~({self.source(node.operand)})",
+            )
         operand = self.node(node.operand, depth)
         if isinstance(node.op, ast.Invert):
             if operand.kind != BOOLEAN:
@@ -290,7 +336,7 @@ class _Compiler:
         if name not in _FUNCTIONS or node.keywords:
             raise self.fail(node, "only " + ", ".join(_FUNCTIONS) + " may be called")
         if name == "yoy":
-            raise self.fail(node, "yoy needs a year: yoy(network)[2026]")
+            raise self.fail(node, f"yoy needs a year: {self.source(node)}[{self.year}]")
         return getattr(self, "_call_" + name)(node, depth)
 
     def _arity(self, node: ast.Call, count: int, usage: str) -> None:
@@ -304,7 +350,7 @@ class _Compiler:
             raise self.fail(
                 node,
                 "all/any reduce a comparison over a year range, e.g. "
-                "all(yoy(network)[2025:2028] > 1.2)",
+                f"all(yoy({self.series})[{self.range}] > 1.1)",
             )
         return Node(
             BOOLEAN,
@@ -354,9 +400,14 @@ class _Compiler:
     def _call_crossover_year(self, node: ast.Call, depth: int) -> Node:
         self._arity(node, 1, "crossover_year(entity)")
         scope = self.scope
-        if scope.rising is None:
-            raise self.fail(node, "crossover_year needs a function split in the model")
         entity = node.args[0].id if isinstance(node.args[0], ast.Name) else None
+        if scope.rising is None:
+            unknown = entity is not None and entity not in scope.series
+            raise self.fail(
+                node,
+                "crossover_year needs a function split ([function_split]) and this model has "
+                "none" + (f"; '{entity}' is no series either" if unknown else ""),
+            )
         rising, falling = f"{entity}_{scope.rising}", f"{entity}_{scope.falling}"
         if entity is None or rising not in scope.series:
             options = [
@@ -364,8 +415,16 @@ class _Compiler:
                 for s in scope.series
                 if s.endswith("_" + scope.rising)
             ]
-            hint = did_you_mean(str(entity), options)
-            raise self.fail(node, f"no function split for '{entity}'{hint}")
+            hint = did_you_mean(str(entity), options) or (
+                f"; crossover_year takes one of {', '.join(options)}"
+            )
+            if entity is None:
+                problem = "expected a series name"
+            elif entity in scope.series:
+                problem = f"'{entity}' has no {scope.rising}/{scope.falling} split"
+            else:
+                problem = f"unknown series '{entity}'"
+            raise self.fail(node, f"{problem}{hint}")
         years = scope.years
         keys = {(label, y) for label in (rising, falling) for y in years}
 

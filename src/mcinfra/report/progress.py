@@ -3,41 +3,86 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
 
 SHOW_AFTER_SECONDS = 2.0  # short runs print nothing
 LOG_EVERY_SECONDS = 10.0  # plain-line interval when stderr is not a terminal
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
 
 
 class Progress:
-    """Callable ``(done, total, elapsed)`` that draws a bar on a terminal, lines in a log."""
+    """Callable ``(done, total, sampling_seconds)``: a bar on a terminal, lines in a log.
 
-    def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
+    ``done`` of ``total`` draws are made and ``sampling_seconds`` is the sampler's own
+    time for draws ``0 .. done - 1`` (see :data:`mcinfra.sampling.engine.ProgressCallback`).
+    The rate shown is ``done / sampling_seconds``, as ``summary.json``'s
+    ``timing.draws_per_second`` is ``draws / sampling_seconds``: neither counts the
+    reductions nor any compilation. The time left is the wall time the remaining draws
+    take at the pace since the first chunk was reported (that chunk may have loaded or
+    compiled the reductions' kernels); it is left out until a second chunk is done.
+    Nothing is shown in the first ``SHOW_AFTER_SECONDS`` after the first chunk. One
+    ``Progress`` may follow several runs in turn (a sweep): ``done`` falling starts anew.
+
+    Parameters
+    ----------
+    stream : file-like, optional
+        Where to write (default: standard error).
+    enabled : bool
+        False prints nothing (``--quiet``).
+    clock : callable, optional
+        Wall clock in seconds (default :func:`time.perf_counter`).
+    """
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        enabled: bool = True,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.stream = sys.stderr if stream is None else stream
         self.enabled = enabled
         self.interactive = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._bar = None
+        self.clock = clock
+        self._bar: Any = None  # a tqdm bar while one is drawn
+        self._first: tuple[int, float] = (0, 0.0)  # (done, wall time) at the first chunk
+        self._done = 0
         self._last_line = float("-inf")
 
-    def __call__(self, done: int, total: int, elapsed: float) -> None:
-        if not self.enabled or (elapsed < SHOW_AFTER_SECONDS and done < total):
-            return
-        if elapsed < SHOW_AFTER_SECONDS:
+    def __call__(self, done: int, total: int, sampling_seconds: float) -> None:
+        now = self.clock()
+        if done <= self._done or self._done == 0:  # the first chunk of a run
+            self.close()
+            self._first, self._last_line = (done, now), float("-inf")
+        self._done = done
+        if not self.enabled or now - self._first[1] < SHOW_AFTER_SECONDS:
             return
         if self.interactive:
-            self._update_bar(done, total)
-        elif elapsed - self._last_line >= LOG_EVERY_SECONDS or done == total:
-            self._last_line = elapsed
-            rate = done / elapsed if elapsed > 0 else float("nan")
-            left = (total - done) / rate if rate > 0 else float("nan")
+            self._update_bar(done, total, now, sampling_seconds)
+        elif now - self._last_line >= LOG_EVERY_SECONDS or done == total:
+            self._last_line = now
             print(
                 f"mcinfra: {done:,} / {total:,} draws ({100 * done / total:.0f} %), "
-                f"{rate / 1e6:.2f} M draws/s, {left:.0f} s left",
+                + self.pace(done, total, now, sampling_seconds),
                 file=self.stream,
                 flush=True,
             )
 
-    def _update_bar(self, done: int, total: int) -> None:
+    def pace(self, done: int, total: int, now: float, sampling_seconds: float) -> str:
+        """``"sampling at R M draws/s, T s left"``, the time left where it is known."""
+        text = (
+            f"sampling at {done / sampling_seconds / 1e6:.2f} M draws/s"
+            if sampling_seconds > 0
+            else "sampling"
+        )
+        first_done, first_time = self._first
+        if first_done < done < total and now > first_time:
+            wall_rate = (done - first_done) / (now - first_time)
+            text += f", {(total - done) / wall_rate:.0f} s left"
+        return text
+
+    def _update_bar(self, done: int, total: int, now: float, sampling_seconds: float) -> None:
         from tqdm import tqdm
 
         if self._bar is None:
@@ -48,7 +93,9 @@ class Progress:
                 file=self.stream,
                 desc="mcinfra",
                 leave=True,
+                bar_format=BAR_FORMAT,  # tqdm's own rate and time left would count compiling
             )
+        self._bar.set_postfix_str(self.pace(done, total, now, sampling_seconds), refresh=False)
         self._bar.update(done - self._bar.n)
         if done >= total:
             self.close()

@@ -65,19 +65,23 @@ def diagnostics_text(loaded: LoadedConfig) -> str:
         f"{sum(i.spec.origin == 'source' for i in inputs)} from the source, "
         f"{sum(i.spec.origin == 'mixed' for i in inputs)} partly), "
         f"{plan.n_normals} normals per draw",
-        "",
-        f"coherence gap per partition (implied CAGR minus total trend CAGR "
-        f"{100 * config.total.cagr.central():.2f} %, at central values):",
     ]
-    for name, gap in coherence_gaps(loaded).items():
-        lines.append(f"  {name:<20} {100 * gap:+.2f} points")
+    gaps = coherence_gaps(loaded)
+    if gaps:  # a model without partitions has no gap to show
+        lines += [
+            "",
+            f"coherence gap per partition (implied CAGR minus total trend CAGR "
+            f"{100 * config.total.cagr.central():.2f} %, at central values):",
+        ]
+        width = max(20, *(len(name) for name in gaps))
+        lines += [f"  {name:<{width}} {100 * gap:+.2f} points" for name, gap in gaps.items()]
     shares = base_year_function_shares(loaded)
     if shares:
         split = config.function_split
         assert split is not None
         lines += ["", f"{split.rising} share in {config.model.start_year} at central values:"]
-        for segment, share in shares.items():
-            lines.append(f"  {segment:<20} {share:.3f}")
+        width = max(20, *(len(segment) for segment in shares))
+        lines += [f"  {segment:<{width}} {share:.3f}" for segment, share in shares.items()]
     if plan.repaired:
         lines += [
             "",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -68,7 +67,6 @@ def stream_distributed(
     bounds = deque(chunk_bounds(settings, start))
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     pending: deque = deque()
-    started = time.perf_counter()
     clock = SamplingClock() if clock is None else clock
     before, done = clock.seconds, start
 
@@ -98,7 +96,7 @@ def stream_distributed(
             if after_chunk is not None:
                 after_chunk(done)
             if progress is not None:
-                progress(done, settings.draws, time.perf_counter() - started)
+                progress(done, settings.draws, clock.seconds)
             if stop is not None and stop():
                 break
             if bounds:

@@ -8,9 +8,11 @@ would add noise of one standard error at each point.
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 from mcinfra.config import load_config
+from mcinfra.config.loading import apply_override
 from mcinfra.run.pipeline import run_to_directory
 from mcinfra.sampling.engine import settings_from
 
@@ -29,9 +31,16 @@ def run_sweep(
 ) -> dict:
     """Run one scenario per value of ``param`` into ``out/run_NN``; return sweep.json's content.
 
-    Every value is validated (as ``--set param=value``) before anything runs.
+    ``param`` is a key path or an input's name (``offering.network.cagr.mean``); each run
+    records the full key path. Every value is validated (as ``--set param=value``) before
+    anything runs.
     """
-    loaded_runs = [load_config(config, (*overrides, f"{param}={value}")) for value in values]
+    base = load_config(config, overrides)
+    data = tomllib.loads(base.text)
+    for item in overrides:
+        apply_override(data, item, base.origin)
+    path = apply_override(data, f"{param}={values[0]}", base.origin, what=f"--param {param!r}")
+    loaded_runs = [load_config(config, (*overrides, f"{path}={value}")) for value in values]
     points = []
     for index, (value, loaded) in enumerate(zip(values, loaded_runs, strict=True)):
         settings = settings_from(loaded, draws, seed, chunk_size, threads)

@@ -15,7 +15,7 @@ import numpy as np
 
 from mcinfra.config import LoadedConfig, parse_config
 from mcinfra.config.validation import compile_predictions, prediction_scope
-from mcinfra.errors import UsageError
+from mcinfra.errors import UsageError, did_you_mean
 from mcinfra.io.run_directory import CONFIG, read_run
 from mcinfra.language.predictions import PredictionError, compile_prediction
 from mcinfra.sampling.engine import RunSettings, settings_from, stream
@@ -61,9 +61,15 @@ def conditional(
         raise UsageError(f"--given: {exc}") from None
     predictions = compile_predictions(loaded.config)
     if ids:
-        unknown = [i for i in ids if i not in {p.id for p in predictions}]
+        valid = [p.id for p in predictions]
+        unknown = [i for i in ids if i not in valid]
         if unknown:
-            raise UsageError(f"no prediction named {', '.join(unknown)} in the run's config")
+            hint = did_you_mean(unknown[0], valid) if len(unknown) == 1 else ""
+            listed = ", ".join(valid) if valid else "none"
+            raise UsageError(
+                f"--prediction: no prediction named {', '.join(unknown)} in the run's "
+                f"config{hint}; its predictions are {listed}"
+            )
         predictions = [p for p in predictions if p.id in ids]
     plan = compile_plan(loaded.config)
     labels = [s.label for s in plan.series]

@@ -23,7 +23,10 @@ from mcinfra.sampling.qmc import METHODS, replicate_size, sobol_normals
 if TYPE_CHECKING:  # xarray is slow to import; only some paths need it
     import xarray as xr
 
-ProgressCallback = Callable[[int, int, float], None]  # (draws done, total, seconds elapsed)
+ProgressCallback = Callable[[int, int, float], None]
+"""``(done, total, sampling_seconds)`` after each chunk: ``done`` of ``total`` draws are made,
+and the sampler spent ``sampling_seconds`` on draws ``0 .. done - 1`` (the clock that
+``summary.json``'s ``timing.draws_per_second`` divides by: no reductions, no compiling)."""
 MAX_IN_MEMORY_BYTES = 16 * 2**30
 
 
@@ -202,7 +205,6 @@ def stream(
     if not whole_run:
         size = min(settings.chunk_size, settings.draws, settings.replicate_draws or settings.draws)
         buffers = ChunkBuffers(plan, size)
-    started = time.perf_counter()
     clock = SamplingClock() if clock is None else clock
     before = clock.seconds
     with numba_threads(settings.threads):
@@ -218,7 +220,7 @@ def stream(
                 window = slice(column, column + n)
                 on_chunk(first, values[:, :, window], inputs[:, window], scores[:, window], gap)
             if progress is not None:
-                progress(stop_at, settings.draws, time.perf_counter() - started)
+                progress(stop_at, settings.draws, clock.seconds)
             done = stop_at
             if stop is not None and stop():
                 break
