@@ -499,28 +499,23 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _whatif(args: argparse.Namespace) -> int:
-    from mcinfra.report.terminal import significant
+    from mcinfra.report.terminal import interval, significant
     from mcinfra.run.whatif import conditional, load_run
 
     loaded, settings = load_run(args.run_dir)
     results, given = conditional(loaded, settings, args.given, args.prediction)
-    low, high = given.interval()
+    p, low, high = interval(given.probability, given.std_error, *given.interval())
     print(
         f"condition {args.given} holds in {given.holds:,} of {given.draws:,} draws "
-        f"(P = {significant(given.probability, given.std_error)}, 95 % "
-        f"[{significant(low, given.std_error)}, {significant(high, given.std_error)}])"
+        f"(P = {p}, 95 % [{low}, {high}])"
     )
     for r in results:
         line = f"  {r.id:<6} P = {significant(r.overall.probability, r.overall.std_error)}"
         if r.given is None:
             line += "   | given: no draw meets the condition"
         else:
-            lo, hi = r.given.interval()
-            se = r.given.std_error
-            line += (
-                f"   P(given) = {significant(r.given.probability, se)} "
-                f"[{significant(lo, se)}, {significant(hi, se)}]"
-            )
+            p, low, high = interval(r.given.probability, r.given.std_error, *r.given.interval())
+            line += f"   P(given) = {p} [{low}, {high}]"
         print(line)
     return 0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from mcinfra.config.structure import list_series
 from mcinfra.report import figures
 from mcinfra.report.data import ReportData, load_report_data
-from mcinfra.report.terminal import significant
+from mcinfra.report.terminal import interval, significant
 
 
 def _overrides(run: dict) -> str:
@@ -187,13 +187,9 @@ def build_report(run_dir: Path, log: bool = False) -> list[Path]:
 
 
 def _sentence(row: dict) -> str:
-    se = row["std_error"]
-    low, high = row["ci95"]
+    p, low, high = interval(row["probability"], row["std_error"], *row["ci95"])
     top = row["drivers"][0]["input"] if row.get("drivers") else "none"
-    return (
-        f"{row['id']}: probability {significant(row['probability'], se)} (95 % interval "
-        f"{significant(low, se)} to {significant(high, se)}); top driver: {top}."
-    )
+    return f"{row['id']}: probability {p} (95 % interval {low} to {high}); top driver: {top}."
 
 
 def _table_html(header: list[str], body: list[list[str]]) -> str:
@@ -208,16 +204,9 @@ def _prediction_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     header = ["id", "prediction", "probability", "95 % interval", "top driver"]
     body = []
     for r in rows:
-        se = r["std_error"]
-        body.append(
-            [
-                r["id"],
-                r["text"],
-                significant(r["probability"], se),
-                f"{significant(r['ci95'][0], se)} to {significant(r['ci95'][1], se)}",
-                r["drivers"][0]["input"] if r.get("drivers") else "",
-            ]
-        )
+        p, low, high = interval(r["probability"], r["std_error"], *r["ci95"])
+        top = r["drivers"][0]["input"] if r.get("drivers") else ""
+        body.append([r["id"], r["text"], p, f"{low} to {high}", top])
     return header, body
 
 

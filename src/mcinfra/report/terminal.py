@@ -1,8 +1,15 @@
-"""What the terminal shows of a run: the summary table, predictions and crossovers."""
+"""What the terminal shows of a run: the summary table, predictions and crossovers.
+
+Every printed number that carries an error goes through :func:`significant` or
+:func:`interval`, so the digits shown are those the error supports and an interval's two
+bounds never read the same while they differ.
+"""
 
 from __future__ import annotations
 
 import math
+
+MAX_DECIMALS = 12  # beyond this, float noise, not information
 
 
 def _money(value: float) -> str:
@@ -55,42 +62,72 @@ def summary_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _decimals(error: float) -> int:
+    """Decimals that show one digit above the leading digit of ``error``."""
+    return max(0, -math.floor(math.log10(error)) - 1)
+
+
 def significant(value: float, error: float) -> str:
     """``value`` rounded to the digits its standard error supports.
 
     The last digit shown is the one just above the error's leading digit, so the shown
-    digits are all meaningful: 0.17785 with standard error 0.0004 reads 0.178.
+    digits are all meaningful: 0.17785 with standard error 0.0004 reads 0.178. A zero or
+    non-finite error shows four decimals.
     """
-    import math
-
     if not error > 0 or not math.isfinite(error):
         return f"{value:.4f}"
-    decimals = max(0, -math.floor(math.log10(error)) - 1)
-    return f"{value:.{decimals}f}"
+    return f"{value:.{_decimals(error)}f}"
+
+
+def interval(value: float, error: float, low: float, high: float) -> tuple[str, str, str]:
+    """``value`` and its interval ``[low, high]`` as three strings with the same decimals.
+
+    Starts from the digits :func:`significant` gives and adds digits until the two bounds
+    read differently whenever they differ, so a printed interval never collapses to a point
+    (0.41 with standard error 0.002 and interval [0.406, 0.414] reads 0.410 [0.406, 0.414],
+    not 0.41 [0.41, 0.41]).
+
+    Parameters
+    ----------
+    value : float
+        The estimate.
+    error : float
+        Its standard error (zero or non-finite: start from four decimals).
+    low, high : float
+        The interval's bounds.
+
+    Returns
+    -------
+    tuple of str
+        ``value``, ``low`` and ``high`` formatted alike.
+    """
+    decimals = _decimals(error) if error > 0 and math.isfinite(error) else 4
+    while (
+        low < high and decimals < MAX_DECIMALS and f"{low:.{decimals}f}" == f"{high:.{decimals}f}"
+    ):
+        decimals += 1
+    return f"{value:.{decimals}f}", f"{low:.{decimals}f}", f"{high:.{decimals}f}"
 
 
 def prediction_table(rows: list[dict]) -> str:
     """Terminal lines: each prediction's probability, standard error and 95 % interval."""
     if not rows:
         return ""
-    interval = (
+    interval_name = (
         "95 % Student-t interval over the Sobol' replicates"
         if rows[0].get("std_error_method", "binomial") != "binomial"
         else "95 % Wilson interval"
     )
     lines = [
         "",
-        f"predictions (probability that each holds, Monte Carlo standard error, {interval}; "
-        "top driver by first-order index):",
+        f"predictions (probability that each holds, Monte Carlo standard error, "
+        f"{interval_name}; top driver by first-order index):",
     ]
     for row in rows:
         se = row["std_error"]
-        low, high = row["ci95"]
+        p, low, high = interval(row["probability"], se, *row["ci95"])
         text = row["text"] if len(row["text"]) <= 70 else row["text"][:67] + "..."
-        lines.append(
-            f"  {row['id']:<4} P = {significant(row['probability'], se)} "
-            f"(se {se:.1g}) [{significant(low, se)}, {significant(high, se)}]  {text}"
-        )
+        lines.append(f"  {row['id']:<4} P = {p} (se {se:.1g}) [{low}, {high}]  {text}")
         top = row["drivers"][0] if row["drivers"] else None
         if top is not None and top["first_order_index"] is not None:
             sign = "+" if (top["rank_correlation"] or 0) >= 0 else "-"
