@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+import mcinfra
 from mcinfra.cli import main
 from mcinfra.report import figures
 
@@ -97,6 +101,53 @@ def test_figures_draw_from_summaries_only():
     widths = sorted(p.get_width() for p in fig.axes[0].patches)
     assert widths == [0.1, 0.5]
     assert fig.axes[0].patches[1].get_facecolor()[:3] != fig.axes[0].patches[0].get_facecolor()[:3]
+
+
+_GLOBAL_STATE = """
+import json, sys
+import matplotlib
+def state():
+    # dict's own items: RcParams.items() would resolve (and so import) the backend
+    params = {key: repr(value) for key, value in dict.items(matplotlib.rcParams)}
+    return params, dict.__getitem__(matplotlib.rcParams, "backend")
+before = state()
+from mcinfra.report.build import build_report
+build_report(sys.argv[1])
+after = state()
+print(json.dumps({
+    "changed": sorted(k for k in before[0] if before[0][k] != after[0].get(k)),
+    "backend": [repr(before[1]), repr(after[1])],
+    "pyplot": "matplotlib.pyplot" in sys.modules,
+}))
+"""
+
+
+def test_building_the_report_leaves_matplotlib_global_state_alone(run_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    shutil.rmtree(copy / "figures")
+    env = dict(os.environ, PYTHONPATH=str(Path(mcinfra.__file__).parents[1]))
+    done = subprocess.run(
+        [sys.executable, "-c", _GLOBAL_STATE, str(copy)],
+        capture_output=True, text=True, env=env, timeout=300, check=True,
+    )  # fmt: skip
+    state = json.loads(done.stdout.splitlines()[-1])
+    assert state["changed"] == []
+    assert state["backend"][0] == state["backend"][1]  # never chosen, never switched
+    assert not state["pyplot"]
+    assert (copy / "figures" / "fan_total.svg").read_text() == (
+        run_dir / "figures" / "fan_total.svg"
+    ).read_text()  # the style still applies: same SVG as the run wrote
+
+
+def test_figures_keep_their_style_without_changing_rcparams():
+    import matplotlib
+
+    before = {key: repr(value) for key, value in dict.items(matplotlib.rcParams)}
+    fig = figures.tornado("P1", [{"input": "a", "first_order_index": 0.5, "rank_correlation": 1}])
+    after = {key: repr(value) for key, value in dict.items(matplotlib.rcParams)}
+    assert before == after
+    assert fig.axes[0].xaxis.label.get_fontsize() == figures.STYLE["font.size"]
 
 
 def test_bad_run_directory_exits_2(tmp_path, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
@@ -120,31 +121,28 @@ def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
     return out
 
 
-def _svg(fig) -> str:
+def _svg_file(fig) -> str:
+    """The figure as an SVG file's text (no date, so identical run to run)."""
     buffer = StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
-    text = buffer.getvalue()
+    figures.save(fig, buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
+
+
+def _svg(fig) -> str:
+    """The figure's ``<svg>`` element, for embedding in a page."""
+    text = _svg_file(fig)
     return text[text.index("<svg") :]
 
 
-def build_report(run_dir: Path, log: bool = False) -> list[Path]:
-    """Write report.html, report.md and figures/*.png|svg into ``run_dir``; return them."""
-    import matplotlib.pyplot as plt
-
-    run_dir = Path(run_dir)
-    data = load_report_data(run_dir)
-    figure_dir = run_dir / "figures"
-    figure_dir.mkdir(exist_ok=True)
-    rows = data.summary["predictions"]
-    for row in rows:
-        row["shown"] = significant(row["probability"], row["std_error"])
-    made: list[tuple[str, str, object]] = []
-    for name, title, panels in _fan_panels(data):
-        made.append(
-            (name, title, figures.fan_charts(panels, title, data.config.model.unit, log=log))
-        )
+def _figure_plan(data: ReportData, rows: list[dict], log: bool) -> list[tuple[str, str, Callable]]:
+    """(name, title, builder) of every figure of the report, in the page's order."""
+    unit = data.config.model.unit
+    plan: list[tuple[str, str, Callable]] = [
+        (name, title, lambda p=panels, t=title: figures.fan_charts(p, t, unit, log=log))
+        for name, title, panels in _fan_panels(data)
+    ]
     if rows:
-        made.append(("probabilities", "Predictions", figures.probability_chart(rows)))
+        plan.append(("probabilities", "Predictions", lambda: figures.probability_chart(rows)))
         for row in rows:
             drivers = [d for d in data.sensitivity if d["prediction"] == row["id"]]
             drivers = [
@@ -157,31 +155,59 @@ def build_report(run_dir: Path, log: bool = False) -> list[Path]:
                 if d["first_order_index"] not in ("nan", "")
             ]
             if drivers:
-                made.append(
+                plan.append(
                     (
                         f"tornado_{row['id']}",
                         f"{row['id']}: drivers",
-                        figures.tornado(row["id"], drivers),
+                        lambda i=row["id"], d=drivers: figures.tornado(i, d),
                     )
                 )
-    if data.summary.get("crossovers"):
-        made.append(
-            ("crossover", "Crossover year", figures.crossover_chart(data.summary["crossovers"]))
-        )
+    crossovers = data.summary.get("crossovers")
+    if crossovers:
+        plan.append(("crossover", "Crossover year", lambda: figures.crossover_chart(crossovers)))
     if data.convergence:
-        made.append(("convergence", "Convergence", figures.convergence_chart(data.convergence)))
+        plan.append(
+            ("convergence", "Convergence", lambda: figures.convergence_chart(data.convergence))
+        )
+    return plan
+
+
+def build_report(run_dir: Path, log: bool = False) -> list[Path]:
+    """Write report.html, report.md and figures/*.png|svg into ``run_dir``; return them.
+
+    Parameters
+    ----------
+    run_dir : Path
+        A finished run's directory.
+    log : bool
+        Log scale on the fan charts.
+
+    Returns
+    -------
+    list of Path
+        report.html, report.md, then every figure file.
+    """
+    run_dir = Path(run_dir)
+    data = load_report_data(run_dir)
+    figure_dir = run_dir / "figures"
+    figure_dir.mkdir(exist_ok=True)
+    rows = data.summary["predictions"]
+    for row in rows:
+        row["shown"] = significant(row["probability"], row["std_error"])
+    plan = _figure_plan(data, rows, log)
     svgs = {}
     written = []
-    for name, title, fig in made:
-        for suffix in ("png", "svg"):
-            path = figure_dir / f"{name}.{suffix}"
-            fig.savefig(path, dpi=110, metadata={"Date": None} if suffix == "svg" else None)
-            written.append(path)
-        svgs[name] = (title, _svg(fig))
-        plt.close(fig)
+    for name, title, build in plan:
+        fig = build()
+        png = figure_dir / f"{name}.png"
+        figures.save(fig, png, dpi=110)
+        text = _svg_file(fig)  # rendered once, for the file and the page
+        (figure_dir / f"{name}.svg").write_text(text, encoding="utf-8")
+        written += [png, figure_dir / f"{name}.svg"]
+        svgs[name] = (title, text[text.index("<svg") :])
     (run_dir / "report.html").write_text(_html(data, rows, svgs), encoding="utf-8")
     (run_dir / "report.md").write_text(
-        _markdown(data, rows, [n for n, _, _ in made]), encoding="utf-8"
+        _markdown(data, rows, [name for name, _, _ in plan]), encoding="utf-8"
     )
     return [run_dir / "report.html", run_dir / "report.md", *written]
 

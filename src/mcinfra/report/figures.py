@@ -1,11 +1,14 @@
 """Matplotlib figures drawn from precomputed summaries; nothing here computes statistics.
 
 Colours come from the Okabe-Ito palette, which stays distinguishable with the common
-forms of colour blindness. Every function returns a matplotlib Figure.
+forms of colour blindness. Every function returns a :class:`matplotlib.figure.Figure`
+built without pyplot, styled inside :func:`style`, so that neither matplotlib's backend nor
+its global ``rcParams`` change; save with :func:`save`, which applies the same style.
 """
 
 from __future__ import annotations
 
+import functools
 import textwrap
 
 import numpy as np
@@ -22,18 +25,44 @@ BLUE, ORANGE, GREEN, VERMILLION, PINK, SKY, YELLOW, BLACK = (
 )
 CYCLE = [BLUE, ORANGE, GREEN, VERMILLION, PINK, SKY, BLACK]
 
+STYLE = {
+    # text as paths (no fonts to fetch) and a fixed id salt, so SVGs are identical run to run
+    "svg.fonttype": "path",
+    "svg.hashsalt": "mcinfra",
+    "font.size": 9,
+    "axes.titlesize": 10,
+}
 
-def _pyplot():
+
+def style():
+    """A context in which the report's settings (:data:`STYLE`) hold; restored on exit."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    return matplotlib.rc_context(STYLE)
 
-    # Text as paths (no fonts to fetch) and a fixed id salt, so SVGs are identical run to run.
-    plt.rcParams.update(
-        {"svg.fonttype": "path", "svg.hashsalt": "mcinfra", "font.size": 9, "axes.titlesize": 10}
-    )
-    return plt
+
+def _styled(build):
+    """Run a figure builder inside :func:`style`."""
+
+    @functools.wraps(build)
+    def wrapper(*args, **kwargs):
+        with style():
+            return build(*args, **kwargs)
+
+    return wrapper
+
+
+def _figure(figsize: tuple[float, float]):
+    """A new Figure on the non-interactive base canvas (no pyplot, no backend switch)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
+
+def save(fig, target, **kwargs) -> None:
+    """``fig.savefig(target, **kwargs)`` inside :func:`style` (the SVG settings apply on save)."""
+    with style():
+        fig.savefig(target, **kwargs)
 
 
 def fan(ax, years, quantiles: dict, colour=BLUE, label=None) -> None:
@@ -46,17 +75,18 @@ def fan(ax, years, quantiles: dict, colour=BLUE, label=None) -> None:
     ax.plot(years, quantiles[0.5], color=colour, linewidth=1.8, label=label)
 
 
+@_styled
 def fan_charts(panels: list[dict], title: str, unit: str, log: bool = False, columns: int = 3):
     """Small multiples of fan charts, one per panel.
 
     Each panel has ``title``, ``years``, ``fans`` (list of (label, quantiles, colour)),
     ``marks`` (source points: (year, value, text)) and ``paths`` (source growth paths).
     """
-    plt = _pyplot()
     rows = max(1, int(np.ceil(len(panels) / columns)))
     cols = min(columns, len(panels))
     size = (7.0, 4.0) if len(panels) == 1 else (3.6 * cols, 2.8 * rows + 0.4)
-    fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False)
+    fig = _figure(size)
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, panel in zip(axes.ravel(), panels, strict=False):
         for label, quantiles, colour in panel["fans"]:
             fan(ax, panel["years"], quantiles, colour, label)
@@ -88,10 +118,11 @@ def fan_charts(panels: list[dict], title: str, unit: str, log: bool = False, col
     return fig
 
 
+@_styled
 def probability_chart(rows: list[dict]):
     """Each prediction's probability with its 95 % interval, labelled with its own words."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 0.8 * len(rows) + 1.2))
+    fig = _figure((9, 0.8 * len(rows) + 1.2))
+    ax = fig.subplots()
     y = np.arange(len(rows))[::-1]
     p = np.array([r["probability"] for r in rows])
     low = np.array([r["ci95"][0] for r in rows])
@@ -117,11 +148,12 @@ def probability_chart(rows: list[dict]):
     return fig
 
 
+@_styled
 def tornado(prediction: str, drivers: list[dict], top: int = 8):
     """Inputs ranked by first-order index; bar colour shows the rank correlation's sign."""
-    plt = _pyplot()
     shown = drivers[:top][::-1]
-    fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(shown) + 1.2))
+    fig = _figure((6.5, 0.35 * len(shown) + 1.2))
+    ax = fig.subplots()
     values = [max(d["first_order_index"], 0.0) for d in shown]
     colours = [BLUE if d["rank_correlation"] >= 0 else ORANGE for d in shown]
     ax.barh(range(len(shown)), values, color=colours)
@@ -135,10 +167,11 @@ def tornado(prediction: str, drivers: list[dict], top: int = 8):
     return fig
 
 
+@_styled
 def crossover_chart(rows: list[dict]):
     """Crossover year: probability per year (bars) and cumulative (lines), per entity."""
-    plt = _pyplot()
-    fig, (bars, lines) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = _figure((9, 3.2))
+    bars, lines = fig.subplots(1, 2)
     width = 0.8 / max(len(rows), 1)
     for i, row in enumerate(rows):
         years = [int(y) for y in row["probability_by_year"]]
@@ -164,13 +197,14 @@ def crossover_chart(rows: list[dict]):
     return fig
 
 
+@_styled
 def convergence_chart(series: dict):
     """Each probability against draws with its 95 % band: {id: (draws, p, low, high)}."""
-    plt = _pyplot()
     count = len(series)
     cols = min(count, 3)
     rows = int(np.ceil(count / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), squeeze=False)
+    fig = _figure((3.4 * cols, 2.6 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for i, (ax, (name, (draws, p, low, high))) in enumerate(
         zip(axes.ravel(), series.items(), strict=False)
     ):
@@ -189,15 +223,16 @@ def convergence_chart(series: dict):
     return fig
 
 
+@_styled
 def sweep_chart(result: dict):
     """Each prediction's probability, with its 95 % interval, against the swept value."""
-    plt = _pyplot()
     labels = [str(point["value"]) for point in result["points"]]
     try:
         positions = [float(label) for label in labels]
     except ValueError:  # values that are not numbers are placed in order
         positions = list(range(len(labels)))
-    fig, ax = plt.subplots(figsize=(7.0, 4.0))
+    fig = _figure((7.0, 4.0))
+    ax = fig.subplots()
     ids = [p["id"] for p in result["points"][0]["predictions"]]
     for i, pid in enumerate(ids):
         rows = [
