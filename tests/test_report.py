@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import mcinfra
+from conftest import MINIMAL
 from mcinfra.cli import main
 from mcinfra.report import figures
 
@@ -148,6 +149,39 @@ def test_figures_keep_their_style_without_changing_rcparams():
     after = {key: repr(value) for key, value in dict.items(matplotlib.rcParams)}
     assert before == after
     assert fig.axes[0].xaxis.label.get_fontsize() == figures.STYLE["font.size"]
+
+
+def test_report_command_shows_what_it_draws_unless_quiet(run_dir, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    assert main(["report", str(copy)]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    count = len(list((run_dir / "figures").glob("*.png")))
+    assert lines[0] == f"mcinfra: report: drawing figure 1 of {count}, fan_total"
+    drawn = [
+        re.fullmatch(rf"mcinfra: report: drawing figure \d+ of {count}, (\w+)", line)
+        for line in lines[:-1]
+    ]
+    assert all(drawn) and len(drawn) == count
+    assert set(FIGURES) <= {match.group(1) for match in drawn}
+    assert lines[-1] == "mcinfra: report: writing report.html and report.md"
+    assert "report: " not in captured.out
+    assert main(["report", str(copy), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_run_shows_the_report_being_drawn_unless_quiet(write_config, tmp_path, capsys, quiet):
+    out = tmp_path / "run"
+    args = ["run", str(write_config(MINIMAL)), "--out", str(out)]
+    assert main(args + (["--quiet"] if quiet else [])) == 0
+    err = capsys.readouterr().err
+    if quiet:
+        assert err == ""
+    else:
+        assert "mcinfra: report: drawing figure 1 of 1, fan_total" in err.splitlines()
+        assert "mcinfra: report: writing report.html and report.md" in err.splitlines()
 
 
 def test_bad_run_directory_exits_2(tmp_path, capsys):

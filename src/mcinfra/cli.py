@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="rebuild the report of a finished run")
     report.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
     report.add_argument("--log", action="store_true", help="log scale on the fan charts")
+    report.add_argument("--quiet", action="store_true", help="print no progress")
 
     whatif = commands.add_parser(
         "whatif", help="P(prediction | condition) over the same draws as a finished run"
@@ -466,6 +467,7 @@ def _resume(args: argparse.Namespace) -> int:
             log=options["log"],
             resume=staging,
             checkpoint_seconds=args.checkpoint_every,
+            notify=None if args.quiet else lambda text: print(f"mcinfra: {text}", file=sys.stderr),
         )
     progress.close()
     _print_summary(summary, args.resume)
@@ -493,7 +495,8 @@ def _print_summary(summary: dict, out: Path) -> None:
 def _report(args: argparse.Namespace) -> int:
     from mcinfra.report.build import build_report
 
-    written = build_report(args.run_dir, log=args.log)
+    notify = None if args.quiet else lambda text: print(f"mcinfra: {text}", file=sys.stderr)
+    written = build_report(args.run_dir, log=args.log, notify=notify)
     print(f"wrote {written[0]}, {written[1].name} and {len(written) - 2} figure files")
     return 0
 

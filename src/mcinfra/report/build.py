@@ -172,7 +172,9 @@ def _figure_plan(data: ReportData, rows: list[dict], log: bool) -> list[tuple[st
     return plan
 
 
-def build_report(run_dir: Path, log: bool = False) -> list[Path]:
+def build_report(
+    run_dir: Path, log: bool = False, notify: Callable[[str], None] | None = None
+) -> list[Path]:
     """Write report.html, report.md and figures/*.png|svg into ``run_dir``; return them.
 
     Parameters
@@ -181,6 +183,8 @@ def build_report(run_dir: Path, log: bool = False) -> list[Path]:
         A finished run's directory.
     log : bool
         Log scale on the fan charts.
+    notify : callable, optional
+        Called with a line naming each figure as it is drawn, then the pages.
 
     Returns
     -------
@@ -197,7 +201,9 @@ def build_report(run_dir: Path, log: bool = False) -> list[Path]:
     plan = _figure_plan(data, rows, log)
     svgs = {}
     written = []
-    for name, title, build in plan:
+    for number, (name, title, build) in enumerate(plan, start=1):
+        if notify is not None:
+            notify(f"report: drawing figure {number} of {len(plan)}, {name}")
         fig = build()
         png = figure_dir / f"{name}.png"
         figures.save(fig, png, dpi=110)
@@ -205,6 +211,8 @@ def build_report(run_dir: Path, log: bool = False) -> list[Path]:
         (figure_dir / f"{name}.svg").write_text(text, encoding="utf-8")
         written += [png, figure_dir / f"{name}.svg"]
         svgs[name] = (title, text[text.index("<svg") :])
+    if notify is not None:
+        notify("report: writing report.html and report.md")
     (run_dir / "report.html").write_text(_html(data, rows, svgs), encoding="utf-8")
     (run_dir / "report.md").write_text(
         _markdown(data, rows, [name for name, _, _ in plan]), encoding="utf-8"

@@ -319,7 +319,7 @@ def run_to_directory(
             if report:
                 from mcinfra.report.build import build_report
 
-                build_report(staging, log=log)
+                build_report(staging, log=log, notify=notify)
     except KeyboardInterrupt:
         if not resumable():
             raise
