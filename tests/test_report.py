@@ -63,6 +63,23 @@ def test_report_holds_every_figure_and_table_and_nothing_external(run_dir):
     assert "<script" not in page
 
 
+def test_assumptions_show_every_rank_correlation(run_dir):
+    import tomllib
+
+    config = tomllib.loads((run_dir / "config.toml").read_text())
+    text = (run_dir / "report.md").read_text()
+    section = text[text.index("## Assumptions") :]
+    assert "### Rank correlations" in section
+    assert len(config["correlations"]) == 8
+    for c in config["correlations"]:
+        first, second = c["between"]
+        row = f"| {first} | {second} | {c['rank']:g} | assumption | {c['source']} |"
+        assert row in section, row
+    page = (run_dir / "report.html").read_text()
+    assert "<h3>Rank correlations</h3>" in page
+    assert "<td>offering.compute.cagr</td><td>offering.network.cagr</td><td>0.3</td>" in page
+
+
 def test_embedded_images_are_valid_svg(run_dir):
     page = (run_dir / "report.html").read_text()
     svgs = re.findall(r"<svg.*?</svg>", page, flags=re.S)
@@ -182,6 +199,7 @@ def test_run_shows_the_report_being_drawn_unless_quiet(write_config, tmp_path, c
     else:
         assert "mcinfra: report: drawing figure 1 of 1, fan_total" in err.splitlines()
         assert "mcinfra: report: writing report.html and report.md" in err.splitlines()
+    assert "Rank correlations" not in (out / "report.md").read_text()  # the model has none
 
 
 def test_bad_run_directory_exits_2(tmp_path, capsys):

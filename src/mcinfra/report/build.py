@@ -251,6 +251,16 @@ def _assumption_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
     ]
 
 
+def _correlation_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
+    header = ["input", "input", "rank correlation", "from", "source or basis"]
+    return header, [
+        [*c["between"], f"{c['rank']:g}", c["origin"], c["source"]] for c in data.correlations
+    ]
+
+
+_CORRELATIONS = "Rank (Spearman) correlations between inputs, as the config states them."
+
+
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1100px;
 margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
@@ -290,8 +300,14 @@ def _html(data: ReportData, rows: list[dict], svgs: dict) -> str:
         "<p>Every input, its distribution, and whether it comes from the source "
         "analysis or is assumed.</p>",
         _table_html(*_assumption_table(data)),
-        "</body></html>",
     ]
+    if data.correlations:
+        parts += [
+            "<h3>Rank correlations</h3>",
+            f"<p>{html.escape(_CORRELATIONS)}</p>",
+            _table_html(*_correlation_table(data)),
+        ]
+    parts += ["</body></html>"]
     return re.sub(r"\n\s*\n", "\n", "\n".join(parts))
 
 
@@ -317,4 +333,7 @@ def _markdown(data: ReportData, rows: list[dict], names: list[str]) -> str:
     parts += ["", "## Predictions", "", table(*_prediction_table(rows)), "", "## Figures", ""]
     parts += [f"![{n}](figures/{n}.svg)" for n in names]
     parts += ["", "## Assumptions", "", table(*_assumption_table(data)), ""]
+    if data.correlations:
+        parts += ["### Rank correlations", "", _CORRELATIONS, "", table(*_correlation_table(data))]
+        parts += [""]
     return "\n".join(parts)
