@@ -90,7 +90,7 @@ def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
         out.append(
             (
                 f"fan_{name}",
-                f"{name.capitalize()}: segments and groups ({unit})",
+                f"Partition {name}: segments and groups ({unit})",
                 [panel(label) for label in labels],
             )
         )
@@ -107,7 +107,7 @@ def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
             ]
             panels.append(both)
         out.append(
-            ("fan_function", f"{split.rising.capitalize()} vs {split.falling} ({unit})", panels)
+            ("fan_function", f"Function split: {split.rising} vs {split.falling} ({unit})", panels)
         )
     others = [s for s in list_series(config) if s.kind in ("adoption", "derived")]
     if others:

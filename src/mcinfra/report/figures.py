@@ -9,6 +9,7 @@ its global ``rcParams`` change; save with :func:`save`, which applies the same s
 from __future__ import annotations
 
 import functools
+import re
 import textwrap
 
 import numpy as np
@@ -65,6 +66,31 @@ def save(fig, target, **kwargs) -> None:
         fig.savefig(target, **kwargs)
 
 
+def _wrap(text: str, width: int) -> str:
+    """``text`` in lines of at most ``width`` characters, breaking ids after ``.`` or ``_``.
+
+    Words and ids break at spaces, dots and underscores; a piece longer than ``width`` is
+    cut, so no line is wider than ``width``.
+    """
+    lines = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for piece in re.split(r"(?<=[ ._])", paragraph):
+            while len(piece) > width:
+                if line:
+                    lines.append(line.rstrip())
+                    line = ""
+                lines.append(piece[:width])
+                piece = piece[width:]
+            if len((line + piece).rstrip()) > width:
+                lines.append(line.rstrip())
+                line = piece.lstrip()
+            else:
+                line += piece
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
 def fan(ax, years, quantiles: dict, colour=BLUE, label=None) -> None:
     """Median line with 50, 90 and 98 % bands from a {probability: values} mapping."""
     for (low, high), alpha in (((0.01, 0.99), 0.12), ((0.05, 0.95), 0.25), ((0.25, 0.75), 0.45)):
@@ -81,6 +107,7 @@ def fan_charts(panels: list[dict], title: str, unit: str, log: bool = False, col
 
     Each panel has ``title``, ``years``, ``fans`` (list of (label, quantiles, colour)),
     ``marks`` (source points: (year, value, text)) and ``paths`` (source growth paths).
+    A source point's text goes to the legend, with its year, so it never sits on a band.
     """
     rows = max(1, int(np.ceil(len(panels) / columns)))
     cols = min(columns, len(panels))
@@ -91,29 +118,27 @@ def fan_charts(panels: list[dict], title: str, unit: str, log: bool = False, col
         for label, quantiles, colour in panel["fans"]:
             fan(ax, panel["years"], quantiles, colour, label)
         for year, value, text in panel.get("marks", []):
-            ax.plot([year], [value], marker="D", color=VERMILLION, markersize=5, zorder=5)
-            ax.annotate(
-                text,
-                (year, value),
-                textcoords="offset points",
-                xytext=(4, 4),
-                fontsize=7,
-                color=VERMILLION,
-            )
+            ax.plot(
+                [year], [value], linestyle="none", marker="D", color=VERMILLION, markersize=5,
+                zorder=5, label=f"{text} ({year})",
+            )  # fmt: skip
         for years, values, text in panel.get("paths", []):
             ax.plot(years, values, linestyle="--", color=VERMILLION, linewidth=1, label=text)
-        ax.set_title(panel["title"])
+        ax.set_title(_wrap(panel["title"], 44 if len(panels) > 1 else 80))
         ax.set_xlabel("year")
         ax.set_ylabel(panel.get("unit") or unit)
         if log:
             ax.set_yscale("log")
         ax.set_xticks(panel["years"][::2])
         ax.grid(alpha=0.3)
-        if len(panel["fans"]) > 1 or panel.get("paths"):
+        if len(panel["fans"]) > 1 or panel.get("paths") or panel.get("marks"):
             ax.legend(fontsize=7, frameon=False)
     for ax in axes.ravel()[len(panels) :]:
         ax.set_visible(False)
-    fig.suptitle(f"{title}\nmedian line; bands hold 50 %, 90 % and 98 % of draws", fontsize=9)
+    fig.suptitle(
+        f"{_wrap(title, max(80, 40 * cols))}\nmedian line; bands hold 50 %, 90 % and 98 % of draws",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
@@ -152,16 +177,15 @@ def probability_chart(rows: list[dict]):
 def tornado(prediction: str, drivers: list[dict], top: int = 8):
     """Inputs ranked by first-order index; bar colour shows the rank correlation's sign."""
     shown = drivers[:top][::-1]
-    fig = _figure((6.5, 0.35 * len(shown) + 1.2))
+    title = _wrap(f"{prediction}: top drivers", 60)
+    fig = _figure((6.5, 0.35 * len(shown) + 1.4 + 0.15 * title.count("\n")))
     ax = fig.subplots()
     values = [max(d["first_order_index"], 0.0) for d in shown]
     colours = [BLUE if d["rank_correlation"] >= 0 else ORANGE for d in shown]
     ax.barh(range(len(shown)), values, color=colours)
-    ax.set_yticks(range(len(shown)), [d["input"] for d in shown], fontsize=7)
+    ax.set_yticks(range(len(shown)), [_wrap(d["input"], 48) for d in shown], fontsize=7)
     ax.set_xlabel("first-order index (share of the indicator's variance)")
-    ax.set_title(
-        f"{prediction}: top drivers (blue: raises the probability, orange: lowers it)", fontsize=9
-    )
+    ax.set_title(f"{title}\nblue: raises the probability, orange: lowers it", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
@@ -212,7 +236,7 @@ def convergence_chart(series: dict):
         ax.fill_between(draws, low, high, color=colour, alpha=0.3, linewidth=0)
         ax.plot(draws, p, color=colour, marker=".", markersize=3)
         ax.set_xscale("log")
-        ax.set_title(name)
+        ax.set_title(_wrap(name, 40))
         ax.set_xlabel("draws")
         ax.set_ylabel("probability")
         ax.grid(alpha=0.3)
