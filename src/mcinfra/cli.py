@@ -400,10 +400,16 @@ def _sweep(args: argparse.Namespace) -> int:
         write_sweep(result, staging)
     progress.close()
     ids = [p["id"] for p in result["points"][0]["predictions"]]
-    print(f"{args.param:<24}" + "".join(f"{i:>10}" for i in ids))
-    for point in result["points"]:
-        cells = [significant(p["probability"], p["std_error"]) for p in point["predictions"]]
-        print(f"{point['value']:<24}" + "".join(f"{c:>10}" for c in cells))
+    rows = [
+        [significant(p["probability"], p["std_error"]) for p in point["predictions"]]
+        for point in result["points"]
+    ]
+    # columns widen to the longest name or value, with at least two spaces between them
+    first = max(24, *(len(str(name)) + 2 for name in [args.param, *values]))
+    width = max(10, *(len(text) + 2 for text in ids + [c for row in rows for c in row]))
+    print(f"{args.param:<{first}}" + "".join(f"{i:>{width}}" for i in ids))
+    for point, cells in zip(result["points"], rows, strict=True):
+        print(f"{point['value']!s:<{first}}" + "".join(f"{c:>{width}}" for c in cells))
     print(f"wrote {out}/ (sweep.json, sweep.csv, sweep.html, run_00 ..)")
     return 0
 
