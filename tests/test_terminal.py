@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 
 import pytest
 
+from conftest import MINIMAL
 from mcinfra.cli import main
 from test_report import DENSE, LONG_ID
 
@@ -67,6 +69,17 @@ def test_crossover_table_stays_aligned_with_long_entity_names(dense_printed):
     lines = crossover_table(rows, draws=10_000).splitlines()[2:]
     assert len({len(line) for line in lines}) == 1, lines
     assert lines[1].startswith("  liquid_cooled_high_density_racks ")
+
+
+def test_partition_check_is_printed_only_with_partitions(
+    dense_printed, write_config, tmp_path, capsys
+):
+    assert any(line.startswith("partitions sum to the total within") for line in dense_printed)
+    assert main(["run", str(write_config(MINIMAL)), "--out", str(tmp_path / "r"), "--quiet",
+                 "--no-report"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "partitions" not in out
+    assert re.search(r"^sampling \d+\.\d\d s, \d+\.\d\d M draws/s$", out, flags=re.M)
 
 
 def test_sweep_table_keeps_long_names_apart(tmp_path, capsys):

@@ -20,7 +20,7 @@ def summary_table(summary: dict) -> str:
     """A compact table: each series' first-year median, last-year median and 90 % range.
 
     The label column widens to the longest label, so long series names keep the columns
-    aligned.
+    aligned; the partition check is printed only for a model with partitions.
     """
     first, last = str(summary["model"]["start_year"]), str(summary["model"]["end_year"])
     unit = summary["model"]["unit"]
@@ -72,8 +72,9 @@ def summary_table(summary: dict) -> str:
         f"sampling {timing['sampling_seconds']:.2f} s, "
         f"{timing['draws_per_second'] / 1e6:.2f} M draws/s"
     )
-    error = summary["checks"]["partition_max_relative_error"]
-    rate = f"partitions sum to the total within {error:.1e} (relative); {rate}"
+    if any(s.get("partition") for s in summary["series"]):
+        error = summary["checks"]["partition_max_relative_error"]
+        rate = f"partitions sum to the total within {error:.1e} (relative); {rate}"
     lines += ["", rate]
     return "\n".join(lines)
 
