@@ -18,14 +18,25 @@ from test_report import DENSE, LONG_ID
 
 
 @pytest.fixture(scope="module")
-def dense_printed(tmp_path_factory):
+def dense_run(tmp_path_factory):
+    """A run of a model with long ids: its directory and the lines it printed."""
     root = tmp_path_factory.mktemp("terminal")
     config = root / "dense.toml"
     config.write_text(DENSE, encoding="utf-8")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         assert main(["run", str(config), "--out", str(root / "run"), "--quiet", "--no-report"]) == 0
-    return printed.getvalue().splitlines()
+    return root / "run", printed.getvalue().splitlines()
+
+
+@pytest.fixture
+def dense_printed(dense_run):
+    return dense_run[1]
+
+
+@pytest.fixture
+def dense_dir(dense_run):
+    return dense_run[0]
 
 
 def _block(lines: list[str], start: str) -> list[str]:
@@ -91,3 +102,16 @@ def test_sweep_table_keeps_long_names_apart(tmp_path, capsys):
     assert head.split() == [param, "P1", "P2", "P3", "P4", "P5"]
     assert [row.split()[0] for row in rows] == ["0.25", "0.3"]
     assert len({len(line) for line in (head, *rows)}) == 1  # right-aligned under each id
+
+
+def test_whatif_and_compare_lines_stay_aligned_with_long_ids(dense_dir, tmp_path, capsys):
+    given = 'input("deployment_density_class.air_cooled.cagr") > 0.06'
+    assert main(["whatif", str(dense_dir), "--given", given]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert lines[0].startswith(f"  {LONG_ID} P = ") and lines[1].startswith("  P2 ")
+    assert len({line.index(" P = ") for line in lines}) == 1
+    out = tmp_path / "compare"
+    assert main(["compare", str(dense_dir), str(dense_dir), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()[:2]
+    assert lines[0].startswith(f"{LONG_ID} {dense_dir} - ")
+    assert len({line.index(f" {dense_dir} - ") for line in lines}) == 1

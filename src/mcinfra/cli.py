@@ -368,10 +368,11 @@ def _compare(args: argparse.Namespace) -> int:
     result = compare_runs(args.run_dirs)
     with atomic_directory(args.out) as staging:
         write_comparison(result, staging)
+    width = max([6, *(len(d["prediction"]) for d in result["differences"])])
     for d in result["differences"]:
         kind = "paired" if d["paired"] else "independent"
         print(
-            f"{d['prediction']:<6} {d['run']} - {d['baseline']}: "
+            f"{d['prediction']:<{width}} {d['run']} - {d['baseline']}: "
             f"{difference_text(d)} "
             f"(se {d['std_error']:.2g}, {kind}; independent runs: {d['std_error_independent']:.2g})"
         )
@@ -518,8 +519,9 @@ def _whatif(args: argparse.Namespace) -> int:
         f"condition {args.given} holds in {given.holds:,} of {given.draws:,} draws "
         f"(P = {p}, 95 % [{low}, {high}])"
     )
+    width = max([6, *(len(r.id) for r in results)])
     for r in results:
-        line = f"  {r.id:<6} P = {significant(r.overall.probability, r.overall.std_error)}"
+        line = f"  {r.id:<{width}} P = {significant(r.overall.probability, r.overall.std_error)}"
         if r.given is None:
             line += "   | given: no draw meets the condition"
         else:
