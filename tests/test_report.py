@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
+import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import mcinfra
+from conftest import MINIMAL
 from mcinfra.cli import main
 from mcinfra.report import figures
 
@@ -58,6 +66,23 @@ def test_report_holds_every_figure_and_table_and_nothing_external(run_dir):
     assert "<script" not in page
 
 
+def test_assumptions_show_every_rank_correlation(run_dir):
+    import tomllib
+
+    config = tomllib.loads((run_dir / "config.toml").read_text())
+    text = (run_dir / "report.md").read_text()
+    section = text[text.index("## Assumptions") :]
+    assert "### Rank correlations" in section
+    assert len(config["correlations"]) == 8
+    for c in config["correlations"]:
+        first, second = c["between"]
+        row = f"| {first} | {second} | {c['rank']:g} | assumption | {c['source']} |"
+        assert row in section, row
+    page = (run_dir / "report.html").read_text()
+    assert "<h3>Rank correlations</h3>" in page
+    assert "<td>offering.compute.cagr</td><td>offering.network.cagr</td><td>0.3</td>" in page
+
+
 def test_embedded_images_are_valid_svg(run_dir):
     page = (run_dir / "report.html").read_text()
     svgs = re.findall(r"<svg.*?</svg>", page, flags=re.S)
@@ -97,6 +122,229 @@ def test_figures_draw_from_summaries_only():
     widths = sorted(p.get_width() for p in fig.axes[0].patches)
     assert widths == [0.1, 0.5]
     assert fig.axes[0].patches[1].get_facecolor()[:3] != fig.axes[0].patches[0].get_facecolor()[:3]
+
+
+_GLOBAL_STATE = """
+import json, sys
+import matplotlib
+def state():
+    # dict's own items: RcParams.items() would resolve (and so import) the backend
+    params = {key: repr(value) for key, value in dict.items(matplotlib.rcParams)}
+    return params, dict.__getitem__(matplotlib.rcParams, "backend")
+before = state()
+from mcinfra.report.build import build_report
+build_report(sys.argv[1])
+after = state()
+print(json.dumps({
+    "changed": sorted(k for k in before[0] if before[0][k] != after[0].get(k)),
+    "backend": [repr(before[1]), repr(after[1])],
+    "pyplot": "matplotlib.pyplot" in sys.modules,
+}))
+"""
+
+
+def test_building_the_report_leaves_matplotlib_global_state_alone(run_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    shutil.rmtree(copy / "figures")
+    env = dict(os.environ, PYTHONPATH=str(Path(mcinfra.__file__).parents[1]))
+    done = subprocess.run(
+        [sys.executable, "-c", _GLOBAL_STATE, str(copy)],
+        capture_output=True, text=True, env=env, timeout=300, check=True,
+    )  # fmt: skip
+    state = json.loads(done.stdout.splitlines()[-1])
+    assert state["changed"] == []
+    assert state["backend"][0] == state["backend"][1]  # never chosen, never switched
+    assert not state["pyplot"]
+    assert (copy / "figures" / "fan_total.svg").read_text() == (
+        run_dir / "figures" / "fan_total.svg"
+    ).read_text()  # the style still applies: same SVG as the run wrote
+
+
+def test_figures_keep_their_style_without_changing_rcparams():
+    import matplotlib
+
+    before = {key: repr(value) for key, value in dict.items(matplotlib.rcParams)}
+    fig = figures.tornado("P1", [{"input": "a", "first_order_index": 0.5, "rank_correlation": 1}])
+    after = {key: repr(value) for key, value in dict.items(matplotlib.rcParams)}
+    assert before == after
+    assert fig.axes[0].xaxis.label.get_fontsize() == figures.STYLE["font.size"]
+
+
+def test_report_command_shows_what_it_draws_unless_quiet(run_dir, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    assert main(["report", str(copy)]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    count = len(list((run_dir / "figures").glob("*.png")))
+    assert lines[0] == f"mcinfra: report: drawing figure 1 of {count}, fan_total"
+    drawn = [
+        re.fullmatch(rf"mcinfra: report: drawing figure \d+ of {count}, (\w+)", line)
+        for line in lines[:-1]
+    ]
+    assert all(drawn) and len(drawn) == count
+    assert set(FIGURES) <= {match.group(1) for match in drawn}
+    assert lines[-1] == "mcinfra: report: writing report.html and report.md"
+    assert "report: " not in captured.out
+    assert main(["report", str(copy), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_run_shows_the_report_being_drawn_unless_quiet(write_config, tmp_path, capsys, quiet):
+    out = tmp_path / "run"
+    args = ["run", str(write_config(MINIMAL)), "--out", str(out)]
+    assert main(args + (["--quiet"] if quiet else [])) == 0
+    err = capsys.readouterr().err
+    if quiet:
+        assert err == ""
+    else:
+        assert "mcinfra: report: drawing figure 1 of 1, fan_total" in err.splitlines()
+        assert "mcinfra: report: writing report.html and report.md" in err.splitlines()
+    assert "Rank correlations" not in (out / "report.md").read_text()  # the model has none
+
+
+DENSE = """
+[model]
+name = "dense"
+start_year = 2024
+end_year = 2030
+
+[sampling]
+draws = 2000
+seed = 3
+
+[total]
+base = 100.0
+cagr = { dist = "normal", mean = 0.10, sd = 0.02 }
+shock = { sd = 0.02, phi = 0.0 }
+
+[partitions.deployment_density_class]
+shock = { sd = 0.02, phi = 0.0 }
+
+[partitions.deployment_density_class.segments.liquid_cooled_high_density_racks_of_accelerators]
+share = 0.4
+cagr = { dist = "normal", mean = 0.15, sd = 0.03 }
+
+[partitions.deployment_density_class.segments.air_cooled]
+share = 0.6
+cagr = { dist = "normal", mean = 0.06, sd = 0.03 }
+
+[function_split]
+partition = "deployment_density_class"
+rising = "high_density"
+falling = "standard"
+crossover_report = ["total"]
+
+[function_split.segments.liquid_cooled_high_density_racks_of_accelerators]
+crossover = { dist = "uniform", low = 2025.0, high = 2029.0 }
+steepness = { dist = "uniform", low = 0.3, high = 0.6 }
+
+[function_split.segments.air_cooled]
+crossover = { dist = "uniform", low = 2026.0, high = 2030.0 }
+steepness = { dist = "uniform", low = 0.3, high = 0.6 }
+
+[[correlations]]
+between = ["deployment_density_class.air_cooled.cagr", "total.cagr"]
+rank = 0.4
+source = "assumption: dense racks follow the market"
+
+[[source_figures]]
+series = "air_cooled"
+year = 2024
+value = 60
+description = "air-cooled spend, 2024"
+
+[predictions.high_density_overtakes_standard_by_2027_everywhere]
+text = "High-density spending overtakes standard spending by 2027."
+expr = "total_high_density[2027] > total_standard[2027]"
+
+[predictions.P2]
+text = "The market grows."
+expr = "total[2030] > 150"
+"""
+LONG_ID = "high_density_overtakes_standard_by_2027_everywhere"
+
+
+@pytest.fixture(scope="module")
+def dense_run(tmp_path_factory):
+    """A run of a model with long ids and a function split high_density vs standard."""
+    root = tmp_path_factory.mktemp("dense")
+    config = root / "dense.toml"
+    config.write_text(DENSE, encoding="utf-8")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["run", str(config), "--out", str(root / "run"), "--quiet"]) == 0
+    return root / "run", printed.getvalue()
+
+
+def test_headings_show_ids_as_written(dense_run):
+    page = (dense_run[0] / "report.html").read_text()
+    assert "<h2>Function split: high_density vs standard (USD billion)</h2>" in page
+    assert "<h2>Partition deployment_density_class: segments and groups (USD billion)</h2>" in page
+    assert "High_density" not in page and "Deployment_density" not in page
+
+
+def _outside(fig) -> list[str]:
+    """The titles and labels of ``fig`` that reach beyond its edges once drawn."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    edges = fig.bbox.padded(0.5)
+    texts = [fig._suptitle] if fig._suptitle is not None else []
+    for ax in fig.axes:
+        texts += [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.get_yticklabels()]
+        texts += ax.get_legend().get_texts() if ax.get_legend() else []
+    cut = []
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        inside = edges.x0 <= box.x0 and box.x1 <= edges.x1 and edges.y0 <= box.y0
+        if text.get_text() and not (inside and box.y1 <= edges.y1):
+            cut.append(text.get_text())
+    return cut
+
+
+def test_long_ids_fit_inside_their_figures():
+    long_input = "deployment_density_class.liquid_cooled_high_density_racks_of_accelerators.cagr"
+    drivers = [
+        {"input": long_input, "first_order_index": 0.4, "rank_correlation": 0.5},
+        {"input": "total.cagr", "first_order_index": 0.1, "rank_correlation": -0.2},
+    ]
+    fig = figures.tornado(LONG_ID, drivers)
+    assert _outside(fig) == []
+    title = fig.axes[0].get_title()
+    assert " ".join(title.split()).startswith(f"{LONG_ID}: top drivers")  # wrapped, not cut
+    years = list(range(2024, 2031))
+    quantiles = {
+        p: np.linspace(40, 90, 7) * (1 + p) for p in (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+    }
+    panel = {"years": years, "fans": [("a", quantiles, figures.BLUE)]}
+    panels = [
+        panel | {"title": "liquid_cooled_high_density_racks_of_accelerators_high_density"},
+        panel | {"title": "air_cooled"},
+    ]
+    fig = figures.fan_charts(panels, "Partition deployment_density_class: segments", "USD")
+    assert _outside(fig) == []
+
+
+def test_source_figures_are_named_in_the_legend_not_on_the_band():
+    years = list(range(2024, 2031))
+    quantiles = {
+        p: np.linspace(55, 90, 7) * (0.5 + p) for p in (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+    }
+    panel = {
+        "title": "air_cooled", "years": years, "fans": [("air_cooled", quantiles, figures.BLUE)],
+        "marks": [(2024, 60.0, "source 60")],
+    }  # fmt: skip
+    fig = figures.fan_charts([panel], "Total", "USD")
+    ax = fig.axes[0]
+    assert len(ax.texts) == 0  # nothing written over the bands
+    assert "source 60 (2024)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    marker = [line for line in ax.lines if line.get_label() == "source 60 (2024)"]
+    assert marker and marker[0].get_xydata().tolist() == [[2024.0, 60.0]]
 
 
 def test_bad_run_directory_exits_2(tmp_path, capsys):

@@ -209,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="rebuild the report of a finished run")
     report.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
     report.add_argument("--log", action="store_true", help="log scale on the fan charts")
+    report.add_argument("--quiet", action="store_true", help="print no progress")
 
     whatif = commands.add_parser(
         "whatif", help="P(prediction | condition) over the same draws as a finished run"
@@ -382,10 +383,11 @@ def _compare(args: argparse.Namespace) -> int:
     result = compare_runs(args.run_dirs)
     with atomic_directory(args.out) as staging:
         write_comparison(result, staging)
+    width = max([6, *(len(d["prediction"]) for d in result["differences"])])
     for d in result["differences"]:
         kind = "paired" if d["paired"] else "independent"
         print(
-            f"{d['prediction']:<6} {d['run']} - {d['baseline']}: "
+            f"{d['prediction']:<{width}} {d['run']} - {d['baseline']}: "
             f"{difference_text(d)} "
             f"(se {d['std_error']:.2g}, {kind}; independent runs: {d['std_error_independent']:.2g})"
         )
@@ -471,6 +473,7 @@ def _resume(args: argparse.Namespace) -> int:
             progress=progress,
             client=client,
             checkpoint_seconds=args.checkpoint_every,
+            notify=None if args.quiet else lambda text: print(f"mcinfra: {text}", file=sys.stderr),
         )
     progress.close()
     _print_summary(summary, args.resume)
@@ -498,34 +501,31 @@ def _print_summary(summary: dict, out: Path) -> None:
 def _report(args: argparse.Namespace) -> int:
     from mcinfra.report.build import build_report
 
-    written = build_report(args.run_dir, log=args.log)
+    notify = None if args.quiet else lambda text: print(f"mcinfra: {text}", file=sys.stderr)
+    written = build_report(args.run_dir, log=args.log, notify=notify)
     print(f"wrote {written[0]}, {written[1].name} and {len(written) - 2} figure files")
     return 0
 
 
 def _whatif(args: argparse.Namespace) -> int:
-    from mcinfra.report.terminal import significant
+    from mcinfra.report.terminal import interval, significant
     from mcinfra.run.whatif import conditional, load_run
 
     loaded, settings = load_run(args.run_dir)
     results, given = conditional(loaded, settings, args.given, args.prediction)
-    low, high = given.interval()
+    p, low, high = interval(given.probability, given.std_error, *given.interval())
     print(
         f"condition {args.given} holds in {given.holds:,} of {given.draws:,} draws "
-        f"(P = {significant(given.probability, given.std_error)}, 95 % "
-        f"[{significant(low, given.std_error)}, {significant(high, given.std_error)}])"
+        f"(P = {p}, 95 % [{low}, {high}])"
     )
+    width = max([6, *(len(r.id) for r in results)])
     for r in results:
-        line = f"  {r.id:<6} P = {significant(r.overall.probability, r.overall.std_error)}"
+        line = f"  {r.id:<{width}} P = {significant(r.overall.probability, r.overall.std_error)}"
         if r.given is None:
             line += "   | given: no draw meets the condition"
         else:
-            lo, hi = r.given.interval()
-            se = r.given.std_error
-            line += (
-                f"   P(given) = {significant(r.given.probability, se)} "
-                f"[{significant(lo, se)}, {significant(hi, se)}]"
-            )
+            p, low, high = interval(r.given.probability, r.given.std_error, *r.given.interval())
+            line += f"   P(given) = {p} [{low}, {high}]"
         print(line)
     return 0
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
 from mcinfra.config.structure import list_series
 from mcinfra.report import figures
 from mcinfra.report.data import ReportData, load_report_data
-from mcinfra.report.terminal import significant
+from mcinfra.report.terminal import interval, significant
 
 
 def _overrides(run: dict) -> str:
@@ -89,7 +90,7 @@ def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
         out.append(
             (
                 f"fan_{name}",
-                f"{name.capitalize()}: segments and groups ({unit})",
+                f"Partition {name}: segments and groups ({unit})",
                 [panel(label) for label in labels],
             )
         )
@@ -106,7 +107,7 @@ def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
             ]
             panels.append(both)
         out.append(
-            ("fan_function", f"{split.rising.capitalize()} vs {split.falling} ({unit})", panels)
+            ("fan_function", f"Function split: {split.rising} vs {split.falling} ({unit})", panels)
         )
     others = [s for s in list_series(config) if s.kind in ("adoption", "derived")]
     if others:
@@ -120,31 +121,28 @@ def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
     return out
 
 
-def _svg(fig) -> str:
+def _svg_file(fig) -> str:
+    """The figure as an SVG file's text (no date, so identical run to run)."""
     buffer = StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
-    text = buffer.getvalue()
+    figures.save(fig, buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
+
+
+def _svg(fig) -> str:
+    """The figure's ``<svg>`` element, for embedding in a page."""
+    text = _svg_file(fig)
     return text[text.index("<svg") :]
 
 
-def build_report(run_dir: Path, log: bool = False) -> list[Path]:
-    """Write report.html, report.md and figures/*.png|svg into ``run_dir``; return them."""
-    import matplotlib.pyplot as plt
-
-    run_dir = Path(run_dir)
-    data = load_report_data(run_dir)
-    figure_dir = run_dir / "figures"
-    figure_dir.mkdir(exist_ok=True)
-    rows = data.summary["predictions"]
-    for row in rows:
-        row["shown"] = significant(row["probability"], row["std_error"])
-    made: list[tuple[str, str, object]] = []
-    for name, title, panels in _fan_panels(data):
-        made.append(
-            (name, title, figures.fan_charts(panels, title, data.config.model.unit, log=log))
-        )
+def _figure_plan(data: ReportData, rows: list[dict], log: bool) -> list[tuple[str, str, Callable]]:
+    """(name, title, builder) of every figure of the report, in the page's order."""
+    unit = data.config.model.unit
+    plan: list[tuple[str, str, Callable]] = [
+        (name, title, lambda p=panels, t=title: figures.fan_charts(p, t, unit, log=log))
+        for name, title, panels in _fan_panels(data)
+    ]
     if rows:
-        made.append(("probabilities", "Predictions", figures.probability_chart(rows)))
+        plan.append(("probabilities", "Predictions", lambda: figures.probability_chart(rows)))
         for row in rows:
             drivers = [d for d in data.sensitivity if d["prediction"] == row["id"]]
             drivers = [
@@ -157,43 +155,75 @@ def build_report(run_dir: Path, log: bool = False) -> list[Path]:
                 if d["first_order_index"] not in ("nan", "")
             ]
             if drivers:
-                made.append(
+                plan.append(
                     (
                         f"tornado_{row['id']}",
                         f"{row['id']}: drivers",
-                        figures.tornado(row["id"], drivers),
+                        lambda i=row["id"], d=drivers: figures.tornado(i, d),
                     )
                 )
-    if data.summary.get("crossovers"):
-        made.append(
-            ("crossover", "Crossover year", figures.crossover_chart(data.summary["crossovers"]))
-        )
+    crossovers = data.summary.get("crossovers")
+    if crossovers:
+        plan.append(("crossover", "Crossover year", lambda: figures.crossover_chart(crossovers)))
     if data.convergence:
-        made.append(("convergence", "Convergence", figures.convergence_chart(data.convergence)))
+        plan.append(
+            ("convergence", "Convergence", lambda: figures.convergence_chart(data.convergence))
+        )
+    return plan
+
+
+def build_report(
+    run_dir: Path, log: bool = False, notify: Callable[[str], None] | None = None
+) -> list[Path]:
+    """Write report.html, report.md and figures/*.png|svg into ``run_dir``; return them.
+
+    Parameters
+    ----------
+    run_dir : Path
+        A finished run's directory.
+    log : bool
+        Log scale on the fan charts.
+    notify : callable, optional
+        Called with a line naming each figure as it is drawn, then the pages.
+
+    Returns
+    -------
+    list of Path
+        report.html, report.md, then every figure file.
+    """
+    run_dir = Path(run_dir)
+    data = load_report_data(run_dir)
+    figure_dir = run_dir / "figures"
+    figure_dir.mkdir(exist_ok=True)
+    rows = data.summary["predictions"]
+    for row in rows:
+        row["shown"] = significant(row["probability"], row["std_error"])
+    plan = _figure_plan(data, rows, log)
     svgs = {}
     written = []
-    for name, title, fig in made:
-        for suffix in ("png", "svg"):
-            path = figure_dir / f"{name}.{suffix}"
-            fig.savefig(path, dpi=110, metadata={"Date": None} if suffix == "svg" else None)
-            written.append(path)
-        svgs[name] = (title, _svg(fig))
-        plt.close(fig)
+    for number, (name, title, build) in enumerate(plan, start=1):
+        if notify is not None:
+            notify(f"report: drawing figure {number} of {len(plan)}, {name}")
+        fig = build()
+        png = figure_dir / f"{name}.png"
+        figures.save(fig, png, dpi=110)
+        text = _svg_file(fig)  # rendered once, for the file and the page
+        (figure_dir / f"{name}.svg").write_text(text, encoding="utf-8")
+        written += [png, figure_dir / f"{name}.svg"]
+        svgs[name] = (title, text[text.index("<svg") :])
+    if notify is not None:
+        notify("report: writing report.html and report.md")
     (run_dir / "report.html").write_text(_html(data, rows, svgs), encoding="utf-8")
     (run_dir / "report.md").write_text(
-        _markdown(data, rows, [n for n, _, _ in made]), encoding="utf-8"
+        _markdown(data, rows, [name for name, _, _ in plan]), encoding="utf-8"
     )
     return [run_dir / "report.html", run_dir / "report.md", *written]
 
 
 def _sentence(row: dict) -> str:
-    se = row["std_error"]
-    low, high = row["ci95"]
+    p, low, high = interval(row["probability"], row["std_error"], *row["ci95"])
     top = row["drivers"][0]["input"] if row.get("drivers") else "none"
-    return (
-        f"{row['id']}: probability {significant(row['probability'], se)} (95 % interval "
-        f"{significant(low, se)} to {significant(high, se)}); top driver: {top}."
-    )
+    return f"{row['id']}: probability {p} (95 % interval {low} to {high}); top driver: {top}."
 
 
 def _table_html(header: list[str], body: list[list[str]]) -> str:
@@ -208,16 +238,9 @@ def _prediction_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     header = ["id", "prediction", "probability", "95 % interval", "top driver"]
     body = []
     for r in rows:
-        se = r["std_error"]
-        body.append(
-            [
-                r["id"],
-                r["text"],
-                significant(r["probability"], se),
-                f"{significant(r['ci95'][0], se)} to {significant(r['ci95'][1], se)}",
-                r["drivers"][0]["input"] if r.get("drivers") else "",
-            ]
-        )
+        p, low, high = interval(r["probability"], r["std_error"], *r["ci95"])
+        top = r["drivers"][0]["input"] if r.get("drivers") else ""
+        body.append([r["id"], r["text"], p, f"{low} to {high}", top])
     return header, body
 
 
@@ -226,6 +249,16 @@ def _assumption_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
     return header, [
         [a["input"], a["distribution"], a["origin"], a["source"]] for a in data.assumptions
     ]
+
+
+def _correlation_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
+    header = ["input", "input", "rank correlation", "from", "source or basis"]
+    return header, [
+        [*c["between"], f"{c['rank']:g}", c["origin"], c["source"]] for c in data.correlations
+    ]
+
+
+_CORRELATIONS = "Rank (Spearman) correlations between inputs, as the config states them."
 
 
 _STYLE = """
@@ -267,8 +300,14 @@ def _html(data: ReportData, rows: list[dict], svgs: dict) -> str:
         "<p>Every input, its distribution, and whether it comes from the source "
         "analysis or is assumed.</p>",
         _table_html(*_assumption_table(data)),
-        "</body></html>",
     ]
+    if data.correlations:
+        parts += [
+            "<h3>Rank correlations</h3>",
+            f"<p>{html.escape(_CORRELATIONS)}</p>",
+            _table_html(*_correlation_table(data)),
+        ]
+    parts += ["</body></html>"]
     return re.sub(r"\n\s*\n", "\n", "\n".join(parts))
 
 
@@ -294,4 +333,7 @@ def _markdown(data: ReportData, rows: list[dict], names: list[str]) -> str:
     parts += ["", "## Predictions", "", table(*_prediction_table(rows)), "", "## Figures", ""]
     parts += [f"![{n}](figures/{n}.svg)" for n in names]
     parts += ["", "## Assumptions", "", table(*_assumption_table(data)), ""]
+    if data.correlations:
+        parts += ["### Rank correlations", "", _CORRELATIONS, "", table(*_correlation_table(data))]
+        parts += [""]
     return "\n".join(parts)

@@ -15,7 +15,7 @@ import xarray as xr
 from mcinfra.io.run_directory import write_json
 from mcinfra.report.build import _STYLE, _svg, _table_html
 from mcinfra.report.figures import CYCLE, fan_charts, sweep_chart
-from mcinfra.report.terminal import significant
+from mcinfra.report.terminal import interval, significant
 
 SERIES = ("total", "network", "total_inference", "total_training", "enterprises", "cloud")
 
@@ -62,13 +62,8 @@ def _rows(result: dict) -> list[list[str]]:
     rows = []
     for i, run in enumerate(result["runs"]):
         for p in run["predictions"]:
-            se = p["std_error"]
-            row = [
-                _label(run, i),
-                p["id"],
-                significant(p["probability"], se),
-                f"{significant(p['ci95'][0], se)} to {significant(p['ci95'][1], se)}",
-            ]
+            probability, low, high = interval(p["probability"], p["std_error"], *p["ci95"])
+            row = [_label(run, i), p["id"], probability, f"{low} to {high}"]
             d = differences.get((run["path"], p["id"]))
             if d is None:
                 row += ["baseline", "", ""]
@@ -163,13 +158,11 @@ def write_sweep(result: dict, out: Path) -> None:
                      repr(p["std_error"]), repr(p["ci95"][0]), repr(p["ci95"][1])]
                 )  # fmt: skip
     figure = sweep_chart(result)
-    body = [
-        [point["value"], point["run"], p["id"], significant(p["probability"], p["std_error"]),
-         f"{significant(p['ci95'][0], p['std_error'])} to "
-         f"{significant(p['ci95'][1], p['std_error'])}"]
-        for point in result["points"]
-        for p in point["predictions"]
-    ]  # fmt: skip
+    body = []
+    for point in result["points"]:
+        for p in point["predictions"]:
+            probability, low, high = interval(p["probability"], p["std_error"], *p["ci95"])
+            body.append([point["value"], point["run"], p["id"], probability, f"{low} to {high}"])
     extra = "; ".join(result["overrides"])
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",

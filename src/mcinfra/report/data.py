@@ -24,6 +24,7 @@ class ReportData:
     assumptions: list[dict]
     config: object
     convergence: dict  # id -> (draws, probability, low, high) arrays
+    correlations: list[dict]  # the rank correlations between inputs, as the config states them
 
 
 def load_report_data(run_dir: Path) -> ReportData:
@@ -42,8 +43,18 @@ def load_report_data(run_dir: Path) -> ReportData:
         }
         for info in list_inputs(loaded.config)
     ]
+    correlations = [
+        {"between": tuple(c.between), "rank": c.rank, "origin": c.origin, "source": c.source}
+        for c in loaded.config.correlations
+    ]
     return ReportData(
-        summary, quantiles, sensitivity, assumptions, loaded.config, _convergence(summary)
+        summary,
+        quantiles,
+        sensitivity,
+        assumptions,
+        loaded.config,
+        _convergence(summary),
+        correlations,
     )
 
 

@@ -1,11 +1,15 @@
 """Matplotlib figures drawn from precomputed summaries; nothing here computes statistics.
 
 Colours come from the Okabe-Ito palette, which stays distinguishable with the common
-forms of colour blindness. Every function returns a matplotlib Figure.
+forms of colour blindness. Every function returns a :class:`matplotlib.figure.Figure`
+built without pyplot, styled inside :func:`style`, so that neither matplotlib's backend nor
+its global ``rcParams`` change; save with :func:`save`, which applies the same style.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 import textwrap
 
 import numpy as np
@@ -22,18 +26,69 @@ BLUE, ORANGE, GREEN, VERMILLION, PINK, SKY, YELLOW, BLACK = (
 )
 CYCLE = [BLUE, ORANGE, GREEN, VERMILLION, PINK, SKY, BLACK]
 
+STYLE = {
+    # text as paths (no fonts to fetch) and a fixed id salt, so SVGs are identical run to run
+    "svg.fonttype": "path",
+    "svg.hashsalt": "mcinfra",
+    "font.size": 9,
+    "axes.titlesize": 10,
+}
 
-def _pyplot():
+
+def style():
+    """A context in which the report's settings (:data:`STYLE`) hold; restored on exit."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    return matplotlib.rc_context(STYLE)
 
-    # Text as paths (no fonts to fetch) and a fixed id salt, so SVGs are identical run to run.
-    plt.rcParams.update(
-        {"svg.fonttype": "path", "svg.hashsalt": "mcinfra", "font.size": 9, "axes.titlesize": 10}
-    )
-    return plt
+
+def _styled(build):
+    """Run a figure builder inside :func:`style`."""
+
+    @functools.wraps(build)
+    def wrapper(*args, **kwargs):
+        with style():
+            return build(*args, **kwargs)
+
+    return wrapper
+
+
+def _figure(figsize: tuple[float, float]):
+    """A new Figure on the non-interactive base canvas (no pyplot, no backend switch)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
+
+def save(fig, target, **kwargs) -> None:
+    """``fig.savefig(target, **kwargs)`` inside :func:`style` (the SVG settings apply on save)."""
+    with style():
+        fig.savefig(target, **kwargs)
+
+
+def _wrap(text: str, width: int) -> str:
+    """``text`` in lines of at most ``width`` characters, breaking ids after ``.`` or ``_``.
+
+    Words and ids break at spaces, dots and underscores; a piece longer than ``width`` is
+    cut, so no line is wider than ``width``.
+    """
+    lines = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for piece in re.split(r"(?<=[ ._])", paragraph):
+            while len(piece) > width:
+                if line:
+                    lines.append(line.rstrip())
+                    line = ""
+                lines.append(piece[:width])
+                piece = piece[width:]
+            if len((line + piece).rstrip()) > width:
+                lines.append(line.rstrip())
+                line = piece.lstrip()
+            else:
+                line += piece
+        lines.append(line.rstrip())
+    return "\n".join(lines)
 
 
 def fan(ax, years, quantiles: dict, colour=BLUE, label=None) -> None:
@@ -46,52 +101,53 @@ def fan(ax, years, quantiles: dict, colour=BLUE, label=None) -> None:
     ax.plot(years, quantiles[0.5], color=colour, linewidth=1.8, label=label)
 
 
+@_styled
 def fan_charts(panels: list[dict], title: str, unit: str, log: bool = False, columns: int = 3):
     """Small multiples of fan charts, one per panel.
 
     Each panel has ``title``, ``years``, ``fans`` (list of (label, quantiles, colour)),
     ``marks`` (source points: (year, value, text)) and ``paths`` (source growth paths).
+    A source point's text goes to the legend, with its year, so it never sits on a band.
     """
-    plt = _pyplot()
     rows = max(1, int(np.ceil(len(panels) / columns)))
     cols = min(columns, len(panels))
     size = (7.0, 4.0) if len(panels) == 1 else (3.6 * cols, 2.8 * rows + 0.4)
-    fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False)
+    fig = _figure(size)
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, panel in zip(axes.ravel(), panels, strict=False):
         for label, quantiles, colour in panel["fans"]:
             fan(ax, panel["years"], quantiles, colour, label)
         for year, value, text in panel.get("marks", []):
-            ax.plot([year], [value], marker="D", color=VERMILLION, markersize=5, zorder=5)
-            ax.annotate(
-                text,
-                (year, value),
-                textcoords="offset points",
-                xytext=(4, 4),
-                fontsize=7,
-                color=VERMILLION,
-            )
+            ax.plot(
+                [year], [value], linestyle="none", marker="D", color=VERMILLION, markersize=5,
+                zorder=5, label=f"{text} ({year})",
+            )  # fmt: skip
         for years, values, text in panel.get("paths", []):
             ax.plot(years, values, linestyle="--", color=VERMILLION, linewidth=1, label=text)
-        ax.set_title(panel["title"])
+        ax.set_title(_wrap(panel["title"], 44 if len(panels) > 1 else 80))
         ax.set_xlabel("year")
         ax.set_ylabel(panel.get("unit") or unit)
         if log:
             ax.set_yscale("log")
         ax.set_xticks(panel["years"][::2])
         ax.grid(alpha=0.3)
-        if len(panel["fans"]) > 1 or panel.get("paths"):
+        if len(panel["fans"]) > 1 or panel.get("paths") or panel.get("marks"):
             ax.legend(fontsize=7, frameon=False)
     for ax in axes.ravel()[len(panels) :]:
         ax.set_visible(False)
-    fig.suptitle(f"{title}\nmedian line; bands hold 50 %, 90 % and 98 % of draws", fontsize=9)
+    fig.suptitle(
+        f"{_wrap(title, max(80, 40 * cols))}\nmedian line; bands hold 50 %, 90 % and 98 % of draws",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
 
+@_styled
 def probability_chart(rows: list[dict]):
     """Each prediction's probability with its 95 % interval, labelled with its own words."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 0.8 * len(rows) + 1.2))
+    fig = _figure((9, 0.8 * len(rows) + 1.2))
+    ax = fig.subplots()
     y = np.arange(len(rows))[::-1]
     p = np.array([r["probability"] for r in rows])
     low = np.array([r["ci95"][0] for r in rows])
@@ -117,28 +173,29 @@ def probability_chart(rows: list[dict]):
     return fig
 
 
+@_styled
 def tornado(prediction: str, drivers: list[dict], top: int = 8):
     """Inputs ranked by first-order index; bar colour shows the rank correlation's sign."""
-    plt = _pyplot()
     shown = drivers[:top][::-1]
-    fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(shown) + 1.2))
+    title = _wrap(f"{prediction}: top drivers", 60)
+    fig = _figure((6.5, 0.35 * len(shown) + 1.4 + 0.15 * title.count("\n")))
+    ax = fig.subplots()
     values = [max(d["first_order_index"], 0.0) for d in shown]
     colours = [BLUE if d["rank_correlation"] >= 0 else ORANGE for d in shown]
     ax.barh(range(len(shown)), values, color=colours)
-    ax.set_yticks(range(len(shown)), [d["input"] for d in shown], fontsize=7)
+    ax.set_yticks(range(len(shown)), [_wrap(d["input"], 48) for d in shown], fontsize=7)
     ax.set_xlabel("first-order index (share of the indicator's variance)")
-    ax.set_title(
-        f"{prediction}: top drivers (blue: raises the probability, orange: lowers it)", fontsize=9
-    )
+    ax.set_title(f"{title}\nblue: raises the probability, orange: lowers it", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
 
 
+@_styled
 def crossover_chart(rows: list[dict]):
     """Crossover year: probability per year (bars) and cumulative (lines), per entity."""
-    plt = _pyplot()
-    fig, (bars, lines) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = _figure((9, 3.2))
+    bars, lines = fig.subplots(1, 2)
     width = 0.8 / max(len(rows), 1)
     for i, row in enumerate(rows):
         years = [int(y) for y in row["probability_by_year"]]
@@ -164,13 +221,14 @@ def crossover_chart(rows: list[dict]):
     return fig
 
 
+@_styled
 def convergence_chart(series: dict):
     """Each probability against draws with its 95 % band: {id: (draws, p, low, high)}."""
-    plt = _pyplot()
     count = len(series)
     cols = min(count, 3)
     rows = int(np.ceil(count / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), squeeze=False)
+    fig = _figure((3.4 * cols, 2.6 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for i, (ax, (name, (draws, p, low, high))) in enumerate(
         zip(axes.ravel(), series.items(), strict=False)
     ):
@@ -178,7 +236,7 @@ def convergence_chart(series: dict):
         ax.fill_between(draws, low, high, color=colour, alpha=0.3, linewidth=0)
         ax.plot(draws, p, color=colour, marker=".", markersize=3)
         ax.set_xscale("log")
-        ax.set_title(name)
+        ax.set_title(_wrap(name, 40))
         ax.set_xlabel("draws")
         ax.set_ylabel("probability")
         ax.grid(alpha=0.3)
@@ -189,15 +247,16 @@ def convergence_chart(series: dict):
     return fig
 
 
+@_styled
 def sweep_chart(result: dict):
     """Each prediction's probability, with its 95 % interval, against the swept value."""
-    plt = _pyplot()
     labels = [str(point["value"]) for point in result["points"]]
     try:
         positions = [float(label) for label in labels]
     except ValueError:  # values that are not numbers are placed in order
         positions = list(range(len(labels)))
-    fig, ax = plt.subplots(figsize=(7.0, 4.0))
+    fig = _figure((7.0, 4.0))
+    ax = fig.subplots()
     ids = [p["id"] for p in result["points"][0]["predictions"]]
     for i, pid in enumerate(ids):
         rows = [

@@ -377,7 +377,7 @@ def run_to_directory(
             if report:
                 from mcinfra.report.build import build_report
 
-                build_report(staging, log=log)
+                build_report(staging, log=log, notify=notify)
     except KeyboardInterrupt:
         if not resumable():
             raise
@@ -395,12 +395,13 @@ def resume_run(
     progress: ProgressCallback | None = None,
     client=None,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    notify: Callable[[str], None] | None = None,
 ) -> dict:
     """Continue the interrupted run of ``out`` from its last checkpoint; return its summary.
 
     The run keeps its own configuration and options (those of ``run-options.json``);
-    ``threads``, ``progress``, ``client`` and the checkpoint interval do not change its
-    result and may differ. Without ``report`` no report is drawn, whatever the run asked.
+    ``threads``, ``progress``, ``notify``, ``client`` and the checkpoint interval do not
+    change its result and may differ. Without ``report`` no report is drawn, whatever the run asked.
     """
     staging = find_interrupted(out)
     options = read_run_options(staging)
@@ -423,6 +424,7 @@ def resume_run(
         target_se=options["target_se"],
         quantiles=options["quantiles"],
         progress=progress,
+        notify=notify,
         report=options["report"] and report,
         log=options["log"],
         resume=staging,
