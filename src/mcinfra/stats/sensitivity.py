@@ -40,7 +40,10 @@ def bin_lookup() -> tuple[np.ndarray, np.ndarray]:
     edges = ndtri(np.arange(1, RANK_BINS) / RANK_BINS)
     cells = np.arange(round(2 * GRID_Z * GRID_CELLS_PER_UNIT)) / GRID_CELLS_PER_UNIT - GRID_Z
     cell_bin = np.searchsorted(edges, cells, side="right").astype(np.int16)
-    return np.r_[edges, np.nan], cell_bin
+    edges = np.r_[edges, np.nan]
+    for table in (edges, cell_bin):  # shared by every caller: read-only
+        table.flags.writeable = False
+    return edges, cell_bin
 
 
 @dataclass(frozen=True)
