@@ -11,6 +11,7 @@ from mcinfra import RunSettings, simulate
 from mcinfra.cli import main
 from mcinfra.sampling.dataset import draw_last
 from mcinfra.stats.crossover import CrossoverCounter, crossover_times
+from mcinfra.stats.reduction import Chunk
 
 YEARS = [2024, 2025, 2026, 2027]
 
@@ -85,8 +86,8 @@ def test_counts_match_the_per_draw_definition(default_config, tmp_path, capsys):
     labels = list(ds.segment.values)
     years = [int(y) for y in ds.year.values]
     counter = CrossoverCounter(["total", "cloud"], "inference", "training", labels, years)
-    counter.add(0, values[:, :, :1234])
-    counter.add(1234, values[:, :, 1234:])
+    counter.add(Chunk(0, values[:, :, :1234]))
+    counter.add(Chunk(1234, values[:, :, 1234:]))
     cloud = ds["value"].sel(segment="cloud_inference") >= ds["value"].sel(segment="cloud_training")
     first = np.where(cloud.values.any(axis=1), cloud.values.argmax(axis=1), len(years))
     np.testing.assert_array_equal(counter.counts[1], np.bincount(first, minlength=len(years) + 1))

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mcinfra.cli import main
+from mcinfra.stats.reduction import Chunk
 from mcinfra.stats.sketch import (
     RELATIVE_ACCURACY,
     QuantileSketch,
@@ -35,7 +36,7 @@ def _relative_error(got: np.ndarray, exact: np.ndarray) -> float:
 def _sketch_of(data: np.ndarray, parts: int = 1) -> QuantileSketch:
     sketch = QuantileSketch(data.shape[0])
     for part in np.array_split(np.arange(data.shape[1]), parts):
-        sketch.add(np.ascontiguousarray(data[:, part]))
+        sketch.count(np.ascontiguousarray(data[:, part]))
     return sketch
 
 
@@ -113,7 +114,7 @@ def test_bucket_representatives_are_within_the_accuracy_of_both_edges(accuracy):
 def test_rows_outside_the_sketch_are_refused():
     sketch = QuantileSketch(2)
     with pytest.raises(ValueError, match="outside"):
-        sketch.add(np.ones((2, 3)), first_row=1)
+        sketch.count(np.ones((2, 3)), first_row=1)
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +200,7 @@ def test_values_beyond_a_rows_pages_are_counted_when_they_come():
     later[0, :3] = [1e-9, 1e9, -5.0]
     later[2, :2] = [0.0, np.nan]
     sketch = _sketch_of(first)
-    sketch.add(later)
+    sketch.count(later)
     whole = _sketch_of(np.concatenate([first, later], axis=1))
     for row in range(3):
         for a, b in zip(sketch.distribution(row), whole.distribution(row), strict=True):
@@ -223,7 +224,7 @@ def test_values_within_a_spare_page_of_a_rows_range_need_no_second_pass(monkeypa
     sketch = _sketch_of(first)
     with monkeypatch.context() as patch:
         patch.setattr(module.kernels, "count_new_pages", _no_second_pass)
-        sketch.add(later)
+        sketch.count(later)
     whole = _sketch_of(np.concatenate([first, later], axis=1))
     for row in range(3):
         for a, b in zip(sketch.distribution(row), whole.distribution(row), strict=True):
@@ -232,7 +233,7 @@ def test_values_within_a_spare_page_of_a_rows_range_need_no_second_pass(monkeypa
     beyond[:, 0] = low / 4
     with monkeypatch.context() as patch, pytest.raises(AssertionError, match="second pass"):
         patch.setattr(module.kernels, "count_new_pages", _no_second_pass)
-        _sketch_of(first).add(beyond)
+        _sketch_of(first).count(beyond)
 
 
 def _no_second_pass(*args):
@@ -253,7 +254,7 @@ def test_ratios_counted_in_cache_match_the_ratios_numpy_divides():
         chunk = np.ascontiguousarray(data[:, part])
         streamed.add_ratios(chunk, top, bottom, first_row=2)
         with np.errstate(divide="ignore", invalid="ignore"):
-            reference.add(chunk[top] / chunk[bottom], first_row=2)
+            reference.count(chunk[top] / chunk[bottom], first_row=2)
     for row in range(2, 8):
         for a, b in zip(streamed.distribution(row), reference.distribution(row), strict=True):
             np.testing.assert_array_equal(a, b)
@@ -272,8 +273,8 @@ def test_rows_counted_through_an_index_match_the_rows_themselves():
     indexed, direct = QuantileSketch(4), QuantileSketch(4)
     for part in np.array_split(np.arange(data.shape[1]), 4):
         chunk = np.ascontiguousarray(data[:, part])
-        indexed.add(chunk, rows=rows)
-        direct.add(chunk[rows])
+        indexed.count(chunk, rows=rows)
+        direct.count(chunk[rows])
     for row in range(4):
         for a, b in zip(indexed.distribution(row), direct.distribution(row), strict=True):
             np.testing.assert_array_equal(a, b)
@@ -296,8 +297,8 @@ def test_copied_series_read_the_sketch_of_their_original(default_plan):
     inputs = np.empty((len(default_plan.inputs), n))
     for first in (0, n):
         simulate_chunk(seed_key(3), first, n, default_plan.kernel, values, inputs, inputs.copy(), 0)
-        shared.add(first, values)
-        separate.add(first, values)
+        shared.add(Chunk(first, values))
+        separate.add(Chunk(first, values))
     years = len(default_plan.years)
     assert shared.sketch.n_rows == separate.sketch.n_rows - len(copies) * (years + 1)
     keys = list(separate.index)

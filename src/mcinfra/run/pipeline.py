@@ -45,6 +45,7 @@ from mcinfra.sampling.engine import (
 )
 from mcinfra.sampling.plan import compile_plan
 from mcinfra.stats.quantiles import quantile_table
+from mcinfra.stats.reduction import Chunk
 
 # Quantiles are exact order statistics while every series-year of every draw fits in this
 # many bytes; larger runs use the mergeable sketch (bounded memory, relative error 1e-3).
@@ -251,7 +252,7 @@ def run_to_directory(
                     last_checkpoint = time.perf_counter()
 
             def on_chunk(first, values, inputs, scores, gap):
-                reductions.add(first, values, inputs, scores, gap)
+                reductions.add(Chunk(first, values, inputs, scores, gap))
                 if writer is not None:
                     writer.write(to_dataset(plan, values, inputs, scores, first, attrs))
                 checkpoint(first + values.shape[-1])

@@ -14,6 +14,7 @@ chunk size, thread count, or how chunks were spread over machines.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from mcinfra.kernels.growth import ratio_growth
 from mcinfra.kernels.sketch import NAN, NEG_INF, PAGE, PAGE_SHIFT, POS_INF, ZERO
 from mcinfra.stats import state_part
 from mcinfra.stats.quantiles import linear_quantiles
+from mcinfra.stats.reduction import Chunk
 from mcinfra.stats.summary import TABLE_PROBS, Columns, Key, figure_draws, figure_row
 
 RELATIVE_ACCURACY = 1e-3
@@ -68,6 +70,10 @@ class QuantileSketch:
         Number of rows (e.g. series x years); each ``add`` gives every row's new values.
     relative_accuracy : float
         Guaranteed relative error ``a`` of every order statistic read from the sketch.
+
+    A :class:`~mcinfra.stats.reduction.Reduction` of the chunks' ``values`` (every row of
+    (S, Y, n) in order, one sketch row each; :meth:`count` sketches chosen rows); counts
+    merge in any order.
     """
 
     def __init__(self, n_rows: int, relative_accuracy: float = RELATIVE_ACCURACY) -> None:
@@ -93,7 +99,11 @@ class QuantileSketch:
             grown[: self.used] = self.pool[: self.used]
             self.pool = grown
 
-    def add(self, values: np.ndarray, first_row: int = 0, rows=None) -> None:
+    def add(self, chunk: Chunk) -> None:
+        """Count every row of the chunk's values, in order, into the sketch's rows."""
+        self.count(chunk.values.reshape(-1, chunk.draws))
+
+    def count(self, values: np.ndarray, first_row: int = 0, rows=None) -> None:
         """Count rows of ``values`` (m, n) into rows ``first_row ..`` of the sketch.
 
         Sketch row ``first_row + i`` gets ``values[rows[i]]`` (by default every row, in
@@ -215,6 +225,21 @@ class QuantileSketch:
             "pages": self.pool[self.table[self._in_ranges(self.hull)]],
             "special": self.special,
         }
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue from a :meth:`state` of a sketch with the same rows and accuracy."""
+        saved = QuantileSketch.from_state(state)
+        if saved.n_rows != self.n_rows or saved.shift != self.shift:
+            raise ValueError(
+                f"the saved sketch has {saved.n_rows} rows at accuracy "
+                f"{saved.relative_accuracy:g} where this one has {self.n_rows} at "
+                f"{self.relative_accuracy:g}"
+            )
+        self.__dict__.update(saved.__dict__)
+
+    def absorb(self, first: int, state: Mapping[str, np.ndarray]) -> None:
+        """Merge the :meth:`state` of another part of the same run (any order)."""
+        self.merge(QuantileSketch.from_state(state))
 
     @classmethod
     def from_state(cls, state, prefix: str = "") -> QuantileSketch:
@@ -358,11 +383,11 @@ class SketchColumns:
         label, year = key
         return self.copies.get(label, label), year
 
-    def add(self, first: int, values: np.ndarray) -> None:
-        """Sketch a draw-last chunk (S, Y, n) of draws ``first ..`` (any order of chunks)."""
-        n = values.shape[-1]
+    def add(self, chunk: Chunk) -> None:
+        """Sketch a chunk's values (S, Y, n) (any order of chunks)."""
+        values, n = chunk.values, chunk.draws
         rows = values.reshape(-1, n)  # row self.index[key] of every (series, year) key
-        self.sketch.add(rows, rows=self._counted_rows)
+        self.sketch.count(rows, rows=self._counted_rows)
         self.sketch.add_ratios(rows, *self._ratio_rows, first_row=self._counted_rows.size)
         if self.figures:
             chunk = Columns(self.index, rows)  # every row a view: no copy
@@ -372,9 +397,9 @@ class SketchColumns:
                 self.figure_counts[i, 1] += np.count_nonzero(draws == figure.value)
         self.draws += n
 
-    def absorb(self, first: int, state: dict[str, np.ndarray]) -> None:
+    def absorb(self, first: int, state: Mapping[str, np.ndarray]) -> None:
         """Merge the :meth:`state` of another part of the same run (any order)."""
-        self.sketch.merge(QuantileSketch.from_state(state, "sketch_"))
+        self.sketch.absorb(first, state_part(state, "sketch_"))
         self.figure_counts += state["figure_counts"]
         self.draws += int(state["draws"])
 
@@ -385,14 +410,9 @@ class SketchColumns:
             "draws": np.array(self.draws),
         }
 
-    def restore(self, state: dict[str, np.ndarray]) -> None:
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
         """Load a checkpoint made by :meth:`state` of a collector built the same way."""
-        sketch = QuantileSketch.from_state(state, "sketch_")
-        if sketch.n_rows != self.sketch.n_rows:
-            raise ValueError(
-                f"the sketch has {sketch.n_rows} rows where this run has {self.sketch.n_rows}"
-            )
-        self.sketch = sketch
+        self.sketch.restore(state_part(state, "sketch_"))
         self.figure_counts[...] = state["figure_counts"]
         self.draws = int(state["draws"])
 
