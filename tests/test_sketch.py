@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -133,9 +134,14 @@ def test_sketch_run_matches_exact_within_relative_accuracy(exact_and_sketch):
     exact = xr.open_dataset(exact_and_sketch[("exact", 3000)] / "quantiles.nc")
     sketch = xr.open_dataset(exact_and_sketch[("sketch", 3000)] / "quantiles.nc")
     assert sketch.attrs["relative_accuracy"] == RELATIVE_ACCURACY
-    for name in ("value", "ci95_low", "ci95_high"):
-        a, b = exact[name].values, sketch[name].values
-        assert np.all(np.abs(b - a) <= RELATIVE_ACCURACY * np.abs(a))
+    a, b = exact["value"].values, sketch["value"].values
+    assert np.all(np.abs(b - a) <= RELATIVE_ACCURACY * np.abs(a))
+    # Interval bounds are bucket edges: outside the exact bounds, by at most a bucket's width.
+    low, high = exact["ci95_low"].values, exact["ci95_high"].values
+    assert np.all(sketch["ci95_low"].values <= low) and np.all(sketch["ci95_high"].values >= high)
+    width = 2.0 ** -fraction_bits(RELATIVE_ACCURACY)
+    assert np.all(low - sketch["ci95_low"].values <= width * np.abs(low))
+    assert np.all(sketch["ci95_high"].values - high <= width * np.abs(high))
     summaries = [
         json.loads((exact_and_sketch[k] / "summary.json").read_text())
         for k in (("exact", 3000), ("sketch", 3000))
@@ -308,3 +314,68 @@ def test_copied_series_read_the_sketch_of_their_original(default_plan):
     np.testing.assert_array_equal(
         shared.order_statistics(keys + pairs, ranks), separate.order_statistics(keys + pairs, ranks)
     )
+
+
+@pytest.fixture(scope="module")
+def sketch_and_exact_200k(tmp_path_factory):
+    """quantiles.csv rows of the same 200,000-draw run with each quantile method."""
+    root = tmp_path_factory.mktemp("sketch_200k")
+    rows = {}
+    for method in ("sketch", "exact"):
+        out = root / method
+        args = ["run", "--draws", "200000", "--quiet", "--no-report", "--quantiles", method]
+        assert main([*args, "--out", str(out)]) == 0
+        with open(out / "quantiles.csv", newline="") as handle:
+            rows[method] = list(csv.DictReader(handle))
+    return rows
+
+
+def test_sketch_intervals_contain_the_exact_intervals_in_every_row(sketch_and_exact_200k):
+    # Each sketch bound is the edge of the bucket holding the exact order statistic, so the
+    # sketch's interval holds the exact one; its value stays within the stated accuracy.
+    sketch, exact = sketch_and_exact_200k["sketch"], sketch_and_exact_200k["exact"]
+    assert len(sketch) == len(exact) > 2000
+    width = 2.0 ** -fraction_bits(RELATIVE_ACCURACY)  # a bucket's relative width
+    for s, e in zip(sketch, exact, strict=True):
+        assert (s["segment"], s["year"], s["quantile"]) == (e["segment"], e["year"], e["quantile"])
+        value, low, high = (float(s[k]) for k in ("value", "ci95_low", "ci95_high"))
+        exact_value, exact_low, exact_high = (
+            float(e[k]) for k in ("value", "ci95_low", "ci95_high")
+        )
+        assert low <= exact_low and exact_high <= high, s
+        assert abs(value - exact_value) <= RELATIVE_ACCURACY * abs(exact_value), s
+        assert exact_low - low <= width * abs(exact_low) and high - exact_high <= width * abs(
+            exact_high
+        )
+        assert low < high or exact_low == exact_high == 0.0, s  # never zero width
+
+
+def test_sketch_interval_bounds_of_zero_negative_and_infinite_values():
+    # Zero holds every |x| < 2**-1022; a negative bucket of magnitudes [l, u) holds (-u, -l].
+    sketch = QuantileSketch(1)
+    values = np.array([[-3.0, -0.0, 0.0, 5e-324, 1.0, 2.5, np.inf, -np.inf]])
+    sketch.count(values)
+    ranks = np.arange(values.size)
+    low = sketch.order_statistics([0], ranks, edge=-1)[0]
+    high = sketch.order_statistics([0], ranks, edge=1)[0]
+    ordered = np.sort(values[0])
+    assert np.all(low <= ordered) and np.all(ordered <= high)
+    assert low[0] == high[0] == -np.inf and low[-1] == high[-1] == np.inf
+    assert low[2] == -(2.0**-1022) and high[2] == 2.0**-1022
+    m = fraction_bits(RELATIVE_ACCURACY)  # buckets of 2**-m of their octave
+    assert low[1] == -(3.0 + 2.0 ** (1 - m)) and high[1] == -3.0  # 3 opens its bucket
+    assert low[5] == 1.0 and high[5] == 1.0 + 2.0**-m
+
+
+def test_zeros_beside_the_smallest_normal_count_as_zero():
+    # |x| < 2**-1022 counts as zero even where a row's pages reach down to 2**-1022.
+    sketch = QuantileSketch(1)
+    sketch.count(np.array([[0.0, 2.0**-1022, -0.0, 4e-320]]))
+    got = sketch.order_statistics([0], [0, 1, 2, 3])[0]
+    assert np.array_equal(got[:3], [0.0, 0.0, 0.0]) and got[3] > 2.0**-1022
+    assert sketch.special[0, 1] == 3
+
+
+def test_coarse_accuracies_are_refused():
+    with pytest.raises(ValueError, match=r"relative accuracy 0\.01 is coarser than the sketch"):
+        QuantileSketch(1, 0.01)

@@ -61,6 +61,22 @@ def bucket_representatives(buckets: np.ndarray, shift: int) -> np.ndarray:
     return np.ldexp(2.0 * low * high / (low + high), exponent)
 
 
+def bucket_edges(buckets: np.ndarray, shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """Magnitude bounds ``(l, u)`` of each bucket [l, u), exact in double precision.
+
+    The top bucket's ``u`` (2**1024) is inf.
+    """
+    buckets = np.asarray(buckets, dtype=np.int64)
+    m = 52 - shift
+    exponent = (buckets >> m) - 1023
+    fraction = buckets & ((1 << m) - 1)
+    with np.errstate(over="ignore"):
+        return (
+            np.ldexp(1.0 + fraction / 2.0**m, exponent),
+            np.ldexp(1.0 + (fraction + 1) / 2.0**m, exponent),
+        )
+
+
 class QuantileSketch:
     """Log-bucket counts of ``n_rows`` rows of values, mergeable and exact to count.
 
@@ -79,6 +95,14 @@ class QuantileSketch:
     def __init__(self, n_rows: int, relative_accuracy: float = RELATIVE_ACCURACY) -> None:
         self.relative_accuracy = float(relative_accuracy)
         self.shift = 52 - fraction_bits(self.relative_accuracy)
+        if 52 - self.shift < PAGE_SHIFT:
+            raise ValueError(
+                f"relative accuracy {relative_accuracy} is coarser than the sketch supports "
+                f"(at most {1 / (2.0 ** (PAGE_SHIFT + 1) + 1):.6g})"
+            )
+        # Page 0 holds the buckets of |x| < 2**-1022, which count as zero: a row's pages
+        # start at page 1, so the kernels' in-range test never takes a zero for a bucket.
+        self.first_page = (1 << (52 - self.shift)) >> PAGE_SHIFT
         n_buckets = _EXPONENT_LIMIT << (52 - self.shift)
         self.n_pages = -(-n_buckets // PAGE)
         self.table = np.full((n_rows, 2, self.n_pages), -1, dtype=np.int32)
@@ -179,7 +203,9 @@ class QuantileSketch:
         pages = ((extremes >> self.shift) >> PAGE_SHIFT).reshape(-1, 2, 2)  # [sign, low/high]
         # Spare pages beyond the values seen: a later chunk's tails then seldom need the
         # second pass (count_new_pages), which every chunk of a run otherwise took.
-        pages = np.clip(pages + np.array([-SPARE_PAGES, SPARE_PAGES]), 0, self.n_pages - 1)
+        pages = np.clip(
+            pages + np.array([-SPARE_PAGES, SPARE_PAGES]), self.first_page, self.n_pages - 1
+        )
         present = (extremes[:, 1::2] >= 0)[:, :, None]
         found = np.where(present, pages, np.array([self.n_pages, -1]))
         old = self.hull[rows]
@@ -289,11 +315,23 @@ class QuantileSketch:
         fixed.append(np.array([np.inf]))
         return np.concatenate(codes), np.concatenate(counts), np.concatenate(fixed)
 
-    def _values(self, codes: np.ndarray, fixed: np.ndarray) -> np.ndarray:
-        """Values of entries from :meth:`_entries`."""
+    def _values(self, codes: np.ndarray, fixed: np.ndarray, edge: int = 0) -> np.ndarray:
+        """Values of entries from :meth:`_entries`: representatives, or bounds of their members.
+
+        ``edge`` 0 gives each entry's representative; -1 and +1 the smallest and largest
+        value any member can have (the bucket's edges; +-2**-1022 for the zero entry, which
+        holds every |x| < 2**-1022).
+        """
         negative = codes < 0
-        magnitude = bucket_representatives(np.where(negative, -1 - codes, codes), self.shift)
-        return np.where(np.isnan(fixed), np.where(negative, -magnitude, magnitude), fixed)
+        buckets = np.where(negative, -1 - codes, codes)
+        if edge == 0:
+            magnitude = bucket_representatives(buckets, self.shift)
+            return np.where(np.isnan(fixed), np.where(negative, -magnitude, magnitude), fixed)
+        low, high = bucket_edges(buckets, self.shift)
+        # A negative bucket of magnitudes [l, u) holds the values (-u, -l].
+        value = np.where(negative, -high, low) if edge < 0 else np.where(negative, -low, high)
+        zero = np.where(fixed == 0.0, edge * 2.0**-1022, fixed)
+        return np.where(np.isnan(fixed), value, zero)
 
     def distribution(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """Sorted representative values of ``row`` and the count of each (NaN excluded)."""
@@ -301,10 +339,13 @@ class QuantileSketch:
         keep = counts > 0
         return self._values(codes[keep], fixed[keep]), counts[keep]
 
-    def order_statistics(self, rows, ranks) -> np.ndarray:
+    def order_statistics(self, rows, ranks, edge: int = 0) -> np.ndarray:
         """``out[c, j]``: the ``ranks[j]``-th smallest value (0-based) of row ``rows[c]``.
 
-        A row that holds a NaN gives NaN, as numpy's quantiles do.
+        The value is its bucket's representative, within ``relative_accuracy`` of the exact
+        order statistic; with ``edge`` -1 (+1) it is a lower (upper) bound of the exact
+        order statistic instead, the edge of the bucket that holds it. A row that holds a
+        NaN gives NaN, as numpy's quantiles do.
         """
         ranks = np.asarray(ranks, dtype=np.int64)
         out = np.empty((len(rows), ranks.size))
@@ -315,7 +356,7 @@ class QuantileSketch:
             codes, counts, fixed = self._entries(row)
             position = np.searchsorted(np.cumsum(counts), ranks, side="right")
             position = np.minimum(position, counts.size - 1)
-            out[c] = self._values(codes[position], fixed[position])
+            out[c] = self._values(codes[position], fixed[position], edge)
         return out
 
 
@@ -422,6 +463,14 @@ class SketchColumns:
     def order_statistics(self, keys, ranks) -> np.ndarray:
         """Order statistics of (series, year) keys or (top key, bottom key) ratio pairs."""
         return self.sketch.order_statistics(self._rows(keys), ranks)
+
+    def order_statistic_bounds(self, keys, ranks) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the exact order statistics :meth:`order_statistics` reads."""
+        rows = self._rows(keys)
+        return (
+            self.sketch.order_statistics(rows, ranks, edge=-1),
+            self.sketch.order_statistics(rows, ranks, edge=1),
+        )
 
     def quantiles(self, keys: list[Key], probs=TABLE_PROBS) -> np.ndarray:
         """Quantiles (len(keys), len(probs)), numpy's linear definition."""

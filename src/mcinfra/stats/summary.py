@@ -48,6 +48,11 @@ class Columns:
         order_statistics(self.data, rows, ranks, out)
         return out
 
+    def order_statistic_bounds(self, keys: list[Key], ranks) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds of :meth:`order_statistics`: the exact values themselves, twice."""
+        exact = self.order_statistics(keys, ranks)
+        return exact, exact
+
     def figure_rows(self, figures) -> list[dict]:
         """For each source figure: the simulated median and the source's percentile rank."""
         rows = []
