@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # array fields: chunks compare by identity
 class Chunk:
     """Draws ``first .. first + draws - 1`` of a run, draw-last, as the sampler hands them.
 
