@@ -21,6 +21,7 @@ from mcinfra.kernels.random import seed_key
 from mcinfra.run.reductions import Reductions
 from mcinfra.sampling.engine import ChunkBuffers
 from mcinfra.sampling.plan import compile_plan
+from mcinfra.stats.reduction import Chunk
 
 
 def main() -> None:
@@ -35,12 +36,12 @@ def main() -> None:
     key = seed_key(1)
     warm = buffers.chunk(2)
     simulate_chunk(key, 0, 2, plan.kernel, *warm, 0)  # compile or load
-    Reductions(loaded, plan, exact=False).add(0, *warm)
+    Reductions(loaded, plan, exact=False).add(Chunk(0, *warm))
     reductions = Reductions(loaded, plan, exact=False)
     steps = {
-        "quantile sketch": lambda f, v, x, s: reductions.collector.add(f, v),
-        "predictions and sensitivity": lambda f, v, x, s: reductions.counter.add(v, x, s),
-        "crossovers": lambda f, v, x, s: reductions.crossovers.add(f, v),
+        "quantile sketch": reductions.collector,
+        "predictions and sensitivity": reductions.counter,
+        "crossovers": reductions.crossovers,
     }
     seconds = dict.fromkeys(["sampling", *steps], 0.0)
     done = 0
@@ -48,11 +49,13 @@ def main() -> None:
         m = min(n, draws - done)
         window = buffers.chunk(m)
         started = time.perf_counter()
-        reductions.check.record(simulate_chunk(key, done, m, plan.kernel, *window, 0))
+        gap = simulate_chunk(key, done, m, plan.kernel, *window, 0)
         seconds["sampling"] += time.perf_counter() - started
-        for name, step in steps.items():
+        chunk = Chunk(done, *window, gap=gap)
+        reductions.check.add(chunk)
+        for name, reduction in steps.items():
             started = time.perf_counter()
-            step(done, *window)
+            reduction.add(chunk)
             seconds[name] += time.perf_counter() - started
         done += m
     for name, total in seconds.items():

@@ -10,7 +10,8 @@ import pytest
 from mcinfra import RunSettings, simulate
 from mcinfra.cli import main
 from mcinfra.sampling.dataset import draw_last
-from mcinfra.stats.crossover import CrossoverCounter, crossover_times
+from mcinfra.stats.crossover import CONTINUOUS_ACCURACY, CrossoverCounter, crossover_times
+from mcinfra.stats.reduction import Chunk
 
 YEARS = [2024, 2025, 2026, 2027]
 
@@ -85,8 +86,8 @@ def test_counts_match_the_per_draw_definition(default_config, tmp_path, capsys):
     labels = list(ds.segment.values)
     years = [int(y) for y in ds.year.values]
     counter = CrossoverCounter(["total", "cloud"], "inference", "training", labels, years)
-    counter.add(0, values[:, :, :1234])
-    counter.add(1234, values[:, :, 1234:])
+    counter.add(Chunk(0, values[:, :, :1234]))
+    counter.add(Chunk(1234, values[:, :, 1234:]))
     cloud = ds["value"].sel(segment="cloud_inference") >= ds["value"].sel(segment="cloud_training")
     first = np.where(cloud.values.any(axis=1), cloud.values.argmax(axis=1), len(years))
     np.testing.assert_array_equal(counter.counts[1], np.bincount(first, minlength=len(years) + 1))
@@ -105,3 +106,23 @@ def test_counts_match_the_per_draw_definition(default_config, tmp_path, capsys):
     assert by_year["2030"] + summary["crossovers"][1]["after_horizon"] == 1.0
     assert np.isclose(by_year["2026"], np.mean(first <= 2))
     assert "crossover (probability" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("draws", [20_001, 20_000])  # one middle draw, and two
+def test_median_continuous_is_within_its_stated_accuracy(default_config, draws):
+    # The sketch's median moves from the exact sample median by at most
+    # CONTINUOUS_ACCURACY * (median - first year) years, as docs/model.md section 15 says.
+    ds = simulate(default_config, RunSettings(draws=draws, seed=4, chunk_size=7000))
+    values = draw_last(ds["value"].values)
+    labels = list(ds.segment.values)
+    years = [int(y) for y in ds.year.values]
+    counter = CrossoverCounter(["total", "cloud"], "inference", "training", labels, years)
+    for first in range(0, draws, 7000):
+        counter.add(Chunk(first, np.ascontiguousarray(values[:, :, first : first + 7000])))
+    for row, entity in zip(counter.rows(), ("total", "cloud"), strict=True):
+        rising = values[labels.index(f"{entity}_inference")]
+        falling = values[labels.index(f"{entity}_training")]
+        exact = float(np.median(crossover_times(rising, falling, years)[1]))
+        bound = CONTINUOUS_ACCURACY * (exact - years[0])
+        assert abs(row["median_continuous"] - exact) <= bound * (1 + 1e-9)
+        assert bound < 0.006

@@ -97,6 +97,7 @@ def test_the_samplers_partition_check_is_the_check_of_the_values_it_wrote(defaul
     # still in cache; for every chunk (short ones too) it must be, to the bit, what the
     # separate check computes from the values, whose kernel has tests of its own.
     from mcinfra.sampling.engine import stream
+    from mcinfra.stats.reduction import Chunk
     from mcinfra.stats.summary import PartitionCheck
 
     series = default_plan.series
@@ -104,7 +105,7 @@ def test_the_samplers_partition_check_is_the_check_of_the_values_it_wrote(defaul
 
     def on_chunk(first, values, inputs, scores, gap):
         check = PartitionCheck([s.kind for s in series], [s.partition for s in series])
-        check.add(values)
+        check.add(Chunk(first, values))
         found.append((values.shape[-1], gap, check.worst))
 
     stream(default_plan, settings, on_chunk)

@@ -96,3 +96,21 @@ def test_stream_copy_writes_every_value_at_any_alignment_and_length():
         expected[start : start + length] = src[i : i + length]
     _copy_runs(dst, src, np.array(starts), np.array(lengths))
     np.testing.assert_array_equal(dst, expected)
+
+
+def test_growth_factors_are_the_largest_that_reproduce_the_end_value():
+    from mcinfra.kernels.growth import growth_factor
+
+    rng = np.random.default_rng(5)
+    start = rng.lognormal(3.0, 3.0, 100_000)
+    factor = np.where(rng.random(start.size) < 0.5, 0.05, rng.lognormal(0.0, 0.5, start.size))
+    end = start * factor
+    got = growth_factor(end, start)
+    assert np.all(start * got <= end) and np.all(start * np.nextafter(got, np.inf) > end)
+    assert np.all(got >= factor)  # the applied factor is one that reproduces the end value
+    assert np.all(got[factor == 0.05] >= 0.05)
+    # Zeros, signs, non-finite and subnormal values: numpy's quotient.
+    odd = np.array([0.0, -2.0, 3.0, np.inf, np.nan, 5e-324, 2.0, -1.0])
+    by = np.array([1.0, 4.0, 0.0, 2.0, 1.0, 1.0, np.inf, -3.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(growth_factor(odd, by), odd / by)

@@ -15,6 +15,7 @@ from conftest import MINIMAL
 from mcinfra import RunSettings, parse_config, simulate
 from mcinfra.cli import main
 from mcinfra.config import default_config_path
+from mcinfra.kernels.growth import growth_factor
 from mcinfra.language.predictions import PredictionError, Scope, compile_prediction
 from mcinfra.report.terminal import crossover_table, significant
 from mcinfra.run.diagnostics import prediction_indicators
@@ -354,3 +355,33 @@ def test_crossover_table_columns_stay_apart_at_any_draw_count():
     # right-aligned under their year: every cell ends where its heading ends
     ends = [m.end() for m in re.finditer(r"\S+", line)][1:5]
     assert ends == [header.index(y) + len(y) for y in ("2024", "2025", "2026", "after")]
+
+
+STEEP_DECLINE = (
+    MINIMAL.replace(
+        'cagr = { dist = "normal", mean = 0.10, sd = 0.02 }',
+        'cagr = { dist = "normal", mean = -0.6, sd = 0.05 }',
+    ).replace("shock = { sd = 0.0, phi = 0.0 }", "shock = { sd = 0.4, phi = 0.0 }")
+    + """
+[predictions.floor]
+text = "no year loses more than the floor allows"
+expr = "all(yoy(total)[2025:2030] >= 0.05)"
+"""
+)
+
+
+def test_yoy_reads_floored_growth_factors_back_at_or_above_the_floor():
+    # The total grows by max(1 + g + s e, 0.05); in a steep decline about a fifth of the
+    # year-steps are floored, and V(y) / V(y - 1) rounds below 0.05 in some of them.
+    loaded = parse_config(STEEP_DECLINE)
+    floor = loaded.config.model.growth_factor_floor
+    ds = simulate(loaded, RunSettings(draws=20_000, seed=1, chunk_size=7000))
+    total = ds["value"].sel(segment="total").values  # (draw, year)
+    quotient = total[:, 1:] / total[:, :-1]
+    floored = np.abs(quotient - floor) <= 4 * np.spacing(floor)
+    assert floored.mean() > 0.1 and (quotient < floor).sum() > 100
+    assert prediction_indicators(ds, loaded.config)["floor"].all()
+    # yoy is the factor the model applied, within an ulp or two of the quotient.
+    factors = growth_factor(total[:, 1:], total[:, :-1])
+    assert np.all(factors[floored] >= floor)
+    assert np.all(np.abs(factors - quotient) <= 2 * np.spacing(quotient))

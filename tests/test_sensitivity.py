@@ -13,6 +13,7 @@ from mcinfra.cli import main
 from mcinfra.config.validation import compile_predictions
 from mcinfra.run.diagnostics import prediction_indicators
 from mcinfra.sampling.dataset import draw_last
+from mcinfra.stats.reduction import Chunk
 from mcinfra.stats.sensitivity import INDEX_BINS, SensitivityAccumulator
 
 pytestmark = pytest.mark.statistical
@@ -45,7 +46,13 @@ def accumulate(loaded, draws, chunk):
     acc = SensitivityAccumulator(len(indicators), names, uncertain)
     stacked = np.stack(list(indicators.values()))
     for first in range(0, draws, chunk):
-        acc.add(scores[:, first : first + chunk], stacked[:, first : first + chunk])
+        acc.add(
+            Chunk(
+                first,
+                scores=scores[:, first : first + chunk],
+                indicators=stacked[:, first : first + chunk],
+            )
+        )
     return acc, list(indicators)
 
 
@@ -105,7 +112,7 @@ def test_bin_counts_equal_the_definition_for_many_predictions():
     scores[0, :4] = [np.nan, -np.inf, np.inf, 0.0]
     indicators = rng.random((70, 4000)) < 0.4
     acc = SensitivityAccumulator(70, ["x", "y", "z"], [True, True, True])
-    acc.add(scores, indicators)
+    acc.add(Chunk(0, scores=scores, indicators=indicators))
     with np.errstate(invalid="ignore"):
         position = ndtr(scores) * RANK_BINS
     bins = np.minimum(np.where(position > 0, position, 0).astype(np.int64), RANK_BINS - 1)
@@ -120,7 +127,7 @@ def test_bin_counts_without_predictions_still_count_every_draw():
     rng = np.random.default_rng(6)
     scores = rng.standard_normal((2, 3000))
     acc = SensitivityAccumulator(0, ["x", "y"], [True, False])
-    acc.add(scores, np.zeros((0, 3000), dtype=bool))
+    acc.add(Chunk(0, scores=scores, indicators=np.zeros((0, 3000), dtype=bool)))
     assert acc.hits.shape == (1, acc.counts.shape[1], 0)
     np.testing.assert_array_equal(acc.counts.sum(axis=1), [3000])
 
@@ -155,11 +162,11 @@ def test_parts_absorbed_and_restored_equal_one_pass():
     scores = rng.standard_normal((2, 5000))
     indicators = rng.random((7, 5000)) < scores[0] * 0.2 + 0.5
     whole = SensitivityAccumulator(7, ["x", "y"], [True, True])
-    whole.add(scores, indicators)
+    whole.add(Chunk(0, scores=scores, indicators=indicators))
     first, second = (SensitivityAccumulator(7, ["x", "y"], [True, True]) for _ in range(2))
-    first.add(scores[:, :1234], indicators[:, :1234])
-    second.add(scores[:, 1234:], indicators[:, 1234:])
-    first.absorb(second.state())
+    first.add(Chunk(0, scores=scores[:, :1234], indicators=indicators[:, :1234]))
+    second.add(Chunk(1234, scores=scores[:, 1234:], indicators=indicators[:, 1234:]))
+    first.absorb(1234, second.state())
     restored = SensitivityAccumulator(7, ["x", "y"], [True, True])
     restored.restore(first.state())
     for part in (first, restored):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mcinfra.cli import main
+from mcinfra.stats.reduction import Chunk
 from mcinfra.stats.sketch import (
     RELATIVE_ACCURACY,
     QuantileSketch,
@@ -35,7 +37,7 @@ def _relative_error(got: np.ndarray, exact: np.ndarray) -> float:
 def _sketch_of(data: np.ndarray, parts: int = 1) -> QuantileSketch:
     sketch = QuantileSketch(data.shape[0])
     for part in np.array_split(np.arange(data.shape[1]), parts):
-        sketch.add(np.ascontiguousarray(data[:, part]))
+        sketch.count(np.ascontiguousarray(data[:, part]))
     return sketch
 
 
@@ -113,7 +115,7 @@ def test_bucket_representatives_are_within_the_accuracy_of_both_edges(accuracy):
 def test_rows_outside_the_sketch_are_refused():
     sketch = QuantileSketch(2)
     with pytest.raises(ValueError, match="outside"):
-        sketch.add(np.ones((2, 3)), first_row=1)
+        sketch.count(np.ones((2, 3)), first_row=1)
 
 
 @pytest.fixture(scope="module")
@@ -132,9 +134,14 @@ def test_sketch_run_matches_exact_within_relative_accuracy(exact_and_sketch):
     exact = xr.open_dataset(exact_and_sketch[("exact", 3000)] / "quantiles.nc")
     sketch = xr.open_dataset(exact_and_sketch[("sketch", 3000)] / "quantiles.nc")
     assert sketch.attrs["relative_accuracy"] == RELATIVE_ACCURACY
-    for name in ("value", "ci95_low", "ci95_high"):
-        a, b = exact[name].values, sketch[name].values
-        assert np.all(np.abs(b - a) <= RELATIVE_ACCURACY * np.abs(a))
+    a, b = exact["value"].values, sketch["value"].values
+    assert np.all(np.abs(b - a) <= RELATIVE_ACCURACY * np.abs(a))
+    # Interval bounds are bucket edges: outside the exact bounds, by at most a bucket's width.
+    low, high = exact["ci95_low"].values, exact["ci95_high"].values
+    assert np.all(sketch["ci95_low"].values <= low) and np.all(sketch["ci95_high"].values >= high)
+    width = 2.0 ** -fraction_bits(RELATIVE_ACCURACY)
+    assert np.all(low - sketch["ci95_low"].values <= width * np.abs(low))
+    assert np.all(sketch["ci95_high"].values - high <= width * np.abs(high))
     summaries = [
         json.loads((exact_and_sketch[k] / "summary.json").read_text())
         for k in (("exact", 3000), ("sketch", 3000))
@@ -199,7 +206,7 @@ def test_values_beyond_a_rows_pages_are_counted_when_they_come():
     later[0, :3] = [1e-9, 1e9, -5.0]
     later[2, :2] = [0.0, np.nan]
     sketch = _sketch_of(first)
-    sketch.add(later)
+    sketch.count(later)
     whole = _sketch_of(np.concatenate([first, later], axis=1))
     for row in range(3):
         for a, b in zip(sketch.distribution(row), whole.distribution(row), strict=True):
@@ -223,7 +230,7 @@ def test_values_within_a_spare_page_of_a_rows_range_need_no_second_pass(monkeypa
     sketch = _sketch_of(first)
     with monkeypatch.context() as patch:
         patch.setattr(module.kernels, "count_new_pages", _no_second_pass)
-        sketch.add(later)
+        sketch.count(later)
     whole = _sketch_of(np.concatenate([first, later], axis=1))
     for row in range(3):
         for a, b in zip(sketch.distribution(row), whole.distribution(row), strict=True):
@@ -232,7 +239,7 @@ def test_values_within_a_spare_page_of_a_rows_range_need_no_second_pass(monkeypa
     beyond[:, 0] = low / 4
     with monkeypatch.context() as patch, pytest.raises(AssertionError, match="second pass"):
         patch.setattr(module.kernels, "count_new_pages", _no_second_pass)
-        _sketch_of(first).add(beyond)
+        _sketch_of(first).count(beyond)
 
 
 def _no_second_pass(*args):
@@ -253,7 +260,7 @@ def test_ratios_counted_in_cache_match_the_ratios_numpy_divides():
         chunk = np.ascontiguousarray(data[:, part])
         streamed.add_ratios(chunk, top, bottom, first_row=2)
         with np.errstate(divide="ignore", invalid="ignore"):
-            reference.add(chunk[top] / chunk[bottom], first_row=2)
+            reference.count(chunk[top] / chunk[bottom], first_row=2)
     for row in range(2, 8):
         for a, b in zip(streamed.distribution(row), reference.distribution(row), strict=True):
             np.testing.assert_array_equal(a, b)
@@ -272,8 +279,8 @@ def test_rows_counted_through_an_index_match_the_rows_themselves():
     indexed, direct = QuantileSketch(4), QuantileSketch(4)
     for part in np.array_split(np.arange(data.shape[1]), 4):
         chunk = np.ascontiguousarray(data[:, part])
-        indexed.add(chunk, rows=rows)
-        direct.add(chunk[rows])
+        indexed.count(chunk, rows=rows)
+        direct.count(chunk[rows])
     for row in range(4):
         for a, b in zip(indexed.distribution(row), direct.distribution(row), strict=True):
             np.testing.assert_array_equal(a, b)
@@ -296,8 +303,8 @@ def test_copied_series_read_the_sketch_of_their_original(default_plan):
     inputs = np.empty((len(default_plan.inputs), n))
     for first in (0, n):
         simulate_chunk(seed_key(3), first, n, default_plan.kernel, values, inputs, inputs.copy(), 0)
-        shared.add(first, values)
-        separate.add(first, values)
+        shared.add(Chunk(first, values))
+        separate.add(Chunk(first, values))
     years = len(default_plan.years)
     assert shared.sketch.n_rows == separate.sketch.n_rows - len(copies) * (years + 1)
     keys = list(separate.index)
@@ -307,3 +314,68 @@ def test_copied_series_read_the_sketch_of_their_original(default_plan):
     np.testing.assert_array_equal(
         shared.order_statistics(keys + pairs, ranks), separate.order_statistics(keys + pairs, ranks)
     )
+
+
+@pytest.fixture(scope="module")
+def sketch_and_exact_200k(tmp_path_factory):
+    """quantiles.csv rows of the same 200,000-draw run with each quantile method."""
+    root = tmp_path_factory.mktemp("sketch_200k")
+    rows = {}
+    for method in ("sketch", "exact"):
+        out = root / method
+        args = ["run", "--draws", "200000", "--quiet", "--no-report", "--quantiles", method]
+        assert main([*args, "--out", str(out)]) == 0
+        with open(out / "quantiles.csv", newline="") as handle:
+            rows[method] = list(csv.DictReader(handle))
+    return rows
+
+
+def test_sketch_intervals_contain_the_exact_intervals_in_every_row(sketch_and_exact_200k):
+    # Each sketch bound is the edge of the bucket holding the exact order statistic, so the
+    # sketch's interval holds the exact one; its value stays within the stated accuracy.
+    sketch, exact = sketch_and_exact_200k["sketch"], sketch_and_exact_200k["exact"]
+    assert len(sketch) == len(exact) > 2000
+    width = 2.0 ** -fraction_bits(RELATIVE_ACCURACY)  # a bucket's relative width
+    for s, e in zip(sketch, exact, strict=True):
+        assert (s["segment"], s["year"], s["quantile"]) == (e["segment"], e["year"], e["quantile"])
+        value, low, high = (float(s[k]) for k in ("value", "ci95_low", "ci95_high"))
+        exact_value, exact_low, exact_high = (
+            float(e[k]) for k in ("value", "ci95_low", "ci95_high")
+        )
+        assert low <= exact_low and exact_high <= high, s
+        assert abs(value - exact_value) <= RELATIVE_ACCURACY * abs(exact_value), s
+        assert exact_low - low <= width * abs(exact_low) and high - exact_high <= width * abs(
+            exact_high
+        )
+        assert low < high or exact_low == exact_high == 0.0, s  # never zero width
+
+
+def test_sketch_interval_bounds_of_zero_negative_and_infinite_values():
+    # Zero holds every |x| < 2**-1022; a negative bucket of magnitudes [l, u) holds (-u, -l].
+    sketch = QuantileSketch(1)
+    values = np.array([[-3.0, -0.0, 0.0, 5e-324, 1.0, 2.5, np.inf, -np.inf]])
+    sketch.count(values)
+    ranks = np.arange(values.size)
+    low = sketch.order_statistics([0], ranks, edge=-1)[0]
+    high = sketch.order_statistics([0], ranks, edge=1)[0]
+    ordered = np.sort(values[0])
+    assert np.all(low <= ordered) and np.all(ordered <= high)
+    assert low[0] == high[0] == -np.inf and low[-1] == high[-1] == np.inf
+    assert low[2] == -(2.0**-1022) and high[2] == 2.0**-1022
+    m = fraction_bits(RELATIVE_ACCURACY)  # buckets of 2**-m of their octave
+    assert low[1] == -(3.0 + 2.0 ** (1 - m)) and high[1] == -3.0  # 3 opens its bucket
+    assert low[5] == 1.0 and high[5] == 1.0 + 2.0**-m
+
+
+def test_zeros_beside_the_smallest_normal_count_as_zero():
+    # |x| < 2**-1022 counts as zero even where a row's pages reach down to 2**-1022.
+    sketch = QuantileSketch(1)
+    sketch.count(np.array([[0.0, 2.0**-1022, -0.0, 4e-320]]))
+    got = sketch.order_statistics([0], [0, 1, 2, 3])[0]
+    assert np.array_equal(got[:3], [0.0, 0.0, 0.0]) and got[3] > 2.0**-1022
+    assert sketch.special[0, 1] == 3
+
+
+def test_coarse_accuracies_are_refused():
+    with pytest.raises(ValueError, match=r"relative accuracy 0\.01 is coarser than the sketch"):
+        QuantileSketch(1, 0.01)

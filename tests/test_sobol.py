@@ -23,7 +23,7 @@ from mcinfra.config import load_config
 from mcinfra.errors import UsageError
 from mcinfra.run.pipeline import run_to_directory
 from mcinfra.sampling.engine import RunSettings, chunk_bounds, settings_from
-from mcinfra.sampling.qmc import replicate_estimate, replicate_size, sobol_normals
+from mcinfra.sampling.qmc import SobolNormals, replicate_estimate, replicate_size, sobol_normals
 
 SOBOL = ('sampling.method="sobol"',)
 
@@ -45,16 +45,25 @@ def test_normals_depend_only_on_the_point():
 
 
 def test_continued_engines_equal_fresh_ones_in_any_call_order():
-    # Consecutive chunks continue the cached engine; any other order builds a fresh one.
+    # Consecutive calls continue the object's engine; any other call builds a fresh one.
     fresh = sobol_normals(5, 2, 7, 0, 1024)
+    source = SobolNormals(5, 7)
     pieces = {
-        700: sobol_normals(5, 2, 7, 700, 324),  # a jump back: fresh engine
-        0: sobol_normals(5, 2, 7, 0, 3),  # fresh
-        3: sobol_normals(5, 2, 7, 3, 297),  # continues the engine of the call before
+        700: source.normals(2, 700, 324),  # a jump back: fresh engine
+        0: source.normals(2, 0, 3),  # fresh
+        3: source.normals(2, 3, 297),  # continues the engine of the call before
     }
-    sobol_normals(5, 9, 7, 0, 16)  # another replicate in between
-    pieces[300] = sobol_normals(5, 2, 7, 300, 400)  # fresh again
+    source.normals(9, 0, 16)  # another replicate in between
+    pieces[300] = source.normals(2, 300, 400)  # fresh again
     np.testing.assert_array_equal(np.vstack([pieces[f] for f in sorted(pieces)]), fresh)
+
+
+def test_sources_keep_their_own_engines():
+    # Two interleaved sources (compare's two models) each continue their own engine.
+    a, b = SobolNormals(5, 7), SobolNormals(6, 7)
+    got_a = np.vstack([a.normals(0, 0, 100), b.normals(0, 0, 50), a.normals(0, 100, 100)][::2])
+    np.testing.assert_array_equal(got_a, sobol_normals(5, 0, 7, 0, 200))
+    assert a._position == 200 and b._position == 50
 
 
 def test_each_coordinate_is_a_balanced_normal_sample():
@@ -191,3 +200,29 @@ def test_whatif_and_pairing_need_plain_monte_carlo(tmp_path, capsys, sobol_confi
 def test_threads_do_not_change_sobol_normals():
     one = sobol_normals(9, 1, 30, 77, 3 * 4096 + 5)
     np.testing.assert_array_equal(one, sobol_normals(9, 1, 30, 77, 3 * 4096 + 5, workers=2))
+
+
+def _module_state() -> dict:
+    """Pickled module-level containers of every loaded mcinfra module outside report/."""
+    import pickle
+    import sys
+
+    state = {}
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] != "mcinfra" or name.startswith("mcinfra.report"):
+            continue
+        for attr, value in vars(module).items():
+            if not attr.startswith("__") and isinstance(value, dict | list | set | np.ndarray):
+                state[(name, attr)] = pickle.dumps(value)
+    return state
+
+
+def test_runs_leave_no_module_level_state(sobol_config):
+    # Each run owns what it keeps (the Sobol' engines included): no module-level container
+    # changes when a run is made.
+    settings = settings_from(sobol_config, draws=4 * 1024, chunk_size=1000)
+    simulate(sobol_config, settings)  # loads every module a run uses
+    before = _module_state()
+    simulate(sobol_config, settings_from(sobol_config, draws=4 * 512, seed=8, chunk_size=300))
+    simulate(load_config(), RunSettings(draws=3000, seed=2, chunk_size=700))
+    assert _module_state() == before

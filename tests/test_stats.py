@@ -10,6 +10,7 @@ from hypothesis.extra.numpy import arrays
 
 from mcinfra import RunSettings, simulate
 from mcinfra.kernels.select import growth_quantiles
+from mcinfra.stats.reduction import Chunk
 from mcinfra.stats.summary import Columns, PartitionCheck, partition_residual
 
 PROBS = np.array([0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0])
@@ -79,7 +80,7 @@ def test_columns_and_partition_check_agree_with_the_dataset(default_config):
     broken = ds["value"].values.copy()
     broken[17, 3, 2] *= 1.001  # network, 2026 in draw 17
     check = PartitionCheck(list(ds.kind.values), list(ds.partition.values))
-    check.add(np.moveaxis(broken, 0, -1))
+    check.add(Chunk(0, np.moveaxis(broken, 0, -1)))
     assert abs(check.worst - 0.001 * broken[17, 3, 2] / 1.001 / broken[17, 0, 2]) < 1e-12
 
 

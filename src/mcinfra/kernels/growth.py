@@ -32,6 +32,45 @@ def growth_rates(end, start, power, out):
         out[i] = compound_growth(end[i] / start[i], power)
 
 
+_SMALLEST_NORMAL = 2.0**-1022
+
+
+@kernel(parallel=True)
+def growth_factors(end, start, out):
+    """``out[i]``: the growth factor from ``start[i]`` to ``end[i]`` that the model applied.
+
+    For positive normal ``start``, ``end`` and ratio, the largest double g with
+    ``start * g`` (rounded) <= ``end``. The model stores ``end = start * f`` rounded, so
+    g >= f and any lower bound on f (the growth-factor floor) holds for g exactly, where
+    ``end / start`` can fall one ulp below it; g is within an ulp or two of ``end / start``.
+    Otherwise ``end / start``, as numpy (zeros, negative, non-finite and subnormal values).
+    """
+    for i in prange(out.shape[0]):
+        s = start[i]
+        e = end[i]
+        g = e / s
+        if s >= _SMALLEST_NORMAL and e >= _SMALLEST_NORMAL and _SMALLEST_NORMAL <= g < np.inf:
+            # Normal operands: each step moves s * g by about an ulp of e, so a few suffice.
+            for _ in range(4):
+                if s * g <= e:
+                    break
+                g = np.nextafter(g, 0.0)
+            for _ in range(4):
+                up = np.nextafter(g, np.inf)
+                if not s * up <= e:
+                    break
+                g = up
+        out[i] = g
+
+
+def growth_factor(end: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Per draw, the growth factor from ``start`` to ``end`` (any shape): :func:`growth_factors`."""
+    end, start = np.broadcast_arrays(np.asarray(end, np.float64), np.asarray(start, np.float64))
+    flat = np.empty(end.size)
+    growth_factors(np.ascontiguousarray(end).ravel(), np.ascontiguousarray(start).ravel(), flat)
+    return flat.reshape(end.shape)
+
+
 def growth_rate(end: np.ndarray, start: np.ndarray, years: int) -> np.ndarray:
     """Per draw, the compound annual growth rate from ``start`` to ``end`` over ``years``.
 

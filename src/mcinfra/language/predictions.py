@@ -6,7 +6,8 @@ vectorised over a chunk of draws. The language:
 
 - ``network[2026]``: a series in a year; ``network[2025:2028]``: the years 2025 to 2028
   inclusive (one value per draw and year);
-- ``yoy(network)[2026]`` / ``yoy(network)[2025:2028]``: growth factor V(y) / V(y - 1);
+- ``yoy(network)[2026]`` / ``yoy(network)[2025:2028]``: growth factor V(y) / V(y - 1) (the
+  factor the model applied, :func:`mcinfra.kernels.growth.growth_factors`);
 - ``cagr(network, 2024, 2030)``: compound annual growth rate between two years;
 - ``crossover_year(cloud)``: first year in which ``cloud_<rising>`` >= ``cloud_<falling>``
   of the function split (``inf`` when it never happens within the horizon);
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mcinfra.errors import did_you_mean
-from mcinfra.kernels.growth import growth_rate
+from mcinfra.kernels.growth import growth_factor, growth_rate
 from mcinfra.language.expressions import parse
 
 MAX_LENGTH = 2000
@@ -242,7 +243,10 @@ class _Compiler:
 
         def evaluate(ctx, label=label, wanted=wanted, growth=growth, span=span):
             if growth:
-                values = [ctx.column(label, y) / ctx.column(label, y - 1) for y in wanted]
+                # The factor the model applied, so a floored year reads back >= the floor.
+                values = [
+                    growth_factor(ctx.column(label, y), ctx.column(label, y - 1)) for y in wanted
+                ]
             else:
                 values = [ctx.column(label, y) for y in wanted]
             return values[0] if span is None else np.stack(values)  # year-major: no transpose

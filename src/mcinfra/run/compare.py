@@ -22,7 +22,7 @@ import numpy as np
 from mcinfra.config import LoadedConfig
 from mcinfra.config.validation import compile_predictions
 from mcinfra.run.whatif import load_run
-from mcinfra.sampling.engine import RunSettings, draw_chunk, stream
+from mcinfra.sampling.engine import RunSettings, draw_chunk, sobol_source, stream
 from mcinfra.sampling.plan import compile_plan
 from mcinfra.stats.indicators import chunk_context
 
@@ -55,6 +55,7 @@ def paired_counts(
     values_b = np.empty((len(plan_b.series), len(plan_b.years), size))
     inputs_b, scores_b = np.empty((len(plan_b.inputs), size)), np.empty((len(plan_b.inputs), size))
     counts = {i: [0, 0, 0] for i in ids}
+    sobol_b = sobol_source(plan_b, settings)  # b's normals, continued chunk by chunk
 
     def scope(plan):
         """The plan's names, bound once: a chunk's prediction context from its arrays."""
@@ -65,7 +66,7 @@ def paired_counts(
 
     def on_chunk(first, values, inputs, scores, gap):
         n = values.shape[-1]
-        draw_chunk(plan_b, settings, first, n, (values_b, inputs_b, scores_b), 0)
+        draw_chunk(plan_b, settings, first, n, (values_b, inputs_b, scores_b), 0, sobol_b)
         context_a = scope_a(values, inputs)
         context_b = scope_b(values_b[:, :, :n], inputs_b[:, :n])
         for i in ids:

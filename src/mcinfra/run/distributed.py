@@ -28,6 +28,7 @@ from mcinfra.sampling.engine import (
     stream,
 )
 from mcinfra.sampling.plan import compile_plan
+from mcinfra.stats.reduction import Chunk
 
 
 @functools.lru_cache(maxsize=4)
@@ -43,7 +44,9 @@ def reduce_chunk(
     """Simulate draws ``first .. stop - 1`` (one chunk) and return their reductions and seconds."""
     loaded, plan = _worker_plan(text, origin)
     part = Reductions(loaded, plan, exact, start=first, replicate_draws=settings.replicate_draws)
-    seconds, _ = stream(plan, settings, part.add, start=first, end=stop)
+    seconds, _ = stream(
+        plan, settings, lambda *chunk: part.add(Chunk(*chunk)), start=first, end=stop
+    )
     return part.state(), seconds
 
 

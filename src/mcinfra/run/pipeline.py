@@ -54,6 +54,7 @@ from mcinfra.sampling.engine import (
 )
 from mcinfra.sampling.plan import compile_plan
 from mcinfra.stats.quantiles import quantile_table
+from mcinfra.stats.reduction import Chunk
 
 EXACT_QUANTILE_MEMORY = 256 * 2**20
 CHECKPOINT_SECONDS = 30.0
@@ -220,7 +221,7 @@ def compute_run(
             last_checkpoint = time.perf_counter()
 
     def on_chunk(first, values, inputs, scores, gap):
-        reductions.add(first, values, inputs, scores, gap)
+        reductions.add(Chunk(first, values, inputs, scores, gap))
         if writer is not None:
             writer.write(to_dataset(plan, values, inputs, scores, first, attrs))
         checkpoint(first + values.shape[-1])

@@ -9,6 +9,9 @@ numbers a single pass gives.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 import numpy as np
 
 from mcinfra.config import LoadedConfig
@@ -17,12 +20,16 @@ from mcinfra.sampling.plan import Plan
 from mcinfra.stats import state_part
 from mcinfra.stats.crossover import CrossoverCounter
 from mcinfra.stats.indicators import PredictionCounter
+from mcinfra.stats.reduction import Chunk, Reduction
 from mcinfra.stats.sketch import SketchColumns
 from mcinfra.stats.summary import ColumnCollector, PartitionCheck
 
 
 class Reductions:
     """The reductions of one run (or of the part of it starting at draw ``start``).
+
+    A :class:`~mcinfra.stats.reduction.Reduction` made of the run's reductions: each
+    chunk's prediction indicators are evaluated once and handed to every part.
 
     Parameters
     ----------
@@ -82,7 +89,7 @@ class Reductions:
         )
 
     @property
-    def parts(self) -> dict:
+    def parts(self) -> dict[str, Reduction]:
         parts = {"columns": self.collector, "check": self.check, "counter": self.counter}
         if self.crossovers is not None:
             parts["crossovers"] = self.crossovers
@@ -95,29 +102,12 @@ class Reductions:
         """The quantile source: exact ``Columns`` or the ``SketchColumns``."""
         return self.collector.columns if self.exact else self.collector
 
-    def add(
-        self,
-        first: int,
-        values: np.ndarray,
-        inputs: np.ndarray,
-        scores: np.ndarray,
-        gap: float | None = None,
-    ) -> None:
-        """Reduce a draw-last chunk holding draws ``first ..`` (chunks in draw order).
-
-        ``gap`` is the chunk's partition check as the sampler computed it (see
-        :func:`mcinfra.sampling.engine.draw_chunk`); without it the check reads the values.
-        """
-        self.collector.add(first, values)
-        if gap is None:
-            self.check.add(values)
-        else:
-            self.check.record(gap)
-        holds = self.counter.add(values, inputs, scores)
-        if self.replicates is not None:
-            self.replicates.add(first, values.shape[-1], holds)
-        if self.crossovers is not None:
-            self.crossovers.add(first, values)
+    def add(self, chunk: Chunk) -> None:
+        """Reduce the next chunk: ``values``, ``inputs`` and ``scores``, with ``gap`` if known."""
+        if chunk.indicators is None:
+            chunk = replace(chunk, indicators=self.counter.indicators(chunk))
+        for part in self.parts.values():
+            part.add(chunk)
 
     def state(self) -> dict[str, np.ndarray]:
         """Every reduction's arrays, keyed ``"<reduction>/<array>"``."""
@@ -127,12 +117,12 @@ class Reductions:
             for key, value in part.state().items()
         }
 
-    def restore(self, state) -> None:
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
         """Continue from a :meth:`state` of an identical run."""
         for name, part in self.parts.items():
             part.restore(state_part(state, f"{name}/"))
 
-    def absorb(self, first: int, state) -> None:
+    def absorb(self, first: int, state: Mapping[str, np.ndarray]) -> None:
         """Merge the :meth:`state` of a part that reduced draws ``first ..`` (next in order)."""
         for name, part in self.parts.items():
             part.absorb(first, state_part(state, f"{name}/"))
@@ -142,20 +132,21 @@ class ReplicateCounts:
     """Prediction hold counts per Sobol' replicate of ``size`` draws (replicate-major draws).
 
     Chunks never span two replicates (:func:`mcinfra.sampling.engine.chunk_bounds`), so a chunk's
-    counts belong to the replicate of its first draw.
+    counts belong to the replicate of its first draw. A
+    :class:`~mcinfra.stats.reduction.Reduction` of the chunks' ``indicators``; any order.
     """
 
     def __init__(self, size: int, n_predictions: int) -> None:
         self.size = size
         self.holds = np.zeros((0, n_predictions), dtype=np.int64)  # grown as replicates come
 
-    def add(self, first: int, n: int, holds: np.ndarray) -> None:
-        """Count a chunk of ``n`` draws from draw ``first`` with per-prediction ``holds``."""
-        replicate = first // self.size
-        if (first + n - 1) // self.size != replicate:
-            raise ValueError(f"a chunk from draw {first} spans two Sobol' replicates")
+    def add(self, chunk: Chunk) -> None:
+        """Count the draws of a chunk (one replicate's) in which each prediction holds."""
+        replicate = chunk.first // self.size
+        if (chunk.stop - 1) // self.size != replicate:
+            raise ValueError(f"a chunk from draw {chunk.first} spans two Sobol' replicates")
         self._grow(replicate + 1)
-        self.holds[replicate] += holds
+        self.holds[replicate] += np.count_nonzero(chunk.indicators, axis=1)
 
     def _grow(self, replicates: int) -> None:
         if replicates > self.holds.shape[0]:
@@ -170,10 +161,10 @@ class ReplicateCounts:
     def state(self) -> dict[str, np.ndarray]:
         return {"holds": self.holds}
 
-    def restore(self, state: dict[str, np.ndarray]) -> None:
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self.holds = np.array(state["holds"], dtype=np.int64)
 
-    def absorb(self, first: int, state: dict[str, np.ndarray]) -> None:
+    def absorb(self, first: int, state: Mapping[str, np.ndarray]) -> None:
         holds = state["holds"]
         self._grow(holds.shape[0])
         self.holds[: holds.shape[0]] += holds

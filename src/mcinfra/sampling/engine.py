@@ -18,7 +18,7 @@ from mcinfra.kernels import model as kernels
 from mcinfra.kernels.random import seed_key
 from mcinfra.sampling.dataset import provenance, to_dataset
 from mcinfra.sampling.plan import Plan, compile_plan
-from mcinfra.sampling.qmc import METHODS, replicate_size, sobol_normals
+from mcinfra.sampling.qmc import METHODS, SobolNormals, replicate_size
 
 if TYPE_CHECKING:  # xarray is slow to import; only some paths need it
     import xarray as xr
@@ -114,25 +114,40 @@ def chunk_bounds(settings: RunSettings, start: int = 0, end: int | None = None):
         first = stop
 
 
-def draw_chunk(plan: Plan, settings: RunSettings, first: int, n: int, out, column: int) -> float:
+def sobol_source(plan: Plan, settings: RunSettings) -> SobolNormals | None:
+    """The Sobol' normals a run of ``settings`` reads chunk by chunk (None for plain MC)."""
+    if settings.method != "sobol":
+        return None
+    try:
+        return SobolNormals(settings.seed, plan.kernel.n_normals)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def draw_chunk(
+    plan: Plan,
+    settings: RunSettings,
+    first: int,
+    n: int,
+    out,
+    column: int,
+    sobol: SobolNormals | None = None,
+) -> float:
     """Simulate draws ``first .. first + n - 1`` into columns ``column ..`` of ``out``.
 
     ``out`` is (values (S, Y, N), inputs (K, N), scores (K, N)); the draws must lie in one
-    Sobol' replicate (see :func:`chunk_bounds`). Returns their partition check, the largest
-    |sum of a partition's segments / total - 1| (computed by the sampler while the rows
-    are in cache; :class:`mcinfra.stats.summary.PartitionCheck` records it).
+    Sobol' replicate (see :func:`chunk_bounds`). ``sobol`` is the run's
+    :func:`sobol_source` (one made for this call if None). Returns their partition check,
+    the largest |sum of a partition's segments / total - 1| (computed by the sampler while
+    the rows are in cache; :class:`mcinfra.stats.summary.PartitionCheck` records it).
     """
     if settings.method == "sobol":
         size = settings.replicate_draws
         replicate, point = divmod(first, size)
         if point + n > size:
             raise ValueError(f"draws {first}..{first + n - 1} span two Sobol' replicates")
-        try:
-            normals = sobol_normals(
-                settings.seed, replicate, plan.kernel.n_normals, point, n, numba.get_num_threads()
-            )
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+        sobol = sobol_source(plan, settings) if sobol is None else sobol
+        normals = sobol.normals(replicate, point, n, numba.get_num_threads())
         return kernels.simulate_from_normals(normals, plan.kernel, *out, column)
     key = seed_key(settings.seed)
     return kernels.simulate_chunk(key, first, n, plan.kernel, *out, column)
@@ -207,13 +222,14 @@ def stream(
         buffers = ChunkBuffers(plan, size)
     clock = SamplingClock() if clock is None else clock
     before = clock.seconds
+    sobol = sobol_source(plan, settings)
     with numba_threads(settings.threads):
         done = start
         for first, stop_at in chunk_bounds(settings, start, end):
             n = stop_at - first
             chunk_out, column = (out, first) if whole_run else (buffers.chunk(n), 0)
             chunk_started = time.perf_counter()
-            gap = draw_chunk(plan, settings, first, n, chunk_out, column)
+            gap = draw_chunk(plan, settings, first, n, chunk_out, column, sobol)
             clock.seconds += time.perf_counter() - chunk_started
             if on_chunk is not None:
                 values, inputs, scores = chunk_out

@@ -48,7 +48,75 @@ def replicate_size(draws: int, replicates: int) -> int:
     return size
 
 
-_LAST_ENGINE: dict = {}  # (seed, replicate, dimension) -> (engine, index of its next point)
+class SobolNormals:
+    """The scrambled Sobol' normals of one run's replicates, read point range by point range.
+
+    The object owns its engine, as ``scipy.stats.qmc.Sobol`` does: a call that continues
+    where the last one ended (a run's consecutive chunks) draws on from it, any other call
+    builds the replicate's engine afresh (scipy's ``fast_forward`` steps through every
+    skipped point, so continuing is what keeps a run linear in its draws). The values never
+    depend on the call order.
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed; replicate ``r`` is scrambled by a generator seeded from ``(seed, r)``.
+    dimension : int
+        Normals per point (the model's normals per draw).
+    """
+
+    def __init__(self, seed: int, dimension: int) -> None:
+        if dimension > MAX_DIMENSION:
+            raise ValueError(
+                f"sampling.method = 'sobol' handles at most {MAX_DIMENSION:,} normals per draw "
+                f"(scipy's Sobol' directions); this model needs {dimension:,}: use 'mc'"
+            )
+        self.seed = seed
+        self.dimension = dimension
+        self._engine = None
+        self._replicate = -1
+        self._position = -1  # index of the engine's next point in its replicate
+
+    def _engine_at(self, replicate: int, first: int):
+        """The engine of ``replicate`` positioned at point ``first``."""
+        if (replicate, first) != (self._replicate, self._position):
+            from scipy.stats import qmc
+
+            rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(replicate,)))
+            self._engine = qmc.Sobol(self.dimension, scramble=True, bits=SOBOL_BITS, rng=rng)
+            if first:
+                self._engine.fast_forward(first)
+            self._replicate, self._position = replicate, first
+        return self._engine
+
+    def normals(self, replicate: int, first: int, count: int, workers: int = 1) -> np.ndarray:
+        """Normals of points ``first .. first + count - 1`` of replicate ``replicate``.
+
+        Returns a C-contiguous float64 array (count, dimension). The inverse normal CDF, most
+        of the cost, runs on ``workers`` threads (scipy's ufuncs release the GIL); the values
+        do not depend on it.
+        """
+        from scipy.special import ndtri
+
+        engine = self._engine_at(replicate, first)
+        with warnings.catch_warnings():
+            # A chunk is part of a replicate of 2**k points; the balance warning is about the
+            # whole.
+            warnings.filterwarnings(
+                "ignore", message="The balance properties", category=UserWarning
+            )
+            points = engine.random(count)
+        self._position = first + count
+        points += 0.5 * 2.0**-SOBOL_BITS
+        if workers > 1 and count >= 2 * 4096:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers) as pool:
+                parts = np.array_split(points, workers)
+                list(pool.map(lambda part: ndtri(part, out=part), parts))
+        else:
+            ndtri(points, out=points)
+        return points
 
 
 def sobol_normals(
@@ -56,43 +124,10 @@ def sobol_normals(
 ) -> np.ndarray:
     """Normals of points ``first .. first + count - 1`` of replicate ``replicate``.
 
-    Returns a C-contiguous float64 array (count, dimension). The inverse normal CDF, most of
-    the cost, runs on ``workers`` threads (scipy's ufuncs release the GIL); the values do
-    not depend on it.
+    A fresh :class:`SobolNormals` per call (no state kept between calls): a run reading
+    consecutive chunks keeps one :class:`SobolNormals` instead.
     """
-    from scipy.special import ndtri
-    from scipy.stats import qmc
-
-    if dimension > MAX_DIMENSION:
-        raise ValueError(
-            f"sampling.method = 'sobol' handles at most {MAX_DIMENSION:,} normals per draw "
-            f"(scipy's Sobol' directions); this model needs {dimension:,}: use 'mc'"
-        )
-    key = (seed, replicate, dimension)
-    engine, position = _LAST_ENGINE.pop(key, (None, -1))
-    if position != first:
-        # scipy's fast_forward steps through every skipped point (O(first)), so a run's
-        # consecutive chunks continue the replicate's engine instead of skipping again.
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(replicate,)))
-        engine = qmc.Sobol(dimension, scramble=True, bits=SOBOL_BITS, rng=rng)
-        if first:
-            engine.fast_forward(first)
-    with warnings.catch_warnings():
-        # A chunk is part of a replicate of 2**k points; the balance warning is about the whole.
-        warnings.filterwarnings("ignore", message="The balance properties", category=UserWarning)
-        points = engine.random(count)
-    _LAST_ENGINE.clear()  # one engine kept: a run draws its replicates one after another
-    _LAST_ENGINE[key] = (engine, first + count)
-    points += 0.5 * 2.0**-SOBOL_BITS
-    if workers > 1 and count >= 2 * 4096:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(workers) as pool:
-            parts = np.array_split(points, workers)
-            list(pool.map(lambda part: ndtri(part, out=part), parts))
-    else:
-        ndtri(points, out=points)
-    return points
+    return SobolNormals(seed, dimension).normals(replicate, first, count, workers)
 
 
 def replicate_estimate(holds: np.ndarray, size: int) -> tuple[float, float, int]:

@@ -6,14 +6,25 @@ crossover interpolates log(rising / falling) linearly between that year and the 
 (the first year itself when the rising function leads from the start). Draws in which it
 never happens within the horizon count as "after horizon". Year counts are integers, so
 they merge exactly over chunks.
+
+The median continuous crossover is read from a quantile sketch of the continuous
+crossovers as years after the first year, with relative accuracy ``CONTINUOUS_ACCURACY``:
+it is within ``CONTINUOUS_ACCURACY * (median - first year)`` years of the exact sample
+median (numpy's definition) of the same draws, for any number of draws in bounded memory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from mcinfra.kernels import counts as kernels
+from mcinfra.stats import state_part
+from mcinfra.stats.reduction import Chunk
 from mcinfra.stats.sketch import QuantileSketch
+
+CONTINUOUS_ACCURACY = 1e-3
 
 
 def crossover_times(rising: np.ndarray, falling: np.ndarray, years: list[int]):
@@ -42,7 +53,10 @@ def _rows(rows: list[int]) -> np.ndarray:
 
 
 class CrossoverCounter:
-    """Per entity: counts of draws crossing in each year, and every continuous crossover."""
+    """Per entity: counts of draws crossing in each year, and every continuous crossover.
+
+    A :class:`~mcinfra.stats.reduction.Reduction` of the chunks' ``values``; any order.
+    """
 
     def __init__(
         self,
@@ -61,31 +75,35 @@ class CrossoverCounter:
         self.counts = np.zeros((len(entities), len(years) + 1), dtype=np.int64)  # last: after
         # Continuous crossovers, as years after the first year: a relative error of 1e-3
         # of at most the horizon, where one of the calendar year would be two years.
-        self.continuous = QuantileSketch(len(entities))
+        self.continuous = QuantileSketch(len(entities), CONTINUOUS_ACCURACY)
 
-    def add(self, first: int, values: np.ndarray) -> None:
-        """Count a draw-last chunk (S, Y, n) holding draws ``first ..``."""
-        offsets = np.empty((len(self.entities), values.shape[-1]))
-        kernels.crossover_counts(values, self._rising, self._falling, self.counts, offsets)
-        self.continuous.add(offsets)
+    def add(self, chunk: Chunk) -> None:
+        """Count a chunk's values (S, Y, n)."""
+        offsets = np.empty((len(self.entities), chunk.draws))
+        kernels.crossover_counts(chunk.values, self._rising, self._falling, self.counts, offsets)
+        self.continuous.count(offsets)
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays for a checkpoint (see :meth:`restore`)."""
         sketch = {f"continuous_{k}": v for k, v in self.continuous.state().items()}
         return {"counts": self.counts} | sketch
 
-    def restore(self, state: dict[str, np.ndarray]) -> None:
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
         """Continue from a checkpoint made by :meth:`state`."""
         self.counts[...] = state["counts"]
-        self.continuous = QuantileSketch.from_state(state, "continuous_")
+        self.continuous.restore(state_part(state, "continuous_"))
 
-    def absorb(self, first: int, state: dict[str, np.ndarray]) -> None:
+    def absorb(self, first: int, state: Mapping[str, np.ndarray]) -> None:
         """Merge the :meth:`state` of another part of the same run."""
         self.counts += state["counts"]
-        self.continuous.merge(QuantileSketch.from_state(state, "continuous_"))
+        self.continuous.absorb(first, state_part(state, "continuous_"))
 
     def _median(self, entity: int, n: int) -> float:
-        """Median continuous crossover (numpy's definition), in years after the first."""
+        """Median continuous crossover (numpy's definition), in years after the first.
+
+        Within relative ``CONTINUOUS_ACCURACY`` of the exact sample median: each of the two
+        middle order statistics is, and so is their mean (both are >= 0).
+        """
         low = (n - 1) // 2
         a, b = self.continuous.order_statistics([entity], [low, min(low + 1, n - 1)])[0]
         return float(a) if (n - 1) % 2 == 0 else 0.5 * (a + b)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 import numpy as np
 
 from mcinfra.language.predictions import CompiledPrediction, Context
 from mcinfra.stats import state_part
 from mcinfra.stats.probability import ProbabilityEstimate
+from mcinfra.stats.reduction import Chunk
 from mcinfra.stats.sensitivity import SensitivityAccumulator
 
 
@@ -30,7 +34,9 @@ def chunk_context(
 class PredictionCounter:
     """Counts, chunk by chunk, the draws in which each prediction holds.
 
-    It also feeds the sensitivity counts (:mod:`mcinfra.stats.sensitivity`).
+    It also feeds the sensitivity counts (:mod:`mcinfra.stats.sensitivity`). A
+    :class:`~mcinfra.stats.reduction.Reduction` of the chunks' ``values``, ``inputs`` and
+    ``scores`` (or ``indicators`` already evaluated), in draw order.
     """
 
     def __init__(
@@ -49,21 +55,24 @@ class PredictionCounter:
         self.history: list[tuple[int, list[int]]] = []  # (draws, holds) at checkpoints
         self._next_checkpoint = 100
 
-    def add(self, values: np.ndarray, inputs: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        """Count one draw-last chunk: values (S, Y, n), inputs and scores (K, n).
-
-        Returns the chunk's hold count per prediction.
-        """
-        context = chunk_context(values, inputs, self._labels, self._years, self._inputs)
-        indicators = np.empty((len(self.predictions), values.shape[-1]), dtype=bool)
+    def indicators(self, chunk: Chunk) -> np.ndarray:
+        """Whether each prediction holds in each draw of a chunk (P, n) bool."""
+        context = chunk_context(chunk.values, chunk.inputs, self._labels, self._years, self._inputs)
+        indicators = np.empty((len(self.predictions), chunk.draws), dtype=bool)
         for i, prediction in enumerate(self.predictions):
             indicators[i] = prediction.compiled.holds(context)
-        self._record_history(indicators)
-        chunk_holds = np.count_nonzero(indicators, axis=1)
-        self.holds += chunk_holds
-        self.sensitivity.add(scores, indicators)
-        self.draws += values.shape[-1]
-        return chunk_holds
+        return indicators
+
+    def add(self, chunk: Chunk) -> None:
+        """Count the next chunk: its ``indicators``, evaluated here when the chunk has none."""
+        if chunk.first != self.draws:
+            raise ValueError(f"chunks must come in draw order: expected draw {self.draws}")
+        if chunk.indicators is None:
+            chunk = replace(chunk, indicators=self.indicators(chunk))
+        self._record_history(chunk.indicators)
+        self.holds += np.count_nonzero(chunk.indicators, axis=1)
+        self.sensitivity.add(chunk)
+        self.draws += chunk.draws
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays for a checkpoint (see :meth:`restore`)."""
@@ -77,7 +86,7 @@ class PredictionCounter:
             "next_checkpoint": np.array(self._next_checkpoint),
         } | {f"sensitivity_{k}": v for k, v in self.sensitivity.state().items()}
 
-    def restore(self, state: dict[str, np.ndarray]) -> None:
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
         """Continue from a checkpoint made by :meth:`state` of an identical counter."""
         self.holds[...] = state["holds"]
         self.draws = int(state["draws"])
@@ -97,7 +106,7 @@ class PredictionCounter:
         while self._next_checkpoint <= first:
             self._advance_checkpoint()
 
-    def absorb(self, first: int, state: dict[str, np.ndarray]) -> None:
+    def absorb(self, first: int, state: Mapping[str, np.ndarray]) -> None:
         """Merge the state of a part counted from draw ``first`` (= the draws so far)."""
         if first != self.draws:
             raise ValueError(f"parts must be merged in draw order: expected {self.draws}")
@@ -106,7 +115,7 @@ class PredictionCounter:
             self.history.append((int(d), [int(h) for h in before + holds]))
         self.holds += state["holds"]
         self.draws = int(state["draws"])
-        self.sensitivity.absorb(state_part(state, "sensitivity_"))
+        self.sensitivity.absorb(first, state_part(state, "sensitivity_"))
         self._next_checkpoint = int(state["next_checkpoint"])
 
     def _advance_checkpoint(self) -> None:

@@ -3,7 +3,11 @@
 For a quantile p of n draws, the rank of the true p-quantile among the draws is binomial
 (n, p); the interval [x(lo), x(hi)] with lo, hi = n p -/+ 1.96 sqrt(n p (1 - p)) (rounded
 outwards, clipped to the sample) covers it with probability about 95 %. The point estimate
-uses numpy's default (linear) definition. All are exact order statistics of the draws.
+uses numpy's default (linear) definition. From exact columns all are exact order statistics
+of the draws; from the quantile sketch the estimate is within its relative accuracy of the
+exact one, and each interval bound is the edge of the sketch bucket holding the exact
+order statistic (the low bound the bucket's lower edge, the high bound its upper edge), so
+the interval contains the exact order-statistic interval of the same draws.
 """
 
 from __future__ import annotations
@@ -92,17 +96,21 @@ def quantile_table(source, keys: list[tuple[str, int]], probs=QUANTILES) -> Quan
     """Quantiles with 95 % intervals of the (series, year) ``keys``.
 
     ``source`` is exact columns (:class:`mcinfra.stats.summary.Columns`) or a sketch
-    (:class:`mcinfra.stats.sketch.SketchColumns`): anything with ``draws`` and
-    ``order_statistics(keys, ranks)``.
+    (:class:`mcinfra.stats.sketch.SketchColumns`): anything with ``draws``,
+    ``order_statistics(keys, ranks)`` and ``order_statistic_bounds(keys, ranks)``. The
+    interval runs from the lower bound of order statistic ``lo`` to the upper bound of
+    order statistic ``hi``, so a sketch's interval contains the exact one.
     """
     n = source.draws
     plan = [quantile_ranks(n, p) for p in probs]
-    ranks = np.array(
-        [r for low, high, lo, hi, _ in plan for r in (low, high, lo, hi)], dtype=np.int64
-    )
-    picked = source.order_statistics(keys, ranks).reshape(len(keys), len(probs), 4)
+    ranks = np.array([r for low, high, *_ in plan for r in (low, high)], dtype=np.int64)
+    picked = source.order_statistics(keys, ranks).reshape(len(keys), len(probs), 2)
     weight = np.array([w for *_, w in plan])
     value = interpolate(picked[..., 0], picked[..., 1], weight)
+    bounds = np.array([r for *_, lo, hi, _ in plan for r in (lo, hi)], dtype=np.int64)
+    below, above = source.order_statistic_bounds(keys, bounds)
+    lows = below.reshape(len(keys), len(probs), 2)[..., 0]
+    highs = above.reshape(len(keys), len(probs), 2)[..., 1]
     segments = list(dict.fromkeys(k[0] for k in keys))
     years = sorted({k[1] for k in keys})
     shape = (len(segments), len(years), len(probs))
@@ -110,8 +118,8 @@ def quantile_table(source, keys: list[tuple[str, int]], probs=QUANTILES) -> Quan
     for row, (label, year) in enumerate(keys):
         s, t = segments.index(label), years.index(year)
         cube["value"][s, t] = value[row]
-        cube["ci95_low"][s, t] = picked[row, :, 2]
-        cube["ci95_high"][s, t] = picked[row, :, 3]
+        cube["ci95_low"][s, t] = lows[row]
+        cube["ci95_high"][s, t] = highs[row]
     return QuantileTable(
         segments,
         [int(y) for y in years],
@@ -119,7 +127,12 @@ def quantile_table(source, keys: list[tuple[str, int]], probs=QUANTILES) -> Quan
         **cube,
         attrs={
             "draws": n,
-            "interval": "95 % from order statistics (binomial ranks)",
+            "interval": (
+                "95 % from order statistics (binomial ranks), bounds widened to the "
+                "sketch's buckets"
+                if getattr(source, "relative_accuracy", 0.0)
+                else "95 % from order statistics (binomial ranks)"
+            ),
             "relative_accuracy": getattr(source, "relative_accuracy", 0.0),
         },
     )

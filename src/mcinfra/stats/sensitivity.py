@@ -17,11 +17,13 @@ merge exactly over chunks: results do not depend on chunk size, thread count or 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from mcinfra.kernels.counts import rank_bin_counts
+from mcinfra.stats.reduction import Chunk
 
 RANK_BINS = 1024  # below 32,768: rank_bin_counts keeps bin numbers as int16
 INDEX_BINS = 32
@@ -40,7 +42,10 @@ def bin_lookup() -> tuple[np.ndarray, np.ndarray]:
     edges = ndtri(np.arange(1, RANK_BINS) / RANK_BINS)
     cells = np.arange(round(2 * GRID_Z * GRID_CELLS_PER_UNIT)) / GRID_CELLS_PER_UNIT - GRID_Z
     cell_bin = np.searchsorted(edges, cells, side="right").astype(np.int16)
-    return np.r_[edges, np.nan], cell_bin
+    edges = np.r_[edges, np.nan]
+    for table in (edges, cell_bin):  # shared by every caller: read-only
+        table.flags.writeable = False
+    return edges, cell_bin
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,11 @@ class Driver:
 
 
 class SensitivityAccumulator:
-    """Per-bin counts for every (prediction, uncertain input) pair."""
+    """Per-bin counts for every (prediction, uncertain input) pair.
+
+    A :class:`~mcinfra.stats.reduction.Reduction` of the chunks' ``scores`` and
+    ``indicators``; its counts merge in any order.
+    """
 
     def __init__(self, n_predictions: int, input_names: list[str], uncertain: list[bool]) -> None:
         self.rows = np.flatnonzero(uncertain)
@@ -62,8 +71,9 @@ class SensitivityAccumulator:
         # (input, bin, prediction), filled from per-chunk (mask, bin) counts
         self.hits = np.zeros((self.rows.size, RANK_BINS, n_predictions), dtype=np.int64)
 
-    def add(self, scores: np.ndarray, indicators: np.ndarray) -> None:
-        """Count a chunk: ``scores`` (K, n) normal scores, ``indicators`` (P, n) booleans."""
+    def add(self, chunk: Chunk) -> None:
+        """Count a chunk's ``scores`` (K, n) normal scores and ``indicators`` (P, n) booleans."""
+        scores, indicators = chunk.scores, chunk.indicators
         edges, cell_bin = bin_lookup()
         if scores.shape[1] >= 2**31:
             raise ValueError("a chunk of 2**31 draws or more would overflow the bin counters")
@@ -83,12 +93,12 @@ class SensitivityAccumulator:
         """Arrays for a checkpoint or a part of a run (see :meth:`restore`, :meth:`absorb`)."""
         return {"counts": self.counts, "hits": self.hits}
 
-    def restore(self, state: dict[str, np.ndarray]) -> None:
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
         """Continue from the :meth:`state` of an accumulator built the same way."""
         self.counts[...] = state["counts"]
         self.hits[...] = state["hits"]
 
-    def absorb(self, state: dict[str, np.ndarray]) -> None:
+    def absorb(self, first: int, state: Mapping[str, np.ndarray]) -> None:
         """Add the :meth:`state` of another part of the same run (counts: any order)."""
         self.counts += state["counts"]
         self.hits += state["hits"]

@@ -14,6 +14,7 @@ chunk size, thread count, or how chunks were spread over machines.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from mcinfra.kernels.growth import ratio_growth
 from mcinfra.kernels.sketch import NAN, NEG_INF, PAGE, PAGE_SHIFT, POS_INF, ZERO
 from mcinfra.stats import state_part
 from mcinfra.stats.quantiles import linear_quantiles
+from mcinfra.stats.reduction import Chunk
 from mcinfra.stats.summary import TABLE_PROBS, Columns, Key, figure_draws, figure_row
 
 RELATIVE_ACCURACY = 1e-3
@@ -59,6 +61,22 @@ def bucket_representatives(buckets: np.ndarray, shift: int) -> np.ndarray:
     return np.ldexp(2.0 * low * high / (low + high), exponent)
 
 
+def bucket_edges(buckets: np.ndarray, shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """Magnitude bounds ``(l, u)`` of each bucket [l, u), exact in double precision.
+
+    The top bucket's ``u`` (2**1024) is inf.
+    """
+    buckets = np.asarray(buckets, dtype=np.int64)
+    m = 52 - shift
+    exponent = (buckets >> m) - 1023
+    fraction = buckets & ((1 << m) - 1)
+    with np.errstate(over="ignore"):
+        return (
+            np.ldexp(1.0 + fraction / 2.0**m, exponent),
+            np.ldexp(1.0 + (fraction + 1) / 2.0**m, exponent),
+        )
+
+
 class QuantileSketch:
     """Log-bucket counts of ``n_rows`` rows of values, mergeable and exact to count.
 
@@ -68,11 +86,23 @@ class QuantileSketch:
         Number of rows (e.g. series x years); each ``add`` gives every row's new values.
     relative_accuracy : float
         Guaranteed relative error ``a`` of every order statistic read from the sketch.
+
+    A :class:`~mcinfra.stats.reduction.Reduction` of the chunks' ``values`` (every row of
+    (S, Y, n) in order, one sketch row each; :meth:`count` sketches chosen rows); counts
+    merge in any order.
     """
 
     def __init__(self, n_rows: int, relative_accuracy: float = RELATIVE_ACCURACY) -> None:
         self.relative_accuracy = float(relative_accuracy)
         self.shift = 52 - fraction_bits(self.relative_accuracy)
+        if 52 - self.shift < PAGE_SHIFT:
+            raise ValueError(
+                f"relative accuracy {relative_accuracy} is coarser than the sketch supports "
+                f"(at most {1 / (2.0 ** (PAGE_SHIFT + 1) + 1):.6g})"
+            )
+        # Page 0 holds the buckets of |x| < 2**-1022, which count as zero: a row's pages
+        # start at page 1, so the kernels' in-range test never takes a zero for a bucket.
+        self.first_page = (1 << (52 - self.shift)) >> PAGE_SHIFT
         n_buckets = _EXPONENT_LIMIT << (52 - self.shift)
         self.n_pages = -(-n_buckets // PAGE)
         self.table = np.full((n_rows, 2, self.n_pages), -1, dtype=np.int32)
@@ -93,7 +123,11 @@ class QuantileSketch:
             grown[: self.used] = self.pool[: self.used]
             self.pool = grown
 
-    def add(self, values: np.ndarray, first_row: int = 0, rows=None) -> None:
+    def add(self, chunk: Chunk) -> None:
+        """Count every row of the chunk's values, in order, into the sketch's rows."""
+        self.count(chunk.values.reshape(-1, chunk.draws))
+
+    def count(self, values: np.ndarray, first_row: int = 0, rows=None) -> None:
         """Count rows of ``values`` (m, n) into rows ``first_row ..`` of the sketch.
 
         Sketch row ``first_row + i`` gets ``values[rows[i]]`` (by default every row, in
@@ -169,7 +203,9 @@ class QuantileSketch:
         pages = ((extremes >> self.shift) >> PAGE_SHIFT).reshape(-1, 2, 2)  # [sign, low/high]
         # Spare pages beyond the values seen: a later chunk's tails then seldom need the
         # second pass (count_new_pages), which every chunk of a run otherwise took.
-        pages = np.clip(pages + np.array([-SPARE_PAGES, SPARE_PAGES]), 0, self.n_pages - 1)
+        pages = np.clip(
+            pages + np.array([-SPARE_PAGES, SPARE_PAGES]), self.first_page, self.n_pages - 1
+        )
         present = (extremes[:, 1::2] >= 0)[:, :, None]
         found = np.where(present, pages, np.array([self.n_pages, -1]))
         old = self.hull[rows]
@@ -215,6 +251,21 @@ class QuantileSketch:
             "pages": self.pool[self.table[self._in_ranges(self.hull)]],
             "special": self.special,
         }
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue from a :meth:`state` of a sketch with the same rows and accuracy."""
+        saved = QuantileSketch.from_state(state)
+        if saved.n_rows != self.n_rows or saved.shift != self.shift:
+            raise ValueError(
+                f"the saved sketch has {saved.n_rows} rows at accuracy "
+                f"{saved.relative_accuracy:g} where this one has {self.n_rows} at "
+                f"{self.relative_accuracy:g}"
+            )
+        self.__dict__.update(saved.__dict__)
+
+    def absorb(self, first: int, state: Mapping[str, np.ndarray]) -> None:
+        """Merge the :meth:`state` of another part of the same run (any order)."""
+        self.merge(QuantileSketch.from_state(state))
 
     @classmethod
     def from_state(cls, state, prefix: str = "") -> QuantileSketch:
@@ -264,11 +315,23 @@ class QuantileSketch:
         fixed.append(np.array([np.inf]))
         return np.concatenate(codes), np.concatenate(counts), np.concatenate(fixed)
 
-    def _values(self, codes: np.ndarray, fixed: np.ndarray) -> np.ndarray:
-        """Values of entries from :meth:`_entries`."""
+    def _values(self, codes: np.ndarray, fixed: np.ndarray, edge: int = 0) -> np.ndarray:
+        """Values of entries from :meth:`_entries`: representatives, or bounds of their members.
+
+        ``edge`` 0 gives each entry's representative; -1 and +1 the smallest and largest
+        value any member can have (the bucket's edges; +-2**-1022 for the zero entry, which
+        holds every |x| < 2**-1022).
+        """
         negative = codes < 0
-        magnitude = bucket_representatives(np.where(negative, -1 - codes, codes), self.shift)
-        return np.where(np.isnan(fixed), np.where(negative, -magnitude, magnitude), fixed)
+        buckets = np.where(negative, -1 - codes, codes)
+        if edge == 0:
+            magnitude = bucket_representatives(buckets, self.shift)
+            return np.where(np.isnan(fixed), np.where(negative, -magnitude, magnitude), fixed)
+        low, high = bucket_edges(buckets, self.shift)
+        # A negative bucket of magnitudes [l, u) holds the values (-u, -l].
+        value = np.where(negative, -high, low) if edge < 0 else np.where(negative, -low, high)
+        zero = np.where(fixed == 0.0, edge * 2.0**-1022, fixed)
+        return np.where(np.isnan(fixed), value, zero)
 
     def distribution(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """Sorted representative values of ``row`` and the count of each (NaN excluded)."""
@@ -276,10 +339,13 @@ class QuantileSketch:
         keep = counts > 0
         return self._values(codes[keep], fixed[keep]), counts[keep]
 
-    def order_statistics(self, rows, ranks) -> np.ndarray:
+    def order_statistics(self, rows, ranks, edge: int = 0) -> np.ndarray:
         """``out[c, j]``: the ``ranks[j]``-th smallest value (0-based) of row ``rows[c]``.
 
-        A row that holds a NaN gives NaN, as numpy's quantiles do.
+        The value is its bucket's representative, within ``relative_accuracy`` of the exact
+        order statistic; with ``edge`` -1 (+1) it is a lower (upper) bound of the exact
+        order statistic instead, the edge of the bucket that holds it. A row that holds a
+        NaN gives NaN, as numpy's quantiles do.
         """
         ranks = np.asarray(ranks, dtype=np.int64)
         out = np.empty((len(rows), ranks.size))
@@ -290,7 +356,7 @@ class QuantileSketch:
             codes, counts, fixed = self._entries(row)
             position = np.searchsorted(np.cumsum(counts), ranks, side="right")
             position = np.minimum(position, counts.size - 1)
-            out[c] = self._values(codes[position], fixed[position])
+            out[c] = self._values(codes[position], fixed[position], edge)
         return out
 
 
@@ -358,11 +424,11 @@ class SketchColumns:
         label, year = key
         return self.copies.get(label, label), year
 
-    def add(self, first: int, values: np.ndarray) -> None:
-        """Sketch a draw-last chunk (S, Y, n) of draws ``first ..`` (any order of chunks)."""
-        n = values.shape[-1]
+    def add(self, chunk: Chunk) -> None:
+        """Sketch a chunk's values (S, Y, n) (any order of chunks)."""
+        values, n = chunk.values, chunk.draws
         rows = values.reshape(-1, n)  # row self.index[key] of every (series, year) key
-        self.sketch.add(rows, rows=self._counted_rows)
+        self.sketch.count(rows, rows=self._counted_rows)
         self.sketch.add_ratios(rows, *self._ratio_rows, first_row=self._counted_rows.size)
         if self.figures:
             chunk = Columns(self.index, rows)  # every row a view: no copy
@@ -372,9 +438,9 @@ class SketchColumns:
                 self.figure_counts[i, 1] += np.count_nonzero(draws == figure.value)
         self.draws += n
 
-    def absorb(self, first: int, state: dict[str, np.ndarray]) -> None:
+    def absorb(self, first: int, state: Mapping[str, np.ndarray]) -> None:
         """Merge the :meth:`state` of another part of the same run (any order)."""
-        self.sketch.merge(QuantileSketch.from_state(state, "sketch_"))
+        self.sketch.absorb(first, state_part(state, "sketch_"))
         self.figure_counts += state["figure_counts"]
         self.draws += int(state["draws"])
 
@@ -385,14 +451,9 @@ class SketchColumns:
             "draws": np.array(self.draws),
         }
 
-    def restore(self, state: dict[str, np.ndarray]) -> None:
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
         """Load a checkpoint made by :meth:`state` of a collector built the same way."""
-        sketch = QuantileSketch.from_state(state, "sketch_")
-        if sketch.n_rows != self.sketch.n_rows:
-            raise ValueError(
-                f"the sketch has {sketch.n_rows} rows where this run has {self.sketch.n_rows}"
-            )
-        self.sketch = sketch
+        self.sketch.restore(state_part(state, "sketch_"))
         self.figure_counts[...] = state["figure_counts"]
         self.draws = int(state["draws"])
 
@@ -402,6 +463,14 @@ class SketchColumns:
     def order_statistics(self, keys, ranks) -> np.ndarray:
         """Order statistics of (series, year) keys or (top key, bottom key) ratio pairs."""
         return self.sketch.order_statistics(self._rows(keys), ranks)
+
+    def order_statistic_bounds(self, keys, ranks) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the exact order statistics :meth:`order_statistics` reads."""
+        rows = self._rows(keys)
+        return (
+            self.sketch.order_statistics(rows, ranks, edge=-1),
+            self.sketch.order_statistics(rows, ranks, edge=1),
+        )
 
     def quantiles(self, keys: list[Key], probs=TABLE_PROBS) -> np.ndarray:
         """Quantiles (len(keys), len(probs)), numpy's linear definition."""

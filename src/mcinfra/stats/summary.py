@@ -7,7 +7,7 @@ in-memory Dataset (:meth:`Columns.from_dataset`), so the same summary code serve
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,6 +15,7 @@ import numpy as np
 from mcinfra.kernels.growth import growth_rate
 from mcinfra.kernels.select import growth_quantiles, order_statistics, partition_gap
 from mcinfra.sampling.dataset import SEGMENT, YEAR, draw_last
+from mcinfra.stats.reduction import Chunk
 
 if TYPE_CHECKING:  # xarray is slow to import; only some paths need it
     import xarray as xr
@@ -46,6 +47,11 @@ class Columns:
         out = np.empty((rows.size, ranks.size))
         order_statistics(self.data, rows, ranks, out)
         return out
+
+    def order_statistic_bounds(self, keys: list[Key], ranks) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds of :meth:`order_statistics`: the exact values themselves, twice."""
+        exact = self.order_statistics(keys, ranks)
+        return exact, exact
 
     def figure_rows(self, figures) -> list[dict]:
         """For each source figure: the simulated median and the source's percentile rank."""
@@ -94,7 +100,8 @@ class ColumnCollector:
     """Builds a :class:`Columns` chunk by chunk from draw-last chunks (S, Y, n).
 
     With ``capacity`` (the run's draw count) the columns are filled in place; without it
-    (a run that may stop early) chunks are kept and joined once at the end.
+    (a run that may stop early) chunks are kept and joined once at the end. A
+    :class:`~mcinfra.stats.reduction.Reduction` of the chunks' ``values``, in draw order.
     """
 
     def __init__(
@@ -108,9 +115,9 @@ class ColumnCollector:
         self._parts: list[np.ndarray] = []
         self._filled = 0
 
-    def add(self, first: int, values: np.ndarray) -> None:
-        """Copy the selected rows of the chunk holding draws ``first ..`` (chunks in order)."""
-        n = values.shape[-1]
+    def add(self, chunk: Chunk) -> None:
+        """Copy the selected rows of the chunk's values (chunks in draw order)."""
+        first, values, n = chunk.first, chunk.values, chunk.draws
         if self._data is not None:
             part = self._data[:, first : first + n]
         else:
@@ -128,7 +135,7 @@ class ColumnCollector:
         self._parts = [data]  # joined once; later chunks keep appending parts
         return {"data": data}
 
-    def restore(self, state: dict[str, np.ndarray]) -> None:
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
         """Continue from a checkpoint made by :meth:`state`."""
         data = state["data"]
         if self._data is not None:
@@ -137,7 +144,7 @@ class ColumnCollector:
             self._parts = [data.copy()]
         self._filled = data.shape[1]
 
-    def absorb(self, first: int, state: dict[str, np.ndarray]) -> None:
+    def absorb(self, first: int, state: Mapping[str, np.ndarray]) -> None:
         """Append the columns of the part holding draws ``first ..`` (parts in draw order)."""
         data = state["data"]
         if first != self._filled:
@@ -160,7 +167,11 @@ class ColumnCollector:
 
 
 class PartitionCheck:
-    """Largest relative gap, over draws and years, between any partition's sum and the total."""
+    """Largest relative gap, over draws and years, between any partition's sum and the total.
+
+    A :class:`~mcinfra.stats.reduction.Reduction` of the chunks' ``gap`` (the sampler's
+    check) or, without one, their ``values``; any order.
+    """
 
     def __init__(self, kinds: list[str], partitions: list[str]) -> None:
         names = sorted({p for k, p in zip(kinds, partitions, strict=True) if k == "segment"})
@@ -180,26 +191,25 @@ class PartitionCheck:
     def state(self) -> dict[str, np.ndarray]:
         return {"worst": np.array(self.worst)}
 
-    def restore(self, state: dict[str, np.ndarray]) -> None:
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
         self.worst = float(state["worst"])
 
-    def absorb(self, first: int, state: dict[str, np.ndarray]) -> None:
+    def absorb(self, first: int, state: Mapping[str, np.ndarray]) -> None:
         self.worst = max(self.worst, float(state["worst"]))
 
-    def add(self, values: np.ndarray) -> None:
-        """Check a draw-last chunk (S, Y, n); row 0 is the total."""
-        if self._rows.size:
-            self.record(float(partition_gap(values, self._ptr, self._rows)))
-
-    def record(self, gap: float) -> None:
-        """Count a chunk whose largest gap is already known (the sampler computes it)."""
-        self.worst = max(self.worst, float(gap))
+    def add(self, chunk: Chunk) -> None:
+        """Check a chunk: its ``gap`` if the sampler gave one, else its values (row 0 the total)."""
+        if chunk.gap is not None:
+            self.worst = max(self.worst, float(chunk.gap))
+        elif self._rows.size:
+            gap = float(partition_gap(chunk.values, self._ptr, self._rows))
+            self.worst = max(self.worst, gap)
 
 
 def partition_residual(ds: xr.Dataset) -> float:
     """Largest relative gap between any partition's sum and the total in a Dataset."""
     check = PartitionCheck(list(ds["kind"].values), list(ds["partition"].values))
-    check.add(draw_last(ds["value"].values))
+    check.add(Chunk(0, draw_last(ds["value"].values)))
     return check.worst
 
 
