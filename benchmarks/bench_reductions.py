@@ -3,7 +3,7 @@
 Usage: python benchmarks/bench_reductions.py [--draws 1e6] [--chunk-size 60000]
 
 Draws chunks as a run does (all threads, reused buffers) and times the sampler and each
-reduction of :class:`mcinfra.run.reductions.Reductions` on every chunk, in the order a run
+reduction of :class:`mcinfra.runs.reductions.Reductions` on every chunk, in the order a run
 applies them, with the quantile sketch (the choice for runs above 256 MiB of values). The
 partition check is part of sampling: the sampler computes it on the rows it writes. The
 first chunk, which also sizes the sketch's pages, is timed like the others. Figures are
@@ -18,7 +18,7 @@ import time
 from mcinfra import load_config
 from mcinfra.kernels.model import simulate_chunk
 from mcinfra.kernels.random import seed_key
-from mcinfra.run.reductions import Reductions
+from mcinfra.runs.reductions import Reductions
 from mcinfra.sampling.engine import ChunkBuffers
 from mcinfra.sampling.plan import compile_plan
 from mcinfra.stats.reduction import Chunk

@@ -20,7 +20,7 @@ pytest.importorskip("pytest_benchmark")
 
 from mcinfra import load_config, settings_from
 from mcinfra.bench.reference import simulate as numpy_simulate
-from mcinfra.run.pipeline import run_to_directory
+from mcinfra.runs.pipeline import run_to_directory
 from mcinfra.sampling.engine import draw_chunk, numba_threads, warm_up
 from mcinfra.sampling.plan import compile_plan
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import doctest
-import inspect
 import json
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import mcinfra
 from conftest import MINIMAL
 from mcinfra.cli import main
 from mcinfra.errors import ConfigError, McinfraError, UsageError
-from mcinfra.run.summary import RunSummary
+from mcinfra.runs.summary import RunSummary
 
 FILES = ("predictions.csv", "sensitivity.csv", "quantiles.csv")
 DRAWS, SEED, CHUNK = 30_000, 11, 7_000
@@ -218,7 +217,7 @@ def test_write_draws_the_report(tmp_path):
 
 
 def test_a_written_run_is_a_run_for_the_other_commands(tmp_path, capsys):
-    from mcinfra.run.whatif import load_run
+    from mcinfra.runs.whatif import load_run
 
     result = mcinfra.run(draws=3_000, seed=4, chunk_size=1_000, set={"total.cagr.mode": 0.18})
     out = result.write(tmp_path / "run", report=False)
@@ -230,9 +229,9 @@ def test_a_written_run_is_a_run_for_the_other_commands(tmp_path, capsys):
 
 
 def test_progress_says_when_the_kernels_compile(monkeypatch, capsys):
-    import mcinfra.run.pipeline
+    import mcinfra.runs.pipeline
 
-    monkeypatch.setattr(mcinfra.run.pipeline, "kernels_cached", lambda: False)
+    monkeypatch.setattr(mcinfra.runs.pipeline, "kernels_cached", lambda: False)
     mcinfra.run(draws=200, progress=True)
     assert "mcinfra: compiling the kernels" in capsys.readouterr().err
     mcinfra.run(draws=200)
@@ -265,7 +264,11 @@ def test_sobol_and_sketch_options(tmp_path):
             r"total\.cagr: unknown key 'mod' \(did you mean 'mode'\?\)",
         ),
         ({"set": {"total.nothing": 1}}, ConfigError, r"total: unknown key 'nothing'"),
-        ({"set": {"totl.cagr": 0.2}}, ConfigError, r"no key totl .*\(did you mean 'total\.cagr'\?\)"),
+        (
+            {"set": {"totl.cagr": 0.2}},
+            ConfigError,
+            r"no key totl .*\(did you mean 'total\.cagr'\?\)",
+        ),
         ({"set": {"total.cagr.mode": 0.9}}, ConfigError, r"total\.cagr: mode must lie in"),
         ({"set": ["total.cagr.mode"]}, UsageError, r"expected 'KEY.PATH=VALUE' items"),
         ({"set": {"total.cagr.mode": object()}}, UsageError, r"cannot write <object"),
@@ -286,19 +289,17 @@ def test_bad_arguments_are_refused_clearly(options, error, message):
         mcinfra.run(config, **({"draws": 100} | options))
 
 
-def test_run_is_callable_beside_its_subpackage():
-    # mcinfra.run is both the function users call and the package holding the pipeline.
-    import mcinfra.run.pipeline
+def test_run_is_the_api_function():
+    import mcinfra.runs.api
 
-    assert callable(mcinfra.run) and mcinfra.run.pipeline.compute_run
+    assert mcinfra.run is mcinfra.runs.api.run
     assert mcinfra.run(draws=200, seed=1).summary["run"]["draws"] == 200
-    assert inspect.signature(mcinfra.run) == inspect.signature(mcinfra.run.api.run)
 
 
 def test_the_docstring_examples_run():
-    import mcinfra.run.api
+    import mcinfra.runs.api
 
-    failures, tried = doctest.testmod(mcinfra.run.api, optionflags=doctest.ELLIPSIS)
+    failures, tried = doctest.testmod(mcinfra.runs.api, optionflags=doctest.ELLIPSIS)
     assert tried >= 3 and failures == 0
 
 

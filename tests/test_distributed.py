@@ -8,7 +8,7 @@ import pytest
 
 from mcinfra.cli import main
 from mcinfra.config import load_config
-from mcinfra.run.pipeline import run_to_directory
+from mcinfra.runs.pipeline import run_to_directory
 from mcinfra.sampling.engine import settings_from
 
 distributed = pytest.importorskip("dask.distributed")

@@ -25,7 +25,7 @@ ALLOWED = {
     "stats": {"errors", "kernels", "language", "sampling"},
     "io": {"errors"},
     "report": {"errors", "config", "stats", "io"},
-    "run": {
+    "runs": {
         "errors",
         "kernels",
         "model",
@@ -46,10 +46,10 @@ ALLOWED = {
         "stats",
         "io",
         "report",
-        "run",
+        "runs",
     },
-    "cli": {"errors", "config", "sampling", "io", "report", "run", "bench"},
-    "__init__": {"errors", "config", "sampling", "run"},
+    "cli": {"errors", "config", "sampling", "io", "report", "runs", "bench"},
+    "__init__": {"errors", "config", "sampling", "runs"},
     "__main__": {"cli"},
 }
 # Third-party packages a layer must not import.
@@ -66,7 +66,7 @@ TEST_TOOLS = {"pytest", "hypothesis", "mpmath", "ruff", "mypy"}
 
 
 def _part(module: str) -> str:
-    """``mcinfra.run.pipeline`` -> ``run``; ``mcinfra`` -> ``__init__``."""
+    """``mcinfra.runs.pipeline`` -> ``run``; ``mcinfra`` -> ``__init__``."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else "__init__"
 

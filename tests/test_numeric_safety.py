@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from mcinfra.cli import main
 from mcinfra.config import default_config_path, parse_config
-from mcinfra.run.pipeline import run_to_directory
+from mcinfra.runs.pipeline import run_to_directory
 from mcinfra.sampling.engine import RunSettings, simulate
 
 DEFAULT = default_config_path().read_text()

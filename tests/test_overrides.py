@@ -117,7 +117,7 @@ def test_overrides_are_recorded_and_refused_cleanly_on_the_command_line(tmp_path
 
 
 def test_whatif_reapplies_the_runs_overrides(tmp_path, capsys):
-    from mcinfra.run.whatif import conditional, load_run
+    from mcinfra.runs.whatif import conditional, load_run
 
     out = tmp_path / "run"
     args = ["run", "--draws", "3000", "--quiet", "--no-report", "--out", str(out)]

@@ -18,7 +18,7 @@ from mcinfra.config import default_config_path
 from mcinfra.kernels.growth import growth_factor
 from mcinfra.language.predictions import PredictionError, Scope, compile_prediction
 from mcinfra.report.terminal import crossover_table, significant
-from mcinfra.run.diagnostics import prediction_indicators
+from mcinfra.runs.diagnostics import prediction_indicators
 from mcinfra.stats.probability import ProbabilityEstimate, wilson_interval
 
 SCOPE = Scope(

@@ -106,7 +106,7 @@ def test_quiet_prints_nothing():
 
 def test_the_last_rate_shown_is_the_summarys(tmp_path):
     from mcinfra.config import load_config
-    from mcinfra.run.pipeline import run_to_directory
+    from mcinfra.runs.pipeline import run_to_directory
     from mcinfra.sampling.engine import settings_from
 
     calls = []

@@ -15,7 +15,7 @@ import pytest
 
 from mcinfra import RunSettings
 from mcinfra.config.validation import compile_predictions
-from mcinfra.run.reductions import Reductions, ReplicateCounts
+from mcinfra.runs.reductions import Reductions, ReplicateCounts
 from mcinfra.sampling.engine import stream
 from mcinfra.stats.crossover import CrossoverCounter
 from mcinfra.stats.indicators import PredictionCounter

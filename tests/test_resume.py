@@ -16,7 +16,7 @@ from mcinfra.cli import main
 from mcinfra.config import load_config
 from mcinfra.errors import UsageError
 from mcinfra.io.run_directory import CHECKPOINT, atomic_directory
-from mcinfra.run.pipeline import run_to_directory
+from mcinfra.runs.pipeline import run_to_directory
 from mcinfra.sampling.engine import settings_from
 
 FILES = ("predictions.csv", "sensitivity.csv", "quantiles.csv")

@@ -11,7 +11,7 @@ from conftest import MINIMAL, Z
 from mcinfra import RunSettings, parse_config, simulate
 from mcinfra.cli import main
 from mcinfra.config.validation import compile_predictions
-from mcinfra.run.diagnostics import prediction_indicators
+from mcinfra.runs.diagnostics import prediction_indicators
 from mcinfra.sampling.dataset import draw_last
 from mcinfra.stats.reduction import Chunk
 from mcinfra.stats.sensitivity import INDEX_BINS, SensitivityAccumulator

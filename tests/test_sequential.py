@@ -8,7 +8,7 @@ import math
 import pytest
 
 from mcinfra.cli import main
-from mcinfra.run.pipeline import stopping_error
+from mcinfra.runs.pipeline import stopping_error
 
 
 def test_stopping_error_is_laplace_smoothed():

@@ -183,7 +183,7 @@ def test_sketch_run_memory_does_not_grow_with_draws(tmp_path):
     import tracemalloc
 
     from mcinfra.config import load_config
-    from mcinfra.run.pipeline import run_to_directory
+    from mcinfra.runs.pipeline import run_to_directory
     from mcinfra.sampling.engine import settings_from
 
     loaded = load_config()

@@ -21,7 +21,7 @@ from mcinfra import simulate
 from mcinfra.cli import main
 from mcinfra.config import load_config
 from mcinfra.errors import UsageError
-from mcinfra.run.pipeline import run_to_directory
+from mcinfra.runs.pipeline import run_to_directory
 from mcinfra.sampling.engine import RunSettings, chunk_bounds, settings_from
 from mcinfra.sampling.qmc import SobolNormals, replicate_estimate, replicate_size, sobol_normals
 
@@ -179,7 +179,7 @@ def test_sobol_misuse_exits_2(tmp_path, capsys):
 
 
 def test_whatif_and_pairing_need_plain_monte_carlo(tmp_path, capsys, sobol_config):
-    from mcinfra.run.compare import compare_runs
+    from mcinfra.runs.compare import compare_runs
 
     run = tmp_path / "qmc"
     args = ["--set", SOBOL[0], "--draws", "2048", "--no-report", "--quiet"]

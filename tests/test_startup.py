@@ -39,10 +39,10 @@ def test_kernels_are_found_in_the_cache_once_compiled():
 
 def test_a_run_that_must_compile_says_so_first(tmp_path, capsys, monkeypatch):
     # A first run after installing compiles for about a minute: it must not look hung.
-    import mcinfra.run.pipeline
+    import mcinfra.runs.pipeline
     from mcinfra.cli import main
 
-    monkeypatch.setattr(mcinfra.run.pipeline, "kernels_cached", lambda: False)
+    monkeypatch.setattr(mcinfra.runs.pipeline, "kernels_cached", lambda: False)
     assert main(["run", "--draws", "300", "--no-report", "--out", str(tmp_path / "run")]) == 0
     assert "mcinfra: compiling the kernels" in capsys.readouterr().err
 

@@ -7,8 +7,8 @@ import pytest
 
 from mcinfra import RunSettings, load_config, simulate
 from mcinfra.cli import main
-from mcinfra.run.diagnostics import prediction_indicators
-from mcinfra.run.whatif import conditional, load_run
+from mcinfra.runs.diagnostics import prediction_indicators
+from mcinfra.runs.whatif import conditional, load_run
 
 GIVEN = 'input("channel.hyperscale_cloud.crossover") < 2025.5'
 

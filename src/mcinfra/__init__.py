@@ -11,10 +11,10 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
-import mcinfra.run as run  # callable: mcinfra.run(config, draws=..., ...) -> RunResult
 from mcinfra.config import load_config, parse_config
-from mcinfra.run.result import RunResult
-from mcinfra.run.summary import RunSummary
+from mcinfra.runs.api import run
+from mcinfra.runs.result import RunResult
+from mcinfra.runs.summary import RunSummary
 from mcinfra.sampling.engine import RunSettings, settings_from, simulate
 
 __all__ = [

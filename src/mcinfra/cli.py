@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from mcinfra.config import load_config
     from mcinfra.report.progress import Progress
-    from mcinfra.run.pipeline import DEFAULT_MAX_DRAWS, check_sequential, run_to_directory
+    from mcinfra.runs.pipeline import DEFAULT_MAX_DRAWS, check_sequential, run_to_directory
     from mcinfra.sampling.engine import settings_from
 
     if args.resume is not None:
@@ -375,7 +375,7 @@ def _print_sobol(result: dict) -> None:
 def _compare(args: argparse.Namespace) -> int:
     from mcinfra.io.run_directory import atomic_directory, check_target
     from mcinfra.report.comparison import difference_text, write_comparison
-    from mcinfra.run.compare import compare_runs
+    from mcinfra.runs.compare import compare_runs
 
     if len(args.run_dirs) < 2:
         raise UsageError("compare needs at least two run directories")
@@ -400,7 +400,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from mcinfra.report.comparison import write_sweep
     from mcinfra.report.progress import Progress
     from mcinfra.report.terminal import significant
-    from mcinfra.run.sweep import run_sweep
+    from mcinfra.runs.sweep import run_sweep
 
     values = [v.strip() for v in args.values.split(",") if v.strip()]
     if not values:
@@ -443,14 +443,14 @@ def _cluster(args: argparse.Namespace):
 
     if args.dask_workers is None and args.scheduler is None:
         return nullcontext(None)
-    from mcinfra.run.distributed import dask_client
+    from mcinfra.runs.distributed import dask_client
 
     return dask_client(args.dask_workers, args.scheduler)
 
 
 def _resume(args: argparse.Namespace) -> int:
     from mcinfra.report.progress import Progress
-    from mcinfra.run.pipeline import resume_run
+    from mcinfra.runs.pipeline import resume_run
 
     given = (
         [
@@ -509,7 +509,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _whatif(args: argparse.Namespace) -> int:
     from mcinfra.report.terminal import interval, significant
-    from mcinfra.run.whatif import conditional, load_run
+    from mcinfra.runs.whatif import conditional, load_run
 
     loaded, settings = load_run(args.run_dir)
     results, given = conditional(loaded, settings, args.given, args.prediction)
@@ -536,7 +536,7 @@ def _listing(directory: Path) -> list[str]:
 
 def _validate(args: argparse.Namespace) -> int:
     from mcinfra.config import load_config
-    from mcinfra.run.diagnostics import PILOT_DRAWS, diagnostics_text, draws_for_target
+    from mcinfra.runs.diagnostics import PILOT_DRAWS, diagnostics_text, draws_for_target
     from mcinfra.sampling.engine import settings_from
 
     loaded = load_config(args.config, tuple(args.overrides))

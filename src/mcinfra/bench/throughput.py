@@ -154,7 +154,7 @@ def measure(
     from mcinfra.config import load_config
     from mcinfra.kernels.model import simulate_chunk
     from mcinfra.kernels.random import seed_key
-    from mcinfra.run.pipeline import exact_quantiles, plan_values_bytes, run_to_directory
+    from mcinfra.runs.pipeline import exact_quantiles, plan_values_bytes, run_to_directory
     from mcinfra.sampling.engine import ChunkBuffers, numba_threads, settings_from, warm_up
     from mcinfra.sampling.plan import compile_plan
 

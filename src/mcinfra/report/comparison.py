@@ -1,6 +1,6 @@
 """The files of ``mcinfra compare``: compare.json, compare.csv and a self-contained compare.html.
 
-Everything here formats or draws numbers computed by :mod:`mcinfra.run.compare` and read from
+Everything here formats or draws numbers computed by :mod:`mcinfra.runs.compare` and read from
 each run's quantiles.nc; nothing is estimated here.
 """
 

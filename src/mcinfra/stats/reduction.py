@@ -9,7 +9,7 @@ pass gives. The reductions: :class:`~mcinfra.stats.indicators.PredictionCounter`
 :class:`~mcinfra.stats.summary.ColumnCollector`,
 :class:`~mcinfra.stats.sketch.SketchColumns`, :class:`~mcinfra.stats.sketch.QuantileSketch`,
 :class:`~mcinfra.stats.crossover.CrossoverCounter` and the run's composite
-:class:`mcinfra.run.reductions.Reductions` (with its ``ReplicateCounts``).
+:class:`mcinfra.runs.reductions.Reductions` (with its ``ReplicateCounts``).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import numpy as np
 
 from mcinfra.config import LoadedConfig
 from mcinfra.config.validation import compile_predictions
-from mcinfra.run.whatif import load_run
+from mcinfra.runs.whatif import load_run
 from mcinfra.sampling.engine import RunSettings, draw_chunk, sobol_source, stream
 from mcinfra.sampling.plan import compile_plan
 from mcinfra.stats.indicators import chunk_context

@@ -118,7 +118,7 @@ def run_summary(
 
     Parameters
     ----------
-    reductions : mcinfra.run.reductions.Reductions
+    reductions : mcinfra.runs.reductions.Reductions
         Every reduction of the run, all draws absorbed.
     plan, loaded : the run's compiled plan and configuration.
     settings : RunSettings
@@ -203,7 +203,7 @@ def _finite(value: float) -> float | None:
 def prediction_rows(counter, replicates=None) -> list[dict]:
     """The ``predictions`` list of ``summary.json``: one object per prediction.
 
-    With ``replicates`` (:class:`mcinfra.run.reductions.ReplicateCounts` of a Sobol' run) the
+    With ``replicates`` (:class:`mcinfra.runs.reductions.ReplicateCounts` of a Sobol' run) the
     standard errors come from the spread of the replicates' estimates and the intervals
     from Student's t; otherwise from the binomial formula and Wilson intervals.
     """

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mcinfra.config import load_config
 from mcinfra.config.loading import apply_override
-from mcinfra.run.pipeline import run_to_directory
+from mcinfra.runs.pipeline import run_to_directory
 from mcinfra.sampling.engine import settings_from
 
 

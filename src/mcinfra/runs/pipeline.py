@@ -38,9 +38,9 @@ from mcinfra.io.run_directory import (
     write_run_files,
     write_run_options,
 )
-from mcinfra.run.reductions import Reductions
-from mcinfra.run.result import RunResult
-from mcinfra.run.summary import run_summary, sensitivity_rows
+from mcinfra.runs.reductions import Reductions
+from mcinfra.runs.result import RunResult
+from mcinfra.runs.summary import run_summary, sensitivity_rows
 from mcinfra.sampling.dataset import DRAW, provenance, to_dataset
 from mcinfra.sampling.engine import (
     MAX_IN_MEMORY_BYTES,
@@ -182,7 +182,7 @@ def compute_run(
     notify : callable, optional
         Receives one-line messages (e.g. that the kernels are being compiled).
     client : dask.distributed.Client, optional
-        Run each chunk as a task on its cluster (:mod:`mcinfra.run.distributed`); the
+        Run each chunk as a task on its cluster (:mod:`mcinfra.runs.distributed`); the
         result is identical.
     checkpoints : Checkpoints, optional
         Save (and with ``resume``, first load) the reductions' state.
@@ -238,7 +238,7 @@ def compute_run(
             plan, settings, on_chunk, progress, stop=target_met, start=start, clock=clock
         )
     else:
-        from mcinfra.run.distributed import stream_distributed
+        from mcinfra.runs.distributed import stream_distributed
 
         _, done = stream_distributed(
             client, loaded, settings, exact, reductions, progress, target_met, start,

@@ -12,7 +12,7 @@ from typing import Any
 
 from mcinfra.config import LoadedConfig, load_config, parse_config
 from mcinfra.errors import UsageError
-from mcinfra.run.result import RunResult
+from mcinfra.runs.result import RunResult
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -91,7 +91,7 @@ def run(
     >>> result.summary["run"]["config_overrides"]
     ['total.cagr.mode=0.18']
     """
-    from mcinfra.run.pipeline import DEFAULT_MAX_DRAWS, compute_run
+    from mcinfra.runs.pipeline import DEFAULT_MAX_DRAWS, compute_run
     from mcinfra.sampling.engine import settings_from
 
     draws = _whole("draws", draws)

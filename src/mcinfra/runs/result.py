@@ -1,6 +1,6 @@
 """A finished run held in memory: its answers as xarray Datasets, and its run directory.
 
-Computing a run (:func:`mcinfra.run.pipeline.compute_run`) gives a :class:`RunResult`;
+Computing a run (:func:`mcinfra.runs.pipeline.compute_run`) gives a :class:`RunResult`;
 writing it (:meth:`RunResult.write`) gives the run directory the command line writes. The
 Datasets are built on first access, so a run that only writes its files never imports
 xarray.
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from mcinfra.config import LoadedConfig
-from mcinfra.run.summary import RunSummary
+from mcinfra.runs.summary import RunSummary
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Running a run's chunks as dask tasks and merging their reductions in draw order.
 
 Each task simulates one chunk on a worker and returns the chunk's reductions (counts and
-sketch buckets, :class:`mcinfra.run.reductions.Reductions`), never the draws. The client
+sketch buckets, :class:`mcinfra.runs.reductions.Reductions`), never the draws. The client
 absorbs them in draw order, so with counter-based random numbers a distributed run gives
 exactly the summary of a single-machine run with the same seed and chunk size, including
 sequential stopping, which is checked after each chunk as locally.
@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 from mcinfra.config import LoadedConfig, parse_config
 from mcinfra.errors import UsageError
-from mcinfra.run.reductions import Reductions
+from mcinfra.runs.reductions import Reductions
 from mcinfra.sampling.engine import (
     ProgressCallback,
     RunSettings,
