@@ -309,7 +309,7 @@ def _run(args: argparse.Namespace) -> int:
             progress=progress,
             report=not args.no_report,
             log=args.log,
-            notify=None if args.quiet else lambda text: print(f"mcinfra: {text}", file=sys.stderr),
+            notify=_notifier(args),
         )
     progress.close()
     _print_summary(summary, out)
@@ -437,6 +437,13 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(line([str(c) for c in cells]) for cells in [header, *rows])
 
 
+def _notifier(args: argparse.Namespace):
+    """What a command tells the user while it works (stderr), or None under ``--quiet``."""
+    if args.quiet:
+        return None
+    return lambda text: print(f"mcinfra: {text}", file=sys.stderr)
+
+
 def _cluster(args: argparse.Namespace):
     """A dask client for --dask-workers / --scheduler, else a context giving None."""
     from contextlib import nullcontext
@@ -473,7 +480,7 @@ def _resume(args: argparse.Namespace) -> int:
             progress=progress,
             client=client,
             checkpoint_seconds=args.checkpoint_every,
-            notify=None if args.quiet else lambda text: print(f"mcinfra: {text}", file=sys.stderr),
+            notify=_notifier(args),
         )
     progress.close()
     _print_summary(summary, args.resume)
@@ -501,8 +508,7 @@ def _print_summary(summary: dict, out: Path) -> None:
 def _report(args: argparse.Namespace) -> int:
     from mcinfra.report.build import build_report
 
-    notify = None if args.quiet else lambda text: print(f"mcinfra: {text}", file=sys.stderr)
-    written = build_report(args.run_dir, log=args.log, notify=notify)
+    written = build_report(args.run_dir, log=args.log, notify=_notifier(args))
     print(f"wrote {written[0]}, {written[1].name} and {len(written) - 2} figure files")
     return 0
 
