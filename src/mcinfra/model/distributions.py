@@ -582,7 +582,9 @@ def build_table(dist: Distribution) -> np.ndarray:
             estimate = c[:, 0] + 0.5 * (c[:, 1] + 0.5 * (c[:, 2] + 0.5 * c[:, 3]))
             error = np.max(np.abs(estimate - at_mid))
             if error <= TABLE_TOLERANCE * dist.scale:
-                return np.ascontiguousarray(c)
+                table = np.ascontiguousarray(c)
+                table.setflags(write=False)  # the cache hands the same array to every caller
+                return table
     raise ValueError(
         f"cannot tabulate the inverse CDF of {dist.describe()} to {TABLE_TOLERANCE:g} of its "
         "scale; the distribution is too extreme to sample accurately"
