@@ -178,3 +178,20 @@ def test_relative_links_lead_to_files(page):
         if "://" not in target and not (page.parent / target).exists()
     ]
     assert not missing, f"{page.name} links to missing {missing}"
+
+
+def test_prediction_error_table_is_what_the_language_says():
+    from mcinfra.config import load_config
+    from mcinfra.config.validation import prediction_scope
+    from mcinfra.language.predictions import PredictionError, compile_prediction
+
+    text = (ROOT / "docs" / "config.md").read_text(encoding="utf-8")
+    start = text.index("| `expr` | reported after `predictions.ID.expr:` |")
+    rows = text[start : text.index("\n\n", start)].splitlines()[2:]
+    scope = prediction_scope(load_config().config)
+    assert len(rows) >= 8
+    for row in rows:
+        expr, message = re.fullmatch(r"\| `(.*?)` \| `(.*)` \|", row).groups()
+        with pytest.raises(PredictionError) as raised:
+            compile_prediction(expr.replace("\\|", "|"), scope)
+        assert str(raised.value) == message.replace("\\|", "|"), expr
