@@ -105,12 +105,17 @@ def trajectories(config: Config, inputs: np.ndarray, shocks: np.ndarray) -> dict
         t = np.arange(len(years))
         series[a] = 1 / (1 + np.exp(-(logit0[:, None] + x[f"{a}.logit_rate"][:, None] * t)))
     pending = dict(config.derived)
+    shape = (n, len(years))
     while pending:
         for d, derived in list(pending.items()):
             try:
-                series[d] = _evaluate(ast.parse(derived.expr, mode="eval").body, series, x)
+                value = _evaluate(ast.parse(derived.expr, mode="eval").body, series, x)
             except KeyError:
                 continue  # depends on a derived series not evaluated yet
+            if not (isinstance(value, np.ndarray) and value.shape == shape):
+                # Of constants and inputs alone, a number or (n, 1): the same every year.
+                value = np.broadcast_to(value, shape).copy()
+            series[d] = value
             del pending[d]
     return series
 
