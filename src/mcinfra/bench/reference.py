@@ -120,8 +120,8 @@ def trajectories(config: Config, inputs: np.ndarray, shocks: np.ndarray) -> dict
     return series
 
 
-def _evaluate(node: ast.AST, series: dict, x: dict) -> np.ndarray:
-    if isinstance(node, ast.Constant):
+def _evaluate(node: ast.AST, series: dict, x: dict) -> np.ndarray | float:
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
         return node.value
     if isinstance(node, ast.Name):
         return series[node.id] if node.id in series else x[node.id][:, None]
@@ -130,9 +130,9 @@ def _evaluate(node: ast.AST, series: dict, x: dict) -> np.ndarray:
     if isinstance(node, ast.BinOp):
         left = _evaluate(node.left, series, x)
         return _OPS[type(node.op)](left, _evaluate(node.right, series, x))
-    if isinstance(node, ast.Call):
-        args = [_evaluate(a, series, x) for a in node.args]
-        return (np.minimum if node.func.id == "min" else np.maximum)(*args)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        a, b = (_evaluate(arg, series, x) for arg in node.args)  # min(a, b) or max(a, b)
+        return (np.minimum if node.func.id == "min" else np.maximum)(a, b)
     raise ValueError(ast.dump(node))
 
 
