@@ -8,6 +8,7 @@ import pytest
 
 from mcinfra.cli import main
 from mcinfra.config import load_config
+from mcinfra.runs.distributed import dask_client
 from mcinfra.runs.pipeline import run_to_directory
 from mcinfra.sampling.engine import settings_from
 
@@ -87,3 +88,10 @@ def test_unreachable_scheduler_exits_2(tmp_path, capsys):
     )
     assert "cannot reach the dask scheduler" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_client_needs_workers_or_an_address():
+    # Neither used to fail with a TypeError (cpu_count // None) after importing dask.
+    needs = "needs a number of local workers or a scheduler address"
+    with pytest.raises(ValueError, match=needs), dask_client():
+        pass

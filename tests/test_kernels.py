@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from numba import njit
 
+from conftest import MINIMAL
+from mcinfra import parse_config
 from mcinfra.bench import reference as numpy_model
 from mcinfra.kernels import model as kernels
 from mcinfra.kernels.random import seed_key
@@ -44,6 +46,22 @@ def test_trajectories_match_numpy_twin_to_rounding(default_config, default_plan,
         np.testing.assert_allclose(
             values[:, row, :], series[info.label], rtol=1e-12, err_msg=info.label
         )
+
+
+def test_numpy_twin_gives_constant_derived_series_every_draw_and_year():
+    # A derived series of parameters and numbers alone is the same every year; the twin
+    # once returned it as (n, 1) or a bare number instead of (n, Y).
+    text = MINIMAL + (
+        '[parameters]\nk = 2.5\n\n[derived.flat]\nexpr = "k * 2"\n\n'
+        '[derived.four]\nexpr = "4"\n\n[derived.both]\nexpr = "total + flat"\n'
+    )
+    series = numpy_model.simulate(parse_config(text).config, 7, 1)
+    assert {label: np.shape(v) for label, v in series.items()} == {
+        label: (7, 7) for label in ("total", "flat", "four", "both")
+    }
+    np.testing.assert_array_equal(series["flat"], 5.0)
+    np.testing.assert_array_equal(series["four"], 4.0)
+    np.testing.assert_array_equal(series["both"], series["total"] + 5.0)
 
 
 def test_fused_sampler_equals_normals_then_model(default_plan, kernel_run):

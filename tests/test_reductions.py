@@ -210,3 +210,14 @@ def test_chunk_needs_an_array():
     with pytest.raises(ValueError, match="a chunk needs at least one array of draws"):
         _ = Chunk(3).draws
     assert Chunk(3, scores=np.zeros((2, 5))).stop == 8
+
+
+def test_a_reduction_names_the_array_its_chunk_lacks():
+    scores = np.zeros((2, 5))
+    collector = ColumnCollector([("a", 2030)], ["a"], [2030])
+    with pytest.raises(ValueError, match="reads the chunk's values, which it lacks"):
+        collector.add(Chunk(0, scores=scores))
+    sensitivity = SensitivityAccumulator(1, ["x", "y"], [True, True])
+    with pytest.raises(ValueError, match="reads the chunk's indicators, which it lacks"):
+        sensitivity.add(Chunk(0, scores=scores))
+    assert Chunk(0, scores=scores).require("scores") is scores

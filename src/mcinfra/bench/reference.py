@@ -105,18 +105,23 @@ def trajectories(config: Config, inputs: np.ndarray, shocks: np.ndarray) -> dict
         t = np.arange(len(years))
         series[a] = 1 / (1 + np.exp(-(logit0[:, None] + x[f"{a}.logit_rate"][:, None] * t)))
     pending = dict(config.derived)
+    shape = (n, len(years))
     while pending:
         for d, derived in list(pending.items()):
             try:
-                series[d] = _evaluate(ast.parse(derived.expr, mode="eval").body, series, x)
+                value = _evaluate(ast.parse(derived.expr, mode="eval").body, series, x)
             except KeyError:
                 continue  # depends on a derived series not evaluated yet
+            if not (isinstance(value, np.ndarray) and value.shape == shape):
+                # Of constants and inputs alone, a number or (n, 1): the same every year.
+                value = np.broadcast_to(value, shape).copy()
+            series[d] = value
             del pending[d]
     return series
 
 
-def _evaluate(node: ast.AST, series: dict, x: dict) -> np.ndarray:
-    if isinstance(node, ast.Constant):
+def _evaluate(node: ast.AST, series: dict, x: dict) -> np.ndarray | float:
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
         return node.value
     if isinstance(node, ast.Name):
         return series[node.id] if node.id in series else x[node.id][:, None]
@@ -125,9 +130,9 @@ def _evaluate(node: ast.AST, series: dict, x: dict) -> np.ndarray:
     if isinstance(node, ast.BinOp):
         left = _evaluate(node.left, series, x)
         return _OPS[type(node.op)](left, _evaluate(node.right, series, x))
-    if isinstance(node, ast.Call):
-        args = [_evaluate(a, series, x) for a in node.args]
-        return (np.minimum if node.func.id == "min" else np.maximum)(*args)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        a, b = (_evaluate(arg, series, x) for arg in node.args)  # min(a, b) or max(a, b)
+        return (np.minimum if node.func.id == "min" else np.maximum)(a, b)
     raise ValueError(ast.dump(node))
 
 

@@ -98,10 +98,12 @@ def machine_facts() -> dict:
     memory = None
     if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    # numba.config sets its attributes at run time, unseen by numba's stubs.
+    threads = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
     return {
         "processor": processor,
         "cpu_count": os.cpu_count(),
-        "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "numba_threads": threads,
         "memory_bytes": memory,
         "platform": platform.platform(),
         "python": platform.python_version(),

@@ -33,9 +33,14 @@ MAX_LENGTH = 2000
 MAX_DEPTH = 40
 NUMBER = "number"
 BOOLEAN = "boolean"
-_ARITHMETIC = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide}
-_LOGIC = {ast.BitAnd: np.logical_and, ast.BitOr: np.logical_or}
-_COMPARE = {
+_ARITHMETIC: dict[type[ast.operator], np.ufunc] = {
+    ast.Add: np.add,
+    ast.Sub: np.subtract,
+    ast.Mult: np.multiply,
+    ast.Div: np.divide,
+}
+_LOGIC: dict[type[ast.operator], np.ufunc] = {ast.BitAnd: np.logical_and, ast.BitOr: np.logical_or}
+_COMPARE: dict[type[ast.cmpop], np.ufunc] = {
     ast.Lt: np.less,
     ast.LtE: np.less_equal,
     ast.Gt: np.greater,
@@ -222,12 +227,13 @@ class _Compiler:
 
     def _Subscript(self, node: ast.Subscript, depth: int) -> Node:
         target = node.value
-        growth = (
+        growth = False
+        if (
             isinstance(target, ast.Call)
             and isinstance(target.func, ast.Name)
             and target.func.id == "yoy"
-        )
-        if growth:
+        ):
+            growth = True
             if len(target.args) != 1 or target.keywords:
                 raise self.fail(target, f"yoy takes one series: yoy({self.series})[{self.year}]")
             label = self._series_name(target.args[0])

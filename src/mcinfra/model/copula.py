@@ -71,7 +71,7 @@ def nearest_correlation(
         previous = y
         y = x.copy()
         np.fill_diagonal(y, 1.0)
-        if np.linalg.norm(y - previous, "fro") <= 1e-12 * max(1.0, np.linalg.norm(y, "fro")):
+        if np.linalg.norm(y - previous, "fro") <= 1e-12 * max(1.0, float(np.linalg.norm(y, "fro"))):
             break
     # Final clean-up so the Cholesky factorisation succeeds despite rounding.
     values, vectors = np.linalg.eigh(y)

@@ -404,6 +404,11 @@ class _BetaFamily:
     ``beta_params`` is (alpha, beta, low, width); only ``frozen`` needs scipy.stats.
     """
 
+    @property
+    def beta_params(self) -> tuple[float, float, float, float]:
+        """(alpha, beta, low, width): each subclass defines its own."""
+        raise NotImplementedError
+
     def frozen(self) -> Any:
         alpha, beta, low, width = self.beta_params
         return _stats().beta(alpha, beta, loc=low, scale=width)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
+from mcinfra.config.schema import SourceFigure
 from mcinfra.config.structure import list_series
 from mcinfra.report import figures
 from mcinfra.report.data import ReportData, load_report_data
@@ -44,7 +45,7 @@ def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
     years = [int(y) for y in q.year.values]
     probs = [float(p) for p in q["quantile"].values]
     config = data.config
-    figures_ = {f.series: [] for f in config.source_figures}
+    figures_: dict[str, list[SourceFigure]] = {f.series: [] for f in config.source_figures}
     for f in config.source_figures:
         figures_[f.series].append(f)
 

@@ -9,6 +9,7 @@ import numpy as np
 import xarray as xr
 
 from mcinfra.config import parse_config
+from mcinfra.config.schema import Config
 from mcinfra.config.structure import list_inputs
 from mcinfra.io.run_directory import CONFIG, read_run_tables
 from mcinfra.stats.probability import wilson_interval
@@ -22,7 +23,7 @@ class ReportData:
     quantiles: xr.Dataset
     sensitivity: list[dict]
     assumptions: list[dict]
-    config: object
+    config: Config
     convergence: dict  # id -> (draws, probability, low, high) arrays
     correlations: list[dict]  # the rank correlations between inputs, as the config states them
 

@@ -127,6 +127,8 @@ def dask_client(workers: int | None = None, address: str | None = None) -> Itera
         with client:
             yield client
         return
+    if workers is None:
+        raise ValueError("dask_client needs a number of local workers or a scheduler address")
     # One dask thread per worker process; numba's threads share the cores among workers.
     threads = max(1, (os.cpu_count() or 1) // workers)
     with (

@@ -22,7 +22,7 @@ from mcinfra.stats.crossover import CrossoverCounter
 from mcinfra.stats.indicators import PredictionCounter
 from mcinfra.stats.reduction import Chunk, Reduction
 from mcinfra.stats.sketch import SketchColumns
-from mcinfra.stats.summary import ColumnCollector, PartitionCheck
+from mcinfra.stats.summary import ColumnCollector, Columns, PartitionCheck
 
 
 class Reductions:
@@ -56,6 +56,7 @@ class Reductions:
     ) -> None:
         labels = [s.label for s in plan.series]
         self.exact = exact
+        self.collector: ColumnCollector | SketchColumns
         if exact:
             keys = [(label, y) for label in labels for y in plan.years]
             self.collector = ColumnCollector(keys, labels, plan.years, capacity)
@@ -90,7 +91,11 @@ class Reductions:
 
     @property
     def parts(self) -> dict[str, Reduction]:
-        parts = {"columns": self.collector, "check": self.check, "counter": self.counter}
+        parts: dict[str, Reduction] = {
+            "columns": self.collector,
+            "check": self.check,
+            "counter": self.counter,
+        }
         if self.crossovers is not None:
             parts["crossovers"] = self.crossovers
         if self.replicates is not None:
@@ -98,9 +103,11 @@ class Reductions:
         return parts
 
     @property
-    def columns(self):
+    def columns(self) -> Columns | SketchColumns:
         """The quantile source: exact ``Columns`` or the ``SketchColumns``."""
-        return self.collector.columns if self.exact else self.collector
+        if isinstance(self.collector, ColumnCollector):  # exact
+            return self.collector.columns
+        return self.collector
 
     def add(self, chunk: Chunk) -> None:
         """Reduce the next chunk: ``values``, ``inputs`` and ``scores``, with ``gap`` if known."""
@@ -146,7 +153,7 @@ class ReplicateCounts:
         if (chunk.stop - 1) // self.size != replicate:
             raise ValueError(f"a chunk from draw {chunk.first} spans two Sobol' replicates")
         self._grow(replicate + 1)
-        self.holds[replicate] += np.count_nonzero(chunk.indicators, axis=1)
+        self.holds[replicate] += np.count_nonzero(chunk.require("indicators"), axis=1)
 
     def _grow(self, replicates: int) -> None:
         if replicates > self.holds.shape[0]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -86,20 +86,24 @@ def settings_from(
 
 
 @contextmanager
-def numba_threads(threads: int | None):
+def numba_threads(threads: int | None) -> Iterator[None]:
     """Run a block with ``threads`` numba threads (all available when None)."""
     if threads is None:
         yield
         return
     previous = numba.get_num_threads()
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    # numba.config sets its attributes at run time, unseen by numba's stubs.
+    ceiling = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+    numba.set_num_threads(min(threads, ceiling))
     try:
         yield
     finally:
         numba.set_num_threads(previous)
 
 
-def chunk_bounds(settings: RunSettings, start: int = 0, end: int | None = None):
+def chunk_bounds(
+    settings: RunSettings, start: int = 0, end: int | None = None
+) -> Iterator[tuple[int, int]]:
     """Yield ``(first, stop)`` draw indexes of the chunks of draws ``start .. end - 1``.
 
     Chunks hold ``settings.chunk_size`` draws, and never span two Sobol' replicates, so
@@ -118,6 +122,11 @@ def sobol_source(plan: Plan, settings: RunSettings) -> SobolNormals | None:
     """The Sobol' normals a run of ``settings`` reads chunk by chunk (None for plain MC)."""
     if settings.method != "sobol":
         return None
+    return _sobol_normals(plan, settings)
+
+
+def _sobol_normals(plan: Plan, settings: RunSettings) -> SobolNormals:
+    """A fresh :class:`SobolNormals` for ``plan`` (a too large model is a usage error)."""
     try:
         return SobolNormals(settings.seed, plan.kernel.n_normals)
     except ValueError as exc:
@@ -129,7 +138,7 @@ def draw_chunk(
     settings: RunSettings,
     first: int,
     n: int,
-    out,
+    out: tuple[np.ndarray, np.ndarray, np.ndarray],
     column: int,
     sobol: SobolNormals | None = None,
 ) -> float:
@@ -141,12 +150,12 @@ def draw_chunk(
     the largest |sum of a partition's segments / total - 1| (computed by the sampler while
     the rows are in cache; :class:`mcinfra.stats.summary.PartitionCheck` records it).
     """
-    if settings.method == "sobol":
-        size = settings.replicate_draws
+    size = settings.replicate_draws
+    if size is not None:  # method "sobol"
         replicate, point = divmod(first, size)
         if point + n > size:
             raise ValueError(f"draws {first}..{first + n - 1} span two Sobol' replicates")
-        sobol = sobol_source(plan, settings) if sobol is None else sobol
+        sobol = _sobol_normals(plan, settings) if sobol is None else sobol
         normals = sobol.normals(replicate, point, n, numba.get_num_threads())
         return kernels.simulate_from_normals(normals, plan.kernel, *out, column)
     key = seed_key(settings.seed)
@@ -216,8 +225,7 @@ def stream(
     ``0 .. start - 1`` are done; ``end`` (default: all draws) stops before draw ``end``.
     ``clock`` gets each chunk's sampling seconds as soon as the chunk is drawn.
     """
-    whole_run = out is not None
-    if not whole_run:
+    if out is None:
         size = min(settings.chunk_size, settings.draws, settings.replicate_draws or settings.draws)
         buffers = ChunkBuffers(plan, size)
     clock = SamplingClock() if clock is None else clock
@@ -227,7 +235,7 @@ def stream(
         done = start
         for first, stop_at in chunk_bounds(settings, start, end):
             n = stop_at - first
-            chunk_out, column = (out, first) if whole_run else (buffers.chunk(n), 0)
+            chunk_out, column = (out, first) if out is not None else (buffers.chunk(n), 0)
             chunk_started = time.perf_counter()
             gap = draw_chunk(plan, settings, first, n, chunk_out, column, sobol)
             clock.seconds += time.perf_counter() - chunk_started

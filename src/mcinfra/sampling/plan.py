@@ -116,7 +116,9 @@ def compile_plan(config: Config) -> Plan:
         part_shock.append((partition.shock.sd, partition.shock.phi))
 
     # Function split of the host partition's segments.
-    fn = {key: [] for key in ("series", "crossover", "steepness", "rising", "falling")}
+    fn: dict[str, list[int]] = {
+        key: [] for key in ("series", "crossover", "steepness", "rising", "falling")
+    }
     split = config.function_split
     if split is not None:
         for s in config.partitions[split.partition].segments:
@@ -130,8 +132,8 @@ def compile_plan(config: Config) -> Plan:
     sums = [s for s in series if s.members]
     sum_ptr = [0]
     members: list[int] = []
-    for s in sums:
-        members.extend(row[m] for m in s.members)
+    for total in sums:
+        members.extend(row[m] for m in total.members)
         sum_ptr.append(len(members))
 
     names = [a for a in config.adoption]

@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from scipy.stats import qmc
 
 METHODS = ("mc", "sobol")
 # Coordinates are integers k / 2**SOBOL_BITS; (k + 1/2) / 2**SOBOL_BITS is strictly inside
@@ -73,19 +77,20 @@ class SobolNormals:
             )
         self.seed = seed
         self.dimension = dimension
-        self._engine = None
+        self._engine: qmc.Sobol | None = None
         self._replicate = -1
         self._position = -1  # index of the engine's next point in its replicate
 
-    def _engine_at(self, replicate: int, first: int):
+    def _engine_at(self, replicate: int, first: int) -> qmc.Sobol:
         """The engine of ``replicate`` positioned at point ``first``."""
-        if (replicate, first) != (self._replicate, self._position):
+        if self._engine is None or (replicate, first) != (self._replicate, self._position):
             from scipy.stats import qmc
 
             rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(replicate,)))
-            self._engine = qmc.Sobol(self.dimension, scramble=True, bits=SOBOL_BITS, rng=rng)
+            engine = qmc.Sobol(self.dimension, scramble=True, bits=SOBOL_BITS, rng=rng)
             if first:
-                self._engine.fast_forward(first)
+                engine.fast_forward(first)
+            self._engine = engine
             self._replicate, self._position = replicate, first
         return self._engine
 

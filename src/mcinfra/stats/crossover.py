@@ -80,7 +80,9 @@ class CrossoverCounter:
     def add(self, chunk: Chunk) -> None:
         """Count a chunk's values (S, Y, n)."""
         offsets = np.empty((len(self.entities), chunk.draws))
-        kernels.crossover_counts(chunk.values, self._rising, self._falling, self.counts, offsets)
+        kernels.crossover_counts(
+            chunk.require("values"), self._rising, self._falling, self.counts, offsets
+        )
         self.continuous.count(offsets)
 
     def state(self) -> dict[str, np.ndarray]:

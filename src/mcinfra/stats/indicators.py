@@ -57,7 +57,8 @@ class PredictionCounter:
 
     def indicators(self, chunk: Chunk) -> np.ndarray:
         """Whether each prediction holds in each draw of a chunk (P, n) bool."""
-        context = chunk_context(chunk.values, chunk.inputs, self._labels, self._years, self._inputs)
+        values, inputs = chunk.require("values"), chunk.require("inputs")
+        context = chunk_context(values, inputs, self._labels, self._years, self._inputs)
         indicators = np.empty((len(self.predictions), chunk.draws), dtype=bool)
         for i, prediction in enumerate(self.predictions):
             indicators[i] = prediction.compiled.holds(context)
@@ -67,10 +68,12 @@ class PredictionCounter:
         """Count the next chunk: its ``indicators``, evaluated here when the chunk has none."""
         if chunk.first != self.draws:
             raise ValueError(f"chunks must come in draw order: expected draw {self.draws}")
-        if chunk.indicators is None:
-            chunk = replace(chunk, indicators=self.indicators(chunk))
-        self._record_history(chunk.indicators)
-        self.holds += np.count_nonzero(chunk.indicators, axis=1)
+        indicators = chunk.indicators
+        if indicators is None:
+            indicators = self.indicators(chunk)
+            chunk = replace(chunk, indicators=indicators)
+        self._record_history(indicators)
+        self.holds += np.count_nonzero(indicators, axis=1)
         self.sensitivity.add(chunk)
         self.draws += chunk.draws
 

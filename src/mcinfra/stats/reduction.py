@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -64,6 +64,13 @@ class Chunk:
     def stop(self) -> int:
         """Index one past the chunk's last draw."""
         return self.first + self.draws
+
+    def require(self, field: Literal["values", "inputs", "scores", "indicators"]) -> np.ndarray:
+        """The chunk's array ``field``, which a reduction reads; a ValueError if it is None."""
+        array: np.ndarray | None = getattr(self, field)
+        if array is None:
+            raise ValueError(f"this reduction reads the chunk's {field}, which it lacks")
+        return array
 
 
 @runtime_checkable

@@ -73,7 +73,7 @@ class SensitivityAccumulator:
 
     def add(self, chunk: Chunk) -> None:
         """Count a chunk's ``scores`` (K, n) normal scores and ``indicators`` (P, n) booleans."""
-        scores, indicators = chunk.scores, chunk.indicators
+        scores, indicators = chunk.require("scores"), chunk.require("indicators")
         edges, cell_bin = bin_lookup()
         if scores.shape[1] >= 2**31:
             raise ValueError("a chunk of 2**31 draws or more would overflow the bin counters")

@@ -14,7 +14,7 @@ chunk size, thread count, or how chunks were spread over machines.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -125,7 +125,7 @@ class QuantileSketch:
 
     def add(self, chunk: Chunk) -> None:
         """Count every row of the chunk's values, in order, into the sketch's rows."""
-        self.count(chunk.values.reshape(-1, chunk.draws))
+        self.count(chunk.require("values").reshape(-1, chunk.draws))
 
     def count(self, values: np.ndarray, first_row: int = 0, rows=None) -> None:
         """Count rows of ``values`` (m, n) into rows ``first_row ..`` of the sketch.
@@ -171,7 +171,13 @@ class QuantileSketch:
             lambda *state: kernels.count_ratios(values, top, bottom, self.shift, *state),
         )
 
-    def _count(self, n_rows: int, first_row: int, source, count) -> None:
+    def _count(
+        self,
+        n_rows: int,
+        first_row: int,
+        source: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+        count: Callable[..., None],
+    ) -> None:
         """Count ``n_rows`` rows from ``first_row`` with the kernel call ``count``.
 
         ``count(hull, table, pool, special, pending)`` counts every row's values inside its
@@ -185,7 +191,8 @@ class QuantileSketch:
         # far) get the pages of their range up front, rather than all values left pending.
         fresh = np.flatnonzero((self.hull[rows, :, 1] < 0).all(axis=1))
         if fresh.size:
-            self._widen(*source(fresh), fresh + first_row)
+            bits, data_rows = source(fresh)
+            self._widen(bits, data_rows, fresh + first_row)
         pending = np.empty(n_rows, dtype=np.int64)
         count(self.hull[rows], self.table[rows], self.pool, self.special[rows], pending)
         late = np.flatnonzero(pending)
@@ -426,14 +433,14 @@ class SketchColumns:
 
     def add(self, chunk: Chunk) -> None:
         """Sketch a chunk's values (S, Y, n) (any order of chunks)."""
-        values, n = chunk.values, chunk.draws
+        values, n = chunk.require("values"), chunk.draws
         rows = values.reshape(-1, n)  # row self.index[key] of every (series, year) key
         self.sketch.count(rows, rows=self._counted_rows)
         self.sketch.add_ratios(rows, *self._ratio_rows, first_row=self._counted_rows.size)
         if self.figures:
-            chunk = Columns(self.index, rows)  # every row a view: no copy
+            columns = Columns(self.index, rows)  # every row a view: no copy
             for i, figure in enumerate(self.figures):
-                draws = figure_draws(chunk, figure)
+                draws = figure_draws(columns, figure)
                 self.figure_counts[i, 0] += np.count_nonzero(draws < figure.value)
                 self.figure_counts[i, 1] += np.count_nonzero(draws == figure.value)
         self.draws += n

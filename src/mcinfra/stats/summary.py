@@ -58,8 +58,8 @@ class Columns:
         rows = []
         for figure in figures:
             draws = figure_draws(self, figure)
-            below = np.count_nonzero(draws < figure.value)
-            equal = np.count_nonzero(draws == figure.value)
+            below = int(np.count_nonzero(draws < figure.value))
+            equal = int(np.count_nonzero(draws == figure.value))
             rows.append(figure_row(figure, float(np.median(draws)), below, equal, draws.size))
         return rows
 
@@ -117,7 +117,7 @@ class ColumnCollector:
 
     def add(self, chunk: Chunk) -> None:
         """Copy the selected rows of the chunk's values (chunks in draw order)."""
-        first, values, n = chunk.first, chunk.values, chunk.draws
+        first, values, n = chunk.first, chunk.require("values"), chunk.draws
         if self._data is not None:
             part = self._data[:, first : first + n]
         else:
@@ -202,7 +202,7 @@ class PartitionCheck:
         if chunk.gap is not None:
             self.worst = max(self.worst, float(chunk.gap))
         elif self._rows.size:
-            gap = float(partition_gap(chunk.values, self._ptr, self._rows))
+            gap = float(partition_gap(chunk.require("values"), self._ptr, self._rows))
             self.worst = max(self.worst, gap)
 
 
