@@ -127,6 +127,17 @@ def test_growth_factors_are_the_largest_that_reproduce_the_end_value():
     assert np.all(start * got <= end) and np.all(start * np.nextafter(got, np.inf) > end)
     assert np.all(got >= factor)  # the applied factor is one that reproduces the end value
     assert np.all(got[factor == 0.05] >= 0.05)
+    # Factors and starts at the edges of binades, where an ulp of the factor is half or
+    # twice an ulp of the end value relative to each: the widest neighbourhoods.
+    k = rng.integers(-8, 8, start.size)
+    edge = 2.0**k * (1 + rng.integers(-3, 4, start.size) * 2.0**-52)
+    start = 2.0 ** rng.integers(-900, 900, start.size) * (
+        1 + rng.integers(0, 4, start.size) * 2.0**-52
+    )
+    end = start * edge
+    got = growth_factor(end, start)
+    assert np.all(start * got <= end) and np.all(start * np.nextafter(got, np.inf) > end)
+    assert np.all(got >= edge)
     # Zeros, signs, non-finite and subnormal values: numpy's quotient.
     odd = np.array([0.0, -2.0, 3.0, np.inf, np.nan, 5e-324, 2.0, -1.0])
     by = np.array([1.0, 4.0, 0.0, 2.0, 1.0, 1.0, np.inf, -3.0])
