@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
 import sys
 from pathlib import Path
 
@@ -27,13 +26,22 @@ def _add_set(parser: argparse.ArgumentParser) -> None:
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if not math.isfinite(value) or value != int(value) or value < 1:
+    from mcinfra.config.counts import exact_integer
+
+    value = exact_integer(text)  # read exactly: never rounded through a float
+    if value is None or value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got '{text}'")
-    return int(value)
+    return value
+
+
+def _draw_count(text: str) -> int:
+    """A draw count read exactly, at most :data:`mcinfra.config.counts.MAX_DRAWS`."""
+    from mcinfra.config.counts import MAX_DRAWS, whole_count
+
+    try:
+        return whole_count(text, "a draw count", MAX_DRAWS)
+    except ValueError as exc:  # argparse would print only "invalid value" for a ValueError
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _probability_error(text: str) -> float:
@@ -73,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--draws",
-        type=_positive_int,
+        type=_draw_count,
         help="number of draws (sampling.draws; accepts 1e6); not with --target-se, whose "
         "cap is --max-draws",
     )
@@ -149,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--max-draws",
-        type=_positive_int,
+        type=_draw_count,
         default=None,
         help="cap on draws with --target-se (default 10,000,000)",
     )
@@ -198,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--values", required=True, help="comma-separated values, e.g. 0.15,0.17,0.19,0.21"
     )
     _add_set(sweep)
-    sweep.add_argument("--draws", type=_positive_int, help="draws per run (sampling.draws)")
+    sweep.add_argument("--draws", type=_draw_count, help="draws per run (sampling.draws)")
     sweep.add_argument("--seed", type=_seed, help="the seed every run shares (sampling.seed)")
     sweep.add_argument("--chunk-size", type=_positive_int)
     sweep.add_argument("--threads", type=_positive_int)
@@ -324,7 +332,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     text = args.sizes or ("1024,4096,16384" if args.sobol else "1e5,1e6,1e7")
     try:
-        sizes = [_positive_int(item.strip()) for item in text.split(",") if item.strip()]
+        sizes = [_draw_count(item.strip()) for item in text.split(",") if item.strip()]
     except argparse.ArgumentTypeError as exc:
         raise UsageError(f"--sizes: {exc}") from None
     if not sizes:

@@ -15,6 +15,7 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
+from mcinfra.config.counts import exact_integer
 from mcinfra.config.schema import PATTERN_RULES, Config
 from mcinfra.errors import ConfigError, did_you_mean
 from mcinfra.model.distributions import FAMILIES, family_hint
@@ -153,7 +154,8 @@ def apply_override(
 
     The value is read as a TOML value (``0.17``, ``"text"``, ``[1, 2]``,
     ``{ dist = "normal", mean = 0.2, sd = 0.03 }``), or taken as a string if it is not one.
-    A whole number written as a float (``2e6``) replaces an integer as an integer. Array
+    A whole number written as a float (``2e6``) replaces an integer as the integer its
+    text denotes exactly (never rounded through a float). Array
     items are addressed by index (``correlations.0.rank``). An input may be named as in
     ``[[correlations]]`` (``offering.network.cagr``, ``channel.public_sector.crossover``),
     followed by keys inside it (``offering.network.cagr.mean``). Messages start with
@@ -182,8 +184,10 @@ def apply_override(
     else:
         raise ConfigError(f"{what}: {'.'.join(keys[:-1])} is not a table", source=origin)
     integer = isinstance(old, int) and not isinstance(old, bool)
-    if integer and isinstance(value, float) and value.is_integer():
-        value = int(value)
+    if integer and isinstance(value, float):
+        # From the text, not the float: 18446744073709551617.0 must not become 2**64.
+        exact = exact_integer(text)
+        value = value if exact is None else exact
     node[last] = value
     return ".".join(keys)
 

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
+from mcinfra.config.counts import MAX_DRAWS, whole_count
 from mcinfra.model.distributions import InputSpec, Origin
 from mcinfra.model.strict import StrictModel
 
@@ -55,7 +56,7 @@ class ModelInfo(StrictModel):
 class Sampling(StrictModel):
     """``[sampling]``: how many draws, which seed, in which chunks, plain or quasi-Monte Carlo."""
 
-    draws: int = Field(default=100_000, ge=1, le=10**12)
+    draws: int = Field(default=100_000, ge=1, le=MAX_DRAWS)
     seed: int = Field(default=0, ge=0, lt=2**64)
     # Not a power of two: buffer rows a power of two apart share cache sets (docs/config.md).
     chunk_size: int = Field(default=60_000, ge=1, le=10**8)
@@ -64,6 +65,13 @@ class Sampling(StrictModel):
     # With "sobol", draws must be replicates x a power of two: checked with the run's final
     # draw count (--draws may replace this file's) by mcinfra.sampling.engine.RunSettings.
     replicates: int = Field(default=16, ge=2, le=4096)
+
+    @field_validator("draws", mode="before")
+    @classmethod
+    def _exact_draws(cls, draws: object) -> int:
+        # Read exactly: a float beyond 2**53 may be a rounded count, and a count beyond
+        # MAX_DRAWS would repeat random streams (mcinfra.config.counts).
+        return whole_count(draws, "a draw count", MAX_DRAWS)
 
 
 class Shock(StrictModel):

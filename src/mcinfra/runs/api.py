@@ -91,10 +91,11 @@ def run(
     >>> result.summary["run"]["config_overrides"]
     ['total.cagr.mode=0.18']
     """
+    from mcinfra.config.counts import MAX_DRAWS
     from mcinfra.runs.pipeline import DEFAULT_MAX_DRAWS, compute_run
     from mcinfra.sampling.engine import settings_from
 
-    draws = _whole("draws", draws)
+    draws = _whole("draws", draws, MAX_DRAWS)
     chunk_size = _whole("chunk_size", chunk_size)
     threads = _whole("threads", threads)
     replicates = _whole("replicates", replicates)
@@ -140,14 +141,22 @@ def _notify(text: str) -> None:
     print(f"mcinfra: {text}", file=sys.stderr)
 
 
-def _whole(name: str, value) -> int | None:
-    """``value`` as a positive int (``2e6`` accepted), or a UsageError naming ``name``."""
+def _whole(name: str, value, maximum: int | None = None) -> int | None:
+    """``value`` as a positive int (``2e6`` accepted), or a UsageError naming ``name``.
+
+    Read exactly (:func:`mcinfra.config.counts.whole_count`): a float beyond 2**53 is
+    refused, and so is a count above ``maximum``.
+    """
+    from mcinfra.config.counts import whole_count
+
     if value is None:
         return None
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok and math.isfinite(value) and value == int(value) and value >= 1:
-        return int(value)
-    raise UsageError(f"{name} must be a positive whole number, got {value!r}")
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise UsageError(f"{name} must be a positive whole number, got {value!r}")
+    try:
+        return whole_count(value, name, maximum)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _load(config, overrides: tuple[str, ...]) -> LoadedConfig:

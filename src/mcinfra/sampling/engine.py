@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 from mcinfra.config import LoadedConfig
+from mcinfra.config.counts import MAX_DRAWS
 from mcinfra.errors import UsageError
 from mcinfra.kernels import model as kernels
 from mcinfra.kernels.random import seed_key
@@ -46,6 +47,8 @@ class RunSettings:
             if getattr(self, name) < 1:
                 value = getattr(self, name)
                 raise UsageError(f"{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.draws > MAX_DRAWS:  # every entry point refuses it first, naming its option
+            raise UsageError(f"draws must be at most {MAX_DRAWS:,} (2**62), got {self.draws}")
         if not 0 <= self.seed < 2**64:
             raise UsageError(f"seed must be in [0, 2**64), got {self.seed}")
         if self.threads is not None and self.threads < 1:
