@@ -5,7 +5,14 @@ from __future__ import annotations
 import io
 import json
 
-from mcinfra.report.progress import LOG_EVERY_SECONDS, SHOW_AFTER_SECONDS, Progress
+import pytest
+
+from mcinfra.report.progress import (
+    LOG_EVERY_SECONDS,
+    SHOW_AFTER_SECONDS,
+    Progress,
+    format_duration,
+)
 
 
 class Terminal(io.StringIO):
@@ -46,7 +53,7 @@ def test_logs_get_periodic_plain_lines_with_the_sampling_rate():
     assert "\r" not in stream.getvalue()
     # 1e6 draws in the 3 s after the first chunk: 2e6 left take 6 s
     assert lines == [
-        "mcinfra: 2,000,000 / 4,000,000 draws (50 %), sampling at 2.00 M draws/s, 6 s left",
+        "mcinfra: 2,000,000 / 4,000,000 draws (50 %), sampling at 2.00 M draws/s, about 6 s left",
         "mcinfra: 4,000,000 / 4,000,000 draws (100 %), sampling at 2.00 M draws/s",
     ]
 
@@ -61,8 +68,8 @@ def test_a_first_chunk_that_compiles_moves_neither_the_rate_nor_the_time_left():
     clock.now += 10.0
     progress(540_000, 1_000_000, 0.27)
     line = stream.getvalue().splitlines()[-1]
-    assert (
-        line == "mcinfra: 540,000 / 1,000,000 draws (54 %), sampling at 2.00 M draws/s, 10 s left"
+    assert line == (
+        "mcinfra: 540,000 / 1,000,000 draws (54 %), sampling at 2.00 M draws/s, about 10 s left"
     )
 
 
@@ -92,7 +99,9 @@ def test_terminals_get_a_bar_with_the_sampling_rate():
     assert "1.00k/1.00k [00:00, sampling at 1.00 M draws/s]" in shown
     assert "<" not in shown  # no time left of tqdm's, which would count the first chunk
     # 400 draws in the 3 s after the first chunk: 500 left take about 4 s
-    assert progress.pace(500, 1000, clock.now - 1, 0.0005) == "sampling at 1.00 M draws/s, 4 s left"
+    assert progress.pace(500, 1000, clock.now - 1, 0.0005) == (
+        "sampling at 1.00 M draws/s, about 4 s left"
+    )
 
 
 def test_quiet_prints_nothing():
@@ -121,3 +130,40 @@ def test_the_last_rate_shown_is_the_summarys(tmp_path):
     timing = json.loads((tmp_path / "run" / "summary.json").read_text())["timing"]
     assert total == done == 6_000 and timing == summary["timing"]
     assert done / seconds == timing["draws_per_second"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (0.0, "0 s"),
+        (-3.0, "0 s"),
+        (42.4, "42 s"),
+        (99.4, "99 s"),
+        (99.5, "2 min"),  # never "100 s"
+        (5_939.0, "99 min"),
+        (5_970.0, "2 h"),
+        (170_999.0, "47 h"),
+        (171_000.0, "2 days"),
+        (729.9 * 86400, "730 days"),
+        (730 * 86400, "2 years"),
+        (578_071_424.0, "18 years"),  # issue 20's example
+        (4_611_686_018_427_387_904 / 3.3e6, "44,000 years"),  # 2**62 draws at 3.3 M/s
+        (float("inf"), "forever"),
+        (float("nan"), "forever"),
+    ],
+)
+def test_durations_read_in_the_unit_a_person_uses(seconds, shown):
+    assert format_duration(seconds) == shown
+
+
+def test_a_long_run_says_its_time_left_in_years():
+    stream, clock = io.StringIO(), Clock()
+    progress = Progress(stream, clock=clock)
+    progress(1_000_000, 10**15, 0.5)
+    clock.now += 10.0
+    progress(11_000_000, 10**15, 5.5)  # 1 M draws/s of wall time: 1e15 draws take 31.7 years
+    assert (
+        stream.getvalue()
+        .splitlines()[-1]
+        .endswith("sampling at 2.00 M draws/s, about 32 years left")
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -10,6 +11,43 @@ from typing import Any, TextIO
 SHOW_AFTER_SECONDS = 2.0  # short runs print nothing
 LOG_EVERY_SECONDS = 10.0  # plain-line interval when stderr is not a terminal
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
+_UNITS = (  # (unit, its seconds, the largest count shown before the next unit)
+    ("s", 1.0, 99.5),
+    ("min", 60.0, 99.5),
+    ("h", 3600.0, 47.5),
+    ("days", 86400.0, 730.0),
+)
+_YEAR = 365.25 * 86400.0
+
+
+def format_duration(seconds: float) -> str:
+    """A duration in the unit a person reads at a glance: ``"42 s"`` .. ``"18 years"``.
+
+    Seconds below 100, then minutes below 100, hours below 48, days below two years, then
+    years (two significant digits from 100 years on: ``"44,000 years"``). The count is
+    rounded, so callers say "about"; every unit past the first is plural by construction
+    (at least 2).
+
+    Parameters
+    ----------
+    seconds : float
+        The duration; a negative one reads as ``"0 s"``, an infinite or NaN one as
+        ``"forever"``.
+
+    Returns
+    -------
+    str
+    """
+    if not math.isfinite(seconds):
+        return "forever"
+    seconds = max(seconds, 0.0)
+    for unit, size, largest in _UNITS:
+        if seconds / size < largest:
+            return f"{seconds / size:.0f} {unit}"
+    years = seconds / _YEAR
+    if years >= 100:
+        years = round(years, 1 - math.floor(math.log10(years)))
+    return f"{years:,.0f} years"
 
 
 class Progress:
@@ -70,7 +108,10 @@ class Progress:
             )
 
     def pace(self, done: int, total: int, now: float, sampling_seconds: float) -> str:
-        """``"sampling at R M draws/s, T s left"``, the time left where it is known."""
+        """``"sampling at R M draws/s, about T left"``, the time left where it is known.
+
+        T is :func:`format_duration`'s: ``about 18 years left``, not ``578071424 s left``.
+        """
         text = (
             f"sampling at {done / sampling_seconds / 1e6:.2f} M draws/s"
             if sampling_seconds > 0
@@ -79,7 +120,7 @@ class Progress:
         first_done, first_time = self._first
         if first_done < done < total and now > first_time:
             wall_rate = (done - first_done) / (now - first_time)
-            text += f", {(total - done) / wall_rate:.0f} s left"
+            text += f", about {format_duration((total - done) / wall_rate)} left"
         return text
 
     def _update_bar(self, done: int, total: int, now: float, sampling_seconds: float) -> None:
