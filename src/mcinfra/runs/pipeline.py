@@ -38,6 +38,7 @@ from mcinfra.io.run_directory import (
     write_run_files,
     write_run_options,
 )
+from mcinfra.report.progress import format_duration
 from mcinfra.runs.reductions import Reductions
 from mcinfra.runs.result import RunResult
 from mcinfra.runs.summary import run_summary, sensitivity_rows
@@ -59,6 +60,14 @@ from mcinfra.stats.reduction import Chunk
 EXACT_QUANTILE_MEMORY = 256 * 2**20
 CHECKPOINT_SECONDS = 30.0
 DEFAULT_MAX_DRAWS = 10_000_000  # cap of a run with a target standard error
+LONG_RUN_SECONDS = 600.0
+"""A run expected to take longer says so before it samples and after its first chunk."""
+FASTEST_DRAWS_PER_SECOND = 5e7
+"""Faster than any machine samples (``mcinfra bench``: 3.3 M draws/s on 2 cores), so draws
+divided by it are a floor on a run's time, known before it starts."""
+WALL_PER_SAMPLING_SECOND = 2.0
+"""A whole run's wall time per second of sampling: the reductions take about as long
+(``mcinfra bench``: 3.3 M draws/s sampling, 1.6 M draws/s a whole run)."""
 
 
 def stopping_error(holds: int, draws: int) -> float:
@@ -211,6 +220,7 @@ def compute_run(
     if checkpoints is not None and checkpoints.resume:
         start, clock.seconds = _restore(reductions, checkpoints.path)
     last_checkpoint = time.perf_counter()
+    progress = _long_run_notices(settings, start, clock.seconds, target_se, progress, notify)
 
     def checkpoint(done: int) -> None:
         nonlocal last_checkpoint
@@ -272,6 +282,53 @@ def compute_run(
         inputs=[i.name for i in plan.inputs if not i.spec.is_fixed],
         compute_seconds=seconds,
     )
+
+
+def _long_run_notices(
+    settings: RunSettings,
+    start: int,
+    seconds: float,
+    target_se: float | None,
+    progress: ProgressCallback | None,
+    notify: Callable[[str], None] | None,
+) -> ProgressCallback | None:
+    """Tell ``notify`` now, and after the first chunk, when the run will take long.
+
+    Now: when even :data:`FASTEST_DRAWS_PER_SECOND` would take over
+    :data:`LONG_RUN_SECONDS` for the draws left after ``start`` (``seconds`` of sampling
+    done). After the first chunk: when the draws left, at that chunk's sampling pace times
+    :data:`WALL_PER_SAMPLING_SECOND`, would. Returns the callback to hand the sampler:
+    ``progress`` itself, or one that also makes the second notice.
+    """
+    if notify is None:
+        return progress
+    left = settings.draws - start
+    cap = "up to " if target_se is not None else ""  # a --target-se run may stop sooner
+    floor = left / FASTEST_DRAWS_PER_SECOND
+    if floor > LONG_RUN_SECONDS:
+        notify(
+            f"{cap}{left:,} draws to make: at least about {format_duration(floor)}, even at "
+            f"{FASTEST_DRAWS_PER_SECOND / 1e6:.0f} M draws/s; stop with Ctrl-C and ask for "
+            "fewer draws if that is too long"
+        )
+    pending = True
+
+    def forecast(done: int, total: int, sampling_seconds: float) -> None:
+        nonlocal pending
+        if pending and done > start and sampling_seconds > seconds:
+            pending = False
+            rate = (done - start) / (sampling_seconds - seconds)
+            expected = (total - done) / rate * WALL_PER_SAMPLING_SECOND
+            if expected > LONG_RUN_SECONDS:
+                notify(
+                    f"{cap}{total - done:,} draws left: about {format_duration(expected)} at "
+                    f"the first chunk's pace ({rate / 1e6:.2f} M draws/s sampling); stop with "
+                    "Ctrl-C and ask for fewer draws if that is too long"
+                )
+        if progress is not None:
+            progress(done, total, sampling_seconds)
+
+    return forecast
 
 
 def _compiled_plan(loaded: LoadedConfig, notify: Callable[[str], None] | None):
