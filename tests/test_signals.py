@@ -135,6 +135,36 @@ def test_an_interruption_between_chunks_saves_them_all(tmp_path):
     _same_files(whole, out)
 
 
+def test_a_resumed_run_stopped_again_checkpoints_again(tmp_path):
+    loaded = load_config()
+    settings = settings_from(loaded, draws=8_000, chunk_size=1_000)
+    out = tmp_path / "run"
+    for draws, signum in ((2_000, signal.SIGHUP), (5_000, signal.SIGTERM)):
+        with pytest.raises(Interrupted, match="--resume"):
+            if draws == 2_000:
+                run_to_directory(
+                    loaded,
+                    settings,
+                    out,
+                    progress=_interrupt_at(draws, signum),
+                    checkpoint_seconds=1e9,
+                    shield=_open,
+                )
+            else:
+                pipeline.resume_run(
+                    out,
+                    progress=_interrupt_at(draws, signum),
+                    checkpoint_seconds=1e9,
+                    shield=_open,
+                )
+        (checkpoint,) = tmp_path.glob(".run.partial-*/" + CHECKPOINT)
+        assert _draws_done(checkpoint) == draws
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0
+    whole = tmp_path / "whole"
+    run_to_directory(loaded, settings, whole)
+    _same_files(whole, out)
+
+
 def test_without_a_shield_only_periodic_checkpoints_are_kept(tmp_path):
     # An interruption may then come mid-chunk: saving the reductions could keep half of one.
     loaded = load_config()
