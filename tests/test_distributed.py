@@ -95,3 +95,38 @@ def test_a_client_needs_workers_or_an_address():
     needs = "needs a number of local workers or a scheduler address"
     with pytest.raises(ValueError, match=needs), dask_client():
         pass
+
+
+def test_cluster_run_stopped_by_a_signal_checkpoints_at_once(tmp_path, client):
+    import signal
+    from contextlib import nullcontext
+
+    import numpy as np
+
+    from mcinfra.errors import Interrupted
+    from mcinfra.io.run_directory import CHECKPOINT
+
+    def stop(done, total, seconds):
+        if done >= 9_000:
+            raise Interrupted(signum=signal.SIGTERM)
+
+    loaded = load_config()
+    settings = settings_from(loaded, draws=24_000, chunk_size=3_000, seed=7)
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    run_to_directory(loaded, settings, local)
+    with pytest.raises(Interrupted, match="--resume"):
+        run_to_directory(
+            loaded,
+            settings,
+            remote,
+            client=client,
+            progress=stop,
+            checkpoint_seconds=1e9,
+            shield=nullcontext,
+        )
+    (checkpoint,) = tmp_path.glob(".remote.partial-*/" + CHECKPOINT)
+    with np.load(checkpoint) as saved:
+        assert int(saved["draws_done"]) == 9_000
+    assert main(["run", "--resume", str(remote), "--quiet"]) == 0
+    for name in FILES:
+        assert (local / name).read_bytes() == (remote / name).read_bytes(), name

@@ -4,12 +4,68 @@ from __future__ import annotations
 
 import argparse
 import gc
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from mcinfra.errors import McinfraError, UsageError
+from mcinfra.errors import Interrupted, McinfraError, UsageError
 
 EXIT_USAGE = 2
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # Ctrl-C, a scheduler's time limit, a hang-up
+
+
+class StopSignals:
+    """While entered, SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` in this process.
+
+    A run treats that as Ctrl-C: it keeps a resumable checkpoint and the command exits with
+    128 + the signal's number (130, 143, 129). :meth:`shield` is the run's
+    :data:`mcinfra.runs.pipeline.Shield`: a signal arriving inside it is raised at its end,
+    so a chunk is never half reduced. A signal that was ignored (``nohup``) stays ignored,
+    and the previous handlers are restored on exit. Only the main thread can install
+    handlers; elsewhere (a test's thread) nothing changes.
+    """
+
+    def __init__(self) -> None:
+        self._previous: dict[signal.Signals, object] = {}
+        self._depth = 0
+        self._pending: int | None = None
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for name in STOP_SIGNALS:
+            number = getattr(signal, name, None)  # no SIGHUP on Windows
+            if number is None or signal.getsignal(number) is signal.SIG_IGN:
+                continue
+            self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self._depth:
+            if self._pending is None:
+                self._pending = signum
+            return
+        raise Interrupted(signum=signum)
+
+    @contextmanager
+    def shield(self) -> Iterator[None]:
+        """Hold back the signals' exception until the block ends."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        if not self._depth and self._pending is not None:
+            signum, self._pending = self._pending, None
+            raise Interrupted(signum=signum)
 
 
 def _add_set(parser: argparse.ArgumentParser) -> None:
@@ -267,9 +323,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mcinfra: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
-        message = str(exc) or "interrupted; nothing was written"
+        by = f" by {exc.name}" if isinstance(exc, Interrupted) else ""
+        message = str(exc) or f"interrupted{by}; nothing was written"
         print(f"mcinfra: {message}", file=sys.stderr)
-        return 130
+        return 128 + getattr(exc, "signum", signal.SIGINT)
     except BrokenPipeError:  # output piped into a program that stopped reading (e.g. head)
         import os
 
@@ -303,7 +360,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     out = args.out if args.out is not None else Path("reports") / loaded.config.model.name
     progress = Progress(enabled=not args.quiet)
-    with _cluster(args) as client:
+    with _cluster(args) as client, StopSignals() as signals:
         summary = run_to_directory(
             loaded,
             settings,
@@ -318,6 +375,7 @@ def _run(args: argparse.Namespace) -> int:
             report=not args.no_report,
             log=args.log,
             notify=_notifier(args),
+            shield=signals.shield,
         )
     progress.close()
     _print_summary(summary, out)
@@ -480,7 +538,7 @@ def _resume(args: argparse.Namespace) -> int:
     if given:
         raise UsageError(f"--resume continues a run with its own settings; drop {', '.join(given)}")
     progress = Progress(enabled=not args.quiet)
-    with _cluster(args) as client:
+    with _cluster(args) as client, StopSignals() as signals:
         summary = resume_run(
             args.resume,
             threads=args.threads,
@@ -489,6 +547,7 @@ def _resume(args: argparse.Namespace) -> int:
             client=client,
             checkpoint_seconds=args.checkpoint_every,
             notify=_notifier(args),
+            shield=signals.shield,
         )
     progress.close()
     _print_summary(summary, args.resume)

@@ -40,6 +40,36 @@ class UsageError(McinfraError, ValueError):
     """A command-line argument is out of range or inconsistent."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by a signal (SIGINT, SIGTERM or SIGHUP): exit status 128 + ``signum``.
+
+    A ``KeyboardInterrupt``, so that everything that keeps a resumable checkpoint for
+    Ctrl-C does so for a scheduler's SIGTERM too. Only the command line raises it, from its
+    signal handlers.
+
+    Parameters
+    ----------
+    message : str
+        What to tell the user (empty: nothing more than the signal's name).
+    signum : int
+        The signal's number.
+    """
+
+    def __init__(self, message: str = "", signum: int = 2) -> None:
+        super().__init__(message)
+        self.signum = int(signum)
+
+    @property
+    def name(self) -> str:
+        """The signal's name, e.g. ``"SIGTERM"``."""
+        import signal
+
+        try:
+            return signal.Signals(self.signum).name
+        except ValueError:
+            return f"signal {self.signum}"
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or an empty string.
 

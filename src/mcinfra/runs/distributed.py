@@ -15,7 +15,7 @@ import functools
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from mcinfra.config import LoadedConfig, parse_config
 from mcinfra.errors import UsageError
@@ -61,12 +61,15 @@ def stream_distributed(
     start: int = 0,
     after_chunk: Callable[[int], None] | None = None,
     clock: SamplingClock | None = None,
+    shield: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> tuple[float, int]:
     """Like :func:`mcinfra.sampling.engine.stream`, with each chunk a task on ``client``'s cluster.
 
     At most two chunks per worker are in flight; results are absorbed in draw order.
-    Returns the workers' total sampling seconds and the draws done.
+    Returns the workers' total sampling seconds and the draws done. Each chunk is absorbed
+    (and ``after_chunk`` called) inside ``shield()`` (see :data:`mcinfra.runs.pipeline.Shield`).
     """
+    guard = shield if shield is not None else nullcontext
     bounds = deque(chunk_bounds(settings, start))
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     pending: deque = deque()
@@ -93,11 +96,12 @@ def stream_distributed(
         while pending:
             first, last, future = pending.popleft()
             state, seconds = future.result()
-            reductions.absorb(first, state)
-            clock.seconds += seconds
-            done = last
-            if after_chunk is not None:
-                after_chunk(done)
+            with guard():  # an interruption waits for the whole chunk
+                reductions.absorb(first, state)
+                clock.seconds += seconds
+                done = last
+                if after_chunk is not None:
+                    after_chunk(done)
             if progress is not None:
                 progress(done, settings.draws, clock.seconds)
             if stop is not None and stop():

@@ -16,6 +16,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from mcinfra.config import LoadedConfig, load_config
 from mcinfra.config.structure import list_inputs, list_series
-from mcinfra.errors import UsageError
+from mcinfra.errors import Interrupted, UsageError
 from mcinfra.io.run_directory import (
     CHECKPOINT,
     CONFIG,
@@ -68,6 +69,13 @@ divided by it are a floor on a run's time, known before it starts."""
 WALL_PER_SAMPLING_SECOND = 2.0
 """A whole run's wall time per second of sampling: the reductions take about as long
 (``mcinfra bench``: 3.3 M draws/s sampling, 1.6 M draws/s a whole run)."""
+
+Shield = Callable[[], AbstractContextManager[object]]
+"""A context that no interruption enters: the command line's signal handlers wait for its end.
+
+A run reduces each chunk and saves checkpoints inside it; with one, an interruption finds
+the reductions as of a complete chunk, and the run saves them at once.
+"""
 
 
 def stopping_error(holds: int, draws: int) -> float:
@@ -156,11 +164,14 @@ class Checkpoints:
     """Where and how often a run saves the state of its reductions.
 
     With ``resume`` the run first continues from the checkpoint already at ``path``.
+    ``sampled``, once every draw is reduced, receives a function that saves the final
+    state: what the caller calls when interrupted later (while writing the run's files).
     """
 
     path: Path
     every: float = CHECKPOINT_SECONDS
     resume: bool = False
+    sampled: Callable[[Callable[[], None]], None] | None = None
 
 
 def compute_run(
@@ -173,6 +184,7 @@ def compute_run(
     client=None,
     checkpoints: Checkpoints | None = None,
     draws_to: Path | None = None,
+    shield: Shield | None = None,
 ) -> RunResult:
     """Sample and reduce a run; return its answers in memory.
 
@@ -197,6 +209,11 @@ def compute_run(
         Save (and with ``resume``, first load) the reductions' state.
     draws_to : Path, optional
         Also stream every draw into this zarr store.
+    shield : callable, optional
+        A :data:`Shield` (the command line's, for its signals): each chunk is reduced inside
+        it, and an interruption (``KeyboardInterrupt``) once sampling started saves a
+        checkpoint of every complete chunk at once. Without it an interruption may come
+        mid-chunk, so only the periodic checkpoints are kept.
 
     Returns
     -------
@@ -221,20 +238,28 @@ def compute_run(
         start, clock.seconds = _restore(reductions, checkpoints.path)
     last_checkpoint = time.perf_counter()
     progress = _long_run_notices(settings, start, clock.seconds, target_se, progress, notify)
+    guard = shield if shield is not None else nullcontext
+    reduced = start  # draws of the complete chunks in the reductions
+
+    def save() -> None:
+        assert checkpoints is not None
+        save_checkpoint(checkpoints.path, reductions.state(), reduced, clock.seconds)
 
     def checkpoint(done: int) -> None:
-        nonlocal last_checkpoint
+        nonlocal last_checkpoint, reduced
+        reduced = done
         if checkpoints is None or writer is not None:
             return
         if time.perf_counter() - last_checkpoint >= checkpoints.every:
-            save_checkpoint(checkpoints.path, reductions.state(), done, clock.seconds)
+            save()
             last_checkpoint = time.perf_counter()
 
     def on_chunk(first, values, inputs, scores, gap):
-        reductions.add(Chunk(first, values, inputs, scores, gap))
-        if writer is not None:
-            writer.write(to_dataset(plan, values, inputs, scores, first, attrs))
-        checkpoint(first + values.shape[-1])
+        with guard():  # an interruption waits for the whole chunk
+            reductions.add(Chunk(first, values, inputs, scores, gap))
+            if writer is not None:
+                writer.write(to_dataset(plan, values, inputs, scores, first, attrs))
+            checkpoint(first + values.shape[-1])
 
     def target_met() -> bool:
         return target_se is not None and all(
@@ -243,17 +268,26 @@ def compute_run(
         )
 
     cap = settings.draws
-    if client is None:
-        _, done = stream(
-            plan, settings, on_chunk, progress, stop=target_met, start=start, clock=clock
-        )
-    else:
-        from mcinfra.runs.distributed import stream_distributed
+    saves_at_once = shield is not None and checkpoints is not None and writer is None
+    try:
+        if client is None:
+            _, done = stream(
+                plan, settings, on_chunk, progress, stop=target_met, start=start, clock=clock
+            )
+        else:
+            from mcinfra.runs.distributed import stream_distributed
 
-        _, done = stream_distributed(
-            client, loaded, settings, exact, reductions, progress, target_met, start,
-            after_chunk=checkpoint, clock=clock,
-        )  # fmt: skip
+            _, done = stream_distributed(
+                client, loaded, settings, exact, reductions, progress, target_met, start,
+                after_chunk=checkpoint, clock=clock, shield=shield,
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        if saves_at_once and reduced > start:  # the checkpoint at ``start`` holds the rest
+            with guard():
+                save()
+        raise
+    if saves_at_once and checkpoints is not None and checkpoints.sampled is not None:
+        checkpoints.sampled(save)
     settings = dataclasses.replace(settings, draws=done)
     attrs["draws"] = done
     if writer is not None:
@@ -374,6 +408,7 @@ def run_to_directory(
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
     client=None,
     replace: bool = True,
+    shield: Shield | None = None,
 ) -> dict:
     """Run and write ``out`` atomically; return the summary (``summary.json``'s content).
 
@@ -381,9 +416,10 @@ def run_to_directory(
     every ``checkpoint_seconds`` the state of every reduction is saved there; an
     interrupted run keeps that directory and ``resume`` (see
     :func:`mcinfra.io.run_directory.find_interrupted`) continues it to the result an
-    uninterrupted run gives. Runs that save draws are not checkpointed. An existing run at
-    ``out`` is replaced only with ``replace``; a non-empty directory that holds no run
-    never is.
+    uninterrupted run gives. With a ``shield`` (see :func:`compute_run`) an interruption
+    any time after the first chunk saves a checkpoint at once, and one before it leaves
+    nothing. Runs that save draws are not checkpointed. An existing run at ``out`` is
+    replaced only with ``replace``; a non-empty directory that holds no run never is.
     """
     check_target(out, replace)
     if save_draws:
@@ -392,6 +428,7 @@ def run_to_directory(
         raise UsageError("--save-draws writes from one process; it cannot be combined with dask")
     check_options(loaded, settings, target_se, quantiles)
     checkpoint_file: Path | None = None
+    save_sampled: list[Callable[[], None]] = []  # saves the state once every draw is reduced
 
     def resumable() -> bool:
         return checkpoint_file is not None and checkpoint_file.exists()
@@ -415,33 +452,49 @@ def run_to_directory(
             started = time.perf_counter()
             if not save_draws:
                 checkpoint_file = staging / CHECKPOINT
-            result = compute_run(
-                loaded,
-                settings,
-                target_se=target_se,
-                quantiles=quantiles,
-                progress=progress,
-                notify=notify,
-                client=client,
-                checkpoints=(
-                    Checkpoints(checkpoint_file, checkpoint_seconds, resume is not None)
-                    if checkpoint_file is not None
-                    else None
-                ),
-                draws_to=staging / DRAWS if save_draws else None,
-            )
-            summary = result.run_summary.to_dict()
-            write_run_files(staging, summary, result.table, result.sensitivity_rows, None, started)
-            if report:
-                from mcinfra.report.build import build_report
+            try:
+                result = compute_run(
+                    loaded,
+                    settings,
+                    target_se=target_se,
+                    quantiles=quantiles,
+                    progress=progress,
+                    notify=notify,
+                    client=client,
+                    checkpoints=(
+                        Checkpoints(
+                            checkpoint_file,
+                            checkpoint_seconds,
+                            resume is not None,
+                            sampled=save_sampled.append,
+                        )
+                        if checkpoint_file is not None
+                        else None
+                    ),
+                    draws_to=staging / DRAWS if save_draws else None,
+                    shield=shield,
+                )
+                summary = result.run_summary.to_dict()
+                write_run_files(
+                    staging, summary, result.table, result.sensitivity_rows, None, started
+                )
+                if report:
+                    from mcinfra.report.build import build_report
 
-                build_report(staging, log=log, notify=notify)
-    except KeyboardInterrupt:
+                    build_report(staging, log=log, notify=notify)
+            except KeyboardInterrupt:
+                if save_sampled:  # interrupted while writing the files: keep every draw
+                    with shield() if shield is not None else nullcontext():
+                        save_sampled[0]()
+                raise
+    except KeyboardInterrupt as exc:
         if not resumable():
             raise
-        raise KeyboardInterrupt(
-            f"interrupted; the draws up to the last checkpoint are kept: continue with "
-            f"mcinfra run --resume {out}"
+        by = f" by {exc.name}" if isinstance(exc, Interrupted) else ""
+        raise Interrupted(
+            f"interrupted{by}; the draws up to the last checkpoint are kept: continue with "
+            f"mcinfra run --resume {out}",
+            getattr(exc, "signum", 2),  # Ctrl-C's SIGINT for a plain KeyboardInterrupt
         ) from None
     return summary
 
@@ -454,12 +507,14 @@ def resume_run(
     client=None,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
     notify: Callable[[str], None] | None = None,
+    shield: Shield | None = None,
 ) -> dict:
     """Continue the interrupted run of ``out`` from its last checkpoint; return its summary.
 
     The run keeps its own configuration and options (those of ``run-options.json``);
-    ``threads``, ``progress``, ``notify``, ``client`` and the checkpoint interval do not
-    change its result and may differ. Without ``report`` no report is drawn, whatever the run asked.
+    ``threads``, ``progress``, ``notify``, ``client``, ``shield`` and the checkpoint
+    interval do not change its result and may differ. Without ``report`` no report is drawn,
+    whatever the run asked.
     """
     staging = find_interrupted(out)
     options = read_run_options(staging)
@@ -487,4 +542,5 @@ def resume_run(
         log=options["log"],
         resume=staging,
         checkpoint_seconds=checkpoint_seconds,
+        shield=shield,
     )
