@@ -56,8 +56,10 @@ def test_report_holds_every_figure_and_table_and_nothing_external(run_dir):
     page = (run_dir / "report.html").read_text()
     for name in FIGURES:
         assert f"<figure id='{name}'>" in page, name
-        assert (run_dir / "figures" / f"{name}.png").stat().st_size > 1000
         assert (run_dir / "figures" / f"{name}.svg").exists()
+        # PNGs only where asked (--png), and the README's figure
+        assert (run_dir / "figures" / f"{name}.png").exists() == (name == "fan_total")
+    assert (run_dir / "figures" / "fan_total.png").stat().st_size > 1000
     assert "Executive summary" in page and "Assumptions" in page
     assert page.count("<li>") == 5  # one sentence per prediction
     assert "offering.network.cagr" in page and "mixed" in page and "assumption" in page
@@ -81,6 +83,18 @@ def test_assumptions_show_every_rank_correlation(run_dir):
     page = (run_dir / "report.html").read_text()
     assert "<h3>Rank correlations</h3>" in page
     assert "<td>offering.compute.cagr</td><td>offering.network.cagr</td><td>0.3</td>" in page
+
+
+def test_report_png_option_writes_every_figure_as_png(run_dir, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    assert main(["report", str(copy), "--quiet", "--png"]) == 0
+    for name in FIGURES:
+        assert (copy / "figures" / f"{name}.png").stat().st_size > 1000, name
+    svgs = len(list((copy / "figures").glob("*.svg")))
+    assert f"and {2 * svgs} figure files" in capsys.readouterr().out
+    assert main(["report", str(copy), "--quiet"]) == 0  # stale PNGs do not stay behind
+    assert sorted(p.name for p in (copy / "figures").glob("*.png")) == ["fan_total.png"]
 
 
 def test_embedded_images_are_valid_svg(run_dir):
@@ -177,7 +191,7 @@ def test_report_command_shows_what_it_draws_unless_quiet(run_dir, tmp_path, caps
     assert main(["report", str(copy)]) == 0
     captured = capsys.readouterr()
     lines = captured.err.splitlines()
-    count = len(list((run_dir / "figures").glob("*.png")))
+    count = len(list((run_dir / "figures").glob("*.svg")))
     assert lines[0] == f"mcinfra: report: drawing figure 1 of {count}, fan_total"
     drawn = [
         re.fullmatch(rf"mcinfra: report: drawing figure \d+ of {count}, (\w+)", line)

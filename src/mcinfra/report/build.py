@@ -1,4 +1,4 @@
-"""Assemble the report: figures (PNG and SVG), a self-contained report.html, report.md."""
+"""Assemble the report: figures (SVG, PNG where asked), a self-contained report.html, report.md."""
 
 from __future__ import annotations
 
@@ -122,6 +122,10 @@ def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
     return out
 
 
+# PNGs drawn whatever is asked: the README shows this one
+ALWAYS_PNG = ("fan_total",)
+
+
 def _svg_file(fig) -> str:
     """The figure as an SVG file's text (no date, so identical run to run)."""
     buffer = StringIO()
@@ -174,9 +178,12 @@ def _figure_plan(data: ReportData, rows: list[dict], log: bool) -> list[tuple[st
 
 
 def build_report(
-    run_dir: Path, log: bool = False, notify: Callable[[str], None] | None = None
+    run_dir: Path,
+    log: bool = False,
+    notify: Callable[[str], None] | None = None,
+    png: bool = False,
 ) -> list[Path]:
-    """Write report.html, report.md and figures/*.png|svg into ``run_dir``; return them.
+    """Write report.html, report.md and figures/*.svg (and PNGs) into ``run_dir``; return them.
 
     Parameters
     ----------
@@ -186,6 +193,9 @@ def build_report(
         Log scale on the fan charts.
     notify : callable, optional
         Called with a line naming each figure as it is drawn, then the pages.
+    png : bool
+        Also write every figure as a PNG file; without it only those of :data:`ALWAYS_PNG`
+        are (a PNG costs as much to draw as the SVG).
 
     Returns
     -------
@@ -206,11 +216,14 @@ def build_report(
         if notify is not None:
             notify(f"report: drawing figure {number} of {len(plan)}, {name}")
         fig = build()
-        png = figure_dir / f"{name}.png"
-        figures.save(fig, png, dpi=110)
+        if png or name in ALWAYS_PNG:
+            figures.save(fig, figure_dir / f"{name}.png", dpi=110)
+            written.append(figure_dir / f"{name}.png")
+        else:  # an earlier report's PNG would no longer match the figure
+            (figure_dir / f"{name}.png").unlink(missing_ok=True)
         text = _svg_file(fig)  # rendered once, for the file and the page
         (figure_dir / f"{name}.svg").write_text(text, encoding="utf-8")
-        written += [png, figure_dir / f"{name}.svg"]
+        written.append(figure_dir / f"{name}.svg")
         svgs[name] = (title, text[text.index("<svg") :])
     if notify is not None:
         notify("report: writing report.html and report.md")
