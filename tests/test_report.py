@@ -6,6 +6,7 @@ import base64
 import contextlib
 import io
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -183,6 +184,37 @@ def test_figures_keep_their_style_without_changing_rcparams():
     after = {key: repr(value) for key, value in dict.items(matplotlib.rcParams)}
     assert before == after
     assert fig.axes[0].xaxis.label.get_fontsize() == figures.STYLE["font.size"]
+
+
+_PARALLEL = """
+import sys
+from pathlib import Path
+from mcinfra.report import build
+assert build._workers(14) == min(14, int(sys.argv[3])), build._workers(14)
+build.build_report(Path(sys.argv[1]))  # figures drawn in forked workers
+build._workers = lambda count: 0
+build.build_report(Path(sys.argv[2]))  # and here
+"""
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods() or len(os.sched_getaffinity(0)) < 2,
+    reason="figures are drawn in forked workers only where fork and two cores exist",
+)
+def test_figures_drawn_in_worker_processes_equal_those_drawn_in_one(run_dir, tmp_path):
+    copies = [tmp_path / "workers", tmp_path / "one"]
+    for copy in copies:
+        shutil.copytree(run_dir, copy)
+    env = dict(os.environ, PYTHONPATH=str(Path(mcinfra.__file__).parents[1]))
+    cores = str(len(os.sched_getaffinity(0)))
+    subprocess.run(
+        [sys.executable, "-c", _PARALLEL, *map(str, copies), cores],
+        capture_output=True, text=True, env=env, timeout=300, check=True,
+    )  # fmt: skip
+    names = sorted(p.name for p in (copies[0] / "figures").iterdir())
+    assert names == sorted(p.name for p in (copies[1] / "figures").iterdir())
+    for name in ["report.html", "report.md", *(f"figures/{n}" for n in names)]:
+        assert (copies[0] / name).read_bytes() == (copies[1] / name).read_bytes(), name
 
 
 def test_report_command_shows_what_it_draws_unless_quiet(run_dir, tmp_path, capsys):
