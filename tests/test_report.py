@@ -98,6 +98,15 @@ def test_report_png_option_writes_every_figure_as_png(run_dir, tmp_path, capsys)
     assert sorted(p.name for p in (copy / "figures").glob("*.png")) == ["fan_total.png"]
 
 
+def test_run_png_option_writes_every_figure_as_png(tmp_path):
+    out = tmp_path / "run"
+    args = ["run", "--draws", "2000", "--chunk-size", "1000", "--out", str(out), "--quiet"]
+    assert main([*args, "--png"]) == 0
+    svgs = sorted(p.stem for p in (out / "figures").glob("*.svg"))
+    assert sorted(p.stem for p in (out / "figures").glob("*.png")) == svgs
+    assert set(FIGURES) <= set(svgs)
+
+
 def test_embedded_images_are_valid_svg(run_dir):
     page = (run_dir / "report.html").read_text()
     svgs = re.findall(r"<svg.*?</svg>", page, flags=re.S)
