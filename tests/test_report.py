@@ -6,6 +6,7 @@ import base64
 import contextlib
 import io
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -56,8 +57,10 @@ def test_report_holds_every_figure_and_table_and_nothing_external(run_dir):
     page = (run_dir / "report.html").read_text()
     for name in FIGURES:
         assert f"<figure id='{name}'>" in page, name
-        assert (run_dir / "figures" / f"{name}.png").stat().st_size > 1000
         assert (run_dir / "figures" / f"{name}.svg").exists()
+        # PNGs only where asked (--png), and the README's figure
+        assert (run_dir / "figures" / f"{name}.png").exists() == (name == "fan_total")
+    assert (run_dir / "figures" / "fan_total.png").stat().st_size > 1000
     assert "Executive summary" in page and "Assumptions" in page
     assert page.count("<li>") == 5  # one sentence per prediction
     assert "offering.network.cagr" in page and "mixed" in page and "assumption" in page
@@ -81,6 +84,27 @@ def test_assumptions_show_every_rank_correlation(run_dir):
     page = (run_dir / "report.html").read_text()
     assert "<h3>Rank correlations</h3>" in page
     assert "<td>offering.compute.cagr</td><td>offering.network.cagr</td><td>0.3</td>" in page
+
+
+def test_report_png_option_writes_every_figure_as_png(run_dir, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    assert main(["report", str(copy), "--quiet", "--png"]) == 0
+    for name in FIGURES:
+        assert (copy / "figures" / f"{name}.png").stat().st_size > 1000, name
+    svgs = len(list((copy / "figures").glob("*.svg")))
+    assert f"and {2 * svgs} figure files" in capsys.readouterr().out
+    assert main(["report", str(copy), "--quiet"]) == 0  # stale PNGs do not stay behind
+    assert sorted(p.name for p in (copy / "figures").glob("*.png")) == ["fan_total.png"]
+
+
+def test_run_png_option_writes_every_figure_as_png(tmp_path):
+    out = tmp_path / "run"
+    args = ["run", "--draws", "2000", "--chunk-size", "1000", "--out", str(out), "--quiet"]
+    assert main([*args, "--png"]) == 0
+    svgs = sorted(p.stem for p in (out / "figures").glob("*.svg"))
+    assert sorted(p.stem for p in (out / "figures").glob("*.png")) == svgs
+    assert set(FIGURES) <= set(svgs)
 
 
 def test_embedded_images_are_valid_svg(run_dir):
@@ -171,13 +195,44 @@ def test_figures_keep_their_style_without_changing_rcparams():
     assert fig.axes[0].xaxis.label.get_fontsize() == figures.STYLE["font.size"]
 
 
+_PARALLEL = """
+import sys
+from pathlib import Path
+from mcinfra.report import build
+assert build._workers(14) == min(14, int(sys.argv[3])), build._workers(14)
+build.build_report(Path(sys.argv[1]))  # figures drawn in forked workers
+build._workers = lambda count: 0
+build.build_report(Path(sys.argv[2]))  # and here
+"""
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods() or len(os.sched_getaffinity(0)) < 2,
+    reason="figures are drawn in forked workers only where fork and two cores exist",
+)
+def test_figures_drawn_in_worker_processes_equal_those_drawn_in_one(run_dir, tmp_path):
+    copies = [tmp_path / "workers", tmp_path / "one"]
+    for copy in copies:
+        shutil.copytree(run_dir, copy)
+    env = dict(os.environ, PYTHONPATH=str(Path(mcinfra.__file__).parents[1]))
+    cores = str(len(os.sched_getaffinity(0)))
+    subprocess.run(
+        [sys.executable, "-c", _PARALLEL, *map(str, copies), cores],
+        capture_output=True, text=True, env=env, timeout=300, check=True,
+    )  # fmt: skip
+    names = sorted(p.name for p in (copies[0] / "figures").iterdir())
+    assert names == sorted(p.name for p in (copies[1] / "figures").iterdir())
+    for name in ["report.html", "report.md", *(f"figures/{n}" for n in names)]:
+        assert (copies[0] / name).read_bytes() == (copies[1] / name).read_bytes(), name
+
+
 def test_report_command_shows_what_it_draws_unless_quiet(run_dir, tmp_path, capsys):
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
     assert main(["report", str(copy)]) == 0
     captured = capsys.readouterr()
     lines = captured.err.splitlines()
-    count = len(list((run_dir / "figures").glob("*.png")))
+    count = len(list((run_dir / "figures").glob("*.svg")))
     assert lines[0] == f"mcinfra: report: drawing figure 1 of {count}, fan_total"
     drawn = [
         re.fullmatch(rf"mcinfra: report: drawing figure \d+ of {count}, (\w+)", line)

@@ -205,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--log", action="store_true", help="log scale on the report's fan charts")
     run.add_argument(
+        "--png",
+        action="store_true",
+        help="also write every report figure as PNG (default: only figures/fan_total.png)",
+    )
+    run.add_argument(
         "--target-se",
         type=_probability_error,
         metavar="SE",
@@ -274,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
     report.add_argument("--log", action="store_true", help="log scale on the fan charts")
     report.add_argument("--quiet", action="store_true", help="print no progress")
+    report.add_argument(
+        "--png",
+        action="store_true",
+        help="also write every figure as PNG (default: only figures/fan_total.png)",
+    )
 
     whatif = commands.add_parser(
         "whatif", help="P(prediction | condition) over the same draws as a finished run"
@@ -374,6 +384,7 @@ def _run(args: argparse.Namespace) -> int:
             progress=progress,
             report=not args.no_report,
             log=args.log,
+            png=args.png,
             notify=_notifier(args),
             shield=signals.shield,
         )
@@ -575,7 +586,7 @@ def _print_summary(summary: dict, out: Path) -> None:
 def _report(args: argparse.Namespace) -> int:
     from mcinfra.report.build import build_report
 
-    written = build_report(args.run_dir, log=args.log, notify=_notifier(args))
+    written = build_report(args.run_dir, log=args.log, notify=_notifier(args), png=args.png)
     print(f"wrote {written[0]}, {written[1].name} and {len(written) - 2} figure files")
     return 0
 

@@ -1,10 +1,11 @@
-"""Assemble the report: figures (PNG and SVG), a self-contained report.html, report.md."""
+"""Assemble the report: figures (SVG, PNG where asked), a self-contained report.html, report.md."""
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -122,6 +123,10 @@ def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
     return out
 
 
+# PNGs drawn whatever is asked: the README shows this one
+ALWAYS_PNG = ("fan_total",)
+
+
 def _svg_file(fig) -> str:
     """The figure as an SVG file's text (no date, so identical run to run)."""
     buffer = StringIO()
@@ -135,15 +140,19 @@ def _svg(fig) -> str:
     return text[text.index("<svg") :]
 
 
-def _figure_plan(data: ReportData, rows: list[dict], log: bool) -> list[tuple[str, str, Callable]]:
-    """(name, title, builder) of every figure of the report, in the page's order."""
+def _figure_plan(data: ReportData, rows: list[dict], log: bool) -> list[tuple[str, str, tuple]]:
+    """(name, title, (builder, args)) of every figure of the report, in the page's order.
+
+    ``builder`` names a function of :mod:`mcinfra.report.figures`, called with ``args``;
+    names and plain data (not closures) so that a worker process can draw the figure.
+    """
     unit = data.config.model.unit
-    plan: list[tuple[str, str, Callable]] = [
-        (name, title, lambda p=panels, t=title: figures.fan_charts(p, t, unit, log=log))
+    plan: list[tuple[str, str, tuple]] = [
+        (name, title, ("fan_charts", (panels, title, unit, log)))
         for name, title, panels in _fan_panels(data)
     ]
     if rows:
-        plan.append(("probabilities", "Predictions", lambda: figures.probability_chart(rows)))
+        plan.append(("probabilities", "Predictions", ("probability_chart", (rows,))))
         for row in rows:
             drivers = [d for d in data.sensitivity if d["prediction"] == row["id"]]
             drivers = [
@@ -160,23 +169,90 @@ def _figure_plan(data: ReportData, rows: list[dict], log: bool) -> list[tuple[st
                     (
                         f"tornado_{row['id']}",
                         f"{row['id']}: drivers",
-                        lambda i=row["id"], d=drivers: figures.tornado(i, d),
+                        ("tornado", (row["id"], drivers)),
                     )
                 )
     crossovers = data.summary.get("crossovers")
     if crossovers:
-        plan.append(("crossover", "Crossover year", lambda: figures.crossover_chart(crossovers)))
+        plan.append(("crossover", "Crossover year", ("crossover_chart", (crossovers,))))
     if data.convergence:
-        plan.append(
-            ("convergence", "Convergence", lambda: figures.convergence_chart(data.convergence))
-        )
+        plan.append(("convergence", "Convergence", ("convergence_chart", (data.convergence,))))
     return plan
 
 
+def _draw(job: tuple[str, tuple, Path | None]) -> str:
+    """Draw one figure, write its PNG when ``job`` names one, return its SVG file's text."""
+    builder, args, png = job
+    fig = getattr(figures, builder)(*args)
+    if png is not None:
+        figures.save(fig, png, dpi=110)
+    return _svg_file(fig)  # rendered once, for the file and the page
+
+
+def _workers(count: int) -> int:
+    """How many worker processes draw ``count`` figures: 0 (draw here) or up to the cores.
+
+    Workers are forked, so they start at once with matplotlib already imported; a process
+    whose numba threads are running (a run that has just sampled) is not forked, since
+    forking a process with live OpenMP threads can hang the child.
+    """
+    import multiprocessing
+    import os
+
+    if "fork" not in multiprocessing.get_all_start_methods() or count < 4:
+        return 0  # a few figures draw faster than a pool starts
+    parallel = sys.modules.get("numba.np.ufunc.parallel")
+    if parallel is not None and getattr(parallel, "_is_initialized", True):
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    return min(cores, count) if cores > 1 else 0
+
+
+def _draw_all(
+    jobs: list[tuple[str, tuple, Path | None]], announce: Callable[[int], None]
+) -> Iterator[str]:
+    """Each job's SVG text, in order, drawn across the cores where that pays."""
+    workers = _workers(len(jobs))
+    if workers == 0:
+        for number, job in enumerate(jobs):
+            announce(number)
+            yield _draw(job)
+        return
+    import multiprocessing
+
+    # matplotlib imported once, here, and inherited by the forked workers
+    import matplotlib.backends.backend_agg
+    import matplotlib.backends.backend_svg
+    import matplotlib.figure  # noqa: F401
+
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        # the costliest first, so that no worker is left with a slow figure at the end
+        order = sorted(range(len(jobs)), key=lambda i: -_cost(jobs[i]))
+        pending = {i: pool.apply_async(_draw, (jobs[i],)) for i in order}
+        for number in range(len(jobs)):
+            text = pending[number].get()
+            announce(number)
+            yield text
+
+
+def _cost(job: tuple[str, tuple, Path | None]) -> int:
+    """A figure's drawing time, roughly, in axes: its panels (a log axis counts three)."""
+    builder, args, _ = job
+    if builder == "fan_charts":
+        return len(args[0])
+    if builder == "convergence_chart":
+        return 3 * len(args[0])  # minor ticks and labels on every log axis
+    return 1
+
+
 def build_report(
-    run_dir: Path, log: bool = False, notify: Callable[[str], None] | None = None
+    run_dir: Path,
+    log: bool = False,
+    notify: Callable[[str], None] | None = None,
+    png: bool = False,
 ) -> list[Path]:
-    """Write report.html, report.md and figures/*.png|svg into ``run_dir``; return them.
+    """Write report.html, report.md and figures/*.svg (and PNGs) into ``run_dir``; return them.
 
     Parameters
     ----------
@@ -186,6 +262,9 @@ def build_report(
         Log scale on the fan charts.
     notify : callable, optional
         Called with a line naming each figure as it is drawn, then the pages.
+    png : bool
+        Also write every figure as a PNG file; without it only those of :data:`ALWAYS_PNG`
+        are (a PNG costs as much to draw as the SVG).
 
     Returns
     -------
@@ -202,15 +281,26 @@ def build_report(
     plan = _figure_plan(data, rows, log)
     svgs = {}
     written = []
-    for number, (name, title, build) in enumerate(plan, start=1):
+    jobs: list[tuple[str, tuple, Path | None]] = []
+    for name, _, (builder, args) in plan:
+        path = figure_dir / f"{name}.png"
+        if png or name in ALWAYS_PNG:
+            jobs.append((builder, args, path))
+        else:  # an earlier report's PNG would no longer match the figure
+            path.unlink(missing_ok=True)
+            jobs.append((builder, args, None))
+
+    def announce(number: int) -> None:
         if notify is not None:
-            notify(f"report: drawing figure {number} of {len(plan)}, {name}")
-        fig = build()
-        png = figure_dir / f"{name}.png"
-        figures.save(fig, png, dpi=110)
-        text = _svg_file(fig)  # rendered once, for the file and the page
+            notify(f"report: drawing figure {number + 1} of {len(plan)}, {plan[number][0]}")
+
+    for (name, title, _), (_, _, png_file), text in zip(
+        plan, jobs, _draw_all(jobs, announce), strict=True
+    ):
+        if png_file is not None:
+            written.append(png_file)
         (figure_dir / f"{name}.svg").write_text(text, encoding="utf-8")
-        written += [png, figure_dir / f"{name}.svg"]
+        written.append(figure_dir / f"{name}.svg")
         svgs[name] = (title, text[text.index("<svg") :])
     if notify is not None:
         notify("report: writing report.html and report.md")

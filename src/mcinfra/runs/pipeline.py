@@ -403,6 +403,7 @@ def run_to_directory(
     notify: Callable[[str], None] | None = None,
     report: bool = False,
     log: bool = False,
+    png: bool = False,
     quantiles: str = "auto",
     resume: Path | None = None,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
@@ -445,6 +446,7 @@ def run_to_directory(
                     "quantiles": quantiles,
                     "report": report,
                     "log": log,
+                    "png": png,
                     "config_origin": loaded.origin,
                     "config_overrides": list(loaded.overrides),
                 }
@@ -481,7 +483,7 @@ def run_to_directory(
                 if report:
                     from mcinfra.report.build import build_report
 
-                    build_report(staging, log=log, notify=notify)
+                    build_report(staging, log=log, notify=notify, png=png)
             except KeyboardInterrupt:
                 if save_sampled:  # interrupted while writing the files: keep every draw
                     with shield() if shield is not None else nullcontext():
@@ -540,6 +542,7 @@ def resume_run(
         notify=notify,
         report=options["report"] and report,
         log=options["log"],
+        png=options.get("png", False),  # runs interrupted before --png existed
         resume=staging,
         checkpoint_seconds=checkpoint_seconds,
         shield=shield,
