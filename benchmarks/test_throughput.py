@@ -1,7 +1,7 @@
 """Throughput benchmarks (pytest-benchmark), run by ``pytest benchmarks --benchmark-only``.
 
 Install with ``pip install ".[bench]"``.
-Each group times mcinfra against its baselines in the same session, so pytest-benchmark's
+Each group times mcinfra against its baselines in the same process, so pytest-benchmark's
 table reads as ratios: the sampler against numpy drawing only the model's normals and
 against the plain numpy model; quasi-Monte Carlo against plain sampling. Every case records
 its draws per second in ``extra_info`` (kept by ``--benchmark-json``). ``mcinfra bench``

@@ -1,7 +1,7 @@
 """Every reduction follows the Reduction protocol: split, merged and restored, it equals one pass.
 
 A run's reductions are computed chunk by chunk, in parts on other processes (merged with
-``absorb``) and across sessions (``state`` saved mid-run, ``restore``d later). Each way must
+``absorb``) and across an interruption (``state`` saved mid-run, ``restore``d later). Each way must
 give the state a single pass gives, at any chunk size, to the count.
 """
 

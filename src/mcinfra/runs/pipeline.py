@@ -300,7 +300,7 @@ def compute_run(
             "draws_used": done,
             "target_met": target_met(),
         }
-    # every session's sampling time, when resumed
+    # summed over every part of a resumed run
     summary = run_summary(reductions, plan, loaded, settings, attrs, clock.seconds, sequential)
     labels = [s.label for s in plan.series]
     table = quantile_table(reductions.columns, [(s, y) for s in labels for y in plan.years])

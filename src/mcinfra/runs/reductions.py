@@ -3,8 +3,8 @@
 A run reduces each chunk of draws to prediction and sensitivity counts, the partition
 check, crossover counts and the quantile source (exact columns or the sketch). All of them
 are exact to the count, so a run's reductions can be computed in parts (chunks, processes,
-machines, sessions) and combined in draw order with :meth:`Reductions.absorb` to the same
-numbers a single pass gives.
+machines, an interrupted run and its resumption) and combined in draw order with
+:meth:`Reductions.absorb` to the same numbers a single pass gives.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ def run_summary(
     attrs : dict
         Provenance (:func:`mcinfra.sampling.dataset.provenance`).
     sampling_seconds : float
-        Time spent drawing (over every session of a resumed run).
+        Time spent drawing, summed over every part of a resumed run.
     sequential : dict, optional
         With a target standard error: ``target_std_error``, ``max_draws``, ``draws_used``
         and ``target_met``.

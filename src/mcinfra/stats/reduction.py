@@ -2,8 +2,9 @@
 
 A reduction turns the chunks of a run's draws into a small state (integer counts, a
 sketch, the exact columns) that can be saved, restored and merged: a run split into parts
-(chunks, processes, machines, sessions) and merged in draw order gives the numbers one
-pass gives. The reductions: :class:`~mcinfra.stats.indicators.PredictionCounter`,
+(chunks, processes, machines, an interrupted run and its resumption) and merged in draw
+order gives the numbers one pass gives. The reductions:
+:class:`~mcinfra.stats.indicators.PredictionCounter`,
 :class:`~mcinfra.stats.sensitivity.SensitivityAccumulator`,
 :class:`~mcinfra.stats.summary.PartitionCheck`,
 :class:`~mcinfra.stats.summary.ColumnCollector`,
