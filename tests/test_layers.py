@@ -15,6 +15,17 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mcinfra"
 
 # Which of mcinfra's own parts each part may import (besides itself).
+BELOW_RUNS = {
+    "errors",
+    "kernels",
+    "model",
+    "language",
+    "config",
+    "sampling",
+    "stats",
+    "io",
+    "report",
+}
 ALLOWED = {
     "errors": set(),
     "kernels": set(),
@@ -25,29 +36,8 @@ ALLOWED = {
     "stats": {"errors", "kernels", "language", "sampling"},
     "io": {"errors"},
     "report": {"errors", "config", "stats", "io"},
-    "runs": {
-        "errors",
-        "kernels",
-        "model",
-        "language",
-        "config",
-        "sampling",
-        "stats",
-        "io",
-        "report",
-    },
-    "bench": {
-        "errors",
-        "kernels",
-        "model",
-        "language",
-        "config",
-        "sampling",
-        "stats",
-        "io",
-        "report",
-        "runs",
-    },
+    "runs": BELOW_RUNS,
+    "bench": BELOW_RUNS | {"runs"},
     "cli": {"errors", "config", "sampling", "io", "report", "runs", "bench"},
     "__init__": {"errors", "config", "sampling", "runs"},
     "__main__": {"cli"},
