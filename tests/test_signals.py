@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -53,8 +53,9 @@ def whole(tmp_path_factory):
 
 @pytest.mark.parametrize(("name", "status"), [("SIGTERM", 143), ("SIGHUP", 129)])
 def test_a_signal_after_the_first_chunk_checkpoints_at_once(tmp_path, whole, name, status):
-    chunks = random.randint(1, 30)  # progress lines (chunks) seen before the signal
-    pause = random.uniform(0, 0.005)  # and anywhere in the chunk that follows
+    draw = random.Random(f"{name}-{status}")  # a random point, the same in every run
+    chunks = draw.randint(1, 30)  # progress lines (chunks) seen before the signal
+    pause = draw.uniform(0, 0.005)  # and anywhere in the chunk that follows
     out = tmp_path / "run"
     process = subprocess.Popen(
         [sys.executable, "-c", CHATTY, *ARGS, "--out", str(out), "--checkpoint-every", "1e9"],
@@ -108,11 +109,6 @@ def _interrupt_at(draws: int, signum: int):
     return progress
 
 
-@contextmanager
-def _open():
-    yield
-
-
 def test_an_interruption_between_chunks_saves_them_all(tmp_path):
     loaded = load_config()
     settings = settings_from(loaded, draws=8_000, chunk_size=1_000)
@@ -124,7 +120,7 @@ def test_an_interruption_between_chunks_saves_them_all(tmp_path):
             out,
             progress=_interrupt_at(3_000, signal.SIGTERM),
             checkpoint_seconds=1e9,
-            shield=_open,
+            shield=nullcontext,
         )
     assert caught.value.signum == signal.SIGTERM
     (checkpoint,) = tmp_path.glob(".run.partial-*/" + CHECKPOINT)
@@ -148,14 +144,14 @@ def test_a_resumed_run_stopped_again_checkpoints_again(tmp_path):
                     out,
                     progress=_interrupt_at(draws, signum),
                     checkpoint_seconds=1e9,
-                    shield=_open,
+                    shield=nullcontext,
                 )
             else:
                 pipeline.resume_run(
                     out,
                     progress=_interrupt_at(draws, signum),
                     checkpoint_seconds=1e9,
-                    shield=_open,
+                    shield=nullcontext,
                 )
         (checkpoint,) = tmp_path.glob(".run.partial-*/" + CHECKPOINT)
         assert _draws_done(checkpoint) == draws
@@ -192,7 +188,7 @@ def test_an_interruption_while_writing_saves_every_draw(tmp_path, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(pipeline, "write_run_files", interrupted)
         with pytest.raises(Interrupted, match="by SIGHUP"):
-            run_to_directory(loaded, settings, out, checkpoint_seconds=1e9, shield=_open)
+            run_to_directory(loaded, settings, out, checkpoint_seconds=1e9, shield=nullcontext)
     (checkpoint,) = tmp_path.glob(".run.partial-*/" + CHECKPOINT)
     assert _draws_done(checkpoint) == 4_000
     assert main(["run", "--resume", str(out), "--quiet"]) == 0
