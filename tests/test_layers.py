@@ -56,7 +56,7 @@ TEST_TOOLS = {"pytest", "hypothesis", "mpmath", "ruff", "mypy"}
 
 
 def _part(module: str) -> str:
-    """``mcinfra.runs.pipeline`` -> ``run``; ``mcinfra`` -> ``__init__``."""
+    """``mcinfra.runs.pipeline`` -> ``runs``; ``mcinfra`` -> ``__init__``."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else "__init__"
 
