@@ -6,7 +6,7 @@ import numpy as np
 from numba import prange
 
 from mcinfra.kernels.jit import inline, kernel
-from mcinfra.kernels.special import exp, log
+from mcinfra.kernels.special import SMALLEST_NORMAL, exp, log
 
 
 @inline
@@ -30,9 +30,6 @@ def growth_rates(end, start, power, out):
     """
     for i in prange(out.shape[0]):
         out[i] = compound_growth(end[i] / start[i], power)
-
-
-_SMALLEST_NORMAL = 2.0**-1022
 
 
 @inline
@@ -66,7 +63,7 @@ def growth_factors(end, start, out):
         s = start[i]
         e = end[i]
         q = e / s
-        normal = s >= _SMALLEST_NORMAL and e >= _SMALLEST_NORMAL and _SMALLEST_NORMAL <= q < np.inf
+        normal = s >= SMALLEST_NORMAL and e >= SMALLEST_NORMAL and SMALLEST_NORMAL <= q < np.inf
         g = q
         if normal:
             base = np.float64(q).view(np.uint64) - np.uint64(2)

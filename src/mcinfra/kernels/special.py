@@ -53,7 +53,7 @@ FRACTION_MASK = np.uint64((1 << 52) - 1)
 ONE_BITS = np.uint64(0x3FF0000000000000)  # exponent field of [1, 2)
 _HALF_BITS = np.uint64(0x3FE0000000000000)  # exponent field of [0.5, 1)
 _SQRT2_BITS = np.uint64(0x3FF6A09E667F3BCD)  # sqrt(2)
-_SMALLEST_NORMAL = 2.0**-1022
+SMALLEST_NORMAL = 2.0**-1022
 _TWO_54 = 2.0**54
 _ATANH_SERIES = np.array([2.0 / (2 * i + 1) for i in range(1, 11)])  # R(z) / z, z = s**2
 
@@ -143,7 +143,7 @@ def log(x):
     """
     special = -math.inf if x == 0.0 else (x if x == math.inf else math.nan)
     usable = 0.0 < x < math.inf
-    subnormal = x < _SMALLEST_NORMAL
+    subnormal = x < SMALLEST_NORMAL
     x = x * _TWO_54 if subnormal else x  # scaled into the normal range first
     bits = np.float64(x).view(np.uint64)
     k = np.float64(np.int64(bits >> _U52) - 1023) - (54.0 if subnormal else 0.0)
