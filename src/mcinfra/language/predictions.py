@@ -161,7 +161,7 @@ class _Compiler:
         return ast.get_source_segment(self.text, node) or type(node).__name__
 
     def fail(self, node: ast.AST, message: str) -> PredictionError:
-        token = ast.get_source_segment(self.text, node) or type(node).__name__
+        token = self.source(node)
         column = getattr(node, "col_offset", 0) + 1
         return PredictionError(f"{message}: '{token}' at column {column}")
 

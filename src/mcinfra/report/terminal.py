@@ -80,7 +80,9 @@ def summary_table(summary: dict) -> str:
 
 
 def _decimals(error: float) -> int:
-    """Decimals that show one digit above the leading digit of ``error``."""
+    """Decimals that show one digit above the leading digit of ``error`` (4 without one)."""
+    if not error > 0 or not math.isfinite(error):
+        return 4
     return max(0, -math.floor(math.log10(error)) - 1)
 
 
@@ -91,8 +93,6 @@ def significant(value: float, error: float) -> str:
     digits are all meaningful: 0.17785 with standard error 0.0004 reads 0.178. A zero or
     non-finite error shows four decimals.
     """
-    if not error > 0 or not math.isfinite(error):
-        return f"{value:.4f}"
     return f"{value:.{_decimals(error)}f}"
 
 
@@ -118,7 +118,7 @@ def interval(value: float, error: float, low: float, high: float) -> tuple[str, 
     tuple of str
         ``value``, ``low`` and ``high`` formatted alike.
     """
-    decimals = _decimals(error) if error > 0 and math.isfinite(error) else 4
+    decimals = _decimals(error)
     while (
         low < high and decimals < MAX_DECIMALS and f"{low:.{decimals}f}" == f"{high:.{decimals}f}"
     ):
