@@ -200,7 +200,7 @@ def _workers(count: int) -> int:
     import os
 
     if "fork" not in multiprocessing.get_all_start_methods() or count < 4:
-        return 0  # a few figures draw faster than a pool starts
+        return 0  # fewer than four figures: not worth a pool (a rule of thumb, not timed)
     parallel = sys.modules.get("numba.np.ufunc.parallel")
     if parallel is not None and getattr(parallel, "_is_initialized", True):
         return 0
@@ -231,9 +231,8 @@ def _draw_all(
         order = sorted(range(len(jobs)), key=lambda i: -_cost(jobs[i]))
         pending = {i: pool.apply_async(_draw, (jobs[i],)) for i in order}
         for number in range(len(jobs)):
-            text = pending[number].get()
             announce(number)
-            yield text
+            yield pending[number].get()
 
 
 def _cost(job: tuple[str, tuple, Path | None]) -> int:
