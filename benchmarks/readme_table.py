@@ -107,7 +107,8 @@ def render(bench: dict, commit: str, repeats: int = 3) -> str:
         f"{machine['platform']}; Python {machine['python']}, numba {machine['numba']}, "
         f"numpy {machine['numpy']}. The `{bench['model']}` model ({bench['normals_per_draw']} "
         f"normals per draw); each figure best of {repeats} (the in-process run once at 5e6 "
-        f"draws and above). The sampler runs {ratios['sampler_vs_numpy_model']:.0f}x the "
+        f"draws and above, the numpy model best of {max(1, repeats // 2)}). The sampler runs "
+        f"{ratios['sampler_vs_numpy_model']:.0f}x the "
         f"plain numpy model; all threads {ratios['thread_speedup']:.2f}x one thread."
     ]
     startup = bench.get("startup")
