@@ -12,7 +12,6 @@ paired runs to show what the pairing saved.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 
 from mcinfra.config import LoadedConfig
 from mcinfra.config.validation import compile_predictions
-from mcinfra.runs.whatif import load_run
+from mcinfra.runs.whatif import load_run_and_summary
 from mcinfra.sampling.engine import RunSettings, draw_chunk, sobol_source, stream
 from mcinfra.sampling.plan import compile_plan
 from mcinfra.stats.indicators import chunk_context
@@ -84,8 +83,7 @@ def compare_runs(run_dirs: list[Path]) -> dict:
     """Everything ``compare.json`` holds: each run's predictions and differences to the first."""
     runs = []
     for path in run_dirs:
-        loaded, settings = load_run(path)
-        summary = json.loads((Path(path) / "summary.json").read_text(encoding="utf-8"))
+        loaded, settings, summary = load_run_and_summary(path)
         runs.append((Path(path), loaded, settings, summary))
     base_path, base_loaded, base_settings, base_summary = runs[0]
     base_rows = {r["id"]: r for r in base_summary["predictions"]}

@@ -36,6 +36,12 @@ class WhatIf:
 
 def load_run(run_dir: Path) -> tuple[LoadedConfig, RunSettings]:
     """The config and sampling settings of a finished run directory."""
+    loaded, settings, _ = load_run_and_summary(run_dir)
+    return loaded, settings
+
+
+def load_run_and_summary(run_dir: Path) -> tuple[LoadedConfig, RunSettings, dict]:
+    """:func:`load_run`, and the run's summary (``summary.json``) read on the way."""
     run_dir = Path(run_dir)
     text, summary = read_run(run_dir)
     run = summary["run"]
@@ -43,7 +49,8 @@ def load_run(run_dir: Path) -> tuple[LoadedConfig, RunSettings]:
     loaded = parse_config(text, origin=str(run_dir / CONFIG), overrides=overrides)
     if run["config_sha256"] != loaded.sha256:
         raise UsageError(f"{run_dir}/{CONFIG} does not match the run's recorded hash")
-    return loaded, settings_from(loaded, run["draws"], run["seed"], run["chunk_size"])
+    settings = settings_from(loaded, run["draws"], run["seed"], run["chunk_size"])
+    return loaded, settings, summary
 
 
 def conditional(
