@@ -159,7 +159,6 @@ def write_netcdf3(path: Path, coords: dict[str, list], variables: dict, attrs: d
     Written directly with scipy.io because xarray's writer imports dask and
     dask.distributed, which would double the start-up time of a short run.
     """
-    import numpy as np
     from scipy.io import netcdf_file
 
     def as_netcdf(value):
@@ -328,14 +327,12 @@ def read_run_tables(run_dir: Path) -> tuple[str, dict, Any, list[dict]]:
     import xarray as xr
 
     run_dir = Path(run_dir)
+    text, summary = read_run(run_dir)
     try:
-        text = (run_dir / CONFIG).read_text(encoding="utf-8")
-        summary = json.loads((run_dir / SUMMARY).read_text(encoding="utf-8"))
         with xr.open_dataset(run_dir / QUANTILES_NC, engine="scipy") as opened:
             quantiles = opened.load()
         with open(run_dir / SENSITIVITY, newline="", encoding="utf-8") as handle:
             sensitivity = list(csv.DictReader(handle))
-        summary["run"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{run_dir} is not a finished mcinfra run: {exc}") from None
     return text, summary, quantiles, sensitivity
