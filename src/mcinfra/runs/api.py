@@ -105,8 +105,6 @@ def run(
         if not isinstance(target_se, numbers.Real) or not 0 < target_se < 0.5:
             raise UsageError(f"target_se must be a standard error in (0, 0.5), got {target_se!r}")
         draws = DEFAULT_MAX_DRAWS if draws is None else draws
-    if quantiles not in ("auto", "exact", "sketch"):
-        raise UsageError(f"quantiles must be 'auto', 'exact' or 'sketch', got {quantiles!r}")
     edits = _overrides(set)
     if method is not None:
         edits.append(f"sampling.method={_toml(method)}")

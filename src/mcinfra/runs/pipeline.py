@@ -139,7 +139,7 @@ def plan_values_bytes(loaded: LoadedConfig, draws: int) -> int:
 def exact_quantiles(method: str, needed: int) -> bool:
     """Whether a run needing ``needed`` bytes for exact quantiles gets them."""
     if method not in ("auto", "exact", "sketch"):
-        raise UsageError(f"quantiles must be auto, exact or sketch, got {method!r}")
+        raise UsageError(f"quantiles must be 'auto', 'exact' or 'sketch', got {method!r}")
     if method == "exact" and needed > MAX_IN_MEMORY_BYTES:
         raise UsageError(
             f"exact quantiles would hold {needed / 2**30:.1f} GiB of values in memory "
