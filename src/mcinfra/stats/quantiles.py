@@ -97,7 +97,7 @@ def quantile_table(source, keys: list[tuple[str, int]], probs=QUANTILES) -> Quan
 
     ``source`` is exact columns (:class:`mcinfra.stats.summary.Columns`) or a sketch
     (:class:`mcinfra.stats.sketch.SketchColumns`): anything with ``draws``,
-    ``order_statistics(keys, ranks)`` and ``order_statistic_bounds(keys, ranks)``. The
+    ``order_statistics(keys, ranks)`` and ``order_statistic_bounds(keys, low, high)``. The
     interval runs from the lower bound of order statistic ``lo`` to the upper bound of
     order statistic ``hi``, so a sketch's interval contains the exact one.
     """
@@ -107,10 +107,11 @@ def quantile_table(source, keys: list[tuple[str, int]], probs=QUANTILES) -> Quan
     picked = source.order_statistics(keys, ranks).reshape(len(keys), len(probs), 2)
     weight = np.array([w for *_, w in plan])
     value = interpolate(picked[..., 0], picked[..., 1], weight)
-    bounds = np.array([r for *_, lo, hi, _ in plan for r in (lo, hi)], dtype=np.int64)
-    below, above = source.order_statistic_bounds(keys, bounds)
-    lows = below.reshape(len(keys), len(probs), 2)[..., 0]
-    highs = above.reshape(len(keys), len(probs), 2)[..., 1]
+    lows, highs = source.order_statistic_bounds(
+        keys,
+        np.array([lo for *_, lo, _, _ in plan], dtype=np.int64),
+        np.array([hi for *_, hi, _ in plan], dtype=np.int64),
+    )
     segments = list(dict.fromkeys(k[0] for k in keys))
     years = sorted({k[1] for k in keys})
     shape = (len(segments), len(years), len(probs))

@@ -471,12 +471,14 @@ class SketchColumns:
         """Order statistics of (series, year) keys or (top key, bottom key) ratio pairs."""
         return self.sketch.order_statistics(self._rows(keys), ranks)
 
-    def order_statistic_bounds(self, keys, ranks) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper bounds of the exact order statistics :meth:`order_statistics` reads."""
+    def order_statistic_bounds(
+        self, keys, low: np.ndarray, high: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A lower bound of order statistics ``low`` and an upper bound of ``high`` per key."""
         rows = self._rows(keys)
         return (
-            self.sketch.order_statistics(rows, ranks, edge=-1),
-            self.sketch.order_statistics(rows, ranks, edge=1),
+            self.sketch.order_statistics(rows, low, edge=-1),
+            self.sketch.order_statistics(rows, high, edge=1),
         )
 
     def quantiles(self, keys: list[Key], probs=TABLE_PROBS) -> np.ndarray:

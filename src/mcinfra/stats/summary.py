@@ -48,10 +48,12 @@ class Columns:
         order_statistics(self.data, rows, ranks, out)
         return out
 
-    def order_statistic_bounds(self, keys: list[Key], ranks) -> tuple[np.ndarray, np.ndarray]:
-        """Bounds of :meth:`order_statistics`: the exact values themselves, twice."""
-        exact = self.order_statistics(keys, ranks)
-        return exact, exact
+    def order_statistic_bounds(
+        self, keys: list[Key], low: np.ndarray, high: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Order statistics ``low`` and ``high`` of each key's draws (exact: their own bounds)."""
+        both = self.order_statistics(keys, np.concatenate([low, high]))
+        return both[:, : len(low)], both[:, len(low) :]
 
     def figure_rows(self, figures) -> list[dict]:
         """For each source figure: the simulated median and the source's percentile rank."""
