@@ -344,7 +344,7 @@ def _assumption_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
 def _correlation_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
     header = ["input", "input", "rank correlation", "from", "source or basis"]
     return header, [
-        [*c["between"], f"{c['rank']:g}", c["origin"], c["source"]] for c in data.correlations
+        [*c.between, f"{c.rank:g}", c.origin, c.source] for c in data.config.correlations
     ]
 
 
@@ -391,7 +391,7 @@ def _html(data: ReportData, rows: list[dict], svgs: dict) -> str:
         "analysis or is assumed.</p>",
         _table_html(*_assumption_table(data)),
     ]
-    if data.correlations:
+    if data.config.correlations:
         parts += [
             "<h3>Rank correlations</h3>",
             f"<p>{html.escape(_CORRELATIONS)}</p>",
@@ -423,7 +423,7 @@ def _markdown(data: ReportData, rows: list[dict], names: list[str]) -> str:
     parts += ["", "## Predictions", "", table(*_prediction_table(rows)), "", "## Figures", ""]
     parts += [f"![{n}](figures/{n}.svg)" for n in names]
     parts += ["", "## Assumptions", "", table(*_assumption_table(data)), ""]
-    if data.correlations:
+    if data.config.correlations:
         parts += ["### Rank correlations", "", _CORRELATIONS, "", table(*_correlation_table(data))]
         parts += [""]
     return "\n".join(parts)

@@ -25,7 +25,6 @@ class ReportData:
     assumptions: list[dict]
     config: Config
     convergence: dict  # id -> (draws, probability, low, high) arrays
-    correlations: list[dict]  # the rank correlations between inputs, as the config states them
 
 
 def load_report_data(run_dir: Path) -> ReportData:
@@ -44,10 +43,6 @@ def load_report_data(run_dir: Path) -> ReportData:
         }
         for info in list_inputs(loaded.config)
     ]
-    correlations = [
-        {"between": tuple(c.between), "rank": c.rank, "origin": c.origin, "source": c.source}
-        for c in loaded.config.correlations
-    ]
     return ReportData(
         summary,
         quantiles,
@@ -55,7 +50,6 @@ def load_report_data(run_dir: Path) -> ReportData:
         assumptions,
         loaded.config,
         _convergence(summary),
-        correlations,
     )
 
 
