@@ -64,11 +64,12 @@ DEFAULT_MAX_DRAWS = 10_000_000  # cap of a run with a target standard error
 LONG_RUN_SECONDS = 600.0
 """A run expected to take longer says so before it samples and after its first chunk."""
 FASTEST_DRAWS_PER_SECOND = 5e7
-"""Faster than any machine samples (``mcinfra bench``: 3.3 M draws/s on 2 cores), so draws
-divided by it are a floor on a run's time, known before it starts."""
+"""A generous ceiling on the sampling rate, for a floor on a run's time before it starts:
+15x the rate the README's bench table gives for 2 cores (3.4 M draws/s), so about 30 cores
+scaling perfectly; a faster machine only makes the early notice later."""
 WALL_PER_SAMPLING_SECOND = 2.0
-"""A whole run's wall time per second of sampling: the reductions take about as long
-(``mcinfra bench``: 3.3 M draws/s sampling, 1.6 M draws/s a whole run)."""
+"""A whole run's wall time per second of sampling: the reductions take about as long (the
+README's bench table: the sampler 3.4 M draws/s, a whole run 1.8 M draws/s at 1e7)."""
 
 Shield = Callable[[], AbstractContextManager[object]]
 """A context that no interruption enters: the command line's signal handlers wait for its end.
