@@ -136,7 +136,11 @@ def _svg_file(fig) -> str:
 
 def _svg(fig) -> str:
     """The figure's ``<svg>`` element, for embedding in a page."""
-    text = _svg_file(fig)
+    return _svg_element(_svg_file(fig))
+
+
+def _svg_element(text: str) -> str:
+    """The ``<svg>`` element of an SVG file's text (without the XML prolog)."""
     return text[text.index("<svg") :]
 
 
@@ -300,7 +304,7 @@ def build_report(
             written.append(png_file)
         (figure_dir / f"{name}.svg").write_text(text, encoding="utf-8")
         written.append(figure_dir / f"{name}.svg")
-        svgs[name] = (title, text[text.index("<svg") :])
+        svgs[name] = (title, _svg_element(text))
     if notify is not None:
         notify("report: writing report.html and report.md")
     (run_dir / "report.html").write_text(_html(data, rows, svgs), encoding="utf-8")
