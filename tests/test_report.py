@@ -454,3 +454,43 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
         [_chromium(), *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120
     )
     assert "Executive summary" in dom.stdout and dom.stdout.count("<svg") >= len(FIGURES)
+
+
+def test_report_reads_the_quantiles_of_the_netcdf_file_from_the_csv(run_dir):
+    import xarray as xr
+
+    from mcinfra.report.data import load_report_data
+
+    cube = load_report_data(run_dir).quantiles
+    with xr.open_dataset(run_dir / "quantiles.nc", engine="scipy") as opened:
+        dataset = opened.load()
+    assert cube.segments == [str(s) for s in dataset.segment.values]
+    assert cube.years == [int(y) for y in dataset.year.values]
+    assert cube.probs == [float(p) for p in dataset["quantile"].values]
+    np.testing.assert_array_equal(cube.value, dataset["value"].values)
+    assert cube.at("total", 2030, 0.5) == float(
+        dataset["value"].sel(segment="total", year=2030, quantile=0.5)
+    )
+
+
+def test_report_fills_the_cells_a_series_does_not_tabulate_with_nan():
+    from mcinfra.report.data import QuantileCube
+
+    rows = [
+        {"segment": "a", "year": "2025", "quantile": "0.5", "value": "2.0"},
+        {"segment": "a", "year": "2024", "quantile": "0.5", "value": "1.0"},
+        {"segment": "b", "year": "2025", "quantile": "0.5", "value": "3.0"},
+    ]
+    cube = QuantileCube.from_rows(rows)
+    assert (cube.segments, cube.years, cube.probs) == (["a", "b"], [2024, 2025], [0.5])
+    np.testing.assert_array_equal(cube.series("a"), [[1.0], [2.0]])
+    assert np.isnan(cube.at("b", 2024, 0.5)) and cube.at("b", 2025, 0.5) == 3.0
+
+
+def test_report_of_a_run_with_a_broken_quantile_table_exits_2(run_dir, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    (copy / "quantiles.csv").write_text("segment,year\ntotal,twenty\n", encoding="utf-8")
+    assert main(["report", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert "quantiles.csv: not a table of quantiles: " in err and "Traceback" not in err

@@ -316,25 +316,25 @@ def read_run(run_dir: Path) -> tuple[str, dict]:
     return text, summary
 
 
-def read_run_tables(run_dir: Path) -> tuple[str, dict, Any, list[dict]]:
-    """What a report is drawn from: config text, summary, quantiles and sensitivity rows.
+def read_run_tables(run_dir: Path) -> tuple[str, dict, list[dict], list[dict]]:
+    """What a report is drawn from: config text, summary, quantile and sensitivity rows.
 
-    The quantiles are ``quantiles.nc`` loaded as an ``xarray.Dataset``; the sensitivity rows
-    are ``sensitivity.csv``'s rows as dicts of strings.
+    The quantile rows are ``quantiles.csv``'s (the numbers of ``quantiles.nc`` without its
+    untabulated NaN cells, read without xarray); the sensitivity rows are
+    ``sensitivity.csv``'s. Both are lists of dicts of strings.
     """
     import csv
 
-    import xarray as xr
-
     run_dir = Path(run_dir)
     text, summary = read_run(run_dir)
+    tables = []
     try:
-        with xr.open_dataset(run_dir / QUANTILES_NC, engine="scipy") as opened:
-            quantiles = opened.load()
-        with open(run_dir / SENSITIVITY, newline="", encoding="utf-8") as handle:
-            sensitivity = list(csv.DictReader(handle))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        for name in (QUANTILES_CSV, SENSITIVITY):
+            with open(run_dir / name, newline="", encoding="utf-8") as handle:
+                tables.append(list(csv.DictReader(handle)))
+    except (OSError, ValueError) as exc:
         raise UsageError(f"{run_dir} is not a finished mcinfra run: {exc}") from None
+    quantiles, sensitivity = tables
     return text, summary, quantiles, sensitivity
 
 

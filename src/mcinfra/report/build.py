@@ -43,15 +43,14 @@ def _quantile_method(summary: dict) -> str:
 def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
     """(figure name, title, panels) for every fan chart."""
     q = data.quantiles
-    years = [int(y) for y in q.year.values]
-    probs = [float(p) for p in q["quantile"].values]
+    years, probs = q.years, q.probs
     config = data.config
     figures_: dict[str, list[SourceFigure]] = {f.series: [] for f in config.source_figures}
     for f in config.source_figures:
         figures_[f.series].append(f)
 
     def quantiles(label):
-        cube = q["value"].sel(segment=label).values  # (year, quantile)
+        cube = q.series(label)  # (year, quantile)
         return {p: cube[:, i] for i, p in enumerate(probs)}
 
     def panel(label, title=None, unit=None):
@@ -60,10 +59,10 @@ def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
             if f.kind == "value":
                 marks.append((f.year, f.value, f"source {f.value:g}"))
             elif f.kind == "share":
-                total = float(q["value"].sel(segment="total", year=f.year, quantile=0.5))
+                total = q.at("total", f.year, 0.5)
                 marks.append((f.year, f.value * total, f"source share {100 * f.value:g} %"))
             else:
-                start = float(q["value"].sel(segment=label, year=f.start_year, quantile=0.5))
+                start = q.at(label, f.start_year, 0.5)
                 span = list(range(f.start_year, f.end_year + 1))
                 paths.append(
                     (
