@@ -6,14 +6,19 @@ import html
 import re
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mcinfra.config.schema import SourceFigure
 from mcinfra.config.structure import list_series
 from mcinfra.report import figures
 from mcinfra.report.data import ReportData, load_report_data
 from mcinfra.report.terminal import interval, significant
+
+if TYPE_CHECKING:
+    from multiprocessing.pool import Pool
 
 
 def _overrides(run: dict) -> str:
@@ -192,50 +197,66 @@ def _draw(job: tuple[str, tuple, Path | None]) -> str:
     return _svg_file(fig)  # rendered once, for the file and the page
 
 
-def _workers(count: int) -> int:
-    """How many worker processes draw ``count`` figures: 0 (draw here) or up to the cores.
+def _workers() -> int:
+    """How many worker processes draw the figures: 0 (draw here) or one per core.
 
-    Workers are forked, so they start at once with matplotlib already imported; a process
-    whose numba threads are running (a run that has just sampled) is not forked, since
-    forking a process with live OpenMP threads can hang the child.
+    A process whose numba threads are running (a run that has just sampled) is not forked,
+    since forking a process with live OpenMP threads can hang the child.
     """
     import multiprocessing
     import os
 
-    if "fork" not in multiprocessing.get_all_start_methods() or count < 4:
-        return 0  # fewer than four figures: not worth a pool (a rule of thumb, not timed)
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 0
     parallel = sys.modules.get("numba.np.ufunc.parallel")
     if parallel is not None and getattr(parallel, "_is_initialized", True):
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cores = cores or 1
-    return min(cores, count) if cores > 1 else 0
+    return cores if cores > 1 else 0
 
 
-def _draw_all(
-    jobs: list[tuple[str, tuple, Path | None]], announce: Callable[[int], None]
-) -> Iterator[str]:
-    """Each job's SVG text, in order, drawn across the cores where that pays."""
-    workers = _workers(len(jobs))
-    if workers == 0:
-        for number, job in enumerate(jobs):
-            announce(number)
-            yield _draw(job)
-        return
-    import multiprocessing
-
-    # matplotlib imported once, here, and inherited by the forked workers
+def _import_matplotlib() -> None:
+    """What every figure needs, imported by a worker as soon as it starts."""
     import matplotlib.backends.backend_agg
     import matplotlib.backends.backend_svg
     import matplotlib.figure  # noqa: F401
 
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        # the costliest first, so that no worker is left with a slow figure at the end
-        order = sorted(range(len(jobs)), key=lambda i: -_cost(jobs[i]))
-        pending = {i: pool.apply_async(_draw, (jobs[i],)) for i in order}
-        for number in range(len(jobs)):
+
+@contextmanager
+def _drawing_pool() -> Iterator[Pool | None]:
+    """Forked processes that draw figures, or None where they are drawn here.
+
+    Started before the run is read, so that the workers import matplotlib while this
+    process reads the run's files and configuration.
+    """
+    workers = _workers()
+    if workers == 0:
+        yield None
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(workers, _import_matplotlib) as pool:
+        yield pool
+
+
+def _draw_all(
+    jobs: list[tuple[str, tuple, Path | None]],
+    announce: Callable[[int], None],
+    pool: Pool | None,
+) -> Iterator[str]:
+    """Each job's SVG text, in order, drawn by ``pool``'s workers or here."""
+    if pool is None:
+        for number, job in enumerate(jobs):
             announce(number)
-            yield pending[number].get()
+            yield _draw(job)
+        return
+    # the costliest first, so that no worker is left with a slow figure at the end
+    order = sorted(range(len(jobs)), key=lambda i: -_cost(jobs[i]))
+    pending = {i: pool.apply_async(_draw, (jobs[i],)) for i in order}
+    for number in range(len(jobs)):
+        announce(number)
+        yield pending[number].get()
 
 
 def _cost(job: tuple[str, tuple, Path | None]) -> int:
@@ -273,7 +294,18 @@ def build_report(
     list of Path
         report.html, report.md, then every figure file.
     """
-    run_dir = Path(run_dir)
+    with _drawing_pool() as pool:
+        return _build(Path(run_dir), log, notify, png, pool)
+
+
+def _build(
+    run_dir: Path,
+    log: bool,
+    notify: Callable[[str], None] | None,
+    png: bool,
+    pool: Pool | None,
+) -> list[Path]:
+    """:func:`build_report`, its figures drawn by ``pool`` (or here when None)."""
     data = load_report_data(run_dir)
     figure_dir = run_dir / "figures"
     figure_dir.mkdir(exist_ok=True)
@@ -297,7 +329,7 @@ def build_report(
             notify(f"report: drawing figure {number + 1} of {len(plan)}, {plan[number][0]}")
 
     for (name, title, _), (_, _, png_file), text in zip(
-        plan, jobs, _draw_all(jobs, announce), strict=True
+        plan, jobs, _draw_all(jobs, announce, pool), strict=True
     ):
         if png_file is not None:
             written.append(png_file)
