@@ -494,3 +494,50 @@ def test_report_of_a_run_with_a_broken_quantile_table_exits_2(run_dir, tmp_path,
     assert main(["report", str(copy)]) == 2
     err = capsys.readouterr().err
     assert "quantiles.csv: not a table of quantiles: " in err and "Traceback" not in err
+
+
+def _overlap(a, b) -> float:
+    """The area two boxes share (display units)."""
+    return max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+
+
+def test_every_figure_keeps_its_labels_on_its_canvas_and_apart(run_dir):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from mcinfra.report import build
+    from mcinfra.report.data import load_report_data
+
+    data = load_report_data(run_dir)
+    rows = data.summary["predictions"]
+    for row in rows:
+        row["shown"] = "0.5"
+    plan = build._figure_plan(data, rows, log=False)
+    assert {name for name, _, _ in plan} >= set(FIGURES)
+    for name, _, (builder, args) in plan:
+        fig = getattr(figures, builder)(*args)
+        fig.set_dpi(figures.PNG_DPI)  # hinting at the PNG's resolution draws the widest text
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        with figures.style():
+            canvas = fig.bbox
+            boxes = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()]
+            if fig._suptitle is not None:
+                boxes.append(fig._suptitle.get_window_extent(renderer))
+        for box in boxes:
+            assert canvas.x0 <= box.x0 and box.x1 <= canvas.x1, (name, box, canvas)
+            assert canvas.y0 <= box.y0 and box.y1 <= canvas.y1, (name, box, canvas)
+        for i, first in enumerate(boxes):
+            for second in boxes[i + 1 :]:
+                assert _overlap(first, second) == 0, (name, first, second)
+
+
+@pytest.mark.parametrize("labels", [["1", "2"], ["a much longer label of an input " * 2, "b"]])
+def test_a_tornado_fits_labels_of_any_length(labels):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    drivers = [{"input": s, "first_order_index": 0.5, "rank_correlation": 1} for s in labels]
+    fig = figures.tornado("P1", drivers)
+    fig.set_dpi(figures.PNG_DPI)
+    with figures.style():
+        box = fig.get_tightbbox(FigureCanvasAgg(fig).get_renderer())
+    width, height = fig.get_size_inches()
+    assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height

@@ -193,7 +193,7 @@ def _draw(job: tuple[str, tuple, Path | None]) -> str:
     builder, args, png = job
     fig = getattr(figures, builder)(*args)
     if png is not None:
-        figures.save(fig, png, dpi=110)
+        figures.save(fig, png, dpi=figures.PNG_DPI)
     return _svg_file(fig)  # rendered once, for the file and the page
 
 

@@ -66,6 +66,132 @@ def save(fig, target, **kwargs) -> None:
         fig.savefig(target, **kwargs)
 
 
+# resolution of the PNG files (dots per inch)
+PNG_DPI = 110
+# space around text in font sizes: tight_layout's default padding
+_PAD = 1.08
+# a line of text is this many font sizes high, as matplotlib spaces lines
+_LINE = 1.2
+
+
+@functools.cache
+def _measuring_renderer():
+    """An Agg renderer at :data:`PNG_DPI`, whose hinted text is the widest the report draws."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    return RendererAgg(1, 1, PNG_DPI)
+
+
+def _text_width(text: str, size: float) -> float:
+    """The width in points of the widest line of ``text`` at font size ``size``.
+
+    Measured as the PNG draws it: hinting at that resolution widens text a little beyond
+    the SVG's outlines, so a margin that fits the PNG fits the SVG.
+    """
+    from matplotlib import cbook
+    from matplotlib.font_manager import FontProperties
+
+    renderer = _measuring_renderer()
+    font = FontProperties(size=size)
+    widths = [
+        renderer.get_text_width_height_descent(line, font, ismath=cbook.is_math_text(line))[0]
+        for line in text.split("\n")
+    ]
+    return max(widths, default=0.0) * 72 / PNG_DPI
+
+
+def _text_height(text: str, size: float) -> float:
+    """The height in points of ``text`` at font size ``size`` (empty text: none)."""
+    return (text.count("\n") + 1) * _LINE * size if text else 0.0
+
+
+def _decorations(ax, figure_width: float) -> tuple[float, float, float, float]:
+    """How far (points) the Axes' labels reach beyond its box: left, right, top, bottom.
+
+    Measured from the strings of its tick labels, axis labels, title and the texts set
+    beside it, so that no layout pass has to draw them; ``figure_width`` in points
+    places the texts positioned in Axes coordinates.
+    """
+    import matplotlib
+
+    rc = matplotlib.rcParams
+    ticks = {
+        name: [t for t in axis.get_ticklabels() + axis.get_ticklabels(minor=True) if t.get_text()]
+        for name, axis in (("x", ax.xaxis), ("y", ax.yaxis))
+    }
+    y_labels = max((_text_width(t.get_text(), t.get_fontsize()) for t in ticks["y"]), default=0)
+    x_labels = max((_text_height(t.get_text(), t.get_fontsize()) for t in ticks["x"]), default=0)
+    left = y_labels + rc["ytick.major.size"] + rc["ytick.major.pad"]
+    bottom = x_labels + rc["xtick.major.size"] + rc["xtick.major.pad"]
+    for label, reach in ((ax.yaxis.label, "left"), (ax.xaxis.label, "bottom")):
+        if label.get_text():
+            extent = _text_height(label.get_text(), label.get_fontsize()) + rc["axes.labelpad"]
+            if reach == "left":
+                left += extent
+            else:
+                bottom += extent
+    top = 0.0
+    if ax.title.get_text():
+        top = _text_height(ax.title.get_text(), ax.title.get_fontsize()) + rc["axes.titlepad"]
+    # an x tick label at either end of the axis reaches half its width beyond the box
+    low, high = ax.get_xlim()
+    right = 0.0
+    for t in ticks["x"]:
+        where = (t.get_position()[0] - low) / (high - low)
+        half = _text_width(t.get_text(), t.get_fontsize()) / 2
+        if where < 0.05:
+            left = max(left, half)
+        if where > 0.95:
+            right = max(right, half)
+    for t in ax.texts:  # written in the right margin, at Axes x beyond 1
+        x = t.get_position()[0]
+        if x > 1:
+            right = max(right, (x - 1) * figure_width + _text_width(t.get_text(), t.get_fontsize()))
+    return left, right, top, bottom
+
+
+def _layout(fig) -> None:
+    """Place a grid of Axes so that its labels and titles fit, in one cheap pass.
+
+    What ``tight_layout`` computes from drawn text, estimated from the strings
+    (:func:`_decorations`): the same padding, at the edges and between the Axes.
+    """
+    width, height = fig.get_size_inches() * 72
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    rows, cols = fig.axes[0].get_subplotspec().get_geometry()[:2]
+    reach = {}
+    for ax in shown:
+        spec = ax.get_subplotspec()
+        reach[spec.rowspan.start, spec.colspan.start] = _decorations(ax, width)
+    pad = _PAD * fig.axes[0].xaxis.label.get_fontsize()
+
+    def most(index: int, cells) -> float:
+        return max((reach[cell][index] for cell in cells if cell in reach), default=0.0)
+
+    column = lambda c: [(r, c) for r in range(rows)]  # noqa: E731
+    row = lambda r: [(r, c) for c in range(cols)]  # noqa: E731
+    left = most(0, column(0)) + pad
+    right = most(1, column(cols - 1)) + pad
+    top = most(2, row(0)) + pad
+    if fig._suptitle is not None and fig._suptitle.get_text():
+        top += _text_height(fig._suptitle.get_text(), fig._suptitle.get_fontsize()) + pad
+    bottom = most(3, row(rows - 1)) + pad
+    across = max(
+        (most(1, column(c)) + most(0, column(c + 1)) + pad for c in range(cols - 1)), default=0.0
+    )
+    down = max((most(3, row(r)) + most(2, row(r + 1)) + pad for r in range(rows - 1)), default=0.0)
+    axes_width = (width - left - right - across * (cols - 1)) / cols
+    axes_height = (height - top - bottom - down * (rows - 1)) / rows
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        top=1 - top / height,
+        bottom=bottom / height,
+        wspace=across / axes_width,
+        hspace=down / axes_height,
+    )
+
+
 def _wrap(text: str, width: int) -> str:
     """``text`` in lines of at most ``width`` characters, breaking ids after ``.`` or ``_``.
 
@@ -139,7 +265,7 @@ def fan_charts(panels: list[dict], title: str, unit: str, log: bool = False, col
         f"{_wrap(title, max(80, 40 * cols))}\nmedian line; bands hold 50 %, 90 % and 98 % of draws",
         fontsize=9,
     )
-    fig.tight_layout()
+    _layout(fig)
     return fig
 
 
@@ -169,7 +295,7 @@ def probability_chart(rows: list[dict]):
     ax.set_xlim(0, 1)
     ax.set_xlabel("probability that the prediction holds (bars), 95 % interval (whiskers)")
     ax.set_title("Predictions")
-    fig.tight_layout()
+    _layout(fig)
     return fig
 
 
@@ -187,7 +313,7 @@ def tornado(prediction: str, drivers: list[dict], top: int = 8):
     ax.set_xlabel("first-order index (share of the indicator's variance)")
     ax.set_title(f"{title}\nblue: raises the probability, orange: lowers it", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    _layout(fig)
     return fig
 
 
@@ -217,7 +343,7 @@ def crossover_chart(rows: list[dict]):
         ax.set_ylabel("probability")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
+    _layout(fig)
     return fig
 
 
@@ -243,7 +369,7 @@ def convergence_chart(series: dict):
     for ax in axes.ravel()[count:]:
         ax.set_visible(False)
     fig.suptitle("Convergence: each probability with its 95 % band as draws accumulate", fontsize=9)
-    fig.tight_layout()
+    _layout(fig)
     return fig
 
 
