@@ -60,6 +60,15 @@ def _figure(figsize: tuple[float, float]):
     return Figure(figsize=figsize)
 
 
+def _grid(fig, rows: int, cols: int, count: int) -> list:
+    """The first ``count`` cells of a ``rows`` by ``cols`` grid as Axes, row by row.
+
+    The cells left empty get no Axes (an Axes is costly to build, even hidden).
+    """
+    cells = fig.add_gridspec(rows, cols)
+    return [fig.add_subplot(cells[i // cols, i % cols]) for i in range(count)]
+
+
 def save(fig, target, **kwargs) -> None:
     """``fig.savefig(target, **kwargs)`` inside :func:`style` (the SVG settings apply on save)."""
     with style():
@@ -239,8 +248,8 @@ def fan_charts(panels: list[dict], title: str, unit: str, log: bool = False, col
     cols = min(columns, len(panels))
     size = (7.0, 4.0) if len(panels) == 1 else (3.6 * cols, 2.8 * rows + 0.4)
     fig = _figure(size)
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for ax, panel in zip(axes.ravel(), panels, strict=False):
+    axes = _grid(fig, rows, cols, len(panels))
+    for ax, panel in zip(axes, panels, strict=True):
         for label, quantiles, colour in panel["fans"]:
             fan(ax, panel["years"], quantiles, colour, label)
         for year, value, text in panel.get("marks", []):
@@ -259,8 +268,6 @@ def fan_charts(panels: list[dict], title: str, unit: str, log: bool = False, col
         ax.grid(alpha=0.3)
         if len(panel["fans"]) > 1 or panel.get("paths") or panel.get("marks"):
             ax.legend(fontsize=7, frameon=False)
-    for ax in axes.ravel()[len(panels) :]:
-        ax.set_visible(False)
     fig.suptitle(
         f"{_wrap(title, max(80, 40 * cols))}\nmedian line; bands hold 50 %, 90 % and 98 % of draws",
         fontsize=9,
@@ -354,10 +361,8 @@ def convergence_chart(series: dict):
     cols = min(count, 3)
     rows = int(np.ceil(count / cols))
     fig = _figure((3.4 * cols, 2.6 * rows))
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for i, (ax, (name, (draws, p, low, high))) in enumerate(
-        zip(axes.ravel(), series.items(), strict=False)
-    ):
+    axes = _grid(fig, rows, cols, count)
+    for i, (ax, (name, (draws, p, low, high))) in enumerate(zip(axes, series.items(), strict=True)):
         colour = CYCLE[i % len(CYCLE)]
         ax.fill_between(draws, low, high, color=colour, alpha=0.3, linewidth=0)
         ax.plot(draws, p, color=colour, marker=".", markersize=3)
@@ -366,8 +371,6 @@ def convergence_chart(series: dict):
         ax.set_xlabel("draws")
         ax.set_ylabel("probability")
         ax.grid(alpha=0.3)
-    for ax in axes.ravel()[count:]:
-        ax.set_visible(False)
     fig.suptitle("Convergence: each probability with its 95 % band as draws accumulate", fontsize=9)
     _layout(fig)
     return fig
