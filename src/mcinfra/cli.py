@@ -120,15 +120,30 @@ def _seed(text: str) -> int:
     return value
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: reads the installed version only when asked (importlib.metadata is slow)."""
+
+    def __init__(
+        self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None
+    ):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from mcinfra import __version__
+
+        sys.stdout.write(f"mcinfra {__version__}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``mcinfra`` argument parser."""
-    from mcinfra import __version__
-
     parser = argparse.ArgumentParser(
         prog="mcinfra",
         description="Monte Carlo uncertainty engine for market forecasts.",
     )
-    parser.add_argument("--version", action="version", version=f"mcinfra {__version__}")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="show the program's version number and exit"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="draw trajectories and write a run directory")
