@@ -155,10 +155,11 @@ _NC_DIMENSION = 10
 _NC_VARIABLE = 11
 _NC_ATTRIBUTE = 12
 # (nc_type, big-endian numpy dtype, fill bytes that pad a variable to 4 bytes)
-_NC_CHAR = (2, np.dtype("S1"), b"\x00")
-_NC_INT = (4, np.dtype(">i4"), b"\x80\x00\x00\x01")
-_NC_FLOAT = (5, np.dtype(">f4"), b"\x7c\xf0\x00\x00")
-_NC_DOUBLE = (6, np.dtype(">f8"), b"\x47\x9e\x00\x00\x00\x00\x00\x00")
+_NcType = tuple[int, np.dtype, bytes]
+_NC_CHAR: _NcType = (2, np.dtype("S1"), b"\x00")
+_NC_INT: _NcType = (4, np.dtype(">i4"), b"\x80\x00\x00\x01")
+_NC_FLOAT: _NcType = (5, np.dtype(">f4"), b"\x7c\xf0\x00\x00")
+_NC_DOUBLE: _NcType = (6, np.dtype(">f8"), b"\x47\x9e\x00\x00\x00\x00\x00\x00")
 
 
 def _nc_int(value: int) -> bytes:
@@ -264,10 +265,10 @@ def write_netcdf3(path: Path, coords: dict[str, list], variables: dict, attrs: d
     for name in order:
         dims, attributes, nc_type, data, fill = entries[name]
         payload = _nc_padded(data.tobytes(), fill)
-        described = [_nc_name(name), _nc_int(len(dims))]
-        described += [_nc_int(dimension_ids[dim]) for dim in dims]
-        described += [_nc_attributes(attributes), _nc_int(nc_type), _nc_int(len(payload))]
-        metadata.append((b"".join(described), payload))
+        fields = [_nc_name(name), _nc_int(len(dims))]
+        fields += [_nc_int(dimension_ids[dim]) for dim in dims]
+        fields += [_nc_attributes(attributes), _nc_int(nc_type), _nc_int(len(payload))]
+        metadata.append((b"".join(fields), payload))
     offset = sum(map(len, header)) + sum(len(described) + 4 for described, _ in metadata)
     body = []
     for described, payload in metadata:
@@ -278,7 +279,7 @@ def write_netcdf3(path: Path, coords: dict[str, list], variables: dict, attrs: d
         handle.write(b"".join(header + body))
 
 
-def _nc_typed(kind: tuple[int, np.dtype, bytes], values) -> tuple[int, np.ndarray, bytes]:
+def _nc_typed(kind: _NcType, values) -> tuple[int, np.ndarray, bytes]:
     """(nc_type, values as the big-endian array netCDF-3 stores, padding fill)."""
     return kind[0], np.asarray(values, dtype=kind[1]), kind[2]
 
