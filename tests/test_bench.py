@@ -123,6 +123,7 @@ def test_waiting_times_time_the_commands_a_user_waits_for(monkeypatch):
     assert "--draws 5000" in waits["default_run"]["command"]
     assert "--no-report" not in waits["default_run"]["command"]
     assert calls[9][0][-3:-1] == ["report", calls[6][0][-1]]  # the default run's directory
+    assert waits["report"]["command"] == "mcinfra report DIR/run --quiet"  # scratch named DIR
     assert throughput.waiting_times(repeats=1, startup=False, report=False) == {}
     assert len(calls) == 12  # nothing timed when both are left out
 
