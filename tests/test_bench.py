@@ -11,6 +11,7 @@ from mcinfra.cli import main
 def test_bench_writes_rates_ratios_machine_and_targets(tmp_path, capsys):
     out = tmp_path / "bench.json"
     args = ["bench", "--sizes", "3000,6000", "--repeats", "2", "--no-startup"]
+    args.append("--no-report-timings")
     assert main([*args, "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     rates = result["draws_per_second"]
@@ -23,7 +24,9 @@ def test_bench_writes_rates_ratios_machine_and_targets(tmp_path, capsys):
     assert 0 < medians["process"]["6000"] <= rates["process"]["6000"]
     assert result["ratios"]["sampler_vs_numpy_model"] > 0
     assert result["machine"]["cpu_count"] >= 1
+    assert result["waits"] == {}
     assert result["targets"]["cached_startup_seconds"]["met"] is None  # not measured
+    assert result["targets"]["report_seconds"]["target"] == 1.5
     assert result["targets"]["process_vs_numpy_model_1e7"]["measured"] is None  # no 1e7
     assert "target sampler_draws_per_second" in capsys.readouterr().out
 
@@ -84,3 +87,55 @@ def test_bench_with_one_repeat_times_warm_runs(monkeypatch, tmp_path):
     # pipeline, two bit generators and the numpy model: each timed once, after a warm-up
     assert [repeats for repeats, _ in seen] == [1, 1, 1, 1]
     assert [explicit for _, explicit in seen] == [True, False, False, True]
+
+
+def test_waiting_times_time_the_commands_a_user_waits_for(monkeypatch):
+    # The compile timing takes minutes: record the commands instead of running them.
+    import mcinfra.bench.throughput as throughput
+
+    calls = []
+    fake_seconds = iter([30.0, 10.0, 20.0, 0.5, 0.7, 0.4, 2.5, 3.5, 3.0, 1.0, 1.2, 1.4])
+
+    def recording(command, env=None):
+        calls.append((command, None if env is None else env["NUMBA_CACHE_DIR"]))
+        return next(fake_seconds)
+
+    monkeypatch.setattr(throughput, "command_seconds", recording)
+    waits = throughput.waiting_times(repeats=3, report_draws=5000)
+    assert list(waits) == ["first_run_compile", "cached_startup", "default_run", "report"]
+    compile_caches = [cache for _, cache in calls[:3]]
+    assert len(set(compile_caches)) == 3  # a new, empty cache for every compile
+    assert [cache for _, cache in calls[3:6]] == [compile_caches[-1]] * 3  # then warm
+    assert all(cache is None for _, cache in calls[6:])  # this installation's cache
+    assert waits["first_run_compile"]["seconds"] == 10.0
+    assert waits["first_run_compile"]["median_seconds"] == 20.0
+    assert waits["first_run_compile"]["met"] is True  # goal 20 s
+    assert waits["cached_startup"] == {
+        "seconds": 0.4,
+        "median_seconds": 0.5,
+        "times": [0.5, 0.7, 0.4],
+        "goal": 0.6,
+        "met": True,
+        "command": waits["cached_startup"]["command"],
+    }
+    assert waits["cached_startup"]["command"].startswith("mcinfra run --draws 1000 --no-report")
+    assert waits["default_run"]["met"] is True and waits["report"]["met"] is True
+    assert "--draws 5000" in waits["default_run"]["command"]
+    assert "--no-report" not in waits["default_run"]["command"]
+    assert calls[9][0][-3:-1] == ["report", calls[6][0][-1]]  # the default run's directory
+    assert waits["report"]["command"] == "mcinfra report DIR/run --quiet"  # scratch named DIR
+    assert throughput.waiting_times(repeats=1, startup=False, report=False) == {}
+    assert len(calls) == 12  # nothing timed when both are left out
+
+
+def test_report_timings_run_for_real(capsys):
+    from mcinfra.bench.throughput import waiting_times
+
+    lines = []
+    waits = waiting_times(repeats=1, startup=False, report_draws=2000, log=lines.append)
+    assert set(waits) == {"default_run", "report"}
+    for wait in waits.values():
+        assert wait["seconds"] == wait["median_seconds"] > 0 and len(wait["times"]) == 1
+        assert wait["met"] == (wait["seconds"] <= wait["goal"])
+    assert waits["report"]["command"].startswith("mcinfra report ")
+    assert lines[0].startswith("default_run") and "goal <= 3 s" in lines[0]

@@ -80,3 +80,69 @@ def test_netcdf_attributes_beyond_32_bits_survive(tmp_path):
     with xr.open_dataset(tmp_path / "q.nc", engine="scipy") as table:
         assert table.attrs["draws"] == 3 * 2**31
         assert list(table.segment.values) == ["a", "bb"]
+
+
+def _netcdf3_by_scipy(path, coords, variables, attrs):
+    """The same table through ``scipy.io.netcdf_file``, the writer xarray's scipy engine uses."""
+    from scipy.io import netcdf_file
+
+    with netcdf_file(path, "w", version=1) as handle:
+        for name, labels in coords.items():
+            handle.createDimension(name, len(labels))
+        for name, labels in coords.items():
+            if all(isinstance(label, str) for label in labels):
+                encoded = [label.encode("utf-8") for label in labels]
+                width = max(1, *(len(label) for label in encoded))
+                handle.createDimension(f"string{width}", width)
+                variable = handle.createVariable(name, "c", (name, f"string{width}"))
+                variable[:] = np.array(encoded, dtype=f"S{width}").view("S1").reshape(-1, width)
+                variable._Encoding = b"utf-8"
+            elif all(isinstance(label, int) for label in labels):
+                variable = handle.createVariable(name, "i", (name,))
+                variable[:] = np.asarray(labels, dtype=np.int32)
+            else:
+                variable = handle.createVariable(name, "d", (name,))
+                variable[:] = np.asarray(labels, dtype=np.float64)
+                variable._FillValue = np.nan
+        for name, array in variables.items():
+            variable = handle.createVariable(name, "d", tuple(coords))
+            variable._FillValue = np.nan
+            variable[:] = array
+        for key, value in attrs.items():
+            setattr(handle, key, value)
+
+
+@pytest.mark.parametrize(
+    ("coords", "attrs", "scipy_attrs"),
+    [
+        (
+            {"segment": ["total", "héllo", "b"], "year": [2024, 2025], "quantile": [0.05, 0.5]},
+            {"draws": 1000, "interval": "order statistics", "relative_accuracy": 0.001},
+            {"draws": np.int32(1000), "interval": b"order statistics", "relative_accuracy": 0.001},
+        ),
+        (
+            {"segment": ["abcde"], "year": [1]},
+            {"draws": 3 * 2**31, "flag": True, "empty": "", "scale": np.float64(2.5)},
+            {"draws": np.float64(3 * 2**31), "flag": True, "empty": b"", "scale": np.float64(2.5)},
+        ),
+        ({"quantile": [0.1, 0.9]}, {}, {}),
+    ],
+)
+def test_netcdf_bytes_equal_scipys_writer(tmp_path, coords, attrs, scipy_attrs):
+    # The file is encoded without importing scipy.io; its bytes must not change.
+    from mcinfra.io.run_directory import write_netcdf3
+
+    shape = tuple(len(labels) for labels in coords.values())
+    values = np.random.default_rng(3).normal(size=shape)
+    values.flat[0] = np.nan
+    variables = {"value": values, "ci95_low": values - 1.0}
+    write_netcdf3(tmp_path / "ours.nc", coords, variables, attrs)
+    _netcdf3_by_scipy(tmp_path / "scipy.nc", coords, variables, scipy_attrs)
+    assert (tmp_path / "ours.nc").read_bytes() == (tmp_path / "scipy.nc").read_bytes()
+
+
+def test_netcdf_refuses_an_attribute_it_cannot_type(tmp_path):
+    from mcinfra.io.run_directory import write_netcdf3
+
+    with pytest.raises(TypeError, match=r"unsupported type: \[1, 2\]"):
+        write_netcdf3(tmp_path / "q.nc", {"quantile": [0.5]}, {}, {"pair": [1, 2]})

@@ -2,20 +2,37 @@
 
 ``mcinfra.run(...)`` runs a model and returns its answers in memory (a
 :class:`RunResult`); ``mcinfra.simulate(...)`` returns the draws themselves.
+
+The public names are imported on first use (module ``__getattr__``), so that
+``import mcinfra.cli`` does not pay for numba, scipy and pydantic before a command
+needs them.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("mcinfra")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0+unknown"
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from mcinfra.config import load_config, parse_config
-from mcinfra.runs.api import run
-from mcinfra.runs.result import RunResult
-from mcinfra.runs.summary import RunSummary
-from mcinfra.sampling.engine import RunSettings, settings_from, simulate
+if TYPE_CHECKING:
+    from mcinfra.config import load_config, parse_config
+    from mcinfra.runs.api import run
+    from mcinfra.runs.result import RunResult
+    from mcinfra.runs.summary import RunSummary
+    from mcinfra.sampling.engine import RunSettings, settings_from, simulate
+
+    __version__: str
+
+# Public name -> the module that defines it.
+_PUBLIC = {
+    "load_config": "mcinfra.config",
+    "parse_config": "mcinfra.config",
+    "run": "mcinfra.runs.api",
+    "RunResult": "mcinfra.runs.result",
+    "RunSummary": "mcinfra.runs.summary",
+    "RunSettings": "mcinfra.sampling.engine",
+    "settings_from": "mcinfra.sampling.engine",
+    "simulate": "mcinfra.sampling.engine",
+}
 
 __all__ = [
     "RunResult",
@@ -28,3 +45,28 @@ __all__ = [
     "settings_from",
     "simulate",
 ]
+
+
+def _installed_version() -> str:
+    """The installed distribution's version; importlib.metadata alone costs tens of ms."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mcinfra")
+    except PackageNotFoundError:  # running from a source tree without installing
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value: Any = _installed_version()
+    elif name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    else:
+        raise AttributeError(f"module 'mcinfra' has no attribute {name!r}")
+    globals()[name] = value  # resolved once: later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -120,15 +120,30 @@ def _seed(text: str) -> int:
     return value
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: reads the installed version only when asked (importlib.metadata is slow)."""
+
+    def __init__(
+        self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None
+    ):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from mcinfra import __version__
+
+        sys.stdout.write(f"mcinfra {__version__}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``mcinfra`` argument parser."""
-    from mcinfra import __version__
-
     parser = argparse.ArgumentParser(
         prog="mcinfra",
         description="Monte Carlo uncertainty engine for market forecasts.",
     )
-    parser.add_argument("--version", action="version", version=f"mcinfra {__version__}")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="show the program's version number and exit"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="draw trajectories and write a run directory")
@@ -233,7 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--repeats", type=_positive_int, default=3, help="best of (default 3)")
     bench.add_argument(
-        "--no-startup", action="store_true", help="skip the start-up and compile timings"
+        "--no-startup",
+        action="store_true",
+        help="skip the first-run compile and cached start-up timings (the compile takes minutes)",
+    )
+    bench.add_argument(
+        "--no-report-timings",
+        action="store_true",
+        help="skip timing a default run with its report and 'mcinfra report' of it",
     )
     bench.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
     bench.add_argument(
@@ -415,11 +437,23 @@ def _bench(args: argparse.Namespace) -> int:
         result = {"machine": machine_facts(), "sobol": sobol_efficiency(sizes, log=log)}
         _print_sobol(result["sobol"])
     else:
-        result = measure(sizes, args.repeats, startup=not args.no_startup, log=log)
+        result = measure(
+            sizes,
+            args.repeats,
+            startup=not args.no_startup,
+            log=log,
+            report=not args.no_report_timings,
+        )
         for name, ratio in result["ratios"].items():
             print(f"{name:<28} {ratio:8.2f}x")
-        for name, seconds in result.get("startup", {}).items():
-            print(f"{name:<28} {seconds:8.1f} s")
+        if result["waits"]:
+            print(f"what a user waits for (best of {args.repeats}, median beside it):")
+        for name, wait in result["waits"].items():
+            state = "met" if wait["met"] else "NOT met"
+            print(
+                f"  {name:<20} {wait['seconds']:8.2f} s  median {wait['median_seconds']:8.2f} s"
+                f"  goal <= {wait['goal']:g} s  {state}   {wait['command']}"
+            )
         for name, row in result["targets"].items():
             state = {True: "met", False: "NOT met", None: "not measured"}[row["met"]]
             print(f"target {name:<32} {row['target']:>12,} {state}")

@@ -149,6 +149,67 @@ class DrawWriter:
             zarr.consolidate_metadata(self.path)
 
 
+# netCDF-3 classic format tags (NetCDF Classic Format Specification).
+_NC_ABSENT = b"\x00" * 8
+_NC_DIMENSION = 10
+_NC_VARIABLE = 11
+_NC_ATTRIBUTE = 12
+# (nc_type, big-endian numpy dtype, fill bytes that pad a variable to 4 bytes)
+_NcType = tuple[int, np.dtype, bytes]
+_NC_CHAR: _NcType = (2, np.dtype("S1"), b"\x00")
+_NC_INT: _NcType = (4, np.dtype(">i4"), b"\x80\x00\x00\x01")
+_NC_FLOAT: _NcType = (5, np.dtype(">f4"), b"\x7c\xf0\x00\x00")
+_NC_DOUBLE: _NcType = (6, np.dtype(">f8"), b"\x47\x9e\x00\x00\x00\x00\x00\x00")
+
+
+def _nc_int(value: int) -> bytes:
+    return int(value).to_bytes(4, "big", signed=True)
+
+
+def _nc_padded(data: bytes, fill: bytes = b"\x00") -> bytes:
+    return data + fill * (-len(data) % 4)
+
+
+def _nc_name(name: str) -> bytes:
+    encoded = name.encode("latin1")
+    return _nc_int(len(encoded)) + _nc_padded(encoded)
+
+
+def _nc_attribute_value(value) -> bytes:
+    """One attribute's type, length and values, typed as scipy's netCDF writer types them.
+
+    bytes are characters; numpy scalars keep their type; Python ints are 32-bit integers
+    and Python floats 32-bit floats (as scipy writes them).
+    """
+    if isinstance(value, bytes):
+        nc_type, data, count = _NC_CHAR[0], value or b"\x00", max(1, len(value))
+    else:
+        if isinstance(value, np.generic | np.ndarray):
+            kind = {"i4": _NC_INT, "f4": _NC_FLOAT, "f8": _NC_DOUBLE}.get(
+                f"{value.dtype.kind}{value.dtype.itemsize}"
+            )
+        elif isinstance(value, int):
+            kind = _NC_INT
+        elif isinstance(value, float):
+            kind = _NC_FLOAT
+        else:
+            kind = None
+        if kind is None:
+            raise TypeError(f"netCDF-3 attribute of unsupported type: {value!r}")
+        array = np.asarray(value, dtype=kind[1])
+        nc_type, data, count = kind[0], array.tobytes(), array.size
+    return _nc_int(nc_type) + _nc_int(count) + _nc_padded(data)
+
+
+def _nc_attributes(attributes: dict) -> bytes:
+    if not attributes:
+        return _NC_ABSENT
+    parts = [_nc_int(_NC_ATTRIBUTE), _nc_int(len(attributes))]
+    for name, value in attributes.items():
+        parts += [_nc_name(name), _nc_attribute_value(value)]
+    return b"".join(parts)
+
+
 def write_netcdf3(path: Path, coords: dict[str, list], variables: dict, attrs: dict) -> None:
     """A netCDF-3 file as ``xarray.Dataset.to_netcdf(engine="scipy")`` writes it.
 
@@ -156,10 +217,10 @@ def write_netcdf3(path: Path, coords: dict[str, list], variables: dict, attrs: d
     ``variables`` maps names to float64 arrays over all dimensions in that order. Strings
     become character arrays with ``_Encoding`` (xarray's convention), floats get a NaN
     ``_FillValue``, integers that do not fit netCDF-3's 32 bits are stored as doubles.
-    Written directly with scipy.io because xarray's writer imports dask and
-    dask.distributed, which would double the start-up time of a short run.
+    The bytes are those of ``scipy.io.netcdf_file`` (version 1, no record dimension),
+    encoded here directly: importing scipy.io (with scipy.sparse) would add a measurable
+    part of a short run's start-up, and xarray's writer imports dask and dask.distributed.
     """
-    from scipy.io import netcdf_file
 
     def as_netcdf(value):
         if isinstance(value, str):
@@ -168,31 +229,59 @@ def write_netcdf3(path: Path, coords: dict[str, list], variables: dict, attrs: d
             return np.int32(value) if -(2**31) <= value < 2**31 else np.float64(value)
         return value
 
-    with netcdf_file(path, "w", version=1) as handle:
-        for name, labels in coords.items():
-            handle.createDimension(name, len(labels))
-        for name, labels in coords.items():
-            if all(isinstance(label, str) for label in labels):
-                encoded = [label.encode("utf-8") for label in labels]
-                width = max(1, *(len(label) for label in encoded))
-                handle.createDimension(f"string{width}", width)
-                chars = np.array(encoded, dtype=f"S{width}").view("S1").reshape(-1, width)
-                variable = handle.createVariable(name, "c", (name, f"string{width}"))
-                variable[:] = chars
-                variable._Encoding = b"utf-8"
-            elif all(isinstance(label, int | np.integer) for label in labels):
-                variable = handle.createVariable(name, "i", (name,))
-                variable[:] = np.asarray(labels, dtype=np.int32)
-            else:
-                variable = handle.createVariable(name, "d", (name,))
-                variable[:] = np.asarray(labels, dtype=np.float64)
-                variable._FillValue = np.nan
-        for name, array in variables.items():
-            variable = handle.createVariable(name, "d", tuple(coords))
-            variable._FillValue = np.nan
-            variable[:] = array
-        for key, value in attrs.items():
-            setattr(handle, key, as_netcdf(value))
+    dimensions = {name: len(labels) for name, labels in coords.items()}
+    # name -> (dimension names, attributes, nc_type, big-endian data, padding fill)
+    entries: dict[str, tuple[tuple[str, ...], dict, int, np.ndarray, bytes]] = {}
+    for name, labels in coords.items():
+        if all(isinstance(label, str) for label in labels):
+            encoded = [label.encode("utf-8") for label in labels]
+            width = max(1, *(len(label) for label in encoded))
+            dimensions[f"string{width}"] = width
+            chars = np.array(encoded, dtype=f"S{width}").view("S1").reshape(-1, width)
+            entries[name] = (
+                (name, f"string{width}"),
+                {"_Encoding": b"utf-8"},
+                *_nc_typed(_NC_CHAR, chars),
+            )
+        elif all(isinstance(label, int | np.integer) for label in labels):
+            entries[name] = ((name,), {}, *_nc_typed(_NC_INT, labels))
+        else:
+            entries[name] = ((name,), {"_FillValue": np.nan}, *_nc_typed(_NC_DOUBLE, labels))
+    for name, array in variables.items():
+        shape = tuple(dimensions[dim] for dim in coords)
+        data = np.broadcast_to(np.asarray(array, dtype=np.float64), shape)
+        entries[name] = (tuple(coords), {"_FillValue": np.nan}, *_nc_typed(_NC_DOUBLE, data))
+    # scipy's order: by shape, largest first, creation order among equal shapes
+    order = sorted(entries, key=lambda n: entries[n][3].shape, reverse=True)
+    dimension_ids = {name: index for index, name in enumerate(dimensions)}
+
+    header = [b"CDF\x01", _nc_int(0)]  # version 1 (32-bit offsets), no records
+    header += [_nc_int(_NC_DIMENSION), _nc_int(len(dimensions))]
+    for name, length in dimensions.items():
+        header += [_nc_name(name), _nc_int(length)]
+    header.append(_nc_attributes({key: as_netcdf(value) for key, value in attrs.items()}))
+    header += [_nc_int(_NC_VARIABLE), _nc_int(len(entries))]
+    metadata = []  # each variable's header up to its begin offset, and its padded data
+    for name in order:
+        dims, attributes, nc_type, data, fill = entries[name]
+        payload = _nc_padded(data.tobytes(), fill)
+        fields = [_nc_name(name), _nc_int(len(dims))]
+        fields += [_nc_int(dimension_ids[dim]) for dim in dims]
+        fields += [_nc_attributes(attributes), _nc_int(nc_type), _nc_int(len(payload))]
+        metadata.append((b"".join(fields), payload))
+    offset = sum(map(len, header)) + sum(len(described) + 4 for described, _ in metadata)
+    body = []
+    for described, payload in metadata:
+        header += [described, _nc_int(offset)]
+        body.append(payload)
+        offset += len(payload)
+    with open(path, "wb") as handle:
+        handle.write(b"".join(header + body))
+
+
+def _nc_typed(kind: _NcType, values) -> tuple[int, np.ndarray, bytes]:
+    """(nc_type, values as the big-endian array netCDF-3 stores, padding fill)."""
+    return kind[0], np.asarray(values, dtype=kind[1]), kind[2]
 
 
 def write_sensitivity_csv(path, rows: Iterable[tuple[str, str, float, float]]) -> None:
