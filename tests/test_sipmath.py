@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from scipy.stats import norm
 
 from mcinfra.sipmath.library import (
@@ -729,6 +731,18 @@ def test_malformed_json_is_refused_with_its_line(tmp_path):
         read_library(path)
 
 
+def test_nan_is_no_json_number(tmp_path):
+    path = tmp_path / "nan.SIPmath"
+    text = json.dumps(hand_written_library()).replace('"value": [1.5, -2', '"value": [NaN, -2')
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(LibraryError, match=r"nan\.SIPmath: not valid JSON: NaN is no JSON number"):
+        read_library(path)
+    document = hand_written_library()
+    document["sips"][4]["metadata"]["mean"] = math.inf
+    with pytest.raises(LibraryError, match=r"sips\[4\]\.metadata: holds NaN or Infinity"):
+        parse_library(document)
+
+
 def test_a_library_that_is_not_an_object_is_refused():
     with pytest.raises(LibraryError, match=r"SIPmath library x: expected an object, got \[1\]"):
         parse_library([1], "x")
@@ -752,3 +766,66 @@ def test_environment_forms_and_unused_global_variables_are_skipped(library_file)
     library = parse_library(document)
     assert [s.name for s in library.sips] == ["Demand", "Price", "Cost", "Stored"]
     assert [m.name for m in library.matrices] == ["correlations"]
+
+
+# -- fuzzed libraries ------------------------------------------------------------------------
+
+HOSTILE = st.one_of(
+    st.sampled_from(
+        [float("nan"), float("inf"), -float("inf"), 1e308, -1e308, -0.0, 0.0, 5e-324, -1.0,
+         1.0, 2.0, 0, -1, 10**30, 10**400, True, None, "", "x", "1e6", [], [1, 2], [None], {},
+         {"a": 1}, {"type": "parameter", "name": "p"}]
+    ),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(2**70), 2**70),
+    st.text(max_size=10),
+)  # fmt: skip
+
+
+def _paths(tree, prefix=()):
+    yield prefix
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(tree, list):
+        for i, value in enumerate(tree):
+            yield from _paths(value, (*prefix, i))
+
+
+LIBRARY_PATHS = [p for p in _paths(hand_written_library()) if p]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    edits=st.lists(
+        st.tuples(st.sampled_from(LIBRARY_PATHS), HOSTILE, st.booleans()), min_size=1, max_size=3
+    )
+)
+@example(edits=[(("globalVariables", 0, "value", "matrix", 1, "row"), [], False)])
+@example(edits=[(("sips", 3, "arguments", "aCoefficients", 0), 10**400, False)])
+@example(edits=[(("sips", 4, "metadata", "mean"), float("nan"), False)])
+def test_any_mutation_of_a_library_is_read_or_refused_cleanly(edits):
+    document = hand_written_library()
+    for path, value, delete in edits:
+        target = document
+        try:
+            for step in path[:-1]:
+                target = target[step]
+            if delete:
+                del target[path[-1]]
+            else:
+                target[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier edit removed or replaced this path
+    try:
+        library = parse_library(json.loads(json.dumps(document)), "fuzz.SIPmath")
+    except LibraryError as exc:
+        assert str(exc).startswith("SIPmath library fuzz.SIPmath: ")
+        return
+    names = [s.name for s in library.sips]
+    arrays = [s.name for s in library.sips if isinstance(s, ArraySip)]
+    shortest = min((library.sip(n).values.size for n in arrays), default=3)
+    with np.errstate(all="ignore"):
+        trials = library_trials(library, names, 1, min(3, shortest))
+    assert trials.shape == (len(names), min(3, shortest))
+    assert json.loads(library_json(library))["name"] == library.name

@@ -331,12 +331,19 @@ def read_library(path: str | Path) -> Library:
     except UnicodeDecodeError as exc:
         raise LibraryError(path, "", f"not UTF-8 text: {exc.reason}") from None
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise LibraryError(
             path, "", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+    except ValueError as exc:  # from _refuse_constant
+        raise LibraryError(path, "", f"not valid JSON: {exc}") from None
     return parse_library(document, path)
+
+
+def _refuse_constant(name: str) -> float:
+    """Python's reader accepts NaN and Infinity; JSON, and so a library, has neither."""
+    raise ValueError(f"{name} is no JSON number")
 
 
 def parse_library(document: Any, path: str | Path = "<memory>") -> Library:
@@ -390,9 +397,13 @@ class _Reader:
     def number(self, value: Any, key: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, f"expected a number, got {_describe(value)}")
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond every double
+            raise self.fail(key, f"{_describe(value)} is too large for a number") from None
+        if not math.isfinite(number):
             raise self.fail(key, f"expected a finite number, got {value}")
-        return float(value)
+        return number
 
     def integer(self, value: Any, key: str) -> int:
         if isinstance(value, float) and value.is_integer():
@@ -504,7 +515,7 @@ class _Reader:
             cell = self.mapping(cell, cell_key)
             ends = []
             for end in ("row", "col"):
-                label = self.required(cell, end, cell_key)
+                label = self.text(self.required(cell, end, cell_key), f"{cell_key}.{end}")
                 if label not in index:
                     raise self.fail(
                         f"{cell_key}.{end}",
@@ -635,8 +646,9 @@ class _Reader:
                 raise self.fail(f"{key}.name", f"a second SIP named '{name}'")
             function = self.required(entry, "function", key)
             arguments = self.mapping(self.required(entry, "arguments", key), f"{key}.arguments")
-            metadata = entry.get("metadata", {})
-            metadata = dict(metadata) if isinstance(metadata, dict) else {}
+            metadata = self.mapping(entry.get("metadata", {}), f"{key}.metadata")
+            if not _is_json(metadata):
+                raise self.fail(f"{key}.metadata", "holds NaN or Infinity, which JSON has not")
             if function == SIP_ARRAY:
                 ref = None
                 if "ref" in entry:
