@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -195,3 +196,43 @@ def test_bad_targets_exit_2_and_write_nothing(run_dir, tmp_path, capsys):
     assert main(["export", str(tmp_path), "--out", str(tmp_path / "x.SIPmath")]) == 2
     assert f"{tmp_path} is not a finished mcinfra run" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["there.SIPmath"]
+
+
+def test_sobol_runs_export_their_own_points(tmp_path):
+    from mcinfra.sampling.engine import settings_from, simulate
+
+    run = tmp_path / "sobol"
+    args = ["run", "--draws", "1024", "--seed", "3", "--chunk-size", "100", "--quiet"]
+    assert main([*args, "--set", 'sampling.method="sobol"', "--no-report", "--out", str(run)]) == 0
+    out = tmp_path / "sobol.SIPmath"
+    assert (
+        main(["export", str(run), "--trials", "150", "--series", "total", "--out", str(out)]) == 0
+    )
+    library = read_library(out)
+    assert "(sobol)" in library.provenance
+    loaded = load_config(overrides=('sampling.method="sobol"',))
+    direct = simulate(loaded, settings_from(loaded, draws=1024, seed=3, chunk_size=1024))
+    expected = direct["value"].sel(segment="total", year=2030).values[:150]
+    assert library.sip("total[2030]").values.tobytes() == expected.tobytes()
+
+
+def test_a_failed_write_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    from mcinfra.io import run_directory
+
+    target = tmp_path / "lib.SIPmath"
+    target.write_text("before")
+
+    def broken(source, destination):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(run_directory.os, "replace", broken)
+    with pytest.raises(OSError, match="No space left"):
+        run_directory.write_text_atomically(target, "after")
+    assert target.read_text() == "before"
+    assert [p.name for p in tmp_path.iterdir()] == ["lib.SIPmath"]
+    monkeypatch.undo()
+    run_directory.write_text_atomically(target, "after")
+    assert target.read_text() == "after"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() makes it, not mkstemp
