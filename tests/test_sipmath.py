@@ -717,6 +717,9 @@ def test_a_matrix_that_is_not_positive_definite_is_refused():
 
 
 def test_a_missing_library_is_refused(tmp_path):
+    from mcinfra.errors import UsageError
+
+    assert issubclass(LibraryError, UsageError)  # exit status 2 on the command line
     path = tmp_path / "nowhere.SIPmath"
     with pytest.raises(LibraryError, match=f"SIPmath library {path}: cannot read it: No such file"):
         read_library(path)

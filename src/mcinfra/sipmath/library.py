@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from mcinfra.errors import McinfraError, did_you_mean
+from mcinfra.errors import UsageError, did_you_mean
 
 LIBRARY_TYPE = "SIPmath_3_0"
 OBJECT_TYPE = "sipModel"
@@ -36,8 +36,10 @@ MAX_METALOG_TERMS = 16
 _HDR_SEEDS = {"entity": "entity", "varId": "var_id", "seed3": "seed3", "seed4": "seed4"}
 
 
-class LibraryError(McinfraError, ValueError):
+class LibraryError(UsageError):
     """A SIPmath library cannot be read, or asks for something mcinfra does not evaluate.
+
+    A :class:`~mcinfra.errors.UsageError`: the command line prints it and exits with status 2.
 
     Parameters
     ----------
