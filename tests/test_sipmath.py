@@ -507,7 +507,7 @@ def test_written_json_has_the_standards_layout(tmp_path):
     assert y["arguments"] == {"aCoefficients": [2.0, 0.3], "lowerBound": 1.0, "upperBound": 4.0}
     # each array on one line
     text = library_json(written_library())
-    assert '"value": [0, 1, 1e-300, ' in text
+    assert '"value": [0.0, 1.0, 1e-300, ' in text and '"value": [0, 1, 1, 0, 0, 1, ' in text
     assert json.loads(text) == json.loads(json.dumps(library_document_plain(written_library())))
 
 

@@ -277,13 +277,12 @@ def _sip_document(sip: Sip) -> dict[str, Any]:
 
 
 def _array_text(values: np.ndarray, name: str) -> str:
-    """A JSON array on one line; whole numbers without a fraction (0/1 indicators stay short)."""
+    """A JSON array on one line; all whole numbers (0/1 indicators) without a fraction."""
     if not np.all(np.isfinite(values)):
         raise ValueError(f"SIP '{name}' holds a value that is not finite; JSON cannot store it")
-    items = [
-        repr(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(v) for v in values.tolist()
-    ]
-    return "[" + ", ".join(items) + "]"
+    if np.all(values == np.trunc(values)) and np.all(np.abs(values) < 2**53):
+        return json.dumps(values.astype(np.int64).tolist())
+    return json.dumps(values.tolist())  # each float's shortest round-trip text
 
 
 def library_json(library: Library) -> str:
@@ -679,7 +678,7 @@ class _Reader:
         values = self.sequence(self.required(arguments, "value", f"{key}.arguments"), values_key)
         if not values:
             raise self.fail(values_key, "holds no trials")
-        if not all(type(v) in (int, float) for v in values):  # bool and None are no trials
+        if not set(map(type, values)) <= {int, float}:  # bool, None and text are no trials
             for n, v in enumerate(values):
                 self.number(v, f"{values_key}[{n}]")
         try:
