@@ -30,8 +30,8 @@ from mcinfra.sipmath.library import (
     MetalogSip,
     StreamRef,
     library_json,
-    read_library,
 )
+from mcinfra.sipmath.reading import read_library
 from mcinfra.sipmath.trials import hdr_uniforms, library_trials
 
 

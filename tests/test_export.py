@@ -15,7 +15,8 @@ from mcinfra.cli import main
 from mcinfra.config.structure import list_inputs
 from mcinfra.runs import export
 from mcinfra.runs.diagnostics import prediction_indicators
-from mcinfra.sipmath.library import ArraySip, read_library
+from mcinfra.sipmath.library import ArraySip
+from mcinfra.sipmath.reading import read_library
 from mcinfra.sipmath.trials import library_trials
 
 DRAWS = 3000

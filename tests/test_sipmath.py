@@ -25,9 +25,8 @@ from mcinfra.sipmath.library import (
     StreamRef,
     library_document,
     library_json,
-    parse_library,
-    read_library,
 )
+from mcinfra.sipmath.reading import parse_library, read_library
 from mcinfra.sipmath.trials import (
     gaussian_copula_uniforms,
     hdr_uniforms,
