@@ -324,6 +324,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="only this prediction (repeatable; default: all)",
     )
 
+    export = commands.add_parser(
+        "export", help="write a finished run's draws as a SIPmath 3.0 library (spreadsheets)"
+    )
+    export.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
+    export.add_argument(
+        "--format", choices=("sipmath",), default="sipmath", help="file format (sipmath)"
+    )
+    export.add_argument(
+        "--out", type=Path, required=True, metavar="FILE", help="the library, e.g. run.SIPmath"
+    )
+    export.add_argument(
+        "--trials",
+        type=_positive_int,
+        metavar="N",
+        help="the run's first N draws as trials 1..N (default: all draws, at most 10,000)",
+    )
+    export.add_argument(
+        "--series",
+        metavar="LABELS",
+        help="comma-separated series, e.g. total,network (default: the total and every "
+        "partition's segments)",
+    )
+    export.add_argument(
+        "--years", metavar="YEARS", help="comma-separated years, e.g. 2026,2030 (default: the last)"
+    )
+    export.add_argument(
+        "--predictions", action="store_true", help="also each prediction as a 0/1 SIP"
+    )
+    export.add_argument("--force", action="store_true", help="replace an existing FILE")
+
     validate = commands.add_parser("validate", help="check a config and show its diagnostics")
     validate.add_argument("config", nargs="?", help="TOML config (default: the embedded model)")
     _add_set(validate)
@@ -349,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
             "compare": _compare,
             "sweep": _sweep,
             "validate": _validate,
+            "export": _export,
         }
         return handlers[args.command](args)
     except McinfraError as exc:
@@ -645,6 +676,25 @@ def _whatif(args: argparse.Namespace) -> int:
             p, low, high = interval(r.given.probability, r.given.std_error, *r.given.interval())
             line += f"   P(given) = {p} [{low}, {high}]"
         print(line)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from mcinfra.runs.export import export_sipmath
+
+    library, trials = export_sipmath(
+        args.run_dir,
+        args.out,
+        trials=args.trials,
+        series=args.series,
+        years=args.years,
+        predictions=args.predictions,
+        replace=args.force,
+    )
+    print(
+        f"wrote {args.out} ({len(library.sips)} SIPs of {trials:,} trials: trial i is draw "
+        f"i - 1 of {args.run_dir})"
+    )
     return 0
 
 

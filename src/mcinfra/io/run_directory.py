@@ -102,6 +102,29 @@ def atomic_directory(
         shutil.rmtree(previous, ignore_errors=True)
 
 
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to the file ``path`` at once or not at all.
+
+    The text goes to a temporary file beside ``path``, renamed over it when complete; on
+    any error (or Ctrl-C) the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.partial-", dir=path.parent)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; the file is ordinary
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented JSON (finite numbers only)."""
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
