@@ -12,8 +12,9 @@ three ways, alternating them and keeping each one's best and median:
   ADDRESS`` with its default options, both started once before the timings.
 
 Each line gives the seconds and the ratio of the local time to that time (1.0: as fast as
-the local engine; the goal is at least 0.8). The outputs of every dask run are compared
-byte for byte with the local run's.
+the local engine; the goal is at least 0.8), and the best sampling seconds of
+``summary.json`` (summed over the workers' tasks in a dask run). The outputs of every dask
+run are compared byte for byte with the local run's.
 """
 
 from __future__ import annotations
@@ -73,12 +74,18 @@ def _wait_for_workers(address: str, count: int) -> None:
         client.wait_for_workers(count, timeout=60)
 
 
-def _run(args: list[str], out: Path) -> float:
-    """Seconds one ``mcinfra run`` takes, end to end."""
+def _run(args: list[str], out: Path) -> tuple[float, float]:
+    """Seconds one ``mcinfra run`` takes end to end, and its sampling seconds.
+
+    The sampling seconds are ``summary.json``'s: the sampler's own time, summed over the
+    workers' tasks in a dask run.
+    """
     command = [sys.executable, "-m", "mcinfra", "run", "--no-report", "--quiet", "--force"]
     started = time.perf_counter()
     subprocess.run([*command, "--out", str(out), *args], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    summary = json.loads((out / "summary.json").read_text())
+    return seconds, summary["timing"]["sampling_seconds"]
 
 
 def main() -> None:
@@ -107,11 +114,14 @@ def main() -> None:
         }
         _run(["--draws", "1000"], workdir / "warm")  # numba's cache, the first imports
         times: dict[str, list[float]] = {name: [] for name in ways}
+        sampling: dict[str, list[float]] = {name: [] for name in ways}
         for _ in range(args.repeats):
             for name, options in ways.items():
                 out = workdir / name.replace(" ", "-")
-                times[name].append(_run([*common, *options], out))
-                print(f"  {name}: {times[name][-1]:.2f} s", file=sys.stderr, flush=True)
+                seconds, sampler = _run([*common, *options], out)
+                times[name].append(seconds)
+                sampling[name].append(sampler)
+                print(f"  {name}: {seconds:.2f} s, sampling {sampler:.2f} s", file=sys.stderr)
         for name in ways:
             if name == "local":
                 continue
@@ -128,16 +138,18 @@ def main() -> None:
     local = min(times["local"])
     figures = {}
     print(f"mcinfra run --draws {draws} {' '.join(args.extra)}".rstrip())
-    print(f"{'':16} {'best s':>8} {'median s':>9} {'local/this':>11}")
+    print(f"{'':16} {'best s':>8} {'median s':>9} {'local/this':>11} {'sampling s':>11}")
     for name, seconds in times.items():
-        best = min(seconds)
+        best, median = min(seconds), statistics.median(seconds)
         figures[name] = {
             "seconds": seconds,
             "best": best,
-            "median": statistics.median(seconds),
+            "median": median,
             "ratio": local / best,
+            "sampling_seconds": sampling[name],
         }
-        print(f"{name:16} {best:8.2f} {statistics.median(seconds):9.2f} {local / best:11.2f}")
+        sampler = min(sampling[name])
+        print(f"{name:16} {best:8.2f} {median:9.2f} {local / best:11.2f} {sampler:11.2f}")
     if args.json is not None:
         args.json.write_text(json.dumps({"draws": int(draws), "runs": figures}, indent=2) + "\n")
 
