@@ -253,3 +253,15 @@ def test_each_task_gets_its_share_of_the_cores(client):
         assert client.submit(_task_threads, sharing, workers=[address], pure=False).result() == max(
             1, cores // 2
         )
+
+
+def test_workers_load_the_kernels_before_the_first_task(client):
+    from mcinfra.runs.distributed import WORKER_CACHE, _warm_workers
+
+    for future in _warm_workers(client):
+        future.result()
+
+    def plans(dask_worker):
+        return len(getattr(dask_worker, WORKER_CACHE)._plans)
+
+    assert set(client.run(plans).values()) >= {1}

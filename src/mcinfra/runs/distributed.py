@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
-from mcinfra.config import LoadedConfig, parse_config
+from mcinfra.config import LoadedConfig, load_config, parse_config
 from mcinfra.errors import UsageError
 from mcinfra.runs.reductions import Reductions
 from mcinfra.sampling.engine import (
@@ -38,6 +38,7 @@ from mcinfra.sampling.engine import (
     chunk_bounds,
     chunk_capacity,
     stream,
+    warm_up,
 )
 from mcinfra.sampling.plan import Plan, compile_plan
 from mcinfra.stats.reduction import Chunk
@@ -158,6 +159,25 @@ def reduce_chunks(
             buffers=buffers,
         )
     return part.state(), seconds, time.perf_counter() - started
+
+
+def warm_worker() -> None:
+    """Load the sampler's compiled kernels on the worker running this (its first task needs them).
+
+    Every config runs the same compiled kernels, so the default config's plan loads them.
+    """
+    loaded = load_config()
+    _, plan = _worker_cache().plan(loaded.text, loaded.origin)
+    warm_up(plan)
+
+
+def _warm_workers(client) -> list:
+    """Start :func:`warm_worker` on each of ``client``'s workers (hold the futures it returns).
+
+    The workers load the kernels while the client compiles the plan and loads its own.
+    """
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    return [client.submit(warm_worker, workers=[address], pure=False) for address in workers]
 
 
 def host_threads(client) -> dict[str, int]:
@@ -309,7 +329,9 @@ def dask_client(workers: int | None = None, address: str | None = None) -> Itera
         except OSError as exc:
             raise UsageError(f"cannot reach the dask scheduler at {address}: {exc}") from None
         with client:
+            warming = _warm_workers(client)  # held: a future let go is cancelled
             yield client
+            client.cancel(warming)
         return
     if workers is None:
         raise ValueError("dask_client needs a number of local workers or a scheduler address")
@@ -325,4 +347,6 @@ def dask_client(workers: int | None = None, address: str | None = None) -> Itera
         ) as cluster,
         Client(cluster) as client,
     ):
+        warming = _warm_workers(client)  # held: a future let go is cancelled
         yield client
+        client.cancel(warming)
