@@ -279,7 +279,8 @@ def compute_run(
             from mcinfra.runs.distributed import stream_distributed
 
             _, done = stream_distributed(
-                client, loaded, settings, exact, reductions, progress, target_met, start,
+                client, loaded, settings, exact, reductions, progress,
+                target_met if target_se is not None else None, start,
                 after_chunk=checkpoint, clock=clock, shield=shield,
             )  # fmt: skip
     except KeyboardInterrupt:

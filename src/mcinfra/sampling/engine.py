@@ -213,6 +213,7 @@ def stream(
     start: int = 0,
     clock: SamplingClock | None = None,
     end: int | None = None,
+    buffers: ChunkBuffers | None = None,
 ) -> tuple[float, int]:
     """Simulate a run chunk by chunk, handing each chunk to ``on_chunk``.
 
@@ -227,10 +228,11 @@ def stream(
     its own columns instead. ``start`` (a chunk boundary) continues a run whose draws
     ``0 .. start - 1`` are done; ``end`` (default: all draws) stops before draw ``end``.
     ``clock`` gets each chunk's sampling seconds as soon as the chunk is drawn.
+    ``buffers`` (:class:`ChunkBuffers` of at least :func:`chunk_capacity` draws) are the
+    chunk buffers to reuse; without them (and without ``out``) fresh ones are allocated.
     """
-    if out is None:
-        size = min(settings.chunk_size, settings.draws, settings.replicate_draws or settings.draws)
-        buffers = ChunkBuffers(plan, size)
+    if out is None and buffers is None:
+        buffers = ChunkBuffers(plan, chunk_capacity(settings))
     clock = SamplingClock() if clock is None else clock
     before = clock.seconds
     sobol = sobol_source(plan, settings)
@@ -238,7 +240,11 @@ def stream(
         done = start
         for first, stop_at in chunk_bounds(settings, start, end):
             n = stop_at - first
-            chunk_out, column = (out, first) if out is not None else (buffers.chunk(n), 0)
+            if out is not None:
+                chunk_out, column = out, first
+            else:
+                assert buffers is not None
+                chunk_out, column = buffers.chunk(n), 0
             chunk_started = time.perf_counter()
             gap = draw_chunk(plan, settings, first, n, chunk_out, column, sobol)
             clock.seconds += time.perf_counter() - chunk_started
@@ -254,6 +260,11 @@ def stream(
     return clock.seconds - before, done
 
 
+def chunk_capacity(settings: RunSettings) -> int:
+    """The most draws one chunk of a run of ``settings`` holds."""
+    return min(settings.chunk_size, settings.draws, settings.replicate_draws or settings.draws)
+
+
 class ChunkBuffers:
     """Memory for chunks of up to ``size`` draws, reused from chunk to chunk.
 
@@ -266,6 +277,7 @@ class ChunkBuffers:
     def __init__(self, plan: Plan, size: int) -> None:
         self.shape = (len(plan.series), len(plan.years))
         self.n_inputs = len(plan.inputs)
+        self.size = size
         self._values = np.empty(self.shape[0] * self.shape[1] * size)
         self._inputs = np.empty(self.n_inputs * size)
         self._scores = np.empty(self.n_inputs * size)
