@@ -384,7 +384,8 @@ def _compiled_plan(
 
     A first run compiles the sampler here while a worker process compiles the reductions'
     kernels into numba's cache (:func:`compile_reductions`), from which this process then
-    loads them: the two halves take about as long, so two cores halve the wait.
+    loads them: on two cores the run waits for the sampler's compiling alone, the longer
+    part (docs/performance.md, "The first run").
     """
     started = time.perf_counter()
     worker = None
