@@ -24,7 +24,7 @@ from mcinfra.kernels.inputs import (
     NORMAL,
     TRIANGULAR,
     UNIFORM,
-    input_value,
+    tabulated_value,
     triangular_value,
     uniform_value,
 )
@@ -198,11 +198,11 @@ def simulate_block(nb, plan, w, v, x, z, col):
             sigma = plan.in_params[k, 1]
             for b in range(unb):
                 x[k, ucol + b] = exp(mu + sigma * acc[b])
-        else:
+        else:  # TABULATED, the only family left: inlining all of input_value here would
+            # compile every family's code once more (first-run compile time)
+            offset = plan.in_table[k]
             for b in range(unb):
-                x[k, ucol + b] = input_value(
-                    family, plan.in_params, k, plan.in_table[k], plan.tab_coef, acc[b]
-                )
+                x[k, ucol + b] = tabulated_value(plan.in_params, k, offset, plan.tab_coef, acc[b])
 
     # Total: T(t) = T(t-1) * max(1 + g + s e_t, floor), e_t a unit AR(1) shock.
     base = plan.total_inputs[0]
@@ -449,15 +449,25 @@ def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out, sco
 def _run_block(nb, plan, w, out, inputs_out, scores_out, column):
     """Run the model on a block (normals in ``w.normals``) into columns ``column ..``.
 
-    Outputs contiguous along draws (the buffers the engine allocates) get the block
-    computed in scratch, which stays in cache, and streamed out; others are written in
-    place. Returns the block's partition check (:func:`simulate_block`).
+    The block is computed in scratch, which stays in cache, then streamed out to outputs
+    contiguous along draws (the buffers the engine allocates) and copied to others.
+    :func:`simulate_block` is called with the scratch arrays only, so numba compiles it
+    for one signature (each one costs tens of seconds on a first run). Returns the
+    block's partition check (:func:`simulate_block`).
     """
+    worst = simulate_block(nb, plan, w, w.values, w.inputs, w.scores, 0)
     if out.strides[2] == 8 and inputs_out.strides[1] == 8 and scores_out.strides[1] == 8:
-        worst = simulate_block(nb, plan, w, w.values, w.inputs, w.scores, 0)
         _stream_block(nb, w, out, inputs_out, scores_out, column)
     else:
-        worst = simulate_block(nb, plan, w, out, inputs_out, scores_out, column)
+        # Loops, not slice assignments: those compile numba's shape-mismatch message code.
+        for s in range(out.shape[0]):
+            for t in range(out.shape[1]):
+                for b in range(nb):
+                    out[s, t, column + b] = w.values[s, t, b]
+        for k in range(inputs_out.shape[0]):
+            for b in range(nb):
+                inputs_out[k, column + b] = w.inputs[k, b]
+                scores_out[k, column + b] = w.scores[k, b]
     return worst
 
 

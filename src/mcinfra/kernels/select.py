@@ -38,7 +38,8 @@ def select_ranks(column, ranks, out):
     # Sort outright when bucketing is impossible: non-finite values, a constant column, or
     # a range so narrow (subnormal) that the bucket scale overflows.
     if not (np.isfinite(low) and np.isfinite(high) and np.isfinite(scale) and scale > 0.0):
-        ordered = np.sort(column)
+        ordered = column.copy()
+        ordered.sort()
         for j in range(ranks.shape[0]):
             out[j] = ordered[ranks[j]]
         return
@@ -65,7 +66,8 @@ def select_ranks(column, ranks, out):
             filled[b] += 1
     for b in range(_BUCKETS):
         if wanted[b]:
-            buffer[offset[b] : filled[b]] = np.sort(buffer[offset[b] : filled[b]])
+            # In place: a slice assignment compiles numba's shape-mismatch message code.
+            buffer[offset[b] : filled[b]].sort()
     for j in range(ranks.shape[0]):
         b = np.searchsorted(counts, ranks[j], side="right") - 1
         out[j] = buffer[offset[b] + ranks[j] - counts[b]]

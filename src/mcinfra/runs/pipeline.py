@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import pickle
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -46,6 +50,7 @@ from mcinfra.runs.summary import run_summary, sensitivity_rows
 from mcinfra.sampling.dataset import DRAW, provenance, to_dataset
 from mcinfra.sampling.engine import (
     MAX_IN_MEMORY_BYTES,
+    ChunkBuffers,
     ProgressCallback,
     RunSettings,
     SamplingClock,
@@ -61,6 +66,9 @@ from mcinfra.stats.reduction import Chunk
 EXACT_QUANTILE_MEMORY = 256 * 2**20
 CHECKPOINT_SECONDS = 30.0
 DEFAULT_MAX_DRAWS = 10_000_000  # cap of a run with a target standard error
+FIRST_RUN_COMPILE_SECONDS = 35.0
+"""Wall seconds a first run spends compiling on 2 cores: the sampler's 33 CPU seconds, while a
+worker compiles the reductions', and start-up (docs/performance.md, "The first run")."""
 LONG_RUN_SECONDS = 600.0
 """A run expected to take longer says so before it samples and after its first chunk."""
 FASTEST_DRAWS_PER_SECOND = 5e7
@@ -224,7 +232,7 @@ def compute_run(
     if client is not None and draws_to is not None:
         raise UsageError("--save-draws writes from one process; it cannot be combined with dask")
     started = time.perf_counter()
-    plan = _compiled_plan(loaded, notify)
+    plan = _compiled_plan(loaded, settings, exact, notify)
     attrs = provenance(loaded, settings)
     reductions = Reductions(
         loaded,
@@ -367,19 +375,103 @@ def _long_run_notices(
     return forecast
 
 
-def _compiled_plan(loaded: LoadedConfig, notify: Callable[[str], None] | None):
-    """The run's plan with its kernels loaded, telling ``notify`` when they must compile."""
+def _compiled_plan(
+    loaded: LoadedConfig,
+    settings: RunSettings,
+    exact: bool,
+    notify: Callable[[str], None] | None,
+):
+    """The run's plan with its kernels loaded, telling ``notify`` when they must compile.
+
+    A first run compiles the sampler here while a worker process compiles the reductions'
+    kernels into numba's cache (:func:`compile_reductions`), from which this process then
+    loads them: on two cores the run waits for the sampler's compiling alone, the longer
+    part (docs/performance.md, "The first run").
+    """
     started = time.perf_counter()
-    if notify is not None and kernels_cached() is False:
-        notify("compiling the kernels: about a minute on 2 cores, once per installation")
-    plan = compile_plan(loaded.config)
-    warm_up(plan)
+    worker = None
+    if kernels_cached() is False:
+        worker = _start_reduction_compiler(loaded, settings, exact)
+        if notify is not None:
+            notify(
+                f"compiling the kernels: about {FIRST_RUN_COMPILE_SECONDS:.0f} s on 2 cores, "
+                "once per installation"
+            )
+    try:
+        plan = compile_plan(loaded.config)
+        warm_up(plan)
+        if worker is not None:
+            if notify is not None and worker.poll() is None:
+                notify(
+                    f"compiling the kernels 1/2 (the sampler's) done in "
+                    f"{time.perf_counter() - started:.0f} s; waiting for 2/2 (the reductions')"
+                )
+            worker.wait()
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+            worker.wait()
     if notify is not None and time.perf_counter() - started > 5:
         notify(
             f"compiled the kernels in {time.perf_counter() - started:.0f} s; later runs "
             "load them from cache"
         )
     return plan
+
+
+def _start_reduction_compiler(
+    loaded: LoadedConfig, settings: RunSettings, exact: bool
+) -> subprocess.Popen | None:
+    """Start :func:`compile_reductions` in a new process (None if it cannot start)."""
+    package_root = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH")
+    env = dict(os.environ, PYTHONPATH=package_root + (os.pathsep + path if path else ""))
+    code = "from mcinfra.runs.pipeline import compile_reductions; compile_reductions()"
+    try:
+        worker = subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+    except OSError:
+        return None
+    assert worker.stdin is not None
+    try:
+        worker.stdin.write(pickle.dumps((loaded, settings, exact)))
+        worker.stdin.close()
+    except OSError:  # it died at once; this process compiles them itself
+        worker.kill()
+        worker.wait()
+        return None
+    return worker
+
+
+def compile_reductions() -> None:
+    """Compile a run's reduction kernels into numba's cache, in a worker process.
+
+    Reads the pickled ``(loaded, settings, exact)`` of :func:`_compiled_plan`'s run from
+    standard input and reduces a chunk of made-up draws with the arrays types of the run's
+    chunks, then summarises it, so every kernel of the reductions and the summary compiles
+    for the signatures the run will call it with. The results are thrown away; a failure
+    only leaves the run to compile what is missing itself.
+    """
+    loaded, settings, exact = pickle.load(sys.stdin.buffer)
+    plan = compile_plan(loaded.config)
+    draws = 64
+    tiny = RunSettings(draws=draws, seed=settings.seed, chunk_size=draws)
+    values, inputs, scores = ChunkBuffers(plan, draws).chunk(draws)
+    made_up = np.random.default_rng(0)
+    values[...] = made_up.uniform(1.0, 2.0, values.shape)
+    inputs[...] = made_up.uniform(0.1, 0.9, inputs.shape)
+    scores[...] = made_up.standard_normal(scores.shape)
+    reductions = Reductions(loaded, plan, exact, draws)
+    reductions.add(Chunk(0, values, inputs, scores, 0.0))
+    run_summary(reductions, plan, loaded, tiny, provenance(loaded, tiny), 1.0)
+    labels = [s.label for s in plan.series]
+    quantile_table(reductions.columns, [(s, y) for s in labels for y in plan.years])
+    sensitivity_rows(reductions.counter)
 
 
 def _restore(reductions: Reductions, path: Path) -> tuple[int, float]:
