@@ -20,6 +20,7 @@ from mcinfra.config import load_config
 from mcinfra.errors import Interrupted
 from mcinfra.io.run_directory import CHECKPOINT, DRAWS, DrawWriter
 from mcinfra.runs.pipeline import run_to_directory
+from mcinfra.sampling.dataset import DRAW
 from mcinfra.sampling.engine import settings_from
 
 FILES = ("predictions.csv", "sensitivity.csv", "quantiles.csv")
@@ -116,10 +117,11 @@ def test_an_interrupted_run_resumes_to_the_same_store(tmp_path, method, chunk, s
 
 
 def test_the_store_is_cut_back_to_the_checkpoint(tmp_path):
-    # Draws written after the checkpoint: more chunks, a longer shape, consolidated
-    # metadata, the final draw count, and a chunk file whose write was cut short.
+    # Written after the checkpoint: a longer shape, consolidated metadata, the final draw
+    # count, chunks past it (unreadable here: the last one, partly filled, is read before
+    # it is written again) and a chunk file whose write was cut short.
     loaded = load_config()
-    settings = settings_from(loaded, draws=5_000, chunk_size=1_000)
+    settings = settings_from(loaded, draws=4_500, chunk_size=1_000)
     whole = tmp_path / "whole"
     run_to_directory(loaded, settings, whole, save_draws=True)
     out = tmp_path / "run"
@@ -136,12 +138,21 @@ def test_the_store_is_cut_back_to_the_checkpoint(tmp_path):
     (staging,) = tmp_path.glob(".run.partial-*")
     store = staging / DRAWS
     assert _draws_stored(store) == 2_000
+    kept = {p.relative_to(store): p.read_bytes() for p in store.rglob("*") if p.is_file()}
     for path in (whole / DRAWS).rglob("*"):  # as if the run had gone on to the end
-        if path.is_file():
-            target = store / path.relative_to(whole / DRAWS)
-            target.parent.mkdir(parents=True, exist_ok=True)
+        target = store / path.relative_to(whole / DRAWS)
+        if path.name == "zarr.json":
             target.write_bytes(path.read_bytes())
-    (store / "value" / "c" / "3" / "0" / "0.1f2e.partial").write_bytes(b"\x28\xb5")
+        elif path.is_file() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(b"not a zstd frame")
+    (store / "value" / "c" / "4" / "0" / "0.1f2e.partial").write_bytes(b"\x28\xb5")
+    assert _draws_stored(store) == 4_500
+    with np.load(staging / CHECKPOINT) as saved:
+        metadata = str(saved["draw_store_metadata"])
+    DrawWriter(store, 1_000, DRAW).resume(2_000, metadata)
+    now = {p.relative_to(store): p.read_bytes() for p in store.rglob("*") if p.is_file()}
+    assert now == kept  # the store as checkpointed, file for file
     assert main(["run", "--resume", str(out), "--quiet"]) == 0
     _same_files(whole, out)
 
