@@ -34,6 +34,7 @@ QUANTILES_NC = "quantiles.nc"
 DRAWS = "draws.zarr"
 CHECKPOINT = "checkpoint.npz"
 RUN_OPTIONS = "run-options.json"
+ZARR_METADATA = "zarr.json"  # the metadata document of each group and array of a zarr store
 RUN_MARKER = SUMMARY  # a directory holding it is a finished run
 
 
@@ -135,7 +136,9 @@ class DrawWriter:
 
     The first chunk creates the store with every coordinate; later chunks append along
     ``draw``; :meth:`close` consolidates the metadata so that a plain
-    ``xarray.open_zarr(path)`` opens the store without a fallback warning.
+    ``xarray.open_zarr(path)`` opens the store without a fallback warning. Each write is
+    complete on disk when it returns, so a checkpoint taken between writes can keep the
+    store's :meth:`metadata`, and :meth:`resume` cuts the store back to it.
     """
 
     def __init__(self, path: Path, chunk_size: int, draw_dim: str = "draw") -> None:
@@ -158,6 +161,55 @@ class DrawWriter:
         else:
             static = [name for name, coord in ds.coords.items() if self.draw_dim not in coord.dims]
             ds.drop_vars(static).to_zarr(self.path, append_dim=self.draw_dim, consolidated=False)
+
+    def metadata(self) -> str:
+        """The store's metadata documents (every ``zarr.json``) as one JSON text.
+
+        ``"{}"`` before the first write. Together with the number of draws written, what
+        :meth:`resume` needs to restore the store as it is now.
+        """
+        if not self._started:
+            return "{}"
+        documents = [self.path / ZARR_METADATA, *sorted(self.path.glob(f"*/{ZARR_METADATA}"))]
+        return json.dumps(
+            {path.relative_to(self.path).as_posix(): path.read_text() for path in documents}
+        )
+
+    def resume(self, draws: int, metadata: str) -> None:
+        """Cut the store back to its first ``draws`` draws and append after them.
+
+        ``metadata`` is :meth:`metadata` as it was when those draws were written. Every
+        metadata document is restored from it (undoing later appends and consolidation),
+        every chunk past the one holding draw ``draws - 1`` is removed along ``draw``, and
+        so are zarr's temporary files of writes cut short. The chunk holding that draw was
+        complete up to it when the metadata was taken, and zarr replaces a chunk file
+        atomically, so it still is; the draws after it are written again. Raises
+        ``ValueError`` (or ``KeyError``, ``OSError``) when the metadata does not describe
+        ``draws`` draws of a store written here.
+        """
+        documents = json.loads(metadata)
+        if not documents:  # interrupted before the first write
+            shutil.rmtree(self.path, ignore_errors=True)
+            self._started = False
+            return
+        for pattern in ("*.partial", f".{ZARR_METADATA}.tmp"):  # writes cut short
+            for leftover in self.path.rglob(pattern):
+                leftover.unlink()
+        for name, text in documents.items():
+            document = json.loads(text)
+            if document.get("dimension_names", [None])[0] == self.draw_dim:
+                if document["shape"][0] != draws:
+                    raise ValueError(
+                        f"{name} holds {document['shape'][0]} draws, the checkpoint {draws}"
+                    )
+                along_draws = document["chunk_grid"]["configuration"]["chunk_shape"][0]
+                _drop_chunks_from(
+                    (self.path / name).parent,
+                    -(-draws // along_draws),
+                    document["chunk_key_encoding"],
+                )
+            write_text_atomically(self.path / name, text)
+        self._started = True
 
     def close(self, attrs: dict | None = None) -> None:
         """Update attributes (e.g. the final draw count) and consolidate metadata."""
@@ -231,6 +283,25 @@ def _nc_attributes(attributes: dict) -> bytes:
     for name, value in attributes.items():
         parts += [_nc_name(name), _nc_attribute_value(value)]
     return b"".join(parts)
+
+
+def _drop_chunks_from(array: Path, first: int, key_encoding: dict) -> None:
+    """Remove the chunks of the zarr ``array`` from index ``first`` on along its first axis.
+
+    ``key_encoding`` is the array's ``chunk_key_encoding`` (zarr's "default" one: chunk
+    (i, j) is stored under ``c/i/j``, or ``c.i.j`` with a "." separator).
+    """
+    if key_encoding["name"] != "default":
+        raise ValueError(f"chunk key encoding {key_encoding['name']!r} is not zarr's default")
+    separator = key_encoding.get("configuration", {}).get("separator", "/")
+    prefix = f"c{separator}"
+    for path in sorted(array.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        key = path.relative_to(array).as_posix()
+        if path.is_file() and key.startswith(prefix):
+            if int(key[len(prefix) :].split(separator)[0]) >= first:
+                path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
 
 
 def write_netcdf3(path: Path, coords: dict[str, list], variables: dict, attrs: dict) -> None:

@@ -75,6 +75,8 @@ FASTEST_DRAWS_PER_SECOND = 5e7
 """A generous ceiling on the sampling rate, for a floor on a run's time before it starts:
 15x the rate the README's bench table gives for 2 cores (3.4 M draws/s), so about 30 cores
 scaling perfectly; a faster machine only makes the early notice later."""
+DRAW_STORE_METADATA = "draw_store_metadata"
+"""The checkpoint's entry holding the metadata of ``draws.zarr`` (see :class:`DrawWriter`)."""
 WALL_PER_SAMPLING_SECOND = 2.0
 """A whole run's wall time per second of sampling: the reductions take about as long (the
 README's bench table: the sampler 3.4 M draws/s, a whole run 1.8 M draws/s at 1e7)."""
@@ -217,7 +219,8 @@ def compute_run(
     checkpoints : Checkpoints, optional
         Save (and with ``resume``, first load) the reductions' state.
     draws_to : Path, optional
-        Also stream every draw into this zarr store.
+        Also stream every draw into this zarr store. Its checkpoints keep the store's
+        metadata; resuming cuts the store back to the checkpoint's draws.
     shield : callable, optional
         A :data:`Shield` (the command line's, for its signals): each chunk is reduced inside
         it, and an interruption (``KeyboardInterrupt``) once sampling started saves a
@@ -244,7 +247,7 @@ def compute_run(
     writer = DrawWriter(draws_to, settings.chunk_size, DRAW) if draws_to is not None else None
     start, clock = 0, SamplingClock()
     if checkpoints is not None and checkpoints.resume:
-        start, clock.seconds = _restore(reductions, checkpoints.path)
+        start, clock.seconds = _restore(reductions, checkpoints.path, writer)
     last_checkpoint = time.perf_counter()
     progress = _long_run_notices(settings, start, clock.seconds, target_se, progress, notify)
     guard = shield if shield is not None else nullcontext
@@ -252,12 +255,15 @@ def compute_run(
 
     def save() -> None:
         assert checkpoints is not None
-        save_checkpoint(checkpoints.path, reductions.state(), reduced, clock.seconds)
+        state = reductions.state()
+        if writer is not None:  # every chunk up to ``reduced`` is written
+            state[DRAW_STORE_METADATA] = np.array(writer.metadata())
+        save_checkpoint(checkpoints.path, state, reduced, clock.seconds)
 
     def checkpoint(done: int) -> None:
         nonlocal last_checkpoint, reduced
         reduced = done
-        if checkpoints is None or writer is not None:
+        if checkpoints is None:
             return
         if time.perf_counter() - last_checkpoint >= checkpoints.every:
             save()
@@ -277,7 +283,7 @@ def compute_run(
         )
 
     cap = settings.draws
-    saves_at_once = shield is not None and checkpoints is not None and writer is None
+    saves_at_once = shield is not None and checkpoints is not None
     try:
         if client is None:
             _, done = stream(
@@ -474,11 +480,21 @@ def compile_reductions() -> None:
     sensitivity_rows(reductions.counter)
 
 
-def _restore(reductions: Reductions, path: Path) -> tuple[int, float]:
-    """Load the checkpoint at ``path`` into ``reductions``; its draws done and sampling time."""
+def _restore(
+    reductions: Reductions, path: Path, writer: DrawWriter | None = None
+) -> tuple[int, float]:
+    """Load the checkpoint at ``path`` into ``reductions``; its draws done and sampling time.
+
+    With ``writer``, its store is also cut back to the checkpoint's draws.
+    """
     try:
         state, start, seconds = load_checkpoint(path)
+        metadata = state.pop(DRAW_STORE_METADATA, None)
         reductions.restore(state)
+        if writer is not None:
+            if metadata is None:
+                raise KeyError(f"{DRAW_STORE_METADATA} (the checkpoint keeps no saved draws)")
+            writer.resume(start, str(metadata))
     except (KeyError, ValueError, OSError, EOFError) as exc:
         raise UsageError(
             f"cannot resume {path.parent}: its checkpoint does not fit this run or this "
@@ -513,7 +529,8 @@ def run_to_directory(
     :func:`mcinfra.io.run_directory.find_interrupted`) continues it to the result an
     uninterrupted run gives. With a ``shield`` (see :func:`compute_run`) an interruption
     any time after the first chunk saves a checkpoint at once, and one before it leaves
-    nothing. Runs that save draws are not checkpointed. An existing run at ``out`` is
+    nothing. With ``save_draws`` the checkpoints also keep ``draws.zarr`` resumable (see
+    :class:`~mcinfra.io.run_directory.DrawWriter`). An existing run at ``out`` is
     replaced only with ``replace``; a non-empty directory that holds no run never is.
     """
     check_target(out, replace)
@@ -541,13 +558,13 @@ def run_to_directory(
                     "report": report,
                     "log": log,
                     "png": png,
+                    "save_draws": save_draws,
                     "config_origin": loaded.origin,
                     "config_overrides": list(loaded.overrides),
                 }
                 write_run_options(staging, options, loaded.text)
             started = time.perf_counter()
-            if not save_draws:
-                checkpoint_file = staging / CHECKPOINT
+            checkpoint_file = staging / CHECKPOINT
             try:
                 result = compute_run(
                     loaded,
@@ -557,15 +574,11 @@ def run_to_directory(
                     progress=progress,
                     notify=notify,
                     client=client,
-                    checkpoints=(
-                        Checkpoints(
-                            checkpoint_file,
-                            checkpoint_seconds,
-                            resume is not None,
-                            sampled=save_sampled.append,
-                        )
-                        if checkpoint_file is not None
-                        else None
+                    checkpoints=Checkpoints(
+                        checkpoint_file,
+                        checkpoint_seconds,
+                        resume is not None,
+                        sampled=save_sampled.append,
                     ),
                     draws_to=staging / DRAWS if save_draws else None,
                     shield=shield,
@@ -637,6 +650,7 @@ def resume_run(
         report=options["report"] and report,
         log=options["log"],
         png=options.get("png", False),  # runs interrupted before --png existed
+        save_draws=options.get("save_draws", False),  # recorded by every run that saves them
         resume=staging,
         checkpoint_seconds=checkpoint_seconds,
         shield=shield,
