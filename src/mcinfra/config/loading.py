@@ -79,7 +79,8 @@ def _scenario_tree(file: Path, chain: tuple[Path, ...], text: str | None = None)
 
     ``extends`` names a base config relative to the file's folder, or one of the configs
     embedded in mcinfra. A scenario may only change keys its base has; a table whose
-    ``dist`` changes replaces the base's table whole. ``text`` is the file's content when
+    ``dist`` changes, or that switches between parameters and ``quantiles``, replaces the
+    base's table whole. ``text`` is the file's content when
     it has been read already.
     """
     try:
@@ -121,6 +122,7 @@ def _merge(base: dict, change: dict, prefix: str, problems: list[str], base_name
             isinstance(value, dict)
             and isinstance(base[key], dict)
             and value.get("dist", base[key].get("dist")) == base[key].get("dist")
+            and ("quantiles" in value) == ("quantiles" in base[key])
         ):
             _merge(base[key], value, f"{where}.", problems, base_name)
         else:
@@ -359,7 +361,7 @@ def _step(annotation: Any, item: Any) -> Any:
     origin = typing.get_origin(annotation)
     if origin is dict:
         return typing.get_args(annotation)[1]
-    if origin is list:
+    if origin in (list, tuple):
         return typing.get_args(annotation)[0]
     model = _as_model(annotation)
     if model is None:
