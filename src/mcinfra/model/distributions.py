@@ -61,7 +61,7 @@ class Distribution(StrictModel):
         given = [key for key in cls.solved_keys if key in data]
         if given:
             raise _bad(
-                f"give either quantiles or {' and '.join(cls.solved_keys)}, not both "
+                f"give either quantiles or the parameters, not both "
                 f"(got quantiles and {', '.join(given)})"
             )
         points = read_points(data["quantiles"], cls.quantile_points, cls.quantile_points)
