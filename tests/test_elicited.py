@@ -148,8 +148,9 @@ def test_closed_forms_are_exact():
     z = float(ndtri(0.9))
     assert spec.log_sd == pytest.approx(math.log(0.25 / 0.15) / (2 * z), rel=1e-15)
     assert spec.median() == pytest.approx(math.sqrt(0.15 * 0.25), rel=1e-15)
+    median = math.sqrt(0.15 * 0.25)
     assert spec.describe() == (
-        f"lognormal(median={math.sqrt(0.15 * 0.25):g}, log_sd={spec.log_sd:g}) from P10=0.15, P90=0.25"
+        f"lognormal(median={median:g}, log_sd={spec.log_sd:g}) from P10=0.15, P90=0.25"
     )
     uniform = SPEC.validate_python({"dist": "uniform", "quantiles": [[0.25, 1.0], [0.75, 2.0]]})
     assert (uniform.low, uniform.high) == (0.5, 2.5)
@@ -170,7 +171,7 @@ def test_mixture_inverse_cdf_matches_a_root_of_its_cdf():
     p = np.array([1e-9, 1e-6, 1e-3, 0.05, 0.3, 0.5, 0.7, 0.95, 0.999, 1 - 1e-6])
     x = spec.value_at_score(ndtri(p))
     for probability, value in zip(p, x, strict=True):
-        root = brentq(lambda v: spec.cdf(v) - probability, -50, 50, xtol=1e-15, rtol=1e-15)
+        root = brentq(lambda v, q=probability: spec.cdf(v) - q, -50, 50, xtol=1e-15, rtol=1e-15)
         assert abs(value - root) <= 1e-8 * spec.scale
         assert spec.cdf(value) == pytest.approx(probability, rel=1e-9)
     components = [SPEC.validate_python(c) for c in MIXTURE["components"]]
@@ -202,17 +203,17 @@ def test_mixture_sample_moments_within_monte_carlo_error():
         "dist": "mixture",
         "weights": [0.4, 0.6],
         "components": [
-            {"dist": "normal", "mean": 0.05, "sd": 0.02},
+            {"dist": "normal", "mean": 0.12, "sd": 0.04},
             {"dist": "normal", "quantiles": [[0.1, 0.15], [0.9, 0.25]]},
         ],
     }
     sd2 = 0.05 / float(ndtri(0.9))
-    mean = 0.4 * 0.05 + 0.6 * 0.2
-    variance = 0.4 * (0.02**2 + 0.05**2) + 0.6 * (sd2**2 + 0.2**2) - mean**2
+    mean = 0.4 * 0.12 + 0.6 * 0.2
+    variance = 0.4 * (0.04**2 + 0.12**2) + 0.6 * (sd2**2 + 0.2**2) - mean**2
     draws = 1_000_000
     x = _sampled_input(table, "total.cagr", draws, seed=11)
     assert abs(x.mean() - mean) <= Z * math.sqrt(variance / draws)
-    fourth = 0.4 * _normal_central4(0.05 - mean, 0.02) + 0.6 * _normal_central4(0.2 - mean, sd2)
+    fourth = 0.4 * _normal_central4(0.12 - mean, 0.04) + 0.6 * _normal_central4(0.2 - mean, sd2)
     assert abs(x.var() - variance) <= Z * math.sqrt((fourth - variance**2) / draws)
 
 
@@ -248,11 +249,13 @@ def test_elicited_scenario_validates_and_runs(tmp_path, capsys):
 BAD = {
     "probabilities out of order": (
         '{ dist = "normal", quantiles = [[0.9, 0.1], [0.1, 0.2]] }',
-        "total.cagr: quantiles: the probabilities must increase from point to point (got P90=0.1, P10=0.2)",
+        "total.cagr: quantiles: the probabilities must increase from point to point (got P90=0.1, "
+        "P10=0.2)",
     ),
     "values out of order": (
         '{ dist = "normal", quantiles = [[0.1, 0.2], [0.9, 0.1]] }',
-        "total.cagr: quantiles: the values must increase with the probabilities (got P10=0.2, P90=0.1)",
+        "total.cagr: quantiles: the values must increase with the probabilities (got P10=0.2, "
+        "P90=0.1)",
     ),
     "probability outside (0, 1)": (
         '{ dist = "normal", quantiles = [[0.0, 0.1], [0.9, 0.2]] }',
@@ -260,11 +263,13 @@ BAD = {
     ),
     "too many points": (
         '{ dist = "normal", quantiles = [[0.1, 0.1], [0.5, 0.15], [0.9, 0.2]] }',
-        "total.cagr: quantiles: expected exactly 2 [probability, value] pairs (got [[0.1, 0.1], [0.5, 0.15], [0.9, 0.2]])",
+        "total.cagr: quantiles: expected exactly 2 [probability, value] pairs (got [[0.1, 0.1], "
+        "[0.5, 0.15], [0.9, 0.2]])",
     ),
     "not a pair": (
         '{ dist = "normal", quantiles = [[0.1, 0.1, 3], [0.9, 0.2]] }',
-        "total.cagr: quantiles[0]: expected a [probability, value] pair of finite numbers (got [0.1, 0.1, 3])",
+        "total.cagr: quantiles[0]: expected a [probability, value] pair of finite numbers (got "
+        "[0.1, 0.1, 3])",
     ),
     "points and parameters": (
         '{ dist = "normal", mean = 0.1, quantiles = [[0.1, 0.1], [0.9, 0.2]] }',
@@ -276,15 +281,18 @@ BAD = {
     ),
     "truncnormal without bounds": (
         '{ dist = "truncnormal", quantiles = [[0.1, 0.1], [0.9, 0.2]] }',
-        "total.cagr: quantiles of a truncnormal need low and/or high; without bounds use dist = 'normal'",
+        "total.cagr: quantiles of a truncnormal need low and/or high; without bounds use dist = "
+        "'normal'",
     ),
     "points outside the bounds": (
         '{ dist = "beta", quantiles = [[0.1, 0.1], [0.9, 1.2]] }',
-        "total.cagr: quantiles: every value must lie strictly inside the bounds (low=0, high=1; got P10=0.1, P90=1.2)",
+        "total.cagr: quantiles: every value must lie strictly inside the bounds (low=0, high=1; "
+        "got P10=0.1, P90=1.2)",
     ),
     "no triangular has these points": (
         '{ dist = "triangular", quantiles = [[0.1, 0.15], [0.5, 0.18], [0.9, 0.25]] }',
-        "total.cagr: quantiles: no triangular distribution has these percentiles (P10=0.15, P50=0.18, P90=0.25)",
+        "total.cagr: quantiles: no triangular distribution has these percentiles (P10=0.15, "
+        "P50=0.18, P90=0.25)",
     ),
     "metalog with neither points nor coefficients": (
         '{ dist = "metalog", lower = 0 }',
@@ -312,7 +320,8 @@ BAD = {
     ),
     "metalog points outside bounds": (
         '{ dist = "metalog", quantiles = [[0.1, 0.1], [0.9, 0.2]], upper = 0.15 }',
-        "total.cagr: quantiles: every value must lie strictly inside the bounds (upper=0.15; got P10=0.1, P90=0.2)",
+        "total.cagr: quantiles: every value must lie strictly inside the bounds (upper=0.15; got "
+        "P10=0.1, P90=0.2)",
     ),
     "metalog coefficient not a number": (
         '{ dist = "metalog", a = [0.1, "x"] }',
@@ -333,31 +342,46 @@ BAD = {
         "a distribution",
     ),
     "mixture weights not summing to one": (
-        '{ dist = "mixture", weights = [0.5, 0.6], components = [0.1, { dist = "normal", mean = 0.1, sd = 0.02 }] }',
+        '{ dist = "mixture", weights = [0.5, 0.6], components = [0.1, { dist = "normal", mean = '
+        "0.1, sd = 0.02 }] }",
         "total.cagr: weights must sum to 1 (got 0.5, 0.6; sum 1.1)",
     ),
     "mixture weight count": (
-        '{ dist = "mixture", weights = [1.0], components = [{ dist = "normal", mean = 0.1, sd = 0.02 }, { dist = "normal", mean = 0.2, sd = 0.02 }] }',
+        '{ dist = "mixture", weights = [1.0], components = [{ dist = "normal", mean = 0.1, sd = '
+        '0.02 }, { dist = "normal", mean = 0.2, sd = 0.02 }] }',
         "total.cagr: give one weight per component (2 components, 1 weights)",
     ),
     "mixture negative weight": (
-        '{ dist = "mixture", weights = [1.5, -0.5], components = [{ dist = "normal", mean = 0.1, sd = 0.02 }, { dist = "normal", mean = 0.2, sd = 0.02 }] }',
+        '{ dist = "mixture", weights = [1.5, -0.5], components = [{ dist = "normal", mean = 0.1, '
+        'sd = 0.02 }, { dist = "normal", mean = 0.2, sd = 0.02 }] }',
         "total.cagr: weights[1] must be positive (got -0.5)",
     ),
     "mixture with a fixed component": (
-        '{ dist = "mixture", weights = [0.5, 0.5], components = [0.1, { dist = "normal", mean = 0.1, sd = 0.02 }] }',
-        "total.cagr: components[0] is a fixed number, a point mass: a mixture's components must be continuous distributions",
+        '{ dist = "mixture", weights = [0.5, 0.5], components = [0.1, { dist = "normal", mean = '
+        "0.1, sd = 0.02 }] }",
+        "total.cagr: components[0] is a fixed number, a point mass: a mixture's components must "
+        "be continuous distributions",
     ),
     "mixture with one component": (
-        '{ dist = "mixture", weights = [1.0], components = [{ dist = "normal", mean = 0.1, sd = 0.02 }] }',
+        '{ dist = "mixture", weights = [1.0], components = [{ dist = "normal", mean = 0.1, sd = '
+        "0.02 }] }",
         "total.cagr.components: Tuple should have at least 2 items after validation, not 1",
     ),
     "mixture component with a bad key": (
-        '{ dist = "mixture", weights = [0.5, 0.5], components = [{ dist = "normal", mean = 0.1, sdd = 0.02 }, { dist = "normal", mean = 0.2, sd = 0.02 }] }',
+        '{ dist = "mixture", weights = [0.5, 0.5], components = [{ dist = "normal", mean = 0.1, '
+        'sdd = 0.02 }, { dist = "normal", mean = 0.2, sd = 0.02 }] }',
         "total.cagr.components[0]: unknown key 'sdd' (did you mean 'sd'?)",
     ),
+    "mixture of sources far apart": (
+        '{ dist = "mixture", weights = [0.4, 0.6], components = [{ dist = "normal", mean = 0.05, '
+        'sd = 0.02 }, { dist = "normal", mean = 0.2, sd = 0.04 }] }',
+        "to 1e-10 of its scale; the distribution is too extreme to sample accurately; a mixture "
+        "whose components are far apart, or one nearly a point, has a gap or step in its inverse "
+        "CDF that the table cannot follow: use closer or wider components",
+    ),
     "mixture with a near point mass": (
-        '{ dist = "mixture", weights = [0.5, 0.5], components = [{ dist = "normal", mean = 0.1, sd = 1e-9 }, { dist = "normal", mean = 0.2, sd = 0.02 }] }',
+        '{ dist = "mixture", weights = [0.5, 0.5], components = [{ dist = "normal", mean = 0.1, '
+        'sd = 1e-9 }, { dist = "normal", mean = 0.2, sd = 0.02 }] }',
         "total.cagr: cannot tabulate the inverse CDF of mixture(0.5 normal(mean=0.1, sd=1e-09); "
         "0.5 normal(mean=0.2, sd=0.02)) to 1e-10 of its scale",
     ),

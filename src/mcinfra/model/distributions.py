@@ -1159,9 +1159,15 @@ def build_table(dist: Distribution) -> np.ndarray:
                 table = np.ascontiguousarray(c)
                 table.setflags(write=False)  # the cache hands the same array to every caller
                 return table
+    hint = (
+        "; a mixture whose components are far apart, or one nearly a point, has a gap or "
+        "step in its inverse CDF that the table cannot follow: use closer or wider components"
+        if dist.family == "mixture"
+        else ""
+    )
     raise ValueError(
         f"cannot tabulate the inverse CDF of {dist.describe()} to {TABLE_TOLERANCE:g} of its "
-        "scale; the distribution is too extreme to sample accurately"
+        f"scale; the distribution is too extreme to sample accurately{hint}"
     )
 
 
