@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import TypeAdapter
 from scipy import stats
 from scipy.optimize import brentq
@@ -18,6 +22,7 @@ from mcinfra.config import load_config, parse_config
 from mcinfra.model import metalog
 from mcinfra.model.distributions import POINT_TOLERANCE, InputSpec
 from mcinfra.sampling.engine import RunSettings, simulate
+from test_fuzz import FUZZ, HOSTILE, _check, _mutate, _paths, _to_toml
 
 SPEC = TypeAdapter(InputSpec)
 ELICITED = Path(__file__).resolve().parents[1] / "configs" / "ai_infrastructure_elicited.toml"
@@ -401,3 +406,42 @@ def test_bad_elicited_input_is_refused(case, tmp_path, capsys):
     assert message in err, err
     assert "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_scenario_switching_to_percentiles_replaces_the_table(tmp_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(
+        'extends = "ai_infrastructure.toml"\n'
+        "[total]\ncagr = { quantiles = [[0.1, 0.15], [0.5, 0.19], [0.9, 0.25]] }\n"
+    )
+    cagr = load_config(scenario).config.total.cagr
+    assert cagr.dist == "pert" and cagr.quantiles == ((0.1, 0.15), (0.5, 0.19), (0.9, 0.25))
+    assert cagr.source == ""  # the base's table is replaced whole, its source included
+
+
+ELICITED_TREE = tomllib.loads(load_config(ELICITED).text)
+ELICITED_PATHS = [
+    path
+    for path, _ in _paths(ELICITED_TREE)
+    if any(key in path for key in ("quantiles", "components", "weights", "a", "terms", "lower"))
+]
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(ELICITED_PATHS),
+            st.sampled_from(["replace", "replace", "remove", "rename", "duplicate"]),
+            HOSTILE,
+        ),
+        min_size=1,
+        max_size=2,
+    )
+)
+def test_mutated_elicited_inputs_run_or_are_refused_cleanly(tmp_path, capsys, mutations):
+    tree = ELICITED_TREE
+    for path, action, value in mutations:
+        with contextlib.suppress(KeyError, IndexError, TypeError):  # path already removed
+            tree = _mutate(tree, path, action, value)
+    _check(_to_toml(tree), tmp_path, capsys)
