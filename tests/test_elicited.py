@@ -445,3 +445,24 @@ def test_mutated_elicited_inputs_run_or_are_refused_cleanly(tmp_path, capsys, mu
         with contextlib.suppress(KeyError, IndexError, TypeError):  # path already removed
             tree = _mutate(tree, path, action, value)
     _check(_to_toml(tree), tmp_path, capsys)
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"dist": "normal", "mean": 0.2, "sd": 0.04},
+        {"dist": "lognormal", "median": 135.8, "log_sd": 0.3},
+        {"dist": "metalog", "quantiles": [[0.1, 0.14], [0.5, 0.19], [0.9, 0.26]], "lower": -0.5},
+    ],
+    ids=lambda t: t["dist"],
+)
+def test_component_probabilities_and_density_match_the_quantile_function(table):
+    spec = SPEC.validate_python(table)
+    z = np.linspace(-8, 8, 33)
+    x = spec.value_at_score(z)
+    below, above = spec.probabilities(x)
+    np.testing.assert_allclose(below, stats.norm.cdf(z), rtol=1e-9)
+    np.testing.assert_allclose(above, stats.norm.sf(z), rtol=1e-9)
+    h = 1e-6
+    slope = (spec.value_at_score(z + h) - spec.value_at_score(z - h)) / (2 * h)
+    np.testing.assert_allclose(spec.density(x), stats.norm.pdf(z) / slope, rtol=1e-6)

@@ -256,6 +256,14 @@ class Normal(Distribution):
     def cdf(self, x: float) -> float:
         return float(ndtr((x - self.mean) / self.sd))
 
+    def probabilities(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        score = (np.asarray(x, dtype=float) - self.mean) / self.sd
+        return ndtr(score), ndtr(-score)
+
+    def density(self, x: np.ndarray) -> np.ndarray:
+        score = (np.asarray(x, dtype=float) - self.mean) / self.sd
+        return np.exp(-0.5 * score * score) / (self.sd * math.sqrt(2 * math.pi))
+
     @property
     def scale(self) -> float:
         return self.sd
@@ -431,6 +439,23 @@ class LogNormal(Distribution):
     def cdf(self, x: float) -> float:
         mu, sigma = self.log_params
         return float(ndtr((math.log(x) - mu) / sigma)) if x > 0 else 0.0
+
+    def _log_scores(self, x: np.ndarray) -> np.ndarray:
+        mu, sigma = self.log_params
+        x = np.asarray(x, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(x > 0, (np.log(np.where(x > 0, x, 1.0)) - mu) / sigma, -np.inf)
+
+    def probabilities(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        score = self._log_scores(x)
+        return ndtr(score), ndtr(-score)
+
+    def density(self, x: np.ndarray) -> np.ndarray:
+        score = self._log_scores(x)
+        x = np.asarray(x, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pdf = np.exp(-0.5 * score * score) / (x * self.log_params[1] * math.sqrt(2 * math.pi))
+        return np.where(x > 0, pdf, 0.0)
 
     def pack(self) -> tuple[int, np.ndarray]:
         mu, sigma = self.log_params
