@@ -466,3 +466,33 @@ def test_component_probabilities_and_density_match_the_quantile_function(table):
     h = 1e-6
     slope = (spec.value_at_score(z + h) - spec.value_at_score(z - h)) / (2 * h)
     np.testing.assert_allclose(spec.density(x), stats.norm.pdf(z) / slope, rtol=1e-6)
+
+
+def test_a_mixture_keeps_its_rank_correlation_in_the_copula():
+    pooled = {
+        "dist": "mixture",
+        "weights": [0.6, 0.4],
+        "components": [
+            {"dist": "lognormal", "quantiles": [[0.1, 125.0], [0.9, 148.0]]},
+            {"dist": "lognormal", "quantiles": [[0.05, 47.0], [0.95, 190.0]]},
+        ],
+    }
+    text = MINIMAL.replace("base = 100.0", f"base = {_inline(pooled)}")
+    text += '\n[[correlations]]\nbetween = ["total.base", "total.cagr"]\nrank = 0.6\n'
+    draws = 200_000
+    ds = simulate(parse_config(text), RunSettings(draws=draws, seed=13, chunk_size=100_000))
+    base = ds["inputs"].sel(input="total.base").values
+    cagr = ds["inputs"].sel(input="total.cagr").values
+    rho = stats.spearmanr(base, cagr).statistic
+    # Standard error of a Spearman coefficient near 0.6: about (1 - rho^2) / sqrt(n).
+    assert abs(rho - 0.6) <= Z * (1 - 0.6**2) / math.sqrt(draws)
+
+
+def test_fewer_terms_than_points_is_the_least_squares_fit():
+    p = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
+    x = np.array([0.1, 0.16, 0.2, 0.25, 0.35])
+    curve = metalog.fit(p, x, 3)
+    residual = x - curve.quantile(p)
+    # Least squares: the residual is orthogonal to every basis function.
+    np.testing.assert_allclose(metalog.basis(p, 3).T @ residual, 0.0, atol=1e-14)
+    assert np.max(np.abs(residual)) > 1e-4  # three terms cannot pass through five points
