@@ -79,8 +79,9 @@ def _scenario_tree(file: Path, chain: tuple[Path, ...], text: str | None = None)
 
     ``extends`` names a base config relative to the file's folder, or one of the configs
     embedded in mcinfra. A scenario may only change keys its base has; a table whose
-    ``dist`` changes replaces the base's table whole. ``text`` is the file's content when
-    it has been read already.
+    ``dist`` changes, or that switches between parameters and ``quantiles`` (keeping the
+    base's ``dist`` unless it names one), replaces the base's table whole. ``text`` is the
+    file's content when it has been read already.
     """
     try:
         data = tomllib.loads(_read(file) if text is None else text)
@@ -121,8 +122,11 @@ def _merge(base: dict, change: dict, prefix: str, problems: list[str], base_name
             isinstance(value, dict)
             and isinstance(base[key], dict)
             and value.get("dist", base[key].get("dist")) == base[key].get("dist")
+            and ("quantiles" in value) == ("quantiles" in base[key])
         ):
             _merge(base[key], value, f"{where}.", problems, base_name)
+        elif isinstance(value, dict) and isinstance(base[key], dict) and "dist" not in value:
+            base[key] = {"dist": base[key].get("dist"), **value}  # same family, restated
         else:
             base[key] = value
 
@@ -359,7 +363,7 @@ def _step(annotation: Any, item: Any) -> Any:
     origin = typing.get_origin(annotation)
     if origin is dict:
         return typing.get_args(annotation)[1]
-    if origin is list:
+    if origin in (list, tuple):
         return typing.get_args(annotation)[0]
     model = _as_model(annotation)
     if model is None:

@@ -10,7 +10,9 @@ of ``G(z) = F^-1(Phi(z))`` (:func:`build_table`).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
@@ -20,6 +22,7 @@ from scipy.special import betainc, betaincinv, betaln, ndtr, ndtri
 
 from mcinfra.errors import did_you_mean
 from mcinfra.kernels import inputs as codes
+from mcinfra.model import metalog
 from mcinfra.model.strict import StrictModel
 
 Origin = Literal["source", "assumption", "mixed"]
@@ -27,14 +30,47 @@ Origin = Literal["source", "assumption", "mixed"]
 # Table of G(z) = F^-1(Phi(z)) spans |z| <= 8.5, i.e. tail probabilities down to 1e-17.
 TABLE_Z_MAX = 8.5
 TABLE_TOLERANCE = 1e-10  # max interpolation error at interval midpoints, relative to scale
+POINT_TOLERANCE = 1e-10  # solved parameters reproduce the elicited points to this, of scale
+MAX_POINTS = 100  # elicited points of one metalog
+MAX_COMPONENTS = 16  # sources of one mixture
+WEIGHT_TOLERANCE = 1e-6  # mixture weights must sum to 1 within this
+_QUARTILE_SCORE = 0.6744897501960817  # Phi^-1(3/4)
+_ROOT_ITERATIONS = 200  # Newton steps with bisection fallback, far more than ever needed
+_SCORE_LIMIT = 40.0  # normal scores searched when inverting a metalog (Phi(-40) ~ 4e-350)
+
+
+Points = tuple[tuple[float, float], ...]
+"""Elicited percentiles ``((p, x), ...)``: probabilities and values both increasing."""
 
 
 class Distribution(StrictModel):
     """Common fields: where the number came from."""
 
     family: ClassVar[str]
+    quantile_points: ClassVar[int] = 0  # points that determine the family (0: not by points)
+    solved_keys: ClassVar[tuple[str, ...]] = ()  # the parameters solved from the points
     source: str = ""
     origin: Origin = "assumption"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_quantiles(cls, data: Any) -> Any:
+        """Replace ``quantiles`` by the parameters they determine (the points are kept)."""
+        if not isinstance(data, dict) or "quantiles" not in data or not cls.quantile_points:
+            return data
+        given = [key for key in cls.solved_keys if key in data]
+        if given:
+            raise _bad(
+                f"give either quantiles or the parameters, not both "
+                f"(got quantiles and {', '.join(given)})"
+            )
+        points = read_points(data["quantiles"], cls.quantile_points, cls.quantile_points)
+        return {**data, "quantiles": points, **cls.solve_points(points, data)}
+
+    @classmethod
+    def solve_points(cls, points: Points, data: dict[str, Any]) -> dict[str, float]:
+        """The parameters (``solved_keys``) whose quantiles are ``points``."""
+        raise NotImplementedError
 
     def frozen(self) -> Any:
         """The equivalent frozen ``scipy.stats`` distribution."""
@@ -86,13 +122,27 @@ class Distribution(StrictModel):
         frozen = self.frozen()
         return np.where(z <= 0, frozen.ppf(ndtr(z)), frozen.isf(ndtr(-z)))
 
+    def probabilities(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``P(value <= x)`` and ``P(value > x)`` at each ``x``, each accurate in its own tail."""
+        frozen = self.frozen()
+        return frozen.cdf(x), frozen.sf(x)
+
+    def density(self, x: np.ndarray) -> np.ndarray:
+        """Probability density at each ``x``."""
+        return self.frozen().pdf(x)
+
     def describe(self) -> str:
         """Short human-readable form, e.g. ``normal(mean=0.2, sd=0.03)``."""
-        skip = {"source", "origin", "dist"}
+        skip = {"source", "origin", "dist", "quantiles"}
         fields = ", ".join(
             f"{k}={v:g}" for k, v in self.model_dump().items() if k not in skip and v is not None
         )
-        return f"{self.family}({fields})"
+        return f"{self.family}({fields}){self._from_points()}"
+
+    def _from_points(self) -> str:
+        """`` from P10=0.15, P90=0.25`` for an input given by percentiles, else empty."""
+        points = getattr(self, "quantiles", None)
+        return f" from {describe_points(points)}" if points else ""
 
 
 class Fixed(Distribution):
@@ -133,9 +183,18 @@ class Uniform(Distribution):
     """Uniform on [low, high]."""
 
     family: ClassVar[str] = "uniform"
+    quantile_points: ClassVar[int] = 2
+    solved_keys: ClassVar[tuple[str, ...]] = ("low", "high")
     dist: Literal["uniform"]
     low: float
     high: float
+    quantiles: Points | None = None
+
+    @classmethod
+    def solve_points(cls, points: Points, data: dict[str, Any]) -> dict[str, float]:
+        (p1, x1), (p2, x2) = points
+        width = (x2 - x1) / (p2 - p1)
+        return {"low": x1 - p1 * width, "high": x2 + (1 - p2) * width}
 
     @model_validator(mode="after")
     def _check(self) -> Uniform:
@@ -167,9 +226,17 @@ class Normal(Distribution):
     """Normal with mean and standard deviation."""
 
     family: ClassVar[str] = "normal"
+    quantile_points: ClassVar[int] = 2
+    solved_keys: ClassVar[tuple[str, ...]] = ("mean", "sd")
     dist: Literal["normal"]
     mean: float
     sd: float
+    quantiles: Points | None = None
+
+    @classmethod
+    def solve_points(cls, points: Points, data: dict[str, Any]) -> dict[str, float]:
+        mean, sd = _location_scale(points)
+        return {"mean": mean, "sd": sd}
 
     @model_validator(mode="after")
     def _check(self) -> Normal:
@@ -189,6 +256,14 @@ class Normal(Distribution):
     def cdf(self, x: float) -> float:
         return float(ndtr((x - self.mean) / self.sd))
 
+    def probabilities(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        score = (np.asarray(x, dtype=float) - self.mean) / self.sd
+        return ndtr(score), ndtr(-score)
+
+    def density(self, x: np.ndarray) -> np.ndarray:
+        score = (np.asarray(x, dtype=float) - self.mean) / self.sd
+        return np.exp(-0.5 * score * score) / (self.sd * math.sqrt(2 * math.pi))
+
     @property
     def scale(self) -> float:
         return self.sd
@@ -201,11 +276,33 @@ class TruncatedNormal(Distribution):
     """Normal with mean and sd restricted to [low, high] (either end may be omitted)."""
 
     family: ClassVar[str] = "truncnormal"
+    quantile_points: ClassVar[int] = 2
+    solved_keys: ClassVar[tuple[str, ...]] = ("mean", "sd")
     dist: Literal["truncnormal"]
     mean: float
     sd: float
     low: float | None = None
     high: float | None = None
+    quantiles: Points | None = None
+
+    @classmethod
+    def solve_points(cls, points: Points, data: dict[str, Any]) -> dict[str, float]:
+        low, high = _number(data, "low"), _number(data, "high")
+        if low is None and high is None:
+            raise _bad(
+                "quantiles of a truncnormal need low and/or high; without bounds use "
+                "dist = 'normal'"
+            )
+        _points_inside(points, low, high)
+        mean, sd = _location_scale(points)
+
+        def build(theta: np.ndarray) -> Distribution:
+            return cls.model_construct(
+                mean=float(theta[0]), sd=math.exp(min(theta[1], 700.0)), low=low, high=high
+            )
+
+        solved = _solve_points(build, np.array([mean, math.log(sd)]), points, cls.family)
+        return {"mean": solved.mean, "sd": solved.sd}
 
     @model_validator(mode="after")
     def _check(self) -> TruncatedNormal:
@@ -283,11 +380,23 @@ class LogNormal(Distribution):
     """Lognormal given by ``median`` and ``log_sd``, or by ``mean`` and ``sd``."""
 
     family: ClassVar[str] = "lognormal"
+    quantile_points: ClassVar[int] = 2
+    solved_keys: ClassVar[tuple[str, ...]] = ("median", "log_sd", "mean", "sd")
     dist: Literal["lognormal"]
     median_: float | None = Field(default=None, alias="median")
     log_sd: float | None = None
     mean: float | None = None
     sd: float | None = None
+    quantiles: Points | None = None
+
+    @classmethod
+    def solve_points(cls, points: Points, data: dict[str, Any]) -> dict[str, float]:
+        if not points[0][1] > 0:
+            raise _bad(
+                f"quantiles of a lognormal must be positive values (got {describe_points(points)})"
+            )
+        mu, sigma = _location_scale(tuple((p, math.log(x)) for p, x in points))
+        return {"median": math.exp(mu), "log_sd": sigma}
 
     @model_validator(mode="after")
     def _check(self) -> LogNormal:
@@ -331,19 +440,55 @@ class LogNormal(Distribution):
         mu, sigma = self.log_params
         return float(ndtr((math.log(x) - mu) / sigma)) if x > 0 else 0.0
 
+    def _log_scores(self, x: np.ndarray) -> np.ndarray:
+        mu, sigma = self.log_params
+        x = np.asarray(x, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(x > 0, (np.log(np.where(x > 0, x, 1.0)) - mu) / sigma, -np.inf)
+
+    def probabilities(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        score = self._log_scores(x)
+        return ndtr(score), ndtr(-score)
+
+    def density(self, x: np.ndarray) -> np.ndarray:
+        score = self._log_scores(x)
+        x = np.asarray(x, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pdf = np.exp(-0.5 * score * score) / (x * self.log_params[1] * math.sqrt(2 * math.pi))
+        return np.where(x > 0, pdf, 0.0)
+
     def pack(self) -> tuple[int, np.ndarray]:
         mu, sigma = self.log_params
         return codes.LOGNORMAL, np.array([mu, sigma, 0.0, 0.0])
 
     def describe(self) -> str:
         mu, sigma = self.log_params
-        return f"lognormal(median={math.exp(mu):g}, log_sd={sigma:g})"
+        return f"lognormal(median={math.exp(mu):g}, log_sd={sigma:g}){self._from_points()}"
 
 
 class _MinModeMax(Distribution):
+    quantile_points: ClassVar[int] = 3
+    solved_keys: ClassVar[tuple[str, ...]] = ("min", "mode", "max")
     min: float
     mode: float
     max: float
+    quantiles: Points | None = None
+
+    @classmethod
+    def solve_points(cls, points: Points, data: dict[str, Any]) -> dict[str, float]:
+        first, last = points[0][1], points[-1][1]
+        spread = last - first
+        shape = _number(data, "shape")
+        extra: dict[str, Any] = {} if shape is None else {"shape": shape}
+
+        def build(theta: np.ndarray) -> Distribution:
+            low = first - spread * math.exp(min(theta[0], 50.0))
+            high = last + spread * math.exp(min(theta[1], 50.0))
+            mode = low + (high - low) / (1.0 + math.exp(-min(max(theta[2], -50.0), 50.0)))
+            return cls.model_construct(min=low, mode=mode, max=high, **extra)
+
+        solved = _solve_points(build, np.zeros(3), points, cls.family)
+        return {"min": solved.min, "mode": solved.mode, "max": solved.max}
 
     @model_validator(mode="after")
     def _check(self) -> _MinModeMax:
@@ -467,11 +612,36 @@ class Beta(_BetaFamily, Distribution):
     """Beta(alpha, beta) scaled to [low, high] (default [0, 1])."""
 
     family: ClassVar[str] = "beta"
+    quantile_points: ClassVar[int] = 2
+    solved_keys: ClassVar[tuple[str, ...]] = ("alpha", "beta")
     dist: Literal["beta"]
     alpha: float
     beta: float
     low: float = 0.0
     high: float = 1.0
+    quantiles: Points | None = None
+
+    @classmethod
+    def solve_points(cls, points: Points, data: dict[str, Any]) -> dict[str, float]:
+        low = _number(data, "low")
+        high = _number(data, "high")
+        low, high = 0.0 if low is None else low, 1.0 if high is None else high
+        _points_inside(points, low, high)
+        if not low < high:
+            raise _bad("low must be below high", low=low, high=high)
+        # Start from the beta with the points' centre and spread (method of moments).
+        centre, spread = _location_scale(points)
+        m = min(max((centre - low) / (high - low), 0.01), 0.99)
+        v = (spread / (high - low)) ** 2
+        size = max(m * (1 - m) / v - 1.0, 0.5)
+
+        def build(theta: np.ndarray) -> Distribution:
+            alpha, beta = (math.exp(min(max(t, -30.0), 30.0)) for t in theta)
+            return cls.model_construct(alpha=alpha, beta=beta, low=low, high=high)
+
+        guess = np.log([m * size, (1 - m) * size])
+        solved = _solve_points(build, guess, points, cls.family)
+        return {"alpha": solved.alpha, "beta": solved.beta}
 
     @model_validator(mode="after")
     def _check(self) -> Beta:
@@ -498,9 +668,277 @@ class Beta(_BetaFamily, Distribution):
         return codes.TABULATED, np.zeros(4)
 
 
+class Metalog(Distribution):
+    """Metalog (Keelin 2016) fitted to percentiles, or given by its coefficients ``a``.
+
+    ``lower`` and ``upper`` bound it (either, both or neither). ``terms`` (2-16, default
+    the number of points) sets the fit's size: exact when it equals the number of points,
+    least squares below. A fit whose quantile function is not strictly increasing is refused.
+    """
+
+    family: ClassVar[str] = "metalog"
+    dist: Literal["metalog"]
+    quantiles: Points | None = None
+    a: tuple[float, ...] = Field(min_length=metalog.MIN_TERMS, max_length=metalog.MAX_TERMS)
+    terms: int | None = None
+    lower: float | None = None
+    upper: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_quantiles(cls, data: Any) -> Any:
+        """Fit the coefficients ``a`` to ``quantiles`` (the points are kept)."""
+        if not isinstance(data, dict):
+            return data
+        if ("quantiles" in data) == ("a" in data):
+            raise _bad("give either quantiles (percentile points) or the coefficients a")
+        lower, upper = _number(data, "lower"), _number(data, "upper")
+        if lower is not None and upper is not None and not lower < upper:
+            raise _bad("lower must be below upper", lower=lower, upper=upper)
+        if "a" in data:
+            if "terms" in data:
+                raise _bad("terms goes with quantiles; with a, the terms are its length")
+            a = data["a"]
+            return {**data, "a": tuple(a) if isinstance(a, list) else a}
+        points = read_points(data["quantiles"], metalog.MIN_TERMS, MAX_POINTS)
+        terms = data.get("terms", len(points))
+        if not isinstance(terms, int) or isinstance(terms, bool):
+            raise _bad(f"terms must be a whole number (got {terms!r})")
+        if not metalog.MIN_TERMS <= terms <= min(metalog.MAX_TERMS, len(points)):
+            raise _bad(
+                f"terms must lie in {metalog.MIN_TERMS}..{metalog.MAX_TERMS} and not exceed "
+                f"the number of points, {len(points)} (got terms={terms})"
+            )
+        _points_inside(points, lower, upper, "lower", "upper")
+        probabilities, values = zip(*points, strict=True)
+        curve = metalog.fit(np.array(probabilities), np.array(values), terms, lower, upper)
+        return {**data, "quantiles": points, "a": curve.a, "terms": terms}
+
+    @model_validator(mode="after")
+    def _check(self) -> Metalog:
+        if metalog.is_feasible(self.a):
+            return self
+        coefficients = ", ".join(f"{v:g}" for v in self.a)
+        if self.quantiles is None:
+            raise _bad(
+                f"the metalog with a=[{coefficients}] is not a distribution: its quantile "
+                "function is not increasing everywhere on (0, 1); check the coefficients"
+            )
+        raise _bad(
+            f"the {len(self.a)}-term metalog fitted to {describe_points(self.quantiles)} is "
+            f"not a distribution (a=[{coefficients}]): its quantile function is not "
+            "increasing everywhere on (0, 1); use fewer terms, give lower and/or upper "
+            "bounds, or revise the points"
+        )
+
+    @property
+    def curve(self) -> metalog.MetalogCurve:
+        """The quantile function, as the plain :mod:`mcinfra.model.metalog` object."""
+        return metalog.MetalogCurve(self.a, self.lower, self.upper)
+
+    def support(self) -> tuple[float, float]:
+        return self.curve.support()
+
+    def value_at_score(self, z: np.ndarray) -> np.ndarray:
+        return self.curve.value_at_score(np.asarray(z, dtype=float))
+
+    def score_slope(self, z: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        return self.curve.score_slope(z)
+
+    @property
+    def scale(self) -> float:
+        # Interquartile range over that of the standard normal: the sd of a normal.
+        quartiles = self.value_at_score(np.array([-_QUARTILE_SCORE, _QUARTILE_SCORE]))
+        return float(quartiles[1] - quartiles[0]) / (2 * _QUARTILE_SCORE)
+
+    def score_of_value(self, x: np.ndarray) -> np.ndarray:
+        """The normal score z with ``G(z) = x``, clipped to ``|z| <= 40``.
+
+        Solved on the unbounded scale ``M``, nearly quadratic in z in both tails.
+        """
+        x = np.asarray(x, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            target = metalog.transform_targets(x, self.lower, self.upper)
+        low, high = self.support()
+        target = np.where(x <= low, -np.inf, np.where(x >= high, np.inf, target))
+        finite = np.isfinite(target)
+        unbounded = metalog.MetalogCurve(self.a)
+        solved = _increasing_root(
+            lambda z: unbounded.value_at_score(z) - np.where(finite, target, 0.0),
+            unbounded.score_slope,
+            np.full(x.shape, -_SCORE_LIMIT),
+            np.full(x.shape, _SCORE_LIMIT),
+            np.zeros(x.shape),
+            1e-15,
+            # M itself is rounded to a few units in the last place of its size.
+            8 * np.finfo(float).eps * float(np.max(np.abs(target[finite]), initial=1.0)),
+        )
+        return np.where(finite, solved, np.sign(target) * _SCORE_LIMIT)
+
+    def probabilities(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z = self.score_of_value(x)
+        return ndtr(z), ndtr(-z)
+
+    def density(self, x: np.ndarray) -> np.ndarray:
+        z = self.score_of_value(x)
+        with np.errstate(divide="ignore", over="ignore"):
+            return np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi) / self.score_slope(z)
+
+    def cdf(self, x: float) -> float:
+        return float(self.probabilities(np.array([x]))[0][0])
+
+    def pack(self) -> tuple[int, np.ndarray]:
+        return codes.TABULATED, np.zeros(4)
+
+    def describe(self) -> str:
+        parts = [f"a=[{', '.join(f'{v:g}' for v in self.a)}]"]
+        parts += [
+            f"{k}={v:g}" for k, v in (("lower", self.lower), ("upper", self.upper)) if v is not None
+        ]
+        return f"metalog({', '.join(parts)}){self._from_points()}"
+
+
+class Mixture(Distribution):
+    """Linear opinion pool: component k with probability ``weights[k]``.
+
+    Sampled through the mixture's inverse CDF (solved from the components' CDFs), so it
+    keeps its place in the copula like every other input.
+    """
+
+    family: ClassVar[str] = "mixture"
+    dist: Literal["mixture"]
+    components: tuple[InputSpec, ...] = Field(min_length=2, max_length=MAX_COMPONENTS)
+    weights: tuple[float, ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _as_tuples(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        lists = {
+            k: tuple(data[k]) for k in ("components", "weights") if isinstance(data.get(k), list)
+        }
+        return {**data, **lists}
+
+    @model_validator(mode="after")
+    def _check(self) -> Mixture:
+        if len(self.weights) != len(self.components):
+            raise _bad(
+                f"give one weight per component ({len(self.components)} components, "
+                f"{len(self.weights)} weights)"
+            )
+        for k, weight in enumerate(self.weights):
+            if not weight > 0:
+                raise _bad(f"weights[{k}] must be positive (got {weight!r})")
+        total = math.fsum(self.weights)
+        if abs(total - 1.0) > WEIGHT_TOLERANCE:
+            raise _bad(
+                f"weights must sum to 1 (got {', '.join(f'{w:g}' for w in self.weights)}; "
+                f"sum {total:.12g})"
+            )
+        for k, component in enumerate(self.components):
+            if component.is_fixed:
+                raise _bad(
+                    f"components[{k}] is a fixed number, a point mass: a mixture's components "
+                    "must be continuous distributions"
+                )
+        return self
+
+    @property
+    def _shares(self) -> np.ndarray:
+        weights = np.array(self.weights)
+        return weights / weights.sum()
+
+    def support(self) -> tuple[float, float]:
+        ends = [component.support() for component in self.components]
+        return min(low for low, _ in ends), max(high for _, high in ends)
+
+    @property
+    def scale(self) -> float:
+        medians = [component.median() for component in self.components]
+        return max(max(c.scale for c in self.components), max(medians) - min(medians))
+
+    def probabilities(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = np.asarray(x, dtype=float)
+        below, above = np.zeros(x.shape), np.zeros(x.shape)
+        for share, component in zip(self._shares, self.components, strict=True):
+            lower_part, upper_part = component.probabilities(x)
+            below += share * lower_part
+            above += share * upper_part
+        return below, above
+
+    def density(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        return sum(
+            (
+                share * component.density(x)
+                for share, component in zip(self._shares, self.components, strict=True)
+            ),
+            np.zeros(x.shape),
+        )
+
+    def cdf(self, x: float) -> float:
+        return float(self.probabilities(np.array([x]))[0][0])
+
+    def value_at_score(self, z: np.ndarray) -> np.ndarray:
+        """``F^-1(Phi(z))``, solved between the components' own quantiles at ``z``.
+
+        The root of ``log F(x) = log Phi(z)`` for ``z <= 0`` and of ``log S(x) = log Phi(-z)``
+        above, so that both tails keep their relative accuracy.
+        """
+        from scipy.special import log_ndtr
+
+        z = np.asarray(z, dtype=float)
+        quantiles = np.stack([component.value_at_score(z) for component in self.components])
+        low, high = quantiles.min(axis=0), quantiles.max(axis=0)
+        lower_tail = z <= 0
+        target = log_ndtr(np.where(lower_tail, z, -z))
+
+        def gap(x: np.ndarray) -> np.ndarray:
+            below, above = self.probabilities(x)
+            with np.errstate(divide="ignore"):
+                return np.where(lower_tail, np.log(below) - target, target - np.log(above))
+
+        def slope(x: np.ndarray) -> np.ndarray:
+            below, above = self.probabilities(x)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return self.density(x) / np.where(lower_tail, below, above)
+
+        # Log-probabilities carry rounding errors of ~1e-15: stop at 1e-13.
+        start = 0.5 * (low + high)
+        return _increasing_root(gap, slope, low, high, start, 1e-15 * self.scale, 1e-13)
+
+    def score_slope(self, z: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        z = np.asarray(z, dtype=float)
+        values = self.value_at_score(z) if values is None else values
+        with np.errstate(divide="ignore", over="ignore"):
+            return np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi) / self.density(values)
+
+    def pack(self) -> tuple[int, np.ndarray]:
+        return codes.TABULATED, np.zeros(4)
+
+    def describe(self) -> str:
+        parts = (
+            f"{weight:g} {component.describe()}"
+            for weight, component in zip(self.weights, self.components, strict=True)
+        )
+        return f"mixture({'; '.join(parts)})"
+
+
 FAMILIES: dict[str, type[Distribution]] = {
     cls.family: cls
-    for cls in (Fixed, Uniform, Normal, TruncatedNormal, LogNormal, Triangular, Pert, Beta)
+    for cls in (
+        Fixed,
+        Uniform,
+        Normal,
+        TruncatedNormal,
+        LogNormal,
+        Triangular,
+        Pert,
+        Beta,
+        Metalog,
+        Mixture,
+    )
 }
 
 
@@ -508,6 +946,158 @@ def _bad(message: str, **values: float) -> PydanticCustomError:
     shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
     text = f"{message} (got {shown})" if shown else message
     return PydanticCustomError("distribution", text.replace("{", "{{").replace("}", "}}"))
+
+
+def read_points(value: Any, least: int, most: int) -> Points:
+    """Elicited ``quantiles`` as checked ``((p, x), ...)``; a ``distribution`` error if bad."""
+    count = f"exactly {least}" if least == most else f"{least} to {most}"
+    if not isinstance(value, list | tuple) or not least <= len(value) <= most:
+        raise _bad(f"quantiles: expected {count} [probability, value] pairs (got {_shown(value)})")
+    points = []
+    for n, pair in enumerate(value):
+        if (
+            not isinstance(pair, list | tuple)
+            or len(pair) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
+            or not all(math.isfinite(v) for v in pair)
+        ):
+            raise _bad(
+                f"quantiles[{n}]: expected a [probability, value] pair of finite numbers "
+                f"(got {_shown(pair)})"
+            )
+        p, x = float(pair[0]), float(pair[1])
+        if not 0 < p < 1:
+            raise _bad(
+                f"quantiles[{n}]: the probability must lie strictly between 0 and 1 (got {p!r})"
+            )
+        points.append((p, x))
+    for (p0, x0), (p1, x1) in itertools.pairwise(points):
+        if not p0 < p1:
+            raise _bad(
+                f"quantiles: the probabilities must increase from point to point "
+                f"(got {describe_points(points)})"
+            )
+        if not x0 < x1:
+            raise _bad(
+                f"quantiles: the values must increase with the probabilities "
+                f"(got {describe_points(points)})"
+            )
+    return tuple(points)
+
+
+def describe_points(points: Any) -> str:
+    """``P10=0.15, P90=0.25``: percentile points as an analyst writes them."""
+    return ", ".join(f"P{100 * p:.10g}={x:g}" for p, x in points)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _number(data: dict[str, Any], key: str) -> float | None:
+    """A finite number under ``key`` of a raw table (None when absent), for solving."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise _bad(f"{key} must be a finite number (got {_shown(value)})")
+    return float(value)
+
+
+def _points_inside(
+    points: Points,
+    low: float | None,
+    high: float | None,
+    low_key: str = "low",
+    high_key: str = "high",
+) -> None:
+    values = [x for _, x in points]
+    if (low is not None and not values[0] > low) or (high is not None and not values[-1] < high):
+        bounds = [f"{k}={v:g}" for k, v in ((low_key, low), (high_key, high)) if v is not None]
+        raise _bad(
+            f"quantiles: every value must lie strictly inside the bounds "
+            f"({', '.join(bounds)}; got {describe_points(points)})"
+        )
+
+
+def _location_scale(points: Points) -> tuple[float, float]:
+    """Mean and sd of the normal through the first and last points."""
+    (p1, x1), (p2, x2) = points[0], points[-1]
+    z1, z2 = float(ndtri(p1)), float(ndtri(p2))
+    sd = (x2 - x1) / (z2 - z1)
+    return x1 - sd * z1, sd
+
+
+def _solve_points(
+    build: Callable[[np.ndarray], Distribution], guess: np.ndarray, points: Points, family: str
+) -> Any:
+    """The distribution ``build(theta)`` whose quantiles are ``points``, by least squares.
+
+    Refused unless it reproduces every point to ``POINT_TOLERANCE`` of its scale.
+    """
+    from scipy.optimize import least_squares
+
+    scores = ndtri(np.array([p for p, _ in points]))
+    values = np.array([x for _, x in points])
+    spread = values[-1] - values[0]
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            gaps = (build(theta).value_at_score(scores) - values) / spread
+        return np.where(np.isfinite(gaps), gaps, 1e6)
+
+    best = None
+    for start in (guess, guess + 0.5, guess - 0.5):
+        result = least_squares(
+            residuals, start, method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=4000
+        )
+        candidate = build(result.x)
+        with np.errstate(all="ignore"):
+            error = float(np.max(np.abs(candidate.value_at_score(scores) - values)))
+        if error <= POINT_TOLERANCE * candidate.scale:
+            best = candidate
+            break
+    if best is None:
+        raise _bad(
+            f"quantiles: no {family} distribution has these percentiles "
+            f"({describe_points(points)}); choose other points or another family"
+        )
+    return best
+
+
+def _increasing_root(
+    func: Callable[[np.ndarray], np.ndarray],
+    slope: Callable[[np.ndarray], np.ndarray],
+    low: np.ndarray,
+    high: np.ndarray,
+    start: np.ndarray,
+    tolerance: float,
+    value_tolerance: float = 0.0,
+) -> np.ndarray:
+    """Root of the increasing ``func`` in each bracket [low, high].
+
+    Newton steps from ``start``, with bisection wherever a step would leave the bracket,
+    until every step is below ``tolerance`` plus a few units in the last place, or
+    ``|func|`` is at most ``value_tolerance`` (the precision ``func`` is computed to).
+    """
+    x, low, high = start.copy(), low.copy(), high.copy()
+    for _ in range(_ROOT_ITERATIONS):
+        with np.errstate(all="ignore"):
+            value = func(x)
+            low = np.where(value <= 0, x, low)
+            high = np.where(value >= 0, x, high)
+            step = x - value / slope(x)
+        inside = np.isfinite(step) & (step >= low) & (step <= high)
+        new = np.where(inside, step, 0.5 * (low + high))
+        new = np.where(value == 0, x, new)
+        width = tolerance + np.maximum(np.abs(new), np.abs(x)) * 4 * np.finfo(float).eps
+        done = (np.abs(new - x) <= width) | (np.abs(value) <= value_tolerance)
+        done |= high - low <= 2 * width  # bracketed to the last few units in the last place
+        x = new
+        if done.all():
+            break
+    return x
 
 
 def _number_to_fixed(value: Any) -> Any:
@@ -534,7 +1124,9 @@ InputSpec = Annotated[
     | Annotated[LogNormal, Tag("dist=lognormal")]
     | Annotated[Triangular, Tag("dist=triangular")]
     | Annotated[Pert, Tag("dist=pert")]
-    | Annotated[Beta, Tag("dist=beta")],
+    | Annotated[Beta, Tag("dist=beta")]
+    | Annotated[Metalog, Tag("dist=metalog")]
+    | Annotated[Mixture, Tag("dist=mixture")],
     Discriminator(
         _family_tag,
         custom_error_type="distribution_family",
@@ -544,6 +1136,8 @@ InputSpec = Annotated[
     BeforeValidator(_number_to_fixed),
 ]
 """A config value that is either a plain number or a distribution table."""
+
+Mixture.model_rebuild()
 
 
 def family_hint(value: Any) -> str:
@@ -590,9 +1184,15 @@ def build_table(dist: Distribution) -> np.ndarray:
                 table = np.ascontiguousarray(c)
                 table.setflags(write=False)  # the cache hands the same array to every caller
                 return table
+    hint = (
+        "; a mixture whose components are far apart, or one nearly a point, has a gap or "
+        "step in its inverse CDF that the table cannot follow: use closer or wider components"
+        if dist.family == "mixture"
+        else ""
+    )
     raise ValueError(
         f"cannot tabulate the inverse CDF of {dist.describe()} to {TABLE_TOLERANCE:g} of its "
-        "scale; the distribution is too extreme to sample accurately"
+        f"scale; the distribution is too extreme to sample accurately{hint}"
     )
 
 
