@@ -496,6 +496,26 @@ def test_report_of_a_run_with_a_broken_quantile_table_exits_2(run_dir, tmp_path,
     assert "quantiles.csv: not a table of quantiles: " in err and "Traceback" not in err
 
 
+def test_report_of_an_edited_config_checks_it_in_full(run_dir, tmp_path, capsys):
+    # The run's own config.toml is read for its structure only; another text is checked.
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    text = (copy / "config.toml").read_text(encoding="utf-8")
+    edited = re.sub(
+        r"(\[predictions\.\w+\]\n(?:.*\n)*?)expr = .*",
+        r'\1expr = "nosuch[2030] > 1"',
+        text,
+        count=1,
+    )
+    assert edited != text
+    (copy / "config.toml").write_text(edited, encoding="utf-8")
+    (copy / "report.html").unlink()
+    assert main(["report", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert "expr: unknown series 'nosuch'" in err and "Traceback" not in err
+    assert not (copy / "report.html").exists()
+
+
 def _overlap(a, b) -> float:
     """The area two boxes share (display units)."""
     return max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))

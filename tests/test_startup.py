@@ -32,6 +32,20 @@ NOT_FOR_A_RUN = (
     "dask",
     "distributed",
 )
+# Needed by no part of `mcinfra report`: it reads the run's summaries and the config's
+# structure, and draws; it neither samples nor checks the config's expressions again.
+NOT_FOR_A_REPORT = (
+    "numba",
+    "scipy",
+    "mcinfra.kernels",
+    "mcinfra.language",
+    "mcinfra.sampling",
+    "xarray",
+    "pandas",
+    "zarr",
+    "dask",
+    "distributed",
+)
 
 
 def _modules_after(code: str) -> set[str]:
@@ -72,6 +86,19 @@ def test_a_run_without_report_imports_only_what_it_uses(tmp_path):
     assert (out / "quantiles.nc").is_file()
     assert {"numba", "scipy.special", "pydantic"} <= modules  # the run did sample
     assert _loaded(modules, NOT_FOR_A_RUN) == []
+
+
+def test_a_report_imports_neither_the_sampler_nor_the_data_stack(tmp_path):
+    from mcinfra.cli import main
+
+    out = tmp_path / "run"
+    assert main(["run", "--draws", "1000", "--no-report", "--quiet", "--out", str(out)]) == 0
+    modules = _modules_after(
+        f"import mcinfra.cli\nassert mcinfra.cli.main(['report', {str(out)!r}, '--quiet']) == 0"
+    )
+    assert (out / "report.html").is_file()
+    assert {"matplotlib", "pydantic", "mcinfra.config.schema"} <= modules  # it did draw
+    assert _loaded(modules, NOT_FOR_A_REPORT) == []
 
 
 def test_kernels_are_found_in_the_cache_once_compiled():
