@@ -226,6 +226,35 @@ def test_figures_drawn_in_worker_processes_equal_those_drawn_in_one(run_dir, tmp
         assert (copies[0] / name).read_bytes() == (copies[1] / name).read_bytes(), name
 
 
+_FAILING_WORKER = """
+from mcinfra.report import build
+workers = build._DrawingWorkers(2)
+good = ("tornado", ("P1", [{"input": "a", "first_order_index": 0.5, "rank_correlation": 1}]), None)
+try:
+    list(workers.draw([good, ("no_such_figure", (), None), good], lambda number: None))
+except AttributeError as exc:
+    print("raised:", exc)
+finally:
+    workers.close()
+print("closed")
+"""
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(),
+    reason="figures are drawn in forked workers only where fork exists",
+)
+def test_a_figure_that_fails_in_a_worker_fails_here_and_stops_the_workers():
+    env = dict(os.environ, PYTHONPATH=str(Path(mcinfra.__file__).parents[1]))
+    done = subprocess.run(
+        [sys.executable, "-c", _FAILING_WORKER],
+        capture_output=True, text=True, env=env, timeout=120, check=True,
+    )  # fmt: skip
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("raised: ") and "no_such_figure" in lines[0]
+    assert lines[1] == "closed"
+
+
 def test_report_command_shows_what_it_draws_unless_quiet(run_dir, tmp_path, capsys):
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
@@ -494,6 +523,26 @@ def test_report_of_a_run_with_a_broken_quantile_table_exits_2(run_dir, tmp_path,
     assert main(["report", str(copy)]) == 2
     err = capsys.readouterr().err
     assert "quantiles.csv: not a table of quantiles: " in err and "Traceback" not in err
+
+
+def test_report_of_an_edited_config_checks_it_in_full(run_dir, tmp_path, capsys):
+    # The run's own config.toml is read for its structure only; another text is checked.
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    text = (copy / "config.toml").read_text(encoding="utf-8")
+    edited = re.sub(
+        r"(\[predictions\.\w+\]\n(?:.*\n)*?)expr = .*",
+        r'\1expr = "nosuch[2030] > 1"',
+        text,
+        count=1,
+    )
+    assert edited != text
+    (copy / "config.toml").write_text(edited, encoding="utf-8")
+    (copy / "report.html").unlink()
+    assert main(["report", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert "expr: unknown series 'nosuch'" in err and "Traceback" not in err
+    assert not (copy / "report.html").exists()
 
 
 def _overlap(a, b) -> float:

@@ -10,6 +10,7 @@ speed.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -28,6 +29,20 @@ NOT_FOR_A_RUN = (
     "xarray",
     "pandas",
     "matplotlib",
+    "zarr",
+    "dask",
+    "distributed",
+)
+# Needed by no part of `mcinfra report`: it reads the run's summaries and the config's
+# structure, and draws; it neither samples nor checks the config's expressions again.
+NOT_FOR_A_REPORT = (
+    "numba",
+    "scipy",
+    "mcinfra.kernels",
+    "mcinfra.language",
+    "mcinfra.sampling",
+    "xarray",
+    "pandas",
     "zarr",
     "dask",
     "distributed",
@@ -72,6 +87,22 @@ def test_a_run_without_report_imports_only_what_it_uses(tmp_path):
     assert (out / "quantiles.nc").is_file()
     assert {"numba", "scipy.special", "pydantic"} <= modules  # the run did sample
     assert _loaded(modules, NOT_FOR_A_RUN) == []
+
+
+def test_a_report_imports_neither_the_sampler_nor_the_data_stack(tmp_path):
+    from mcinfra.cli import main
+
+    out = tmp_path / "run"
+    assert main(["run", "--draws", "1000", "--no-report", "--quiet", "--out", str(out)]) == 0
+    modules = _modules_after(
+        f"import mcinfra.cli\nassert mcinfra.cli.main(['report', {str(out)!r}, '--quiet']) == 0"
+    )
+    assert (out / "report.html").is_file()
+    assert {"pydantic", "mcinfra.config.schema", "mcinfra.report.figures"} <= modules
+    assert _loaded(modules, NOT_FOR_A_REPORT) == []
+    if "fork" in multiprocessing.get_all_start_methods() and len(os.sched_getaffinity(0)) > 1:
+        # drawn by forked workers, the first of which imports matplotlib for them all
+        assert _loaded(modules, ("matplotlib",)) == []
 
 
 def test_kernels_are_found_in_the_cache_once_compiled():

@@ -132,9 +132,17 @@ def _merge(base: dict, change: dict, prefix: str, problems: list[str], base_name
 
 
 def parse_config(
-    text: str, origin: str = "<string>", overrides: tuple[str, ...] = ()
+    text: str,
+    origin: str = "<string>",
+    overrides: tuple[str, ...] = (),
+    relations: bool = True,
 ) -> LoadedConfig:
-    """Validate configuration ``text`` (TOML); see :func:`load_config`."""
+    """Validate configuration ``text`` (TOML); see :func:`load_config`.
+
+    With ``relations`` False only the tables' structure is checked, not the relations
+    between them (expressions, correlations, tabulated families): for a config that has
+    already been checked, such as the one a finished run recorded.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -143,6 +151,8 @@ def parse_config(
     for item in overrides:
         apply_override(data, item, origin)
     config = validate_data(data, origin)
+    if not relations:
+        return LoadedConfig(config=config, text=text, origin=origin, overrides=overrides)
     from mcinfra.config.validation import check_config  # relations between tables
 
     problems = check_config(config)

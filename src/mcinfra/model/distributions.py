@@ -18,14 +18,61 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
-from scipy.special import betainc, betaincinv, betaln, ndtr, ndtri
 
 from mcinfra.errors import did_you_mean
-from mcinfra.kernels import inputs as codes
 from mcinfra.model import metalog
 from mcinfra.model.strict import StrictModel
 
 Origin = Literal["source", "assumption", "mixed"]
+
+
+# scipy.special and the kernels (numba) are imported on first use: reading a config's
+# structure (a report of a finished run) needs neither.
+def ndtr(x: Any) -> Any:
+    """:func:`scipy.special.ndtr`, the standard normal CDF."""
+    from scipy.special import ndtr as function
+
+    return function(x)
+
+
+def ndtri(p: Any) -> Any:
+    """:func:`scipy.special.ndtri`, the standard normal quantile function."""
+    from scipy.special import ndtri as function
+
+    return function(p)
+
+
+def betainc(a: Any, b: Any, x: Any) -> Any:
+    """:func:`scipy.special.betainc`, the regularised incomplete beta function."""
+    from scipy.special import betainc as function
+
+    return function(a, b, x)
+
+
+def betaincinv(a: Any, b: Any, y: Any) -> Any:
+    """:func:`scipy.special.betaincinv`, the inverse of :func:`betainc` in ``x``."""
+    from scipy.special import betaincinv as function
+
+    return function(a, b, y)
+
+
+def betaln(a: Any, b: Any) -> Any:
+    """:func:`scipy.special.betaln`, the log of the beta function."""
+    from scipy.special import betaln as function
+
+    return function(a, b)
+
+
+class _FamilyCodes:
+    """The kernels' family codes (:mod:`mcinfra.kernels.inputs`), read on first use."""
+
+    def __getattr__(self, name: str) -> int:
+        from mcinfra.kernels import inputs
+
+        return getattr(inputs, name)
+
+
+codes = _FamilyCodes()
 
 # Table of G(z) = F^-1(Phi(z)) spans |z| <= 8.5, i.e. tail probabilities down to 1e-17.
 TABLE_Z_MAX = 8.5

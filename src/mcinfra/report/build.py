@@ -11,14 +11,18 @@ from io import StringIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mcinfra.config.schema import SourceFigure
-from mcinfra.config.structure import list_series
 from mcinfra.report import figures
-from mcinfra.report.data import ReportData, load_report_data
 from mcinfra.report.terminal import interval, significant
 
 if TYPE_CHECKING:
-    from multiprocessing.pool import Pool
+    from multiprocessing.process import BaseProcess
+    from multiprocessing.queues import Queue, SimpleQueue
+
+    from mcinfra.config.schema import SourceFigure
+    from mcinfra.report.data import ReportData
+
+# The config's schema (pydantic) and the run's reader are imported once the drawing workers
+# have forked: the first worker imports matplotlib meanwhile.
 
 
 def _overrides(run: dict) -> str:
@@ -47,6 +51,8 @@ def _quantile_method(summary: dict) -> str:
 
 def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
     """(figure name, title, panels) for every fan chart."""
+    from mcinfra.config.structure import list_series
+
     q = data.quantiles
     years, probs = q.years, q.probs
     config = data.config
@@ -223,41 +229,152 @@ def _import_matplotlib() -> None:
     import matplotlib.figure  # noqa: F401
 
 
-@contextmanager
-def _drawing_pool() -> Iterator[Pool | None]:
-    """Forked processes that draw figures, or None where they are drawn here.
+class _DrawingWorkers:
+    """Forked processes that draw figures, fed one job at a time, costliest first.
 
-    matplotlib is imported here first, once, and inherited by the workers: on two cores,
-    workers that each import it while this process reads the run take more CPU and longer.
+    The first worker is forked at once and imports matplotlib while this process reads
+    the run; it then forks the others, which inherit that import: matplotlib is imported
+    once, off this process's path (importing it in each worker takes more CPU and longer on
+    two cores). Every worker exits when this process does.
     """
-    workers = _workers()
-    if workers == 0:
+
+    def __init__(self, count: int) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self.count = count
+        self._jobs: Queue = context.Queue()
+        self._results: SimpleQueue = context.SimpleQueue()
+        self._first: BaseProcess = context.Process(
+            target=_first_worker, args=(self._jobs, self._results, count - 1)
+        )
+        self._first.start()
+        self._exited = False
+
+    def draw(
+        self, jobs: list[tuple[str, tuple, Path | None]], announce: Callable[[int], None]
+    ) -> Iterator[str]:
+        """Each job's SVG text, in the jobs' order."""
+        order = iter(sorted(range(len(jobs)), key=lambda i: -_cost(jobs[i])))
+        for index in [next(order) for _ in range(min(self.count, len(jobs)))]:
+            self._jobs.put((index, jobs[index]))
+        drawn: dict[int, str] = {}
+        for number in range(len(jobs)):
+            announce(number)
+            while number not in drawn:
+                index, text = self._result()
+                drawn[index] = text
+                following = next(order, None)
+                if following is not None:  # the worker that finished takes the next
+                    self._jobs.put((following, jobs[following]))
+            yield drawn.pop(number)
+
+    def _result(self) -> tuple[int, str]:
+        """The next figure drawn; a worker's exception is raised here."""
+        kind, index, payload = self._results.get()
+        if kind == "exit":
+            self._exited = True
+            raise RuntimeError("the drawing workers stopped before drawing every figure")
+        if kind == "error":
+            raise payload
+        return index, payload
+
+    def close(self) -> None:
+        """Stop every worker, once it has finished the figure it draws."""
+        for _ in range(self.count):
+            self._jobs.put(None)
+        while not self._exited:  # drain what is left: no worker may wait to hand over a figure
+            kind, _, _ = self._results.get()
+            self._exited = kind == "exit"  # the first worker has joined the others
+        self._first.join()
+        self._jobs.close()
+        self._jobs.join_thread()
+
+
+def _first_worker(jobs: Queue, results: SimpleQueue, others: int) -> None:
+    """Import matplotlib, fork ``others`` workers that inherit it, draw, then join them.
+
+    Its last message, whatever happens, is ``exit``: the reader waits for it.
+    """
+    import multiprocessing
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the command, which stops these
+    reader = multiprocessing.parent_process()  # every worker stops when it has gone
+    workers = []
+    try:
+        _import_matplotlib()
+        context = multiprocessing.get_context("fork")
+        workers = [
+            context.Process(target=_serve, args=(jobs, results, reader)) for _ in range(others)
+        ]
+        for worker in workers:
+            worker.start()
+        _serve(jobs, results, reader)
+    except Exception as exc:
+        _send_error(results, -1, exc)
+    finally:
+        for worker in workers:
+            worker.join()
+        results.put(("exit", -1, None))
+
+
+def _serve(jobs: Queue, results: SimpleQueue, reader: BaseProcess | None) -> None:
+    """Draw jobs until told to stop or ``reader``, who hands them out, has gone."""
+    import queue
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            item = jobs.get(timeout=1.0)
+        except queue.Empty:
+            if reader is not None and not reader.is_alive():
+                return
+            continue
+        if item is None:
+            return
+        index, job = item
+        try:
+            results.put(("svg", index, _draw(job)))
+        except Exception as exc:  # raised in the process that reads the results
+            _send_error(results, index, exc)
+
+
+def _send_error(results: SimpleQueue, index: int, exc: Exception) -> None:
+    """Hand ``exc`` to the reader, as itself or, where it cannot be pickled, as its repr."""
+    try:
+        results.put(("error", index, exc))
+    except Exception:
+        results.put(("error", index, RuntimeError(repr(exc))))
+
+
+@contextmanager
+def _drawing_workers() -> Iterator[_DrawingWorkers | None]:
+    """Workers that draw figures, or None where they are drawn here (see :func:`_workers`)."""
+    count = _workers()
+    if count == 0:
         yield None
         return
-    import multiprocessing
-
-    _import_matplotlib()
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield pool
+    workers = _DrawingWorkers(count)
+    try:
+        yield workers
+    finally:
+        workers.close()
 
 
 def _draw_all(
     jobs: list[tuple[str, tuple, Path | None]],
     announce: Callable[[int], None],
-    pool: Pool | None,
+    workers: _DrawingWorkers | None,
 ) -> Iterator[str]:
-    """Each job's SVG text, in order, drawn by ``pool``'s workers or here."""
-    if pool is None:
+    """Each job's SVG text, in order, drawn by ``workers`` or here."""
+    if workers is None:
         for number, job in enumerate(jobs):
             announce(number)
             yield _draw(job)
         return
-    # the costliest first, so that no worker is left with a slow figure at the end
-    order = sorted(range(len(jobs)), key=lambda i: -_cost(jobs[i]))
-    pending = {i: pool.apply_async(_draw, (jobs[i],)) for i in order}
-    for number in range(len(jobs)):
-        announce(number)
-        yield pending[number].get()
+    yield from workers.draw(jobs, announce)
 
 
 def _cost(job: tuple[str, tuple, Path | None]) -> int:
@@ -299,8 +416,8 @@ def build_report(
     list of Path
         report.html, report.md, then every figure file.
     """
-    with _drawing_pool() as pool:
-        return _build(Path(run_dir), log, notify, png, pool)
+    with _drawing_workers() as workers:
+        return _build(Path(run_dir), log, notify, png, workers)
 
 
 def _build(
@@ -308,9 +425,11 @@ def _build(
     log: bool,
     notify: Callable[[str], None] | None,
     png: bool,
-    pool: Pool | None,
+    workers: _DrawingWorkers | None,
 ) -> list[Path]:
-    """:func:`build_report`, its figures drawn by ``pool`` (or here when None)."""
+    """:func:`build_report`, its figures drawn by ``workers`` (or here when None)."""
+    from mcinfra.report.data import load_report_data
+
     data = load_report_data(run_dir)
     figure_dir = run_dir / "figures"
     figure_dir.mkdir(exist_ok=True)
@@ -334,7 +453,7 @@ def _build(
             notify(f"report: drawing figure {number + 1} of {len(plan)}, {plan[number][0]}")
 
     for (name, title, _), (_, _, png_file), text in zip(
-        plan, jobs, _draw_all(jobs, announce, pool), strict=True
+        plan, jobs, _draw_all(jobs, announce, workers), strict=True
     ):
         if png_file is not None:
             written.append(png_file)
