@@ -272,3 +272,44 @@ def _interval_polyval(
         out_low = products.min(axis=0) + c
         out_high = products.max(axis=0) + c
     return out_low, out_high
+
+
+def fit_fewest_terms(
+    probabilities: np.ndarray,
+    values: np.ndarray,
+    tolerance: float,
+    lower: float | None = None,
+    upper: float | None = None,
+) -> tuple[MetalogCurve, float]:
+    """The feasible least-squares metalog with the fewest terms within ``tolerance`` of ``values``.
+
+    Fits of 2, 3, ... 16 terms (at most the number of points) through the points ``(p, x)``
+    are tried in turn; the first that is a distribution (:func:`is_feasible`) and whose
+    largest error ``max |x(p) - x|`` over the points is at most ``tolerance`` is returned.
+    When none is, the feasible fit with the smallest error is.
+
+    Returns
+    -------
+    tuple of (MetalogCurve, float)
+        The fit and its largest error over the points.
+
+    Raises
+    ------
+    ValueError
+        When no fit is a distribution (values that do not increase with ``p``).
+    """
+    probabilities = np.asarray(probabilities, dtype=float)
+    values = np.asarray(values, dtype=float)
+    best: tuple[MetalogCurve, float] | None = None
+    for terms in range(MIN_TERMS, min(MAX_TERMS, len(values)) + 1):
+        curve = fit(probabilities, values, terms, lower, upper)
+        if not is_feasible(curve.a):
+            continue
+        error = float(np.max(np.abs(curve.quantile(probabilities) - values)))
+        if best is None or error < best[1]:
+            best = curve, error
+        if error <= tolerance:
+            return curve, error
+    if best is None:
+        raise ValueError("no metalog through these points is a distribution")
+    return best
