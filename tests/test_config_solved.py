@@ -140,3 +140,36 @@ def test_removing_the_notes_restores_the_text_exactly(ending):
     edited = annotated + "# note\n[parameters]\n"
     assert config_text_of(edited) == edited
     assert config_text_of(text) == text
+
+
+def test_an_interrupted_run_of_quantile_inputs_resumes_from_its_annotated_config(tmp_path):
+    from mcinfra.io.run_directory import CHECKPOINT
+    from mcinfra.runs.pipeline import run_to_directory
+    from mcinfra.sampling.engine import settings_from
+
+    loaded = load_config(ELICITED)
+    settings = settings_from(loaded, draws=6_000, chunk_size=1_500)
+    whole = tmp_path / "whole"
+    run_to_directory(loaded, settings, whole, report=False)
+
+    def interrupt_after_two_chunks(done, total, seconds):
+        if done >= 3_000:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt, match="--resume"):
+        run_to_directory(
+            loaded,
+            settings,
+            out,
+            report=False,
+            progress=interrupt_after_two_chunks,
+            checkpoint_seconds=0.0,
+        )
+    [staged] = tmp_path.glob(".interrupted.partial-*/" + CHECKPOINT)
+    assert SOLVED_MARKER in (staged.parent / "config.toml").read_text(encoding="utf-8")
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0
+    for name in ("predictions.csv", "sensitivity.csv", "quantiles.csv", "config.toml"):
+        assert (out / name).read_bytes() == (whole / name).read_bytes(), name
+    recorded = json.loads((out / "summary.json").read_text(encoding="utf-8"))["run"]
+    assert recorded["config_sha256"] == loaded.sha256
