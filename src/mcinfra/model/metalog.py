@@ -300,16 +300,21 @@ def fit_fewest_terms(
     """
     probabilities = np.asarray(probabilities, dtype=float)
     values = np.asarray(values, dtype=float)
-    best: tuple[MetalogCurve, float] | None = None
-    for terms in range(MIN_TERMS, min(MAX_TERMS, len(values)) + 1):
-        curve = fit(probabilities, values, terms, lower, upper)
-        if not is_feasible(curve.a):
-            continue
+    most = min(MAX_TERMS, len(values))
+    # Householder QR is nested: the first k columns of Q and R factor the first k basis
+    # functions, so one factorisation gives the least-squares fit of every size.
+    q, r = np.linalg.qr(basis(probabilities, most))
+    projected = q.T @ transform_targets(values, lower, upper)
+    outside: list[tuple[float, MetalogCurve]] = []
+    for terms in range(MIN_TERMS, most + 1):
+        a = np.linalg.solve(r[:terms, :terms], projected[:terms])
+        curve = MetalogCurve(tuple(float(v) for v in a), lower, upper)
         error = float(np.max(np.abs(curve.quantile(probabilities) - values)))
-        if best is None or error < best[1]:
-            best = curve, error
-        if error <= tolerance:
+        # the error is cheap, the proof of feasibility is not: prove only what would be kept
+        if error <= tolerance and is_feasible(curve.a):
             return curve, error
-    if best is None:
-        raise ValueError("no metalog through these points is a distribution")
-    return best
+        outside.append((error, curve))
+    for error, curve in sorted(outside, key=lambda item: item[0]):
+        if is_feasible(curve.a):
+            return curve, error
+    raise ValueError("no metalog through these points is a distribution")
