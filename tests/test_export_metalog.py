@@ -174,3 +174,23 @@ def test_every_family_is_fitted_within_its_stated_accuracy(exported):
         if isinstance(info.spec, Metalog) or info.spec.family == "mixture":
             continue  # its own curve; a mixture of distant sources: its error is stated
         assert error <= METALOG_TOLERANCE * info.spec.scale, (info.name, error)
+
+
+def test_an_input_no_metalog_follows_exits_2_and_writes_nothing(
+    exported, tmp_path, monkeypatch, capsys
+):
+    out, _, inputs, _, _ = exported
+    run = out.parent / "run"
+
+    def refuse(*args, **kwargs):
+        raise ValueError("no metalog through these points is a distribution")
+
+    monkeypatch.setattr(metalog, "fit_fewest_terms", refuse)
+    target = tmp_path / "refused.SIPmath"
+    assert main(["export", str(run), "--metalog", "--out", str(target)]) == 2
+    first_fitted = next(info.name for info in inputs if not isinstance(info.spec, Metalog))
+    assert capsys.readouterr().err.strip() == (
+        f"mcinfra: error: --metalog: input {first_fitted}: no metalog through these points "
+        "is a distribution"
+    )
+    assert not target.exists() and not list(tmp_path.iterdir())

@@ -122,7 +122,11 @@ def metalog_sips(
         )
     sips: list[Sip] = []
     for j, info in enumerate(inputs):
-        curve, error = metalog_marginal(info.spec)
+        try:
+            curve, error = metalog_marginal(info.spec)
+        except ValueError as exc:  # a quantile function no metalog follows
+            raise UsageError(f"--metalog: input {info.name}: {exc}") from None
+        aim = 0.0 if isinstance(info.spec, Metalog) else METALOG_TOLERANCE * info.spec.scale
         ref: StreamRef | CopulaRef = (
             CopulaRef(COPULA, names[j]) if j in linked else StreamRef(streams[j].name)
         )
@@ -130,9 +134,7 @@ def metalog_sips(
             "distribution": info.spec.describe(),
             "terms": len(curve.a),
             "fitMaxError": error,
-            "fitTolerance": 0.0
-            if isinstance(info.spec, Metalog)
-            else METALOG_TOLERANCE * info.spec.scale,
+            "fitTolerance": aim,
             "fitProbabilities": [float(METALOG_PROBABILITIES[0]), float(METALOG_PROBABILITIES[-1])],
         }
         sips.append(
@@ -275,18 +277,15 @@ def export_sipmath(
             f"SIP names must differ: {', '.join(repeated)} names both an input and a "
             "prediction; export without --predictions"
         )
-    fitted: tuple[list[Sip], list[Stream], list[GaussianCopula], list[CorrelationMatrix]] = (
-        [],
-        [],
-        [],
-        [],
-    )
-    if metalogs:
-        fitted = metalog_sips(
+    fitted_sips, hdr_streams, copulas, matrices = (
+        metalog_sips(
             [plan.inputs[k] for k in input_rows],
             plan.correlation[np.ix_(input_rows, input_rows)],
             settings.seed,
         )
+        if metalogs
+        else ([], [], [], [])
+    )
     trials_out = np.empty((len(names), n))
 
     def on_chunk(first, values, inputs, scores, gap):
@@ -307,7 +306,6 @@ def export_sipmath(
         ArraySip(name, values, StreamRef(INDEX_STREAM), sip_metadata(values))
         for name, values in zip(names, trials_out, strict=True)
     ]
-    fitted_sips, hdr_streams, copulas, matrices = fitted
     provenance = (
         f"mcinfra {__version__}; config sha256 {loaded.sha256}; seed {settings.seed}; "
         f"{settings.draws} draws ({settings.method}); trial i is draw i - 1 of the run"
