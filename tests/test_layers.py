@@ -32,7 +32,7 @@ ALLOWED = {
     "kernels": set(),
     "model": {"errors", "kernels"},
     "language": {"errors", "kernels"},
-    "sipmath": {"errors"},
+    "sipmath": {"errors", "model"},
     "config": {"errors", "kernels", "model", "language", "sipmath"},
     "sampling": {"errors", "kernels", "model", "language", "sipmath", "config"},
     "stats": {"errors", "kernels", "language", "sampling"},

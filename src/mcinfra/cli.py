@@ -352,6 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--predictions", action="store_true", help="also each prediction as a 0/1 SIP"
     )
+    export.add_argument(
+        "--metalog",
+        action="store_true",
+        help="also each input as a metalog SIP over its own HDR stream and the config's "
+        "Gaussian copula, for more trials in a spreadsheet",
+    )
     export.add_argument("--force", action="store_true", help="replace an existing FILE")
 
     validate = commands.add_parser("validate", help="check a config and show its diagnostics")
@@ -690,10 +696,14 @@ def _export(args: argparse.Namespace) -> int:
         years=args.years,
         predictions=args.predictions,
         replace=args.force,
+        metalogs=args.metalog,
     )
+    fitted = sum(sip.name.endswith(".metalog") for sip in library.sips) if args.metalog else 0
+    arrays = len(library.sips) - fitted
     print(
-        f"wrote {args.out} ({len(library.sips)} SIPs of {trials:,} trials: trial i is draw "
+        f"wrote {args.out} ({arrays} SIPs of {trials:,} trials: trial i is draw "
         f"i - 1 of {args.run_dir})"
+        + (f"; {fitted} metalog SIPs of the inputs for any number of trials" if fitted else "")
     )
     return 0
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from mcinfra.config.counts import exact_integer
 from mcinfra.config.schema import PATTERN_RULES, Config
+from mcinfra.config.solved import annotated_config_text, config_text_of
 from mcinfra.errors import ConfigError, did_you_mean
 from mcinfra.model.distributions import FAMILIES, family_hint
 
@@ -37,6 +38,11 @@ class LoadedConfig:
     def sha256(self) -> str:
         """Hash of the configuration text, recorded in every output."""
         return hashlib.sha256(self.text.encode()).hexdigest()
+
+    @property
+    def file_text(self) -> str:
+        """A run's ``config.toml``: the text, then the parameters solved from ``quantiles``."""
+        return annotated_config_text(self.text, self.config)
 
 
 def default_config_path() -> Path:
@@ -142,7 +148,11 @@ def parse_config(
     With ``relations`` False only the tables' structure is checked, not the relations
     between them (expressions, correlations, tabulated families): for a config that has
     already been checked, such as the one a finished run recorded.
+
+    The solved parameters a run's ``config.toml`` lists after the config (see
+    :mod:`mcinfra.config.solved`) are removed first: they are comments, not in the hash.
     """
+    text = config_text_of(text)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -272,3 +272,49 @@ def _interval_polyval(
         out_low = products.min(axis=0) + c
         out_high = products.max(axis=0) + c
     return out_low, out_high
+
+
+def fit_fewest_terms(
+    probabilities: np.ndarray,
+    values: np.ndarray,
+    tolerance: float,
+    lower: float | None = None,
+    upper: float | None = None,
+) -> tuple[MetalogCurve, float]:
+    """The feasible least-squares metalog with the fewest terms within ``tolerance`` of ``values``.
+
+    Fits of 2, 3, ... 16 terms (at most the number of points) through the points ``(p, x)``
+    are tried in turn; the first that is a distribution (:func:`is_feasible`) and whose
+    largest error ``max |x(p) - x|`` over the points is at most ``tolerance`` is returned.
+    When none is, the feasible fit with the smallest error is.
+
+    Returns
+    -------
+    tuple of (MetalogCurve, float)
+        The fit and its largest error over the points.
+
+    Raises
+    ------
+    ValueError
+        When no fit is a distribution (values that do not increase with ``p``).
+    """
+    probabilities = np.asarray(probabilities, dtype=float)
+    values = np.asarray(values, dtype=float)
+    most = min(MAX_TERMS, len(values))
+    # Householder QR is nested: the first k columns of Q and R factor the first k basis
+    # functions, so one factorisation gives the least-squares fit of every size.
+    q, r = np.linalg.qr(basis(probabilities, most))
+    projected = q.T @ transform_targets(values, lower, upper)
+    outside: list[tuple[float, MetalogCurve]] = []
+    for terms in range(MIN_TERMS, most + 1):
+        a = np.linalg.solve(r[:terms, :terms], projected[:terms])
+        curve = MetalogCurve(tuple(float(v) for v in a), lower, upper)
+        error = float(np.max(np.abs(curve.quantile(probabilities) - values)))
+        # the error is cheap, the proof of feasibility is not: prove only what would be kept
+        if error <= tolerance and is_feasible(curve.a):
+            return curve, error
+        outside.append((error, curve))
+    for error, curve in sorted(outside, key=lambda item: item[0]):
+        if is_feasible(curve.a):
+            return curve, error
+    raise ValueError("no metalog through these points is a distribution")

@@ -10,6 +10,7 @@ import numpy as np
 
 from mcinfra.config.loading import parse_config
 from mcinfra.config.schema import Config
+from mcinfra.config.solved import config_text_of
 from mcinfra.config.structure import list_inputs
 from mcinfra.errors import UsageError
 from mcinfra.io.run_directory import CONFIG, QUANTILES_CSV, read_run_tables
@@ -81,7 +82,8 @@ def load_report_data(run_dir: Path) -> ReportData:
     overrides = tuple(summary["run"].get("config_overrides", ()))  # the run's --set edits
     # The text the run checked needs only its structure read again (no expression compiler,
     # no kernels); an edited config.toml is checked in full.
-    checked = hashlib.sha256(text.encode()).hexdigest() == summary["run"]["config_sha256"]
+    recorded = config_text_of(text)  # without the solved parameters' comments
+    checked = hashlib.sha256(recorded.encode()).hexdigest() == summary["run"]["config_sha256"]
     loaded = parse_config(
         text, origin=str(run_dir / CONFIG), overrides=overrides, relations=not checked
     )

@@ -15,14 +15,29 @@ from pathlib import Path
 
 import numpy as np
 
-from mcinfra.config.structure import TOTAL
+from mcinfra.config.structure import TOTAL, InputInfo
 from mcinfra.config.validation import compile_predictions
 from mcinfra.errors import UsageError, did_you_mean
 from mcinfra.io.run_directory import write_text_atomically
+from mcinfra.model import metalog
+from mcinfra.model.distributions import Distribution, Metalog
 from mcinfra.runs.whatif import load_run_and_summary
 from mcinfra.sampling.engine import stream
 from mcinfra.sampling.plan import Plan, compile_plan
-from mcinfra.sipmath.library import ArraySip, IndexStream, Library, StreamRef, library_json
+from mcinfra.sipmath.library import (
+    ArraySip,
+    CopulaRef,
+    CorrelationMatrix,
+    GaussianCopula,
+    HdrStream,
+    IndexStream,
+    Library,
+    MetalogSip,
+    Sip,
+    Stream,
+    StreamRef,
+    library_json,
+)
 from mcinfra.stats.indicators import chunk_context
 
 DEFAULT_TRIALS = 10_000
@@ -32,6 +47,100 @@ MAX_TRIALS = 1_048_576
 PERCENTILES = tuple(range(5, 100, 5))
 """Percentiles in each SIP's metadata, as ``P5`` .. ``P95``."""
 INDEX_STREAM = "index"
+METALOG_SUFFIX = ".metalog"
+"""An input's Metalog_1_0 SIP is named after it: ``offering.network.cagr.metalog``."""
+METALOG_PROBABILITIES = np.linspace(0.001, 0.999, 999)
+"""Where an input's quantile function is fitted and its error measured: P0.1 to P99.9."""
+METALOG_TOLERANCE = 1e-3
+"""Largest error of a fitted metalog over :data:`METALOG_PROBABILITIES`, in the input's scale."""
+HDR_ENTITY = 1
+HDR_SEED_BASE = 10**7
+"""seed3 and seed4 are the run's seed in base 10^7 (low digits first), so that a spreadsheet's
+HDR formula, which sums the seeds' products in floating point, stays exact."""
+COPULA = "Gaussian"
+CORRELATION = "correlation"
+
+
+def hdr_seeds(seed: int) -> tuple[int, int]:
+    """The HDR_2_0 ``seed3`` and ``seed4`` of a run's metalog SIPs: its seed in base 10^7."""
+    return seed % HDR_SEED_BASE, (seed // HDR_SEED_BASE) % HDR_SEED_BASE
+
+
+def metalog_marginal(spec: Distribution) -> tuple[metalog.MetalogCurve, float]:
+    """A metalog quantile function of an input's distribution, and its largest error.
+
+    A ``metalog`` input is its own curve (error 0). Any other family is fitted by least
+    squares to its quantiles at :data:`METALOG_PROBABILITIES`, with the fewest terms whose
+    largest error there is at most :data:`METALOG_TOLERANCE` of the input's scale (else the
+    most accurate feasible fit); a finite end of the family's support is a bound of the
+    metalog, so that its trials never leave the support.
+    """
+    if isinstance(spec, Metalog):
+        return spec.curve, 0.0
+    from scipy.special import ndtri
+
+    low, high = spec.support()
+    values = spec.value_at_score(ndtri(METALOG_PROBABILITIES))
+    inside = (values > low) & (values < high)  # a bound's log-odds is infinite
+    return metalog.fit_fewest_terms(
+        METALOG_PROBABILITIES[inside],
+        values[inside],
+        METALOG_TOLERANCE * spec.scale,
+        low if math.isfinite(low) else None,
+        high if math.isfinite(high) else None,
+    )
+
+
+def metalog_sips(
+    inputs: list[InputInfo], correlation: np.ndarray, seed: int
+) -> tuple[list[Sip], list[Stream], list[GaussianCopula], list[CorrelationMatrix]]:
+    """Each input as a ``Metalog_1_0`` SIP over its own ``HDR_2_0`` stream, and the copula.
+
+    Input j (1-based) draws its uniforms from the stream ``hdr<j>``: entity
+    :data:`HDR_ENTITY`, varId j, seed3 and seed4 from :func:`hdr_seeds`. The inputs that
+    the engine correlates (a nonzero entry of ``correlation``, the normal-score matrix it
+    samples with) take their uniforms from the layers of one ``GaussianCopula`` over their
+    streams, whose matrix (a global variable, rows and layers named after the inputs) is
+    that matrix's block; the others take their stream's uniforms directly.
+    """
+    seed3, seed4 = hdr_seeds(seed)
+    streams: list[Stream] = [
+        HdrStream(f"hdr{j}", HDR_ENTITY, j, seed3, seed4) for j in range(1, len(inputs) + 1)
+    ]
+    off_diagonal = correlation - np.diag(np.diag(correlation))
+    linked = [j for j in range(len(inputs)) if np.any(off_diagonal[j] != 0)]
+    names = [info.name for info in inputs]
+    copulas, matrices = [], []
+    if linked:
+        block = correlation[np.ix_(linked, linked)]
+        labels = tuple(names[j] for j in linked)
+        matrices.append(
+            CorrelationMatrix(CORRELATION, labels, tuple(tuple(map(float, r)) for r in block))
+        )
+        copulas.append(
+            GaussianCopula(COPULA, CORRELATION, tuple(streams[j].name for j in linked), labels)
+        )
+    sips: list[Sip] = []
+    for j, info in enumerate(inputs):
+        try:
+            curve, error = metalog_marginal(info.spec)
+        except ValueError as exc:  # a quantile function no metalog follows
+            raise UsageError(f"--metalog: input {info.name}: {exc}") from None
+        aim = 0.0 if isinstance(info.spec, Metalog) else METALOG_TOLERANCE * info.spec.scale
+        ref: StreamRef | CopulaRef = (
+            CopulaRef(COPULA, names[j]) if j in linked else StreamRef(streams[j].name)
+        )
+        metadata = {
+            "distribution": info.spec.describe(),
+            "terms": len(curve.a),
+            "fitMaxError": error,
+            "fitTolerance": aim,
+            "fitProbabilities": [float(METALOG_PROBABILITIES[0]), float(METALOG_PROBABILITIES[-1])],
+        }
+        sips.append(
+            MetalogSip(names[j] + METALOG_SUFFIX, curve.a, ref, curve.lower, curve.upper, metadata)
+        )
+    return sips, streams, copulas, matrices
 
 
 def series_year_name(label: str, year: int) -> str:
@@ -116,6 +225,7 @@ def export_sipmath(
     years: str | None = None,
     predictions: bool = False,
     replace: bool = False,
+    metalogs: bool = False,
 ) -> tuple[Library, int]:
     """Write the first ``trials`` draws of a finished run as a SIPmath 3.0 library ``out``.
 
@@ -123,8 +233,12 @@ def export_sipmath(
     ``[[correlations]]``), per series and year (``network[2030]``: ``series`` and
     ``years`` are comma-separated; by default the total and every partition's segments in
     the last year) and, with ``predictions``, per prediction (its id; 1 in the trials
-    where it holds, else 0). Trial i of every SIP is draw i - 1 of the run. Every option
-    is checked before anything is drawn; the file is written atomically.
+    where it holds, else 0). Trial i of every SIP is draw i - 1 of the run. With
+    ``metalogs``, each uncertain input is also a ``Metalog_1_0`` SIP over its own
+    ``HDR_2_0`` stream and the config's Gaussian copula (see :func:`metalog_sips`), from
+    which a spreadsheet generates any number of trials with the run's marginals and
+    correlations (not the run's draws). Every option is checked before anything is drawn;
+    the file is written atomically.
 
     Returns
     -------
@@ -156,12 +270,22 @@ def export_sipmath(
     input_names = [info.name for info in plan.inputs]
     compiled = compile_predictions(loaded.config) if predictions else []
     names = [input_names[k] for k in input_rows] + cell_names + [p.id for p in compiled]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    every_name = names + [input_names[k] + METALOG_SUFFIX for k in input_rows if metalogs]
+    repeated = sorted({name for name in every_name if every_name.count(name) > 1})
     if repeated:
         raise UsageError(
             f"SIP names must differ: {', '.join(repeated)} names both an input and a "
             "prediction; export without --predictions"
         )
+    fitted_sips, hdr_streams, copulas, matrices = (
+        metalog_sips(
+            [plan.inputs[k] for k in input_rows],
+            plan.correlation[np.ix_(input_rows, input_rows)],
+            settings.seed,
+        )
+        if metalogs
+        else ([], [], [], [])
+    )
     trials_out = np.empty((len(names), n))
 
     def on_chunk(first, values, inputs, scores, gap):
@@ -178,17 +302,29 @@ def export_sipmath(
                 row += 1
 
     stream(plan, settings, on_chunk, end=n)
+    arrays = [
+        ArraySip(name, values, StreamRef(INDEX_STREAM), sip_metadata(values))
+        for name, values in zip(names, trials_out, strict=True)
+    ]
+    provenance = (
+        f"mcinfra {__version__}; config sha256 {loaded.sha256}; seed {settings.seed}; "
+        f"{settings.draws} draws ({settings.method}); trial i is draw i - 1 of the run"
+    )
+    if metalogs:
+        seed3, seed4 = hdr_seeds(settings.seed)
+        provenance += (
+            f"; the {METALOG_SUFFIX} SIPs are metalogs of the inputs' distributions over "
+            f"HDR_2_0 streams (entity {HDR_ENTITY}, varId 1..{len(hdr_streams)}, seed3 "
+            f"{seed3}, seed4 {seed4}: the seed in base 10^7) and the config's Gaussian "
+            "copula, for more trials of the same inputs"
+        )
     library = Library(
         name=loaded.config.model.name,
-        sips=tuple(
-            ArraySip(name, values, StreamRef(INDEX_STREAM), sip_metadata(values))
-            for name, values in zip(names, trials_out, strict=True)
-        ),
-        streams=(IndexStream(INDEX_STREAM),),
-        provenance=(
-            f"mcinfra {__version__}; config sha256 {loaded.sha256}; seed {settings.seed}; "
-            f"{settings.draws} draws ({settings.method}); trial i is draw i - 1 of the run"
-        ),
+        sips=(*arrays, *fitted_sips),
+        streams=(IndexStream(INDEX_STREAM), *hdr_streams),
+        copulas=tuple(copulas),
+        matrices=tuple(matrices),
+        provenance=provenance,
         date_created=datetime.now(UTC).date().isoformat(),
         version="1",
         path=str(out),

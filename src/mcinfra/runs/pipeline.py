@@ -562,7 +562,7 @@ def run_to_directory(
                     "config_origin": loaded.origin,
                     "config_overrides": list(loaded.overrides),
                 }
-                write_run_options(staging, options, loaded.text)
+                write_run_options(staging, options, loaded.file_text)
             started = time.perf_counter()
             checkpoint_file = staging / CHECKPOINT
             try:

@@ -210,7 +210,7 @@ class RunResult:
                 summary,
                 self.table,
                 self.sensitivity_rows,
-                config_text=self.loaded.text,
+                config_text=self.loaded.file_text,
                 started=started,
             )
             if report:

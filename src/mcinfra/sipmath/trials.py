@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mcinfra.model.metalog import MetalogCurve
 from mcinfra.sipmath.library import (
     ArraySip,
     CopulaRef,
@@ -82,11 +83,12 @@ def metalog_quantile(
 ) -> np.ndarray:
     """Evaluate a library's Metalog_1_0 SIP: its metalog quantile function at ``probabilities``.
 
-    With y in (0, 1), L = ln(y / (1 - y)) and c = y - 1/2, M(y) = sum_j a_j b_j(y) with
-    b_1 = 1, b_2 = L, b_3 = c L, b_4 = c, and for j >= 5 b_j = c^((j - 1) / 2) for odd j,
-    c^(j / 2 - 1) L for even j (Keelin 2016), summed in the order of j. Bounds: lower only,
-    x = bl + e^M; upper only, x = bu - e^(-M); both, x = (bl + bu e^M) / (1 + e^M), which is
-    evaluated as (bl e^(-M) + bu) / (e^(-M) + 1) where M > 0, so that e^M cannot overflow.
+    The standard's metalog (Keelin 2016) is the one the config's ``metalog`` family samples,
+    so both evaluate it through :class:`mcinfra.model.metalog.MetalogCurve`: with y in (0, 1),
+    L = ln(y / (1 - y)) and c = y - 1/2, M(y) = sum_j a_j b_j(y) with b_1 = 1, b_2 = L,
+    b_3 = c L, b_4 = c, and for j >= 5 b_j = c^((j - 1) / 2) for odd j, c^(j / 2 - 1) L for
+    even j. Bounds: lower only, x = bl + e^M; upper only, x = bu - e^(-M); both,
+    x = (bl + bu e^M) / (1 + e^M), evaluated so that no exponential overflows.
 
     Parameters
     ----------
@@ -101,33 +103,8 @@ def metalog_quantile(
     -------
     numpy.ndarray, shape (n,)
     """
-    y = np.asarray(probabilities, dtype=float)
-    a = [float(v) for v in coefficients]
-    logit = np.log(y / (1 - y))
-    c = y - 0.5
-    m = np.full_like(y, a[0])
-    for j, aj in enumerate(a[1:], start=2):
-        if j == 2:
-            basis = logit
-        elif j == 3:
-            basis = c * logit
-        elif j == 4:
-            basis = c
-        elif j % 2:
-            basis = c ** ((j - 1) // 2)
-        else:
-            basis = c ** (j // 2 - 1) * logit
-        m = m + aj * basis
-    if lower is None and upper is None:
-        return m
-    if upper is None:
-        return lower + np.exp(m)
-    if lower is None:
-        return upper - np.exp(-m)
-    small = np.exp(-np.abs(m))  # e^M where M <= 0, e^(-M) where M > 0: never overflows
-    return np.where(
-        m <= 0, (lower + upper * small) / (1 + small), (lower * small + upper) / (small + 1)
-    )
+    curve = MetalogCurve(tuple(float(v) for v in coefficients), lower, upper)
+    return curve.quantile(np.asarray(probabilities, dtype=float))
 
 
 def gaussian_copula_uniforms(uniforms: np.ndarray, correlation: np.ndarray) -> np.ndarray:
