@@ -173,3 +173,22 @@ def test_an_interrupted_run_of_quantile_inputs_resumes_from_its_annotated_config
         assert (out / name).read_bytes() == (whole / name).read_bytes(), name
     recorded = json.loads((out / "summary.json").read_text(encoding="utf-8"))["run"]
     assert recorded["config_sha256"] == loaded.sha256
+
+
+def test_the_report_reads_an_annotated_config_as_the_text_the_run_checked(
+    elicited_run, monkeypatch
+):
+    from mcinfra.report import data
+
+    calls = []
+    real = data.parse_config
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs.get("relations", True))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(data, "parse_config", recording)
+    report = data.load_report_data(elicited_run)
+    assert calls == [False]  # the recorded text: its structure only, not checked again
+    solved = [row["distribution"] for row in report.assumptions if " from P" in row["distribution"]]
+    assert solved
