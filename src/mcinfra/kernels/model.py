@@ -13,8 +13,10 @@ per-draw model: :func:`simulate_chunk` draws the normals from the per-draw strea
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numba import prange
 
@@ -410,13 +412,15 @@ def _run_program(nb, plan, d, x, v, col, stack):
                         dst[t, b] = max(left, right)
 
 
-@helper
-def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, scores_out, column):
-    """Draw and simulate draws ``first_draw + first .. first_draw + stop - 1`` (one task).
+@kernel
+def simulate_range(key, first_draw, first, stop, plan, out, inputs_out, scores_out, column):
+    """Draw and simulate draws ``first_draw + first .. first_draw + stop - 1``.
 
-    Returns their partition check as int64 bits (:func:`simulate_block`). Task bodies
-    live outside the prange loops: numba's parallel transforms mishandle the inlined
-    tuple-state generator and the scratch namedtuple.
+    Draw ``first_draw + i`` goes to column ``column + i`` of ``out``, ``inputs_out`` and
+    ``scores_out`` (see :func:`simulate_chunk`, which runs one range per thread). Returns
+    their partition check as int64 bits (:func:`simulate_block`). Not a prange kernel:
+    numba links and optimises a callee's code again at every level above it, and a
+    parallel loop adds two levels and its own transforms (docs/performance.md).
     """
     w = new_scratch(plan, out.shape[0])
     worst = np.int64(0)
@@ -490,7 +494,6 @@ def _stream_block(nb, w, out, inputs_out, scores_out, column):
         stream_copy(scores_out, k * scores_out.strides[0] + column * 8, scores, row, nb)
 
 
-@kernel(parallel=True)
 def simulate_chunk(key, first_draw, n_draws, plan, out, inputs_out, scores_out, column):
     """Simulate draws ``first_draw .. first_draw + n_draws - 1``.
 
@@ -499,20 +502,34 @@ def simulate_chunk(key, first_draw, n_draws, plan, out, inputs_out, scores_out, 
     ``d`` uses only the stream of ``(key, d)``, so any split of a run into chunks gives
     identical bits.
 
+    The draws are split into ``numba.get_num_threads()`` ranges of whole tasks
+    (``BLOCK * BLOCKS_PER_TASK`` draws), one :func:`simulate_range` per thread; the
+    kernel releases the GIL, so the threads run in parallel.
+
     Returns the partition check of these draws: the largest |sum of a partition's
     segments / total - 1| over their years (NaN ignored; 0.0 without partitions), the
     value :func:`mcinfra.kernels.select.partition_gap` gives for the written columns.
     """
     task_draws = BLOCK * BLOCKS_PER_TASK
     n_tasks = (n_draws + task_draws - 1) // task_draws
-    worst = np.zeros(n_tasks, dtype=np.int64)
-    for task in prange(n_tasks):
-        first = task * task_draws
-        stop = min(n_draws, first + task_draws)
-        worst[task] = _simulate_task(
-            key, first_draw, first, stop, plan, out, inputs_out, scores_out, column
+    n_threads = max(1, min(numba.get_num_threads(), n_tasks))
+    bounds = [min(n_draws, task_draws * (n_tasks * i // n_threads)) for i in range(n_threads + 1)]
+    worst = [0] * n_threads
+
+    def run(i: int) -> None:
+        worst[i] = simulate_range(
+            key, first_draw, bounds[i], bounds[i + 1], plan, out, inputs_out, scores_out, column
         )
-    return largest_gap(worst)
+
+    if n_threads == 1:
+        run(0)
+    else:
+        with ThreadPoolExecutor(n_threads - 1) as pool:
+            others = [pool.submit(run, i) for i in range(1, n_threads)]
+            run(0)
+            for other in others:
+                other.result()  # raises what the thread raised
+    return float(np.int64(max(worst)).view(np.float64))
 
 
 @kernel(parallel=True)
