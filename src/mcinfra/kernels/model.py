@@ -13,10 +13,8 @@ per-draw model: :func:`simulate_chunk` draws the normals from the per-draw strea
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
-import numba
 import numpy as np
 from numba import prange
 
@@ -35,6 +33,7 @@ from mcinfra.kernels.random import fill_block_normals, fill_normals
 from mcinfra.kernels.select import gap_bits, largest_gap, sum_rows
 from mcinfra.kernels.special import exp
 from mcinfra.kernels.stream import store_fence, stream_copy
+from mcinfra.kernels.threads import run_ranges
 
 # The model runs on blocks of BLOCK draws held in scratch arrays with the draw axis last, so
 # every step is a short branch-free loop over draws that the compiler can vectorise; a
@@ -502,33 +501,21 @@ def simulate_chunk(key, first_draw, n_draws, plan, out, inputs_out, scores_out, 
     ``d`` uses only the stream of ``(key, d)``, so any split of a run into chunks gives
     identical bits.
 
-    The draws are split into ``numba.get_num_threads()`` ranges of whole tasks
-    (``BLOCK * BLOCKS_PER_TASK`` draws), one :func:`simulate_range` per thread; the
-    kernel releases the GIL, so the threads run in parallel.
+    The draws are split into one range of whole tasks (``BLOCK * BLOCKS_PER_TASK``
+    draws) per numba thread, each drawn by :func:`simulate_range` in its own thread
+    (:func:`mcinfra.kernels.threads.run_ranges`).
 
     Returns the partition check of these draws: the largest |sum of a partition's
     segments / total - 1| over their years (NaN ignored; 0.0 without partitions), the
     value :func:`mcinfra.kernels.select.partition_gap` gives for the written columns.
     """
-    task_draws = BLOCK * BLOCKS_PER_TASK
-    n_tasks = (n_draws + task_draws - 1) // task_draws
-    n_threads = max(1, min(numba.get_num_threads(), n_tasks))
-    bounds = [min(n_draws, task_draws * (n_tasks * i // n_threads)) for i in range(n_threads + 1)]
-    worst = [0] * n_threads
-
-    def run(i: int) -> None:
-        worst[i] = simulate_range(
-            key, first_draw, bounds[i], bounds[i + 1], plan, out, inputs_out, scores_out, column
-        )
-
-    if n_threads == 1:
-        run(0)
-    else:
-        with ThreadPoolExecutor(n_threads - 1) as pool:
-            others = [pool.submit(run, i) for i in range(1, n_threads)]
-            run(0)
-            for other in others:
-                other.result()  # raises what the thread raised
+    worst = run_ranges(
+        n_draws,
+        lambda first, stop: simulate_range(
+            key, first_draw, first, stop, plan, out, inputs_out, scores_out, column
+        ),
+        BLOCK * BLOCKS_PER_TASK,
+    )
     return float(np.int64(max(worst)).view(np.float64))
 
 
