@@ -291,6 +291,12 @@ def test_actuals_files_give_the_scores_of_the_options(normal_run, tmp_path, caps
         assert main(["score", str(normal_run), *given]) == 0
         printed.append(capsys.readouterr().out)
     assert printed[0] == printed[1] == printed[2]
+    both = ["--actuals", str(toml), "--actual", "total[2026]=120", "--actuals", str(table)]
+    assert main(["score", str(normal_run), *both]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:6]
+    from_files = ["total[2025] = 108.25", "total[2030] / total[2024] = 1.8"]
+    expected = ["total[2026] = 120", *from_files, *from_files]  # the options' actuals first
+    assert all(f" {a}  " in row for a, row in zip(expected, rows, strict=True))
 
 
 @pytest.mark.parametrize(

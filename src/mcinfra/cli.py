@@ -339,8 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--actuals",
         type=Path,
+        action="append",
+        default=[],
         metavar="FILE",
-        help="a TOML ([[actuals]] with expression, value) or CSV (expression,value) file",
+        help="a TOML ([[actuals]] with expression, value) or CSV (expression,value) file "
+        "(repeatable)",
     )
     score.add_argument(
         "--out", type=Path, help="also write scores.csv, scores.json and scores.html here"

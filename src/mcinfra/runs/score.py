@@ -165,9 +165,10 @@ def _csv_actuals(text: str, path: Path) -> list[Actual]:
 
 
 def collect_actuals(
-    actuals: Iterable[str] | Mapping[str, float] | None = None, actuals_file: Path | None = None
+    actuals: Iterable[str] | Mapping[str, float] | None = None,
+    actuals_files: Iterable[Path] = (),
 ) -> list[Actual]:
-    """Actuals given as ``EXPRESSION=VALUE`` texts or a mapping, and those of a file."""
+    """Actuals given as ``EXPRESSION=VALUE`` texts or a mapping, and those of files."""
     found: list[Actual] = []
     if isinstance(actuals, Mapping):
         for expression, value in actuals.items():
@@ -175,8 +176,8 @@ def collect_actuals(
             found.append(Actual(str(expression).strip(), _number(repr(value), origin), origin))
     elif actuals is not None:
         found += [parse_actual(text) for text in actuals]
-    if actuals_file is not None:
-        found += read_actuals(actuals_file)
+    for path in actuals_files:
+        found += read_actuals(path)
     if not found:
         raise UsageError("no actual to score against: give --actual EXPRESSION=VALUE or --actuals")
     return found
@@ -337,7 +338,7 @@ def score(
     run_dirs: Iterable[str | Path] | str | Path,
     actuals: Iterable[str] | Mapping[str, float] | None = None,
     *,
-    actuals_file: str | Path | None = None,
+    actuals_file: str | Path | Iterable[str | Path] | None = None,
     out: str | Path | None = None,
     force: bool = False,
     threads: int | None = None,
@@ -350,8 +351,8 @@ def score(
         Run directories written by ``mcinfra run`` (each a forecast vintage).
     actuals : iterable of str or mapping, optional
         ``"EXPRESSION=VALUE"`` texts (``"total[2025]=158.2"``) or ``{expression: value}``.
-    actuals_file : path, optional
-        A TOML or CSV file of actuals (layouts in docs/outputs.md).
+    actuals_file : path or iterable of paths, optional
+        TOML or CSV files of actuals (layouts in docs/outputs.md).
     out : path, optional
         Also write scores.csv, scores.json and scores.html into this directory.
     force : bool
@@ -372,7 +373,13 @@ def score(
     for i, path in enumerate(paths):
         if path in paths[:i]:
             raise UsageError(f"run directory {path} is given twice")
-    given = collect_actuals(actuals, None if actuals_file is None else Path(actuals_file))
+    if actuals_file is None:
+        files = []
+    elif isinstance(actuals_file, str | Path):
+        files = [Path(actuals_file)]
+    else:
+        files = [Path(path) for path in actuals_file]
+    given = collect_actuals(actuals, files)
     forecasts = [load_forecast(path) for path in paths]
     if out is not None:
         check_target(Path(out), force, marker=SCORES_JSON, kind="scoring")

@@ -4,7 +4,7 @@ Everything here takes the forecast as one value per draw, ``values`` (n,), and o
 per-draw ``weights`` (n,) (None: every draw counts 1 / n), so that a plain run and a
 reweighted one are scored by the same code: :func:`score` normalises the weights it is
 given, the functions it calls take them normalised. The formulas are in
-docs/model.md, section "Calibration scores".
+docs/model.md, section 17 (calibration scores).
 """
 
 from __future__ import annotations
