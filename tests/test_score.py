@@ -377,3 +377,36 @@ def test_an_expression_without_a_number_in_some_draw_is_refused(normal_run, caps
     args = ["score", str(normal_run), "--actual", "(total[2025] - total[2025]) / 0=1"]
     assert main(args) == 2
     assert "is not a number in 200,000 draws of run" in capsys.readouterr().err
+
+
+def test_a_run_too_large_to_hold_is_refused_before_drawing(normal_run, monkeypatch, capsys):
+    import mcinfra.runs.score as score_module
+
+    monkeypatch.setattr(score_module, "MAX_SCORE_BYTES", 2**20)
+    args = ["score", str(normal_run), "--actual", "total[2025]=1", "--actual", "total[2026]=1"]
+    assert main(args) == 2
+    assert (
+        f"run {normal_run}: scoring 2 actual(s) of its 200,000 draws needs 0.0 GiB of memory "
+        "(limit 0 GiB): every draw's value is held to compute the CRPS exactly; score fewer "
+        "actuals at a time"
+    ) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("log_weight", "message"),
+    [
+        (math.nan, "a draw's weight is not a number"),
+        (-math.inf, "the draws' weights are all zero or infinite"),
+        (math.inf, "the draws' weights are all zero or infinite"),
+    ],
+)
+def test_unusable_weights_are_refused(normal_run, log_weight, message):
+    from mcinfra.errors import UsageError
+
+    plain = load_forecast(normal_run)
+    forecast = Forecast(
+        plain.label, plain.loaded, plain.settings, plain.summary,
+        lambda context, n: np.full(n, log_weight),
+    )  # fmt: skip
+    with pytest.raises(UsageError, match=message):
+        score_forecasts([forecast], [parse_actual("total[2025]=110")])

@@ -28,8 +28,9 @@ from mcinfra.sampling.plan import compile_plan
 from mcinfra.stats import scoring
 from mcinfra.stats.indicators import chunk_context
 
-MAX_SCORE_BYTES = 2 * 2**30
-"""Memory for the values of every (actual, draw) of one run: 8 bytes each."""
+MAX_SCORE_BYTES = 8 * 2**30
+"""Memory for scoring one run: its values of every (actual, draw), and the work of scoring."""
+WORK_BYTES_PER_DRAW = 64  # sorted copies, indexes and kernel terms while one actual is scored
 ACTUALS_KEYS = ("expression", "value")
 
 LogWeight = Callable[[Context, int], np.ndarray]
@@ -196,13 +197,19 @@ def compile_actuals(forecast: Forecast, actuals: list[Actual]) -> list[Quantity]
 
 
 def check_memory(forecast: Forecast, count: int) -> None:
-    """Refuse a run whose draws' values for ``count`` actuals would not fit in memory."""
-    needed = 8 * forecast.settings.draws * (count + (forecast.log_weight is not None))
+    """Refuse a run whose draws' values for ``count`` actuals would not fit in memory.
+
+    Every draw's value of every actual is held (8 bytes each, and 8 for its weight), and
+    scoring one actual needs :data:`WORK_BYTES_PER_DRAW` more per draw.
+    """
+    held = 8 * (count + (forecast.log_weight is not None))
+    needed = forecast.settings.draws * (held + WORK_BYTES_PER_DRAW)
     if needed > MAX_SCORE_BYTES:
         raise UsageError(
-            f"run {forecast.label}: scoring {count} actual(s) holds one value per draw and "
-            f"actual, {needed / 2**30:.1f} GiB for its {forecast.settings.draws:,} draws "
-            f"(limit {MAX_SCORE_BYTES / 2**30:.0f} GiB); score fewer actuals at a time"
+            f"run {forecast.label}: scoring {count} actual(s) of its "
+            f"{forecast.settings.draws:,} draws needs {needed / 2**30:.1f} GiB of memory "
+            f"(limit {MAX_SCORE_BYTES / 2**30:.0f} GiB): every draw's value is held to "
+            "compute the CRPS exactly; score fewer actuals at a time"
         )
 
 
@@ -238,9 +245,11 @@ def draw_values(
     stream(plan, settings, on_chunk)
     if log_weights is None:
         return values, None
+    if np.any(np.isnan(log_weights)):
+        raise UsageError(f"run {forecast.label}: a draw's weight is not a number")
     finite = log_weights[np.isfinite(log_weights)]
-    if not finite.size:
-        raise UsageError(f"run {forecast.label}: every draw has weight zero")
+    if not finite.size or np.any(log_weights == np.inf):
+        raise UsageError(f"run {forecast.label}: the draws' weights are all zero or infinite")
     return values, np.exp(log_weights - finite.max())
 
 
