@@ -72,33 +72,44 @@ def normal_draws():
 # -- the statistics on arrays --------------------------------------------------------------
 
 
+def sorted_forecast(values, weights=None) -> scoring.SortedForecast:
+    weights = None if weights is None else scoring.normalised(weights, len(values))
+    return scoring.sort_forecast(np.asarray(values, dtype=float), weights)
+
+
 def test_pit_splits_ties_in_half():
-    values = np.array([1.0, 2.0, 2.0, 3.0])
-    assert scoring.pit(values, 2.0) == 0.5
-    assert scoring.pit(values, 3.0) == 0.875
-    assert scoring.pit(values, 0.5) == 0.0 and scoring.pit(values, 4.0) == 1.0
-    weights = np.array([0.1, 0.2, 0.3, 0.4])
-    assert scoring.pit(values, 2.0, weights) == pytest.approx(0.1 + 0.5 / 2)
+    forecast = sorted_forecast([3.0, 2.0, 1.0, 2.0])
+    assert scoring.pit(forecast, 2.0) == 0.5
+    assert scoring.pit(forecast, 3.0) == 0.875
+    assert scoring.pit(forecast, 0.5) == 0.0 and scoring.pit(forecast, 4.0) == 1.0
+    weighted = sorted_forecast([1.0, 2.0, 2.0, 3.0], [0.1, 0.2, 0.3, 0.4])
+    assert scoring.pit(weighted, 2.0) == pytest.approx(0.1 + 0.5 / 2)
+    assert scoring.score(np.array([1.0, 2.0, 2.0, 3.0]), 2.0).pit == 0.5
 
 
 def test_band_flags_count_the_draws_at_or_beyond_the_actual():
-    values = np.arange(100.0)  # 90 % band: at least 5 draws at or below, 5 at or above
-    assert scoring.in_band(values, 4.0, 0.9) and not scoring.in_band(values, 3.5, 0.9)
-    assert scoring.in_band(values, 95.0, 0.9) and not scoring.in_band(values, 95.5, 0.9)
-    assert scoring.in_band(values, 24.0, 0.5) and not scoring.in_band(values, 23.0, 0.5)
-    assert scoring.in_band(values, 75.0, 0.5) and not scoring.in_band(values, 75.5, 0.5)
-    assert scoring.in_band(values, 0.0, 0.98) and not scoring.in_band(values, -0.5, 0.98)
+    forecast = sorted_forecast(np.arange(100.0)[::-1])  # 90 %: 5 draws at or below, 5 above
+
+    def inside(actual, level):
+        return scoring.in_band(forecast, actual, level)
+
+    assert inside(4.0, 0.9) and not inside(3.5, 0.9)
+    assert inside(95.0, 0.9) and not inside(95.5, 0.9)
+    assert inside(24.0, 0.5) and not inside(23.0, 0.5)
+    assert inside(75.0, 0.5) and not inside(75.5, 0.5)
+    assert inside(0.0, 0.98) and not inside(-0.5, 0.98)
 
 
 def test_band_flags_are_symmetric_and_agree_weighted():
     rng = np.random.default_rng(1)
     values = rng.integers(0, 30, 500).astype(float)  # many ties
-    equal = np.full(values.size, 1 / values.size)
+    forecast, mirrored = sorted_forecast(values), sorted_forecast(-values)
+    equal = sorted_forecast(values, np.ones(values.size))
     for actual in np.arange(-1.0, 31.0, 0.5):
         for level in scoring.BANDS:
-            inside = scoring.in_band(values, actual, level)
-            assert inside == scoring.in_band(-values, -actual, level)
-            assert inside == scoring.in_band(values, actual, level, equal)
+            inside = scoring.in_band(forecast, actual, level)
+            assert inside == scoring.in_band(mirrored, -actual, level)
+            assert inside == scoring.in_band(equal, actual, level)
 
 
 def test_crps_is_the_pairwise_sum_for_any_values_and_weights():
@@ -107,15 +118,18 @@ def test_crps_is_the_pairwise_sum_for_any_values_and_weights():
         x = np.round(rng.normal(50, 10, n), 0)  # rounded: ties
         w = rng.uniform(0, 1, n)
         for y in (x[0], 30.0, 71.5):
-            assert scoring.crps(x, y) == pytest.approx(brute_force_crps(x, y), abs=1e-9)
-            assert scoring.crps(x, y, w / w.sum()) == pytest.approx(
-                brute_force_crps(x, y, w), abs=1e-9
+            plain, weighted = (
+                scoring.crps(sorted_forecast(x), y),
+                scoring.crps(sorted_forecast(x, w), y),
             )
+            assert plain == pytest.approx(brute_force_crps(x, y), abs=1e-9)
+            assert weighted == pytest.approx(brute_force_crps(x, y, w), abs=1e-9)
 
 
 def test_crps_of_one_draw_is_the_distance_and_of_infinite_draws_undefined():
-    assert scoring.crps(np.array([3.0]), 5.5) == 2.5
-    assert scoring.crps(np.array([2021.0, np.inf]), 2025.0) is None
+    assert scoring.crps(sorted_forecast([3.0]), 5.5) == 2.5
+    assert scoring.crps(sorted_forecast([2021.0, np.inf]), 2025.0) is None
+    assert scoring.score(np.array([-np.inf, 1.0]), 0.0).crps is None
 
 
 def test_weighted_scores_match_the_closed_forms_of_the_target_normal():
@@ -141,7 +155,7 @@ def test_log_score_is_the_kernel_density_of_a_normal_forecast():
     rng = np.random.default_rng(4)
     x = rng.normal(MEAN, SD, 200_000)
     for y in (107.0, 110.5, 114.0):
-        value, h = scoring.log_score(x, y)
+        value, h = scoring.log_score(sorted_forecast(x), y)
         assert h == pytest.approx(0.9 * min(np.std(x), stats.iqr(x) / 1.349) * x.size**-0.2)
         kernel = stats.norm.pdf((y - x) / h) / h
         density = kernel.mean()
@@ -153,11 +167,11 @@ def test_log_score_is_the_kernel_density_of_a_normal_forecast():
 def test_log_score_is_not_defined_without_a_density():
     rng = np.random.default_rng(5)
     indicator = (rng.uniform(size=1000) < 0.3).astype(float)
-    assert scoring.log_score(indicator, 1.0) == (None, None)
+    assert scoring.log_score(sorted_forecast(indicator), 1.0) == (None, None)
     years = rng.integers(2025, 2031, 1000).astype(float)
     assert scoring.score(years, 2027.0).log_score is None
-    assert scoring.log_score(np.array([1.0, 2.0, np.inf]), 1.5) == (None, None)
-    far = scoring.log_score(rng.normal(size=1000), 60.0)[0]
+    assert scoring.log_score(sorted_forecast([1.0, 2.0, np.inf]), 1.5) == (None, None)
+    far = scoring.score(rng.normal(size=1000), 60.0).log_score
     assert far is not None and math.isfinite(far) and far > 1000  # no underflow to inf
 
 

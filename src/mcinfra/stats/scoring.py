@@ -3,8 +3,8 @@
 Everything here takes the forecast as one value per draw, ``values`` (n,), and optional
 per-draw ``weights`` (n,) (None: every draw counts 1 / n), so that a plain run and a
 reweighted one are scored by the same code: :func:`score` normalises the weights it is
-given, the functions it calls take them normalised. The formulas are in
-docs/model.md, section 17 (calibration scores).
+given and sorts the draws once (:class:`SortedForecast`), which every score then reads.
+The formulas are in docs/model.md, section 17 (calibration scores).
 """
 
 from __future__ import annotations
@@ -65,15 +65,47 @@ def effective_draws(weights: np.ndarray | None, n: int) -> float:
     return float(n) if weights is None else float(1.0 / np.sum(weights * weights))
 
 
-def pit(values: np.ndarray, actual: float, weights: np.ndarray | None = None) -> float:
+@dataclass(frozen=True)
+class SortedForecast:
+    """A forecast's values in ascending order, with their normalised weights (or None).
+
+    Every score below reads the forecast through one sort of its draws.
+    """
+
+    values: np.ndarray
+    weights: np.ndarray | None
+
+    @property
+    def size(self) -> int:
+        """The number of draws."""
+        return self.values.size
+
+    def shares(self, actual: float) -> tuple[float, float]:
+        """Shares of the forecast strictly below ``actual`` and at or below it."""
+        low = int(np.searchsorted(self.values, actual, side="left"))
+        high = int(np.searchsorted(self.values, actual, side="right"))
+        if self.weights is None:
+            return low / self.size, high / self.size
+        cumulative = np.concatenate([[0.0], np.cumsum(self.weights)])
+        return float(cumulative[low]), float(cumulative[high])
+
+
+def sort_forecast(values: np.ndarray, weights: np.ndarray | None = None) -> SortedForecast:
+    """``values`` sorted, with their normalised ``weights`` in the same order."""
+    values = np.asarray(values, dtype=float)
+    if weights is None:
+        return SortedForecast(np.sort(values), None)
+    index = np.argsort(values)
+    return SortedForecast(values[index], weights[index])
+
+
+def pit(forecast: SortedForecast, actual: float) -> float:
     """Probability integral transform: P(X < y) + P(X = y) / 2 (ties split in half)."""
-    below, equal = _below_and_equal(values, actual, weights)
-    return below + equal / 2
+    below, at_or_below = forecast.shares(actual)
+    return below + (at_or_below - below) / 2
 
 
-def in_band(
-    values: np.ndarray, actual: float, level: float, weights: np.ndarray | None = None
-) -> bool:
+def in_band(forecast: SortedForecast, actual: float, level: float) -> bool:
     """Whether ``actual`` lies in the forecast's central band holding ``level`` of it.
 
     With a = (1 - level) / 2: at least a share a of the forecast at or below y, and at least
@@ -82,50 +114,46 @@ def in_band(
     exactly.
     """
     tail = round((1 - level) / 2, 12)  # 0.05, not 0.04999..., for level 0.9
-    if weights is None:
-        n = values.size
-        below = int(np.count_nonzero(values < actual))
-        equal = int(np.count_nonzero(values == actual))
-        # at least a share `tail` at or below and at or above, in whole draws
-        return (below + equal) >= tail * n and (n - below) >= tail * n
-    below_share, equal_share = _below_and_equal(values, actual, weights)
-    return below_share + equal_share >= tail and 1 - below_share >= tail
+    if forecast.weights is None:
+        n = forecast.size
+        below = int(np.searchsorted(forecast.values, actual, side="left"))
+        at_or_below = int(np.searchsorted(forecast.values, actual, side="right"))
+        return at_or_below >= tail * n and n - below >= tail * n
+    below_share, at_or_below_share = forecast.shares(actual)
+    return at_or_below_share >= tail and 1 - below_share >= tail
 
 
-def crps(values: np.ndarray, actual: float, weights: np.ndarray | None = None) -> float | None:
+def crps(forecast: SortedForecast, actual: float) -> float | None:
     """Continuous ranked probability score E|X - y| - E|X - X'| / 2, exact from the draws.
 
     X and X' are independent draws of the forecast's distribution (each draw with its
     normalised weight). With the values sorted and W_i the weight before the i-th,
-    E|X - X'| = 2 sum_i w_i x_i (2 W_i + w_i - 1), O(n log n). None when a value is not
-    finite (the score is undefined or infinite).
+    E|X - X'| = 2 sum_i w_i x_i (2 W_i + w_i - 1): O(n) once sorted. None when a value is
+    not finite (the score is undefined or infinite).
     """
-    values = np.asarray(values, dtype=float)
-    if not np.all(np.isfinite(values)):
+    values = forecast.values
+    if not (math.isfinite(values[0]) and math.isfinite(values[-1])):  # sorted: NaN is last
         return None
-    if weights is None:
-        order = np.sort(values)
-        n = order.size
-        centre = order[n // 2]  # the formula is shift invariant; centring keeps digits
-        centred = order - centre
+    n = values.size
+    centred = values - values[n // 2]  # the formula is shift invariant; centring keeps digits
+    if forecast.weights is None:
         rank = np.arange(n, dtype=float)
         spread = 2 * float(np.sum(centred * (2 * rank + 1 - n))) / (float(n) * n)
         distance = float(np.mean(np.abs(values - actual)))
     else:
-        index = np.argsort(values, kind="stable")
-        order, w = values[index], weights[index]
-        centred = order - order[order.size // 2]
+        w = forecast.weights
         before = np.cumsum(w) - w
         spread = 2 * float(np.sum(w * centred * (2 * before + w - 1)))
-        distance = float(np.sum(weights * np.abs(values - actual)))
+        distance = float(np.sum(w * np.abs(values - actual)))
     return distance - spread / 2
 
 
-def silverman_bandwidth(values: np.ndarray, weights: np.ndarray | None = None) -> float:
+def silverman_bandwidth(forecast: SortedForecast) -> float:
     """Silverman's rule 0.9 min(sd, IQR / 1.349) n^(-1/5), n the effective draws.
 
-    sd and the interquartile range are weighted when ``weights`` are given.
+    sd and the interquartile range are weighted when the forecast's draws are.
     """
+    values, weights = forecast.values, forecast.weights
     n = effective_draws(weights, values.size)
     if weights is None:
         sd = float(np.std(values))
@@ -133,34 +161,24 @@ def silverman_bandwidth(values: np.ndarray, weights: np.ndarray | None = None) -
     else:
         mean = float(np.sum(weights * values))
         sd = math.sqrt(max(float(np.sum(weights * (values - mean) ** 2)), 0.0))
-        q25, q75 = weighted_quantiles(values, weights, [0.25, 0.75])
+        cumulative = np.cumsum(weights)
+        at = np.searchsorted(cumulative, np.array([0.25, 0.75]) * cumulative[-1], side="left")
+        q25, q75 = values[np.minimum(at, values.size - 1)]  # lower quantiles
     spread = min(sd, float(q75 - q25) / 1.349) if q75 > q25 else sd
     return 0.9 * spread * n ** (-0.2)
 
 
-def weighted_quantiles(values: np.ndarray, weights: np.ndarray, probs) -> np.ndarray:
-    """The lower quantiles inf{x: W(X <= x) >= p} of normalised ``weights``."""
-    index = np.argsort(values, kind="stable")
-    cumulative = np.cumsum(weights[index])
-    at = np.searchsorted(cumulative, np.asarray(probs) * cumulative[-1], side="left")
-    return values[index][np.minimum(at, values.size - 1)]
-
-
-def largest_atom(values: np.ndarray, weights: np.ndarray | None = None) -> float:
+def largest_atom(forecast: SortedForecast) -> float:
     """The largest share of the forecast held by a single value."""
-    index = np.argsort(values, kind="stable")
-    order = values[index]
-    starts = np.flatnonzero(np.concatenate([[True], order[1:] != order[:-1]]))
-    if weights is None:
-        runs = np.diff(np.append(starts, order.size))
-        return float(runs.max()) / order.size
-    sums = np.add.reduceat(weights[index], starts)
-    return float(sums.max())
+    values = forecast.values
+    starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
+    if forecast.weights is None:
+        runs = np.diff(np.append(starts, values.size))
+        return float(runs.max()) / values.size
+    return float(np.add.reduceat(forecast.weights, starts).max())
 
 
-def log_score(
-    values: np.ndarray, actual: float, weights: np.ndarray | None = None
-) -> tuple[float | None, float | None]:
+def log_score(forecast: SortedForecast, actual: float) -> tuple[float | None, float | None]:
     """(-ln f(y), h) for the Gaussian kernel density estimate f of bandwidth h.
 
     f(y) = sum_i w_i phi((y - x_i) / h) / h with Silverman's bandwidth
@@ -169,10 +187,12 @@ def log_score(
     value holding :data:`ATOM_SHARE` of the forecast or more (a 0/1 quantity, a year, a
     floored value), or no spread at all.
     """
-    values = np.asarray(values, dtype=float)
-    if not np.all(np.isfinite(values)) or largest_atom(values, weights) >= ATOM_SHARE:
+    values, weights = forecast.values, forecast.weights
+    if not (math.isfinite(values[0]) and math.isfinite(values[-1])):
         return None, None
-    h = silverman_bandwidth(values, weights)
+    if largest_atom(forecast) >= ATOM_SHARE:
+        return None, None
+    h = silverman_bandwidth(forecast)
     if not h > 0:
         return None, None
     exponent = -0.5 * ((actual - values) / h) ** 2
@@ -191,14 +211,16 @@ def score(values: np.ndarray, actual: float, weights: np.ndarray | None = None) 
     """Every score of a forecast (``values`` per draw, optional ``weights``) against ``actual``.
 
     ``weights`` need not be normalised (None for a plain run: every draw counts equally).
+    The draws are sorted once; every score reads the sorted forecast.
     """
     values = np.asarray(values, dtype=float)
     w = normalised(weights, values.size)
-    value, bandwidth = log_score(values, actual, w)
+    forecast = sort_forecast(values, w)
+    value, bandwidth = log_score(forecast, actual)
     return Score(
-        pit=pit(values, actual, w),
-        bands={level: in_band(values, actual, level, w) for level in BANDS},
-        crps=crps(values, actual, w),
+        pit=pit(forecast, actual),
+        bands={level: in_band(forecast, actual, level) for level in BANDS},
+        crps=crps(forecast, actual),
         log_score=value,
         bandwidth=bandwidth,
         effective_draws=effective_draws(w, values.size),
@@ -214,14 +236,3 @@ def pit_histogram(pits, bins: int = PIT_BINS) -> tuple[list[float], list[int], f
     edges = np.linspace(0.0, 1.0, bins + 1)
     counts, _ = np.histogram(pits, bins=edges)
     return [float(e) for e in edges], [int(c) for c in counts], pits.size / bins
-
-
-def _below_and_equal(
-    values: np.ndarray, actual: float, weights: np.ndarray | None
-) -> tuple[float, float]:
-    """Shares of the forecast strictly below ``actual`` and equal to it."""
-    below, equal = values < actual, values == actual
-    if weights is None:
-        n = values.size
-        return int(np.count_nonzero(below)) / n, int(np.count_nonzero(equal)) / n
-    return float(np.sum(weights[below])), float(np.sum(weights[equal]))
