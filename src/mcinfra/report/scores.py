@@ -94,19 +94,29 @@ def _csv_cell(value) -> str:
 @_styled
 def pit_histograms(histogram: dict, runs: list[str]):
     """One panel per run: its actuals' PIT counts per bin, and the count uniformity expects."""
+    from matplotlib.ticker import MaxNLocator
+
     edges = histogram["edges"]
     fig = _figure((3.6 * min(len(runs), 3), 2.8 * -(-len(runs) // 3) + 0.4))
     axes = _grid(fig, -(-len(runs) // 3), min(len(runs), 3), len(runs))
     widths = [high - low for low, high in itertools.pairwise(edges)]
     for i, (ax, run) in enumerate(zip(axes, runs, strict=True)):
         counts = histogram["counts"][run]
-        ax.bar(edges[:-1], counts, width=widths, align="edge", color=CYCLE[i % len(CYCLE)])
+        ax.bar(
+            edges[:-1], counts, width=widths, align="edge", color=CYCLE[i % len(CYCLE)],
+            edgecolor="white", linewidth=0.8,
+        )  # fmt: skip
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.axhline(histogram["uniform"][run], color=BLACK, linestyle="--", linewidth=1)
         ax.set_xlim(0, 1)
         ax.set_title(_wrap(run, 44))
         ax.set_xlabel("PIT")
         ax.set_ylabel("actuals")
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle("PIT of each actual under each run's forecast", fontsize=9)
+    fig.suptitle(
+        "PIT of each actual under each run's forecast\n"
+        "dashed: the count per bin if the forecasts were calibrated",
+        fontsize=9,
+    )
     _layout(fig)
     return fig
