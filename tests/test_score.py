@@ -272,7 +272,7 @@ def test_score_command_prints_the_table_and_writes_its_files(normal_run, tmp_pat
     header = printed.splitlines()[0]
     assert header.startswith("run") and header.split("  ")[-1] == "log score"
     assert all(f"  {cell}" in header for cell in HEADER[1:])
-    assert "CRPS exact from every draw (200,000)" in printed
+    assert "CRPS exact from every draw (200,000 draws)" in printed
     assert f"wrote {out}/ (scores.csv, scores.json, scores.html)" in printed
     assert sorted(p.name for p in out.iterdir()) == ["scores.csv", "scores.html", "scores.json"]
     data = json.loads((out / "scores.json").read_text())

@@ -722,10 +722,10 @@ def _score(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     print(_table(HEADER, score_rows(result)))
-    draws = ", ".join(f"{run['draws']:,}" for run in result["runs"])
+    draws = "; ".join(f"{run['draws']:,}" for run in result["runs"])
     print(
         f"\nPIT: share of draws below the actual (ties count half); CRPS exact from every "
-        f"draw ({draws}); log score -ln f(actual), f a Gaussian kernel density with "
+        f"draw ({draws} draws); log score -ln f(actual), f a Gaussian kernel density with "
         "Silverman's bandwidth (not defined for 0/1 quantities, years, atoms)"
     )
     if args.out is not None:
