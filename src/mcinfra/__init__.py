@@ -1,7 +1,8 @@
 """mcinfra: Monte Carlo uncertainty engine for market forecasts.
 
 ``mcinfra.run(...)`` runs a model and returns its answers in memory (a
-:class:`RunResult`); ``mcinfra.simulate(...)`` returns the draws themselves.
+:class:`RunResult`); ``mcinfra.simulate(...)`` returns the draws themselves;
+``mcinfra.score(...)`` scores finished runs against actual values.
 
 The public names are imported on first use (module ``__getattr__``), so that
 ``import mcinfra.cli`` does not pay for numba, scipy and pydantic before a command
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from mcinfra.config import load_config, parse_config
     from mcinfra.runs.api import run
     from mcinfra.runs.result import RunResult
+    from mcinfra.runs.score import score
     from mcinfra.runs.summary import RunSummary
     from mcinfra.sampling.engine import RunSettings, settings_from, simulate
 
@@ -29,6 +31,7 @@ _PUBLIC = {
     "run": "mcinfra.runs.api",
     "RunResult": "mcinfra.runs.result",
     "RunSummary": "mcinfra.runs.summary",
+    "score": "mcinfra.runs.score",
     "RunSettings": "mcinfra.sampling.engine",
     "settings_from": "mcinfra.sampling.engine",
     "simulate": "mcinfra.sampling.engine",
@@ -42,6 +45,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "run",
+    "score",
     "settings_from",
     "simulate",
 ]

@@ -324,6 +324,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="only this prediction (repeatable; default: all)",
     )
 
+    score = commands.add_parser(
+        "score", help="calibration of finished runs against actual values: PIT, bands, CRPS"
+    )
+    score.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    score.add_argument(
+        "--actual",
+        action="append",
+        default=[],
+        metavar="EXPR=VALUE",
+        help="a quantity's actual value, e.g. 'total[2025]=158.2' (repeatable); EXPR is any "
+        "numeric expression of the prediction language",
+    )
+    score.add_argument(
+        "--actuals",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a TOML ([[actuals]] with expression, value) or CSV (expression,value) file "
+        "(repeatable)",
+    )
+    score.add_argument(
+        "--out", type=Path, help="also write scores.csv, scores.json and scores.html here"
+    )
+    score.add_argument("--force", action="store_true", help="replace an earlier scoring")
+    score.add_argument(
+        "--threads", type=_positive_int, help="numba threads; results do not depend on it"
+    )
+
     export = commands.add_parser(
         "export", help="write a finished run's draws as a SIPmath 3.0 library (spreadsheets)"
     )
@@ -386,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             "sweep": _sweep,
             "validate": _validate,
             "export": _export,
+            "score": _score,
         }
         return handlers[args.command](args)
     except McinfraError as exc:
@@ -682,6 +712,30 @@ def _whatif(args: argparse.Namespace) -> int:
             p, low, high = interval(r.given.probability, r.given.std_error, *r.given.interval())
             line += f"   P(given) = {p} [{low}, {high}]"
         print(line)
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from mcinfra.report.scores import HEADER, score_rows
+    from mcinfra.runs.score import score
+
+    result = score(
+        args.run_dirs,
+        args.actual,
+        actuals_file=args.actuals,
+        out=args.out,
+        force=args.force,
+        threads=args.threads,
+    )
+    print(_table(HEADER, score_rows(result)))
+    draws = "; ".join(f"{run['draws']:,}" for run in result["runs"])
+    print(
+        f"\nPIT: share of draws below the actual (ties count half); CRPS exact from every "
+        f"draw ({draws} draws); log score -ln f(actual), f a Gaussian kernel density with "
+        "Silverman's bandwidth (not defined for 0/1 quantities, years, atoms)"
+    )
+    if args.out is not None:
+        print(f"wrote {args.out}/ (scores.csv, scores.json, scores.html)")
     return 0
 
 

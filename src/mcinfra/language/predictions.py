@@ -134,6 +134,41 @@ def compile_prediction(text: str, scope: Scope) -> Prediction:
     return Prediction(text, root)
 
 
+@dataclass(frozen=True)
+class Quantity:
+    """A compiled numeric expression: ``values(context)`` gives one number per draw."""
+
+    text: str
+    root: Node
+
+    def values(self, context: Context, draws: int) -> np.ndarray:
+        """Float per draw (a constant expression repeated ``draws`` times)."""
+        return np.broadcast_to(np.asarray(self.root.evaluate(context), dtype=float), (draws,))
+
+
+def compile_quantity(text: str, scope: Scope) -> Quantity:
+    """Parse and check a numeric expression with one value per draw (e.g. ``network[2025]``).
+
+    Raise :class:`PredictionError` naming the offending token, or saying what the
+    expression is when it is true/false or a year range instead of a number.
+    """
+    tree = parse(text, PredictionError, MAX_LENGTH)
+    compiler = _Compiler(text, scope)
+    root = compiler.node(tree.body, 0)
+    shown = " ".join(text.split())
+    if root.kind == BOOLEAN:
+        raise PredictionError(
+            f"expected a number for each draw, and '{shown}' is true or false: write the "
+            f"quantity itself, e.g. {compiler.series}[{compiler.year}]"
+        )
+    if root.span is not None:
+        raise PredictionError(
+            f"expected a number for each draw, and '{shown}' is a year range: name one year, "
+            f"e.g. {compiler.series}[{compiler.year}]"
+        )
+    return Quantity(text, root)
+
+
 class _Compiler:
     def __init__(self, text: str, scope: Scope) -> None:
         self.text = text
