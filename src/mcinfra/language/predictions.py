@@ -134,6 +134,34 @@ def compile_prediction(text: str, scope: Scope) -> Prediction:
     return Prediction(text, root)
 
 
+@dataclass(frozen=True)
+class Quantity:
+    """A compiled numeric expression: ``values(context)`` gives one number per draw."""
+
+    text: str
+    root: Node
+
+    def values(self, context: Context) -> np.ndarray:
+        """Float per draw."""
+        return np.asarray(self.root.evaluate(context), dtype=np.float64)
+
+
+def compile_quantity(text: str, scope: Scope) -> Quantity:
+    """Parse and check a numeric expression with one value per draw (e.g. ``total[2025]``).
+
+    Raises :class:`PredictionError` naming the offending token, or saying that ``text`` is
+    true/false or a year range rather than one number per draw.
+    """
+    tree = parse(text, PredictionError, MAX_LENGTH)
+    root = _Compiler(text, scope).node(tree.body, 0)
+    shown = " ".join(text.split())
+    if root.kind != NUMBER:
+        raise PredictionError(f"'{shown}' is true or false, not a number")
+    if root.span is not None:
+        raise PredictionError(f"'{shown}' is a year range, not one number; name a single year")
+    return Quantity(text, root)
+
+
 class _Compiler:
     def __init__(self, text: str, scope: Scope) -> None:
         self.text = text

@@ -1,0 +1,308 @@
+"""Updates: reweight a finished run's draws by the likelihood of new observations.
+
+Draw d's numbers depend only on (seed, d), so re-streaming a run reproduces its draws bit
+for bit (as :mod:`mcinfra.runs.whatif` does). Each draw gets the log-likelihood of the
+observations, ln w_d = sum_k ln l_k(v_dk) (:mod:`mcinfra.language.observations`); after
+the stream the weights are scaled by the largest one and summed in fixed point
+(:mod:`mcinfra.stats.weights`), so every posterior number is identical for any thread
+count and chunk size. See docs/model.md ("Observations") and docs/outputs.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mcinfra.config import LoadedConfig
+from mcinfra.config.validation import compile_predictions, prediction_scope
+from mcinfra.errors import UsageError
+from mcinfra.io.run_directory import CONFIG, atomic_directory, check_target, write_json
+from mcinfra.language.observations import (
+    Observation,
+    ObservationError,
+    compile_observation,
+    parse_observation,
+)
+from mcinfra.sampling.engine import RunSettings, chunk_bounds, stream
+from mcinfra.sampling.plan import compile_plan
+from mcinfra.stats.indicators import chunk_context
+from mcinfra.stats.weights import (
+    FRACTION_BITS,
+    WeightedProbability,
+    WeightedSums,
+    khat_threshold,
+    pareto_khat,
+    scaled_weights,
+    weighted_quantiles,
+)
+
+UPDATE_MARKER = "update.json"
+SUFFIX = "-updated"
+# Below this ESS even a probability of 0.5 has a 95 % interval wider than +-0.2.
+MIN_EFFECTIVE_DRAWS = 25.0
+LOG_TINY = math.log(np.finfo(np.float64).tiny)  # a likelihood below this underflows
+INPUT_LEVELS = (0.05, 0.5, 0.95)
+
+
+@dataclass(frozen=True)
+class PosteriorPrediction:
+    """A prediction's prior probability and its posterior given the observations."""
+
+    id: str
+    text: str
+    prior: float
+    posterior: WeightedProbability
+
+
+@dataclass(frozen=True)
+class PosteriorInput:
+    """An input's 5 %, 50 % and 95 % quantiles, before and after the observations."""
+
+    name: str
+    prior: tuple[float, ...]
+    posterior: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Update:
+    """The posterior of a run given observations, with its importance-sampling diagnostics."""
+
+    observations: list[Observation]
+    draws: int
+    effective_draws: float
+    khat: float
+    khat_threshold: float
+    predictions: list[PosteriorPrediction]
+    inputs: list[PosteriorInput]
+
+    @property
+    def khat_warning(self) -> str | None:
+        """Why the weights' tail makes the posterior unreliable, or None."""
+        if self.khat > self.khat_threshold:
+            return (
+                f"Pareto k-hat {self.khat:.2f} of the largest weights is above "
+                f"{self.khat_threshold:.2f}: a few draws dominate and the posterior's errors "
+                "are unreliable; use more draws or a looser error model"
+            )
+        return None
+
+
+def observations_from(
+    texts: list[str], loaded: LoadedConfig, files: tuple[Path, ...] | list[Path] = ()
+) -> list[Observation]:
+    """Compile ``--observe`` texts and the ``[[observations]]`` of TOML ``files``.
+
+    A file holds tables ``[[observations]]`` with ``quantity`` (an expression) and
+    ``error`` (the measurement model), e.g. ``quantity = "total[2025]"`` and
+    ``error = "lognormal(median=158, log_sd=0.03)"``.
+    """
+    scope = prediction_scope(loaded.config)
+    result = []
+    for text in texts:
+        try:
+            result.append(parse_observation(text, scope))
+        except ObservationError as exc:
+            raise UsageError(f"--observe {text!r}: {exc}") from None
+    for path in files:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UsageError(f"cannot read observations file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"{path}: not valid TOML: {exc}") from None
+        tables = data.get("observations")
+        extra = sorted(set(data) - {"observations"})
+        if extra or not isinstance(tables, list) or not tables:
+            raise UsageError(
+                f"{path}: expected [[observations]] tables with quantity and error"
+                + (f", not {', '.join(extra)}" if extra else "")
+            )
+        for i, table in enumerate(tables):
+            where = f"{path}: observations[{i}]"
+            if not isinstance(table, dict) or sorted(table) != ["error", "quantity"]:
+                keys = ", ".join(sorted(table)) if isinstance(table, dict) else repr(table)
+                raise UsageError(f"{where}: needs exactly quantity and error, got {keys}")
+            if not all(isinstance(table[k], str) for k in ("quantity", "error")):
+                raise UsageError(f"{where}: quantity and error must be strings")
+            try:
+                result.append(compile_observation(table["quantity"], table["error"], scope))
+            except ObservationError as exc:
+                raise UsageError(f"{where}: {exc}") from None
+    if not result:
+        raise UsageError("nothing to update on: give --observe or --observations")
+    return result
+
+
+def update_run(
+    loaded: LoadedConfig, settings: RunSettings, observations: list[Observation]
+) -> Update:
+    """Reweight the run's draws by the observations' likelihood (see the module docstring).
+
+    Raises
+    ------
+    UsageError
+        For a Sobol' run, a lognormal observation of a quantity that is <= 0 in some draw,
+        no draw compatible with the observations, or too few effective draws.
+    """
+    if settings.method != "mc":
+        raise UsageError(
+            "update needs a plain Monte Carlo run (sampling.method = 'mc'): importance "
+            "weights assume independent draws, which Sobol' points are not"
+        )
+    plan = compile_plan(loaded.config)
+    predictions = compile_predictions(loaded.config)
+    labels = [s.label for s in plan.series]
+    names = [i.name for i in plan.inputs]
+    draws = settings.draws
+    log_weights = np.zeros(draws)
+    distance = np.zeros(draws)  # sum of squared standardised errors
+    holds = np.zeros((len(predictions), draws), dtype=bool)
+    input_values = np.empty((len(names), draws))
+
+    def on_chunk(first, values, inputs, scores, gap):
+        window = slice(first, first + values.shape[-1])
+        context = chunk_context(values, inputs, labels, plan.years, names)
+        for observation in observations:
+            observed = observation.values(context)
+            if observation.model.kind == "lognormal" and np.any(~(observed > 0)):
+                bad = int(np.argmax(~(observed > 0)))
+                raise UsageError(
+                    f"--observe {observation.text!r}: a lognormal error needs a positive "
+                    f"quantity, and {observation.quantity.text} is {observed[bad]:g} in draw "
+                    f"{first + bad}; use normal(mean=..., sd=...)"
+                )
+            log_weights[window] += observation.model.log_likelihood(observed)
+            z = observation.model.standardised(observed)
+            distance[window] += z * z
+        for k, prediction in enumerate(predictions):
+            holds[k, window] = prediction.compiled.holds(context)
+        input_values[:, window] = inputs
+
+    stream(plan, settings, on_chunk)
+    top = float(np.max(log_weights))
+    if not top > LOG_TINY:
+        closest = int(np.argmin(distance))
+        raise UsageError(
+            "no draw is compatible with the observations: the closest, draw "
+            f"{closest}, lies {math.sqrt(distance[closest]):.3g} error scales from them "
+            "(root sum of squared standardised errors); check the observations' values and "
+            "units, or loosen their error models"
+        )
+    sums = WeightedSums(len(predictions))
+    for first, stop in chunk_bounds(settings):
+        sums.add(log_weights[first:stop], top, holds[:, first:stop])
+    effective = sums.effective_draws
+    if effective < MIN_EFFECTIVE_DRAWS:
+        raise UsageError(
+            f"the observations leave {effective:.3g} effective draws of {draws:,}: too few for "
+            f"any probability to carry a meaningful interval (at least "
+            f"{MIN_EFFECTIVE_DRAWS:g} needed); rerun with more draws, or loosen the error models"
+        )
+    units, _ = scaled_weights(log_weights, top)
+    weights = units / 2.0**FRACTION_BITS
+    equal = np.ones(draws)
+    inputs = [
+        PosteriorInput(
+            name,
+            tuple(weighted_quantiles(input_values[k], equal, INPUT_LEVELS)),
+            tuple(weighted_quantiles(input_values[k], weights, INPUT_LEVELS)),
+        )
+        for k, name in enumerate(names)
+    ]
+    prior = holds.sum(axis=1) / draws
+    return Update(
+        observations=list(observations),
+        draws=draws,
+        effective_draws=effective,
+        khat=pareto_khat(log_weights),
+        khat_threshold=khat_threshold(draws),
+        predictions=[
+            PosteriorPrediction(p.id, p.text, float(prior[k]), sums.probability(k))
+            for k, p in enumerate(predictions)
+        ],
+        inputs=inputs,
+    )
+
+
+def default_output(run_dir: Path) -> Path:
+    """``RUN_DIR-updated``, beside the prior run."""
+    run_dir = Path(run_dir).resolve()
+    return run_dir.with_name(run_dir.name + SUFFIX)
+
+
+def update_files(update: Update) -> dict[str, str]:
+    """The text of every file of an updated run directory, by name."""
+    predictions = io.StringIO()
+    writer = csv.writer(predictions, lineterminator="\n")
+    writer.writerow(
+        ["id", "prior", "posterior", "std_error", "ci95_low", "ci95_high", "effective_draws"]
+    )
+    for p in update.predictions:
+        low, high = p.posterior.interval()
+        writer.writerow(
+            [
+                p.id,
+                repr(p.prior),
+                repr(p.posterior.probability),
+                repr(p.posterior.std_error),
+                repr(low),
+                repr(high),
+                repr(p.posterior.effective_draws),
+            ]
+        )
+    inputs = io.StringIO()
+    writer = csv.writer(inputs, lineterminator="\n")
+    writer.writerow(
+        [
+            "input",
+            "prior_p05",
+            "prior_median",
+            "prior_p95",
+            "posterior_p05",
+            "posterior_median",
+            "posterior_p95",
+        ]
+    )
+    for i in update.inputs:
+        writer.writerow([i.name, *map(repr, i.prior), *map(repr, i.posterior)])
+    return {"predictions.csv": predictions.getvalue(), "inputs.csv": inputs.getvalue()}
+
+
+def update_summary(update: Update, prior_dir: str | None = None) -> dict:
+    """``update.json``: the observations and the importance-sampling diagnostics."""
+    return {
+        "prior_run": prior_dir,
+        "observations": [
+            {
+                "text": o.text,
+                "quantity": o.quantity.text,
+                "error": o.model.kind,
+                "parameters": o.model.parameters,
+            }
+            for o in update.observations
+        ],
+        "draws": update.draws,
+        "effective_draws": update.effective_draws,
+        "effective_share": update.effective_draws / update.draws,
+        "pareto_khat": None if math.isnan(update.khat) else update.khat,
+        "pareto_khat_threshold": update.khat_threshold,
+        "warnings": [w for w in (update.khat_warning,) if w],
+    }
+
+
+def write_update(
+    update: Update, loaded: LoadedConfig, out: Path, replace: bool, prior_dir: str | None = None
+) -> None:
+    """Write an updated run directory atomically (refusing to overwrite without ``replace``)."""
+    check_target(out, replace, marker=UPDATE_MARKER, kind="updated run")
+    with atomic_directory(out) as staging:
+        for name, text in update_files(update).items():
+            (staging / name).write_text(text, encoding="utf-8")
+        (staging / CONFIG).write_text(loaded.text, encoding="utf-8")
+        write_json(staging / UPDATE_MARKER, update_summary(update, prior_dir))
