@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import mcinfra
 from mcinfra.cli import main
 from mcinfra.config import load_config, parse_config
 from mcinfra.errors import UsageError
 from mcinfra.runs.update import observations_from, update_files, update_run, update_summary
+from mcinfra.runs.whatif import load_run
 from mcinfra.sampling.engine import settings_from
 from mcinfra.stats.weights import (
     WeightedSums,
@@ -284,3 +286,11 @@ def test_bad_observations_file_exits_2(run_dir, tmp_path, capsys, text, message)
 def test_update_without_observations_exits_2(run_dir, capsys):
     assert main(["update", str(run_dir)]) == 2
     assert "nothing to update on: give --observe or --observations" in capsys.readouterr().err
+
+
+def test_result_update_equals_the_update_of_its_run_directory(run_dir):
+    result = mcinfra.run(draws=4000, seed=2)
+    in_memory = result.update(observe=[LOGNORMAL_BASE])
+    loaded, settings = load_run(run_dir)
+    on_disk = update_run(loaded, settings, observations_from([LOGNORMAL_BASE], loaded))
+    assert update_files(in_memory) == update_files(on_disk)
