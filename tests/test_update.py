@@ -16,6 +16,7 @@ from mcinfra.runs.update import observations_from, update_files, update_run, upd
 from mcinfra.runs.whatif import load_run
 from mcinfra.sampling.engine import settings_from
 from mcinfra.stats.weights import (
+    WeightedBuckets,
     WeightedSums,
     effective_sample_size,
     exact_sum,
@@ -125,6 +126,25 @@ def test_weighted_quantiles():
     assert weighted_quantiles(values, np.array([0, 0, 0, 1.0]), (0.1, 0.9)) == [4.0, 4.0]
 
 
+def test_weighted_buckets_merge_exactly_and_stay_within_their_accuracy():
+    rng = np.random.default_rng(8)
+    values = np.vstack([rng.normal(size=30_000) * 3 + 1, rng.lognormal(4, 0.5, size=30_000)])
+    units = fixed_point(rng.random(30_000))
+    whole = WeightedBuckets(2)
+    whole.add(values, units)
+    parts = WeightedBuckets(2)
+    for piece in np.array_split(rng.permutation(30_000), 5):
+        part = WeightedBuckets(2)
+        part.add(values[:, piece], units[piece])
+        parts.merge(part)
+    assert parts.rows == whole.rows
+    levels = (0.01, 0.3, 0.5, 0.97)
+    for row in range(2):
+        exact = weighted_quantiles(values[row], units / 2**60, levels)
+        for found, want in zip(whole.quantiles(row, levels), exact, strict=True):
+            assert abs(found - want) <= 1e-3 * abs(want)
+
+
 # -- conjugate closed forms ------------------------------------------------------------
 
 
@@ -150,6 +170,11 @@ def test_lognormal_base_observed_with_lognormal_error_has_lognormal_posterior(lo
     log_mean = (math.log(135.81) / 0.05**2 + math.log(140) / 0.05**2) / precision
     posterior = stats.lognorm(s=1 / math.sqrt(precision), scale=math.exp(log_mean))
     _check_quantiles(update, "total.base", posterior)
+    # total[2024] is the base itself: its posterior quantiles within the buckets' accuracy
+    for _, _, level, value in [q for q in update.quantiles if q[:2] == ("total", 2024)]:
+        exact = posterior.ppf(level)
+        se = math.sqrt(level * (1 - level) / update.effective_draws) / posterior.pdf(exact)
+        assert abs(value - exact) < Z_LIMIT * se + 1e-3 * exact, (level, value, exact)
     q2 = _prediction(update, "Q2").posterior
     assert abs(q2.probability - posterior.sf(138)) < Z_LIMIT * q2.std_error
     # ESS / S = E[w]^2 / E[w^2] = sqrt(3) / 2 exp(-d^2 / (6 s^2)) for equal prior and error s
@@ -221,6 +246,7 @@ def test_update_command_writes_an_updated_run_directory(run_dir, tmp_path, capsy
         "config.toml",
         "inputs.csv",
         "predictions.csv",
+        "quantiles.csv",
         "update.json",
     ]
     assert main([*args, "--out", str(out)]) == 2

@@ -34,6 +34,7 @@ from mcinfra.sampling.plan import compile_plan
 from mcinfra.stats.indicators import chunk_context
 from mcinfra.stats.weights import (
     FRACTION_BITS,
+    WeightedBuckets,
     WeightedProbability,
     WeightedSums,
     khat_threshold,
@@ -48,6 +49,8 @@ SUFFIX = "-updated"
 MIN_EFFECTIVE_DRAWS = 25.0
 LOG_TINY = math.log(np.finfo(np.float64).tiny)  # a likelihood below this underflows
 INPUT_LEVELS = (0.05, 0.5, 0.95)
+SERIES_LEVELS = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
+QUANTILE_ACCURACY = 1e-3  # relative accuracy of the posterior series quantiles
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class Update:
     khat_threshold: float
     predictions: list[PosteriorPrediction]
     inputs: list[PosteriorInput]
+    quantiles: list[tuple[str, int, float, float]]  # (series, year, level, value)
 
     @property
     def khat_warning(self) -> str | None:
@@ -215,6 +219,24 @@ def update_run(
         )
         for k, name in enumerate(names)
     ]
+    # A second stream of the same draws: the series' values are too many to hold.
+    buckets = WeightedBuckets(len(labels) * len(plan.years), QUANTILE_ACCURACY)
+
+    def on_series_chunk(first, values, inputs, scores, gap):
+        n = values.shape[-1]
+        buckets.add(values.reshape(-1, n), units[first : first + n])
+
+    stream(plan, settings, on_series_chunk)
+    quantiles = [
+        (label, int(year), level, value)
+        for s, label in enumerate(labels)
+        for t, year in enumerate(plan.years)
+        for level, value in zip(
+            SERIES_LEVELS,
+            buckets.quantiles(s * len(plan.years) + t, SERIES_LEVELS),
+            strict=True,
+        )
+    ]
     prior = holds.sum(axis=1) / draws
     return Update(
         observations=list(observations),
@@ -227,6 +249,7 @@ def update_run(
             for k, p in enumerate(predictions)
         ],
         inputs=inputs,
+        quantiles=quantiles,
     )
 
 
@@ -271,7 +294,17 @@ def update_files(update: Update) -> dict[str, str]:
     )
     for i in update.inputs:
         writer.writerow([i.name, *map(repr, i.prior), *map(repr, i.posterior)])
-    return {"predictions.csv": predictions.getvalue(), "inputs.csv": inputs.getvalue()}
+    quantiles = io.StringIO()
+    writer = csv.writer(quantiles, lineterminator="\n")
+    writer.writerow(["segment", "year", "quantile", "value"])
+    for label, year, level, value in update.quantiles:
+        if not math.isnan(value):
+            writer.writerow([label, year, level, repr(value)])
+    return {
+        "predictions.csv": predictions.getvalue(),
+        "inputs.csv": inputs.getvalue(),
+        "quantiles.csv": quantiles.getvalue(),
+    }
 
 
 def update_summary(update: Update, prior_dir: str | None = None) -> dict:
@@ -292,6 +325,7 @@ def update_summary(update: Update, prior_dir: str | None = None) -> dict:
         "effective_share": update.effective_draws / update.draws,
         "pareto_khat": None if math.isnan(update.khat) else update.khat,
         "pareto_khat_threshold": update.khat_threshold,
+        "quantile_relative_accuracy": QUANTILE_ACCURACY,
         "warnings": [w for w in (update.khat_warning,) if w],
     }
 

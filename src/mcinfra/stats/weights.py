@@ -198,3 +198,68 @@ def weighted_quantiles(
         index = int(np.searchsorted(cumulative, level * total, side="left"))
         result.append(float(v[order[min(index, v.size - 1)]]))
     return result
+
+
+class WeightedBuckets:
+    """Weighted quantiles of many rows within a relative accuracy, from exact integer sums.
+
+    Each value falls in a bucket cut from its bits as in :mod:`mcinfra.stats.sketch` (every
+    member within relative ``relative_accuracy`` of the bucket's representative); a bucket
+    holds the fixed-point sum of its draws' weights. Sums are exact, so the buckets of
+    disjoint sets of draws merge into those of the whole in any order or split. NaN values
+    are left out.
+    """
+
+    def __init__(self, n_rows: int, relative_accuracy: float = 1e-3) -> None:
+        from mcinfra.stats.sketch import fraction_bits
+
+        self.shift = 52 - fraction_bits(relative_accuracy)
+        self.relative_accuracy = relative_accuracy
+        self.rows: list[dict[int, int]] = [{} for _ in range(n_rows)]
+
+    def keys(self, values: np.ndarray) -> np.ndarray:
+        """Signed bucket key of each value, increasing with the value."""
+        v = np.asarray(values, dtype=np.float64)
+        codes = np.abs(v).view(np.int64) >> self.shift
+        return np.where(v < 0, -codes - 1, codes)
+
+    def add(self, values: np.ndarray, units: np.ndarray) -> None:
+        """Add draws: ``values`` (rows, n) and their fixed-point weights ``units`` (n,)."""
+        units = np.asarray(units, dtype=np.int64)
+        for row, row_values in zip(self.rows, values, strict=True):
+            keep = ~np.isnan(row_values) & (units > 0)
+            keys = self.keys(row_values[keep])
+            kept = units[keep]
+            if keys.size == 0:
+                continue
+            order = np.argsort(keys, kind="stable")
+            keys, kept = keys[order], kept[order]
+            starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+            high = np.add.reduceat(kept >> _HALF_BITS, starts)
+            low = np.add.reduceat(kept & ((1 << _HALF_BITS) - 1), starts)
+            for key, h, lo in zip(keys[starts].tolist(), high.tolist(), low.tolist(), strict=True):
+                row[key] = row.get(key, 0) + (h << _HALF_BITS) + lo
+
+    def merge(self, other: WeightedBuckets) -> None:
+        """Add the buckets of another, disjoint, set of draws."""
+        for row, more in zip(self.rows, other.rows, strict=True):
+            for key, total in more.items():
+                row[key] = row.get(key, 0) + total
+
+    def quantiles(self, row: int, levels: tuple[float, ...]) -> list[float]:
+        """Representative of the bucket where the cumulative weight share reaches each level."""
+        from mcinfra.stats.sketch import bucket_representatives
+
+        buckets = self.rows[row]
+        if not buckets:
+            return [math.nan] * len(levels)
+        keys = sorted(buckets)
+        cumulative = np.cumsum([float(buckets[k]) for k in keys])
+        result = []
+        for level in levels:
+            index = min(int(np.searchsorted(cumulative, level * cumulative[-1])), len(keys) - 1)
+            key = keys[index]
+            code = key if key >= 0 else -key - 1
+            magnitude = float(bucket_representatives(np.array([code]), self.shift)[0])
+            result.append(-magnitude if key < 0 else magnitude if code else 0.0)
+        return result
