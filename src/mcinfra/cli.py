@@ -351,6 +351,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         help="numba threads (default: all cores); results do not depend on it",
     )
+    update_cluster = update.add_mutually_exclusive_group()
+    update_cluster.add_argument(
+        "--dask-workers",
+        type=_positive_int,
+        metavar="N",
+        help="stream the draws on a local dask cluster of N worker processes; same result",
+    )
+    update_cluster.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="stream the draws on the dask.distributed scheduler at ADDRESS; same result",
+    )
 
     export = commands.add_parser(
         "export", help="write a finished run's draws as a SIPmath 3.0 library (spreadsheets)"
@@ -727,7 +739,8 @@ def _update(args: argparse.Namespace) -> int:
     settings = settings_from(
         loaded, settings.draws, settings.seed, settings.chunk_size, threads=args.threads
     )
-    result = update_run(loaded, settings, observations)
+    with _cluster(args) as client:
+        result = update_run(loaded, settings, observations, client)
     write_update(result, loaded, out, args.force, prior_dir=str(args.run_dir))
     share = result.effective_draws / result.draws
     print(

@@ -143,10 +143,115 @@ def observations_from(
     return result
 
 
+def _observe_draws(
+    loaded: LoadedConfig,
+    settings: RunSettings,
+    observations: list[Observation],
+    first: int,
+    stop: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stream draws ``first .. stop - 1`` (whole chunks) and return their per-draw arrays.
+
+    Returns the log-weights (n,), the sums of squared standardised errors (n,), the
+    predictions' indicators (P, n) and the inputs' values (K, n).
+    """
+    plan = compile_plan(loaded.config)
+    predictions = compile_predictions(loaded.config)
+    labels = [s.label for s in plan.series]
+    names = [i.name for i in plan.inputs]
+    size = stop - first
+    log_weights = np.zeros(size)
+    distance = np.zeros(size)
+    holds = np.zeros((len(predictions), size), dtype=bool)
+    input_values = np.empty((len(names), size))
+
+    def on_chunk(start, values, inputs, scores, gap):
+        window = slice(start - first, start - first + values.shape[-1])
+        context = chunk_context(values, inputs, labels, plan.years, names)
+        for observation in observations:
+            observed = observation.values(context)
+            if observation.model.kind == "lognormal" and np.any(~(observed > 0)):
+                bad = int(np.argmax(~(observed > 0)))
+                raise UsageError(
+                    f"--observe {observation.text!r}: a lognormal error needs a positive "
+                    f"quantity, and {observation.quantity.text} is {observed[bad]:g} in draw "
+                    f"{start + bad}; use normal(mean=..., sd=...)"
+                )
+            log_weights[window] += observation.model.log_likelihood(observed)
+            z = observation.model.standardised(observed)
+            distance[window] += z * z
+        for k, prediction in enumerate(predictions):
+            holds[k, window] = prediction.compiled.holds(context)
+        input_values[:, window] = inputs
+
+    stream(plan, settings, on_chunk, start=first, end=stop)
+    return log_weights, distance, holds, input_values
+
+
+def _bucket_draws(
+    loaded: LoadedConfig, settings: RunSettings, units: np.ndarray, first: int, stop: int
+) -> WeightedBuckets:
+    """Weighted buckets of every series and year over draws ``first .. stop - 1``."""
+    plan = compile_plan(loaded.config)
+    buckets = WeightedBuckets(len(plan.series) * len(plan.years), QUANTILE_ACCURACY)
+
+    def on_chunk(start, values, inputs, scores, gap):
+        n = values.shape[-1]
+        buckets.add(values.reshape(-1, n), units[start - first : start - first + n])
+
+    stream(plan, settings, on_chunk, start=first, end=stop)
+    return buckets
+
+
+def _task_config(loaded: LoadedConfig) -> tuple[str, str, tuple[str, ...]]:
+    return loaded.text, loaded.origin, loaded.overrides
+
+
+def _observations_spec(observations: list[Observation]) -> list[tuple]:
+    return [(o.text, o.quantity.text, o.model.kind, dict(o.model.parameters)) for o in observations]
+
+
+def observe_task(config, settings, specs, first, stop):
+    """:func:`_observe_draws` on a dask worker, from the config's and observations' text."""
+    from mcinfra.config import parse_config
+    from mcinfra.language.observations import MeasurementModel
+    from mcinfra.language.predictions import compile_quantity
+
+    text, origin, overrides = config
+    loaded = parse_config(text, origin=origin, overrides=overrides)
+    scope = prediction_scope(loaded.config)
+    observations = [
+        Observation(shown, compile_quantity(quantity, scope), MeasurementModel(kind, parameters))
+        for shown, quantity, kind, parameters in specs
+    ]
+    return _observe_draws(loaded, settings, observations, first, stop)
+
+
+def bucket_task(config, settings, units, first, stop):
+    """:func:`_bucket_draws` on a dask worker; returns the buckets' rows."""
+    from mcinfra.config import parse_config
+
+    text, origin, overrides = config
+    loaded = parse_config(text, origin=origin, overrides=overrides)
+    return _bucket_draws(loaded, settings, units, first, stop).rows
+
+
+def _task_ranges(settings: RunSettings, tasks: int) -> list[tuple[int, int]]:
+    """Whole chunks grouped into about ``tasks`` ranges of draws."""
+    chunks = list(chunk_bounds(settings))
+    per = max(1, math.ceil(len(chunks) / tasks))
+    return [
+        (chunks[i][0], chunks[min(i + per, len(chunks)) - 1][1]) for i in range(0, len(chunks), per)
+    ]
+
+
 def update_run(
-    loaded: LoadedConfig, settings: RunSettings, observations: list[Observation]
+    loaded: LoadedConfig, settings: RunSettings, observations: list[Observation], client=None
 ) -> Update:
     """Reweight the run's draws by the observations' likelihood (see the module docstring).
+
+    With a ``dask.distributed`` ``client`` the draws are streamed in tasks of whole chunks
+    on its workers; the result is the same bit for bit.
 
     Raises
     ------
@@ -164,31 +269,21 @@ def update_run(
     labels = [s.label for s in plan.series]
     names = [i.name for i in plan.inputs]
     draws = settings.draws
-    log_weights = np.zeros(draws)
-    distance = np.zeros(draws)  # sum of squared standardised errors
-    holds = np.zeros((len(predictions), draws), dtype=bool)
-    input_values = np.empty((len(names), draws))
-
-    def on_chunk(first, values, inputs, scores, gap):
-        window = slice(first, first + values.shape[-1])
-        context = chunk_context(values, inputs, labels, plan.years, names)
-        for observation in observations:
-            observed = observation.values(context)
-            if observation.model.kind == "lognormal" and np.any(~(observed > 0)):
-                bad = int(np.argmax(~(observed > 0)))
-                raise UsageError(
-                    f"--observe {observation.text!r}: a lognormal error needs a positive "
-                    f"quantity, and {observation.quantity.text} is {observed[bad]:g} in draw "
-                    f"{first + bad}; use normal(mean=..., sd=...)"
-                )
-            log_weights[window] += observation.model.log_likelihood(observed)
-            z = observation.model.standardised(observed)
-            distance[window] += z * z
-        for k, prediction in enumerate(predictions):
-            holds[k, window] = prediction.compiled.holds(context)
-        input_values[:, window] = inputs
-
-    stream(plan, settings, on_chunk)
+    if client is None:
+        log_weights, distance, holds, input_values = _observe_draws(
+            loaded, settings, observations, 0, draws
+        )
+    else:
+        config, specs = _task_config(loaded), _observations_spec(observations)
+        ranges = _task_ranges(settings, 4 * max(1, len(client.scheduler_info()["workers"])))
+        futures = [
+            client.submit(observe_task, config, settings, specs, a, b, pure=False)
+            for a, b in ranges
+        ]
+        parts = client.gather(futures)
+        log_weights, distance, holds, input_values = (
+            np.concatenate([part[i] for part in parts], axis=-1) for i in range(4)
+        )
     top = float(np.max(log_weights))
     if not top > LOG_TINY:
         closest = int(np.argmin(distance))
@@ -220,13 +315,18 @@ def update_run(
         for k, name in enumerate(names)
     ]
     # A second stream of the same draws: the series' values are too many to hold.
-    buckets = WeightedBuckets(len(labels) * len(plan.years), QUANTILE_ACCURACY)
-
-    def on_series_chunk(first, values, inputs, scores, gap):
-        n = values.shape[-1]
-        buckets.add(values.reshape(-1, n), units[first : first + n])
-
-    stream(plan, settings, on_series_chunk)
+    if client is None:
+        buckets = _bucket_draws(loaded, settings, units, 0, draws)
+    else:
+        futures = [
+            client.submit(bucket_task, config, settings, units[a:b], a, b, pure=False)
+            for a, b in ranges
+        ]
+        buckets = WeightedBuckets(len(labels) * len(plan.years), QUANTILE_ACCURACY)
+        for rows in client.gather(futures):
+            part = WeightedBuckets(0, QUANTILE_ACCURACY)
+            part.rows = rows
+            buckets.merge(part)
     quantiles = [
         (label, int(year), level, value)
         for s, label in enumerate(labels)
