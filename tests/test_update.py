@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import math
 
 import numpy as np
@@ -197,6 +199,11 @@ def test_uninformative_observation_reproduces_the_prior(loaded):
     assert update.effective_draws == pytest.approx(DRAWS, rel=1e-9)
     for p in update.predictions:
         assert p.posterior.probability == pytest.approx(p.prior, abs=1e-12)
+    assert [c.entity for c in update.crossovers] == ["total", "cloud", "enterprises"]
+    for c in update.crossovers:
+        for year, estimate in c.posterior_by_year.items():
+            assert estimate.probability == pytest.approx(c.prior_by_year[year], abs=1e-12)
+        assert c.posterior_median == pytest.approx(c.prior_median, abs=1e-6)
 
 
 def test_posterior_is_identical_for_any_thread_count_and_chunk_size(loaded):
@@ -244,6 +251,7 @@ def test_update_command_writes_an_updated_run_directory(run_dir, tmp_path, capsy
     assert "effective draws" in printed and "posterior" in printed
     assert sorted(p.name for p in out.iterdir()) == [
         "config.toml",
+        "crossovers.csv",
         "inputs.csv",
         "predictions.csv",
         "quantiles.csv",
@@ -254,6 +262,12 @@ def test_update_command_writes_an_updated_run_directory(run_dir, tmp_path, capsy
     assert main([*args, "--out", str(out), "--force"]) == 0
     assert main(["update", str(run_dir), "--observe", LOGNORMAL_BASE]) == 0
     assert (run_dir.parent / "run-updated" / "update.json").is_file()
+    prior = json.loads((run_dir / "summary.json").read_text())["crossovers"]
+    rows = list(csv.DictReader((out / "crossovers.csv").read_text().splitlines()))
+    for entry in prior:
+        for year, probability in entry["probability_by_year"].items():
+            row = next(r for r in rows if (r["entity"], r["year"]) == (entry["entity"], year))
+            assert float(row["prior"]) == probability
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ from mcinfra.language.observations import (
 )
 from mcinfra.sampling.engine import RunSettings, chunk_bounds, stream
 from mcinfra.sampling.plan import compile_plan
+from mcinfra.stats.crossover import crossover_times
 from mcinfra.stats.indicators import chunk_context
 from mcinfra.stats.weights import (
     FRACTION_BITS,
@@ -73,6 +74,17 @@ class PosteriorInput:
 
 
 @dataclass(frozen=True)
+class PosteriorCrossover:
+    """P(the rising function leads by each year), before and after, and the median time."""
+
+    entity: str
+    prior_by_year: dict[int, float]
+    posterior_by_year: dict[int, WeightedProbability]
+    prior_median: float  # continuous crossover; inf when it mostly never happens
+    posterior_median: float
+
+
+@dataclass(frozen=True)
 class Update:
     """The posterior of a run given observations, with its importance-sampling diagnostics."""
 
@@ -84,6 +96,7 @@ class Update:
     predictions: list[PosteriorPrediction]
     inputs: list[PosteriorInput]
     quantiles: list[tuple[str, int, float, float]]  # (series, year, level, value)
+    crossovers: list[PosteriorCrossover]
 
     @property
     def khat_warning(self) -> str | None:
@@ -149,11 +162,12 @@ def _observe_draws(
     observations: list[Observation],
     first: int,
     stop: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, ...]:
     """Stream draws ``first .. stop - 1`` (whole chunks) and return their per-draw arrays.
 
     Returns the log-weights (n,), the sums of squared standardised errors (n,), the
-    predictions' indicators (P, n) and the inputs' values (K, n).
+    predictions' indicators (P, n), the inputs' values (K, n), and per reported crossover
+    entity the crossover year and the continuous crossover (E, n; inf when none).
     """
     plan = compile_plan(loaded.config)
     predictions = compile_predictions(loaded.config)
@@ -164,10 +178,17 @@ def _observe_draws(
     distance = np.zeros(size)
     holds = np.zeros((len(predictions), size), dtype=bool)
     input_values = np.empty((len(names), size))
+    pairs = crossover_pairs(loaded, labels)
+    crossing_year = np.empty((len(pairs), size))
+    crossing_time = np.empty((len(pairs), size))
 
     def on_chunk(start, values, inputs, scores, gap):
         window = slice(start - first, start - first + values.shape[-1])
         context = chunk_context(values, inputs, labels, plan.years, names)
+        for e, (_, rising, falling) in enumerate(pairs):
+            crossing_year[e, window], crossing_time[e, window] = crossover_times(
+                values[rising], values[falling], list(plan.years)
+            )
         for observation in observations:
             observed = observation.values(context)
             if observation.model.kind == "lognormal" and np.any(~(observed > 0)):
@@ -185,7 +206,22 @@ def _observe_draws(
         input_values[:, window] = inputs
 
     stream(plan, settings, on_chunk, start=first, end=stop)
-    return log_weights, distance, holds, input_values
+    return log_weights, distance, holds, input_values, crossing_year, crossing_time
+
+
+def crossover_pairs(loaded: LoadedConfig, labels: list[str]) -> list[tuple[str, int, int]]:
+    """``(entity, rising row, falling row)`` of every entity in ``crossover_report``."""
+    split = loaded.config.function_split
+    if split is None:
+        return []
+    return [
+        (
+            entity,
+            labels.index(f"{entity}_{split.rising}"),
+            labels.index(f"{entity}_{split.falling}"),
+        )
+        for entity in split.crossover_report
+    ]
 
 
 def _bucket_draws(
@@ -270,7 +306,7 @@ def update_run(
     names = [i.name for i in plan.inputs]
     draws = settings.draws
     if client is None:
-        log_weights, distance, holds, input_values = _observe_draws(
+        log_weights, distance, holds, input_values, crossing_year, crossing_time = _observe_draws(
             loaded, settings, observations, 0, draws
         )
     else:
@@ -281,8 +317,8 @@ def update_run(
             for a, b in ranges
         ]
         parts = client.gather(futures)
-        log_weights, distance, holds, input_values = (
-            np.concatenate([part[i] for part in parts], axis=-1) for i in range(4)
+        log_weights, distance, holds, input_values, crossing_year, crossing_time = (
+            np.concatenate([part[i] for part in parts], axis=-1) for i in range(6)
         )
     top = float(np.max(log_weights))
     if not top > LOG_TINY:
@@ -314,6 +350,21 @@ def update_run(
         )
         for k, name in enumerate(names)
     ]
+    crossovers = []
+    for e, (entity, _, _) in enumerate(crossover_pairs(loaded, labels)):
+        by_year = crossing_year[e][None, :] <= np.asarray(plan.years, dtype=float)[:, None]
+        crossed = WeightedSums(len(plan.years))
+        for first, stop in chunk_bounds(settings):
+            crossed.add(log_weights[first:stop], top, by_year[:, first:stop])
+        crossovers.append(
+            PosteriorCrossover(
+                entity,
+                {int(y): float(by_year[t].mean()) for t, y in enumerate(plan.years)},
+                {int(y): crossed.probability(t) for t, y in enumerate(plan.years)},
+                weighted_quantiles(crossing_time[e], equal, (0.5,))[0],
+                weighted_quantiles(crossing_time[e], weights, (0.5,))[0],
+            )
+        )
     # A second stream of the same draws: the series' values are too many to hold.
     if client is None:
         buckets = _bucket_draws(loaded, settings, units, 0, draws)
@@ -350,6 +401,7 @@ def update_run(
         ],
         inputs=inputs,
         quantiles=quantiles,
+        crossovers=crossovers,
     )
 
 
@@ -400,7 +452,22 @@ def update_files(update: Update) -> dict[str, str]:
     for label, year, level, value in update.quantiles:
         if not math.isnan(value):
             writer.writerow([label, year, level, repr(value)])
+    crossovers = io.StringIO()
+    writer = csv.writer(crossovers, lineterminator="\n")
+    writer.writerow(["entity", "year", "prior", "posterior", "std_error"])
+    for c in update.crossovers:
+        for year, estimate in c.posterior_by_year.items():
+            writer.writerow(
+                [
+                    c.entity,
+                    year,
+                    repr(c.prior_by_year[year]),
+                    repr(estimate.probability),
+                    repr(estimate.std_error),
+                ]
+            )
     return {
+        "crossovers.csv": crossovers.getvalue(),
         "predictions.csv": predictions.getvalue(),
         "inputs.csv": inputs.getvalue(),
         "quantiles.csv": quantiles.getvalue(),
@@ -426,8 +493,20 @@ def update_summary(update: Update, prior_dir: str | None = None) -> dict:
         "pareto_khat": None if math.isnan(update.khat) else update.khat,
         "pareto_khat_threshold": update.khat_threshold,
         "quantile_relative_accuracy": QUANTILE_ACCURACY,
+        "crossovers": [
+            {
+                "entity": c.entity,
+                "prior_median_continuous": _finite(c.prior_median),
+                "posterior_median_continuous": _finite(c.posterior_median),
+            }
+            for c in update.crossovers
+        ],
         "warnings": [w for w in (update.khat_warning,) if w],
     }
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def write_update(
