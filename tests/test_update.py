@@ -130,18 +130,25 @@ def test_weighted_quantiles():
 
 def test_weighted_buckets_merge_exactly_and_stay_within_their_accuracy():
     rng = np.random.default_rng(8)
-    values = np.vstack([rng.normal(size=30_000) * 3 + 1, rng.lognormal(4, 0.5, size=30_000)])
+    values = np.vstack(
+        [
+            rng.normal(size=30_000) * 3 + 1,
+            rng.lognormal(4, 0.5, size=30_000),
+            np.where(rng.random(30_000) < 0.4, 0.0, rng.lognormal(0, 1, size=30_000)),
+        ]
+    )
     units = fixed_point(rng.random(30_000))
-    whole = WeightedBuckets(2)
+    whole = WeightedBuckets(3)
     whole.add(values, units)
-    parts = WeightedBuckets(2)
+    parts = WeightedBuckets(3)
     for piece in np.array_split(rng.permutation(30_000), 5):
-        part = WeightedBuckets(2)
+        part = WeightedBuckets(3)
         part.add(values[:, piece], units[piece])
         parts.merge(part)
-    assert parts.rows == whole.rows
+    assert [parts.table(r) for r in range(3)] == [whole.table(r) for r in range(3)]
+    assert sum(whole.table(2).values()) == exact_sum(units)
     levels = (0.01, 0.3, 0.5, 0.97)
-    for row in range(2):
+    for row in range(3):
         exact = weighted_quantiles(values[row], units / 2**60, levels)
         for found, want in zip(whole.quantiles(row, levels), exact, strict=True):
             assert abs(found - want) <= 1e-3 * abs(want)

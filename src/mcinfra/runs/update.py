@@ -269,7 +269,8 @@ def bucket_task(config, settings, units, first, stop):
 
     text, origin, overrides = config
     loaded = parse_config(text, origin=origin, overrides=overrides)
-    return _bucket_draws(loaded, settings, units, first, stop).rows
+    buckets = _bucket_draws(loaded, settings, units, first, stop)
+    return buckets.rows, buckets.other
 
 
 def _task_ranges(settings: RunSettings, tasks: int) -> list[tuple[int, int]]:
@@ -374,9 +375,9 @@ def update_run(
             for a, b in ranges
         ]
         buckets = WeightedBuckets(len(labels) * len(plan.years), QUANTILE_ACCURACY)
-        for rows in client.gather(futures):
+        for rows, other in client.gather(futures):
             part = WeightedBuckets(0, QUANTILE_ACCURACY)
-            part.rows = rows
+            part.rows, part.other = rows, other
             buckets.merge(part)
     quantiles = [
         (label, int(year), level, value)

@@ -205,7 +205,10 @@ class WeightedBuckets:
 
     Each value falls in a bucket cut from its bits as in :mod:`mcinfra.stats.sketch` (every
     member within relative ``relative_accuracy`` of the bucket's representative); a bucket
-    holds the fixed-point sum of its draws' weights. Sums are exact, so the buckets of
+    holds the fixed-point sum of its draws' weights, as three int64 parts of 20 bits each
+    (a part's sum stays exact up to 2**43 draws). Positive values are counted in a dense
+    table spanning their buckets; zeros and negative values, whose keys would stretch that
+    table across every octave in between, in a dict. Sums are exact, so the buckets of
     disjoint sets of draws merge into those of the whole in any order or split. NaN values
     are left out.
     """
@@ -215,7 +218,11 @@ class WeightedBuckets:
 
         self.shift = 52 - fraction_bits(relative_accuracy)
         self.relative_accuracy = relative_accuracy
-        self.rows: list[dict[int, int]] = [{} for _ in range(n_rows)]
+        # per row: (key of the first bucket, int64 array (3, width) of the parts' sums)
+        self.rows: list[tuple[int, np.ndarray]] = [
+            (0, np.zeros((3, 0), dtype=np.int64)) for _ in range(n_rows)
+        ]
+        self.other: list[dict[int, int]] = [{} for _ in range(n_rows)]  # keys <= 0
 
     def keys(self, values: np.ndarray) -> np.ndarray:
         """Signed bucket key of each value, increasing with the value."""
@@ -223,42 +230,88 @@ class WeightedBuckets:
         codes = np.abs(v).view(np.int64) >> self.shift
         return np.where(v < 0, -codes - 1, codes)
 
+    def _widen(self, row: int, low: int, high: int) -> tuple[int, np.ndarray]:
+        base, table = self.rows[row]
+        if table.shape[1] and base <= low and high < base + table.shape[1]:
+            return base, table
+        start = min(low, base) if table.shape[1] else low
+        stop = max(high + 1, base + table.shape[1]) if table.shape[1] else high + 1
+        wider = np.zeros((3, stop - start), dtype=np.int64)
+        wider[:, base - start : base - start + table.shape[1]] = table
+        self.rows[row] = (start, wider)
+        return start, wider
+
     def add(self, values: np.ndarray, units: np.ndarray) -> None:
         """Add draws: ``values`` (rows, n) and their fixed-point weights ``units`` (n,)."""
         units = np.asarray(units, dtype=np.int64)
-        for row, row_values in zip(self.rows, values, strict=True):
-            keep = ~np.isnan(row_values) & (units > 0)
-            keys = self.keys(row_values[keep])
-            kept = units[keep]
+        mask = (1 << 20) - 1
+        parts = [((units >> shift) & mask).astype(np.float64) for shift in (40, 20, 0)]
+        weighted = units > 0
+        for row, row_values in enumerate(values):
+            keep = weighted & ~np.isnan(row_values)
+            every = bool(keep.all())
+            keys = self.keys(row_values if every else row_values[keep])
             if keys.size == 0:
                 continue
-            order = np.argsort(keys, kind="stable")
-            keys, kept = keys[order], kept[order]
-            starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-            high = np.add.reduceat(kept >> _HALF_BITS, starts)
-            low = np.add.reduceat(kept & ((1 << _HALF_BITS) - 1), starts)
-            for key, h, lo in zip(keys[starts].tolist(), high.tolist(), low.tolist(), strict=True):
-                row[key] = row.get(key, 0) + (h << _HALF_BITS) + lo
+            if keys.min() <= 0:
+                positive = keys > 0
+                self._add_sparse(row, keys[~positive], units[keep][~positive])
+                keep = keep.copy()
+                keep[keep] = positive
+                every = False
+                keys = keys[positive]
+                if keys.size == 0:
+                    continue
+            low, high = int(keys.min()), int(keys.max())
+            base, table = self._widen(row, low, high)
+            offsets = keys - base
+            for k, part in enumerate(parts):
+                # float sums of integers below 2**20 are exact for fewer than 2**33 draws
+                sums = np.bincount(offsets, weights=part if every else part[keep])
+                table[k, : sums.size] += sums.astype(np.int64)
+
+    def _add_sparse(self, row: int, keys: np.ndarray, units: np.ndarray) -> None:
+        order = np.argsort(keys, kind="stable")
+        keys, units = keys[order], units[order]
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        high = np.add.reduceat(units >> _HALF_BITS, starts)
+        low = np.add.reduceat(units & ((1 << _HALF_BITS) - 1), starts)
+        found = self.other[row]
+        for key, h, lo in zip(keys[starts].tolist(), high.tolist(), low.tolist(), strict=True):
+            found[key] = found.get(key, 0) + (h << _HALF_BITS) + lo
 
     def merge(self, other: WeightedBuckets) -> None:
         """Add the buckets of another, disjoint, set of draws."""
-        for row, more in zip(self.rows, other.rows, strict=True):
+        for row, more in enumerate(other.other):
             for key, total in more.items():
-                row[key] = row.get(key, 0) + total
+                self.other[row][key] = self.other[row].get(key, 0) + total
+        for row, (base, table) in enumerate(other.rows):
+            if table.shape[1]:
+                start, mine = self._widen(row, base, base + table.shape[1] - 1)
+                mine[:, base - start : base - start + table.shape[1]] += table
+
+    def table(self, row: int) -> dict[int, int]:
+        """Exact weight sum (units of 2**-60) of every non-empty bucket of ``row``, by key."""
+        base, table = self.rows[row]
+        dense = {
+            base + int(i): (int(table[0, i]) << 40) + (int(table[1, i]) << 20) + int(table[2, i])
+            for i in np.flatnonzero(table.any(axis=0))
+        }
+        return dict(sorted(self.other[row].items())) | dense
 
     def quantiles(self, row: int, levels: tuple[float, ...]) -> list[float]:
         """Representative of the bucket where the cumulative weight share reaches each level."""
         from mcinfra.stats.sketch import bucket_representatives
 
-        buckets = self.rows[row]
+        buckets = self.table(row)
         if not buckets:
             return [math.nan] * len(levels)
-        keys = sorted(buckets)
-        cumulative = np.cumsum([float(buckets[k]) for k in keys])
+        keys = list(buckets)  # increasing: the dict's keys <= 0 first, then the table's
+        cumulative = np.cumsum([float(buckets[key]) for key in keys])
         result = []
         for level in levels:
-            index = min(int(np.searchsorted(cumulative, level * cumulative[-1])), len(keys) - 1)
-            key = keys[index]
+            index = int(np.searchsorted(cumulative, level * cumulative[-1]))
+            key = keys[min(index, len(keys) - 1)]
             code = key if key >= 0 else -key - 1
             magnitude = float(bucket_representatives(np.array([code]), self.shift)[0])
             result.append(-magnitude if key < 0 else magnitude if code else 0.0)
