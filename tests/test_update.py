@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 
@@ -366,3 +367,23 @@ def test_update_on_a_two_worker_dask_cluster_equals_the_local_update(loaded, run
             update_run(loaded, settings, bad, client)
     assert update_files(remote) == update_files(local)
     assert update_summary(remote) == update_summary(local)
+
+
+def test_observations_of_ratios_growth_rates_and_inputs_weight_the_draws(loaded):
+    texts = [
+        "network[2025] / total[2025] ~ normal(mean=0.12, sd=0.01)",
+        "cagr(network, 2024, 2026) ~ t(df=3, loc=0.3, scale=0.05)",
+        'input("total.cagr") ~ uniform(low=0.15, high=0.25)',
+    ]
+    update = _update(loaded, texts, draws=6000)
+    assert 25 < update.effective_draws < 6000
+    observations = observations_from(texts, loaded)
+    assert [o.model.kind for o in observations] == ["normal", "t", "uniform"]
+    cagr = _input(update, "total.cagr")
+    assert 0.15 <= cagr.posterior[0] <= cagr.posterior[2] <= 0.25
+
+
+def test_sobol_run_is_refused(loaded):
+    settings = dataclasses.replace(settings_from(loaded, 4096, 1, 1024), method="sobol")
+    with pytest.raises(UsageError, match="update needs a plain Monte Carlo run"):
+        update_run(loaded, settings, observations_from([NORMAL_CAGR], loaded))
