@@ -28,6 +28,8 @@ from mcinfra.stats.weights import (
     khat_threshold,
     pareto_khat,
     weighted_quantiles,
+    weighted_ranks,
+    weighted_sensitivity,
 )
 
 DRAWS = 20_000
@@ -123,6 +125,24 @@ def test_khat_of_bounded_weights_is_small_and_threshold_follows_the_draws():
     assert khat_threshold(1000) == pytest.approx(1 - 1 / 3)
 
 
+def test_weighted_ranks_and_sensitivity_of_known_relations():
+    values = np.array([3.0, 1.0, 2.0, 2.0])
+    ranks = weighted_ranks(values, np.array([1.0, 1.0, 1.0, 1.0]))
+    assert ranks.tolist() == [0.875, 0.125, 0.5, 0.5]
+    assert weighted_ranks(values, np.array([0.0, 2.0, 1.0, 1.0])).tolist() == [
+        1.0,
+        0.25,
+        0.75,
+        0.75,
+    ]
+    rng = np.random.default_rng(4)
+    u = weighted_ranks(rng.random(20_000), np.ones(20_000))
+    index, correlation = weighted_sensitivity(u, u > 0.5, np.ones(20_000))
+    assert index == pytest.approx(1.0, abs=1e-9)  # a step at a bin edge: all variance between
+    assert correlation == pytest.approx(math.sqrt(3) / 2, abs=0.01)  # corr(U, 1{U > 1/2})
+    assert math.isnan(weighted_sensitivity(u, np.ones(20_000, dtype=bool), np.ones(20_000))[0])
+
+
 def test_weighted_quantiles():
     values = np.array([3.0, 1.0, 2.0, 4.0])
     assert weighted_quantiles(values, np.ones(4), (0.25, 0.5, 1.0)) == [1.0, 2.0, 4.0]
@@ -212,6 +232,13 @@ def test_uninformative_observation_reproduces_the_prior(loaded):
         for year, estimate in c.posterior_by_year.items():
             assert estimate.probability == pytest.approx(c.prior_by_year[year], abs=1e-12)
         assert c.posterior_median == pytest.approx(c.prior_median, abs=1e-6)
+    # a prediction that is a step in one input: that input leads its sensitivity rows
+    q1 = [row for row in update.sensitivity if row[0] == "Q1"]
+    # corr(U, 1{U > u0}) = sqrt(3 u0 (1 - u0)) with u0 = Phi((0.19 - 0.1675) / 0.03)
+    u0 = stats.norm.cdf(0.75)
+    assert q1[0][1] == "offering.compute.cagr" and q1[0][2] > 0.9
+    assert q1[0][3] == pytest.approx(math.sqrt(3 * u0 * (1 - u0)), abs=0.02)
+    assert all(row[2] < q1[0][2] for row in q1[1:])
 
 
 def test_posterior_is_identical_for_any_thread_count_and_chunk_size(loaded):
@@ -263,6 +290,7 @@ def test_update_command_writes_an_updated_run_directory(run_dir, tmp_path, capsy
         "inputs.csv",
         "predictions.csv",
         "quantiles.csv",
+        "sensitivity.csv",
         "update.json",
     ]
     assert main([*args, "--out", str(out)]) == 2

@@ -42,6 +42,8 @@ from mcinfra.stats.weights import (
     pareto_khat,
     scaled_weights,
     weighted_quantiles,
+    weighted_ranks,
+    weighted_sensitivity,
 )
 
 UPDATE_MARKER = "update.json"
@@ -97,6 +99,8 @@ class Update:
     inputs: list[PosteriorInput]
     quantiles: list[tuple[str, int, float, float]]  # (series, year, level, value)
     crossovers: list[PosteriorCrossover]
+    # (prediction, input, first-order index, rank correlation), per prediction largest first
+    sensitivity: list[tuple[str, str, float, float]]
 
     @property
     def khat_warning(self) -> str | None:
@@ -351,6 +355,16 @@ def update_run(
         )
         for k, name in enumerate(names)
     ]
+    uncertain = [k for k in range(len(names)) if np.ptp(input_values[k]) > 0]
+    ranks = {k: weighted_ranks(input_values[k], weights) for k in uncertain}
+    sensitivity = []
+    for j, prediction in enumerate(predictions):
+        rows = [
+            (prediction.id, names[k], *weighted_sensitivity(ranks[k], holds[j], weights))
+            for k in uncertain
+        ]
+        rows.sort(key=lambda row: -row[2] if math.isfinite(row[2]) else math.inf)
+        sensitivity.extend(rows)
     crossovers = []
     for e, (entity, _, _) in enumerate(crossover_pairs(loaded, labels)):
         by_year = crossing_year[e][None, :] <= np.asarray(plan.years, dtype=float)[:, None]
@@ -403,6 +417,7 @@ def update_run(
         inputs=inputs,
         quantiles=quantiles,
         crossovers=crossovers,
+        sensitivity=sensitivity,
     )
 
 
@@ -467,8 +482,14 @@ def update_files(update: Update) -> dict[str, str]:
                     repr(estimate.std_error),
                 ]
             )
+    sensitivity = io.StringIO()
+    writer = csv.writer(sensitivity, lineterminator="\n")
+    writer.writerow(["prediction", "input", "first_order_index", "rank_correlation"])
+    for ident, name, first_order, rank_correlation in update.sensitivity:
+        writer.writerow([ident, name, repr(first_order), repr(rank_correlation)])
     return {
         "crossovers.csv": crossovers.getvalue(),
+        "sensitivity.csv": sensitivity.getvalue(),
         "predictions.csv": predictions.getvalue(),
         "inputs.csv": inputs.getvalue(),
         "quantiles.csv": quantiles.getvalue(),
