@@ -342,7 +342,10 @@ def test_bad_observation_exits_2_and_writes_nothing(run_dir, tmp_path, capsys, o
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[[observations]]\nquantity = "total[2025]"\n', "needs exactly quantity and error"),
+        (
+            '[[observations]]\nquantity = "total[2025]"\n',
+            "needs quantity and error (and optionally source), got quantity",
+        ),
         ("observations = 3\n", "expected [[observations]] tables with quantity and error"),
         (
             '[[observations]]\nquantity = "total[2025]"\nerror = "normal(mean=1, sd=0)"\n',
@@ -415,3 +418,22 @@ def test_sobol_run_is_refused(loaded):
     settings = dataclasses.replace(settings_from(loaded, 4096, 1, 1024), method="sobol")
     with pytest.raises(UsageError, match="update needs a plain Monte Carlo run"):
         update_run(loaded, settings, observations_from([NORMAL_CAGR], loaded))
+
+
+def test_observations_in_the_config_are_checked_and_used(loaded, tmp_path, capsys):
+    news = (
+        '\n[[observations]]\nquantity = "input(\\"total.base\\")"\n'
+        'error = "lognormal(median=140, log_sd=0.05)"\nsource = "a later estimate"\n'
+    )
+    with_news = parse_config(loaded.text + news, origin="test")
+    settings = settings_from(with_news, 4000, 11, 2000)
+    from_config = update_run(with_news, settings, observations_from([], with_news))
+    given = update_run(loaded, settings, observations_from([LOGNORMAL_BASE], loaded))
+    assert update_files(from_config)["predictions.csv"] == update_files(given)["predictions.csv"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        loaded.text
+        + '\n[[observations]]\nquantity = "total[2040]"\nerror = "normal(mean=1, sd=1)"\n'
+    )
+    assert main(["validate", str(bad)]) == 2
+    assert "observations[0]: 'total[2040]': year outside the horizon" in capsys.readouterr().err

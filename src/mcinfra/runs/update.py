@@ -117,14 +117,17 @@ class Update:
 def observations_from(
     texts: list[str], loaded: LoadedConfig, files: tuple[Path, ...] | list[Path] = ()
 ) -> list[Observation]:
-    """Compile ``--observe`` texts and the ``[[observations]]`` of TOML ``files``.
+    """Compile the config's ``[[observations]]``, ``--observe`` texts and those of ``files``.
 
-    A file holds tables ``[[observations]]`` with ``quantity`` (an expression) and
-    ``error`` (the measurement model), e.g. ``quantity = "total[2025]"`` and
-    ``error = "lognormal(median=158, log_sd=0.03)"``.
+    The config's observations were checked when it was loaded. A file holds tables
+    ``[[observations]]`` with ``quantity`` (an expression) and ``error`` (the measurement
+    model), e.g. ``quantity = "total[2025]"`` and ``error = "lognormal(median=158,
+    log_sd=0.03)"``; ``source`` (where the figure comes from) is optional.
     """
     scope = prediction_scope(loaded.config)
-    result = []
+    result = [
+        compile_observation(spec.quantity, spec.error, scope) for spec in loaded.config.observations
+    ]
     for text in texts:
         try:
             result.append(parse_observation(text, scope))
@@ -146,17 +149,24 @@ def observations_from(
             )
         for i, table in enumerate(tables):
             where = f"{path}: observations[{i}]"
-            if not isinstance(table, dict) or sorted(table) != ["error", "quantity"]:
+            if not isinstance(table, dict) or not (
+                {"quantity", "error"} <= set(table) <= {"quantity", "error", "source"}
+            ):
                 keys = ", ".join(sorted(table)) if isinstance(table, dict) else repr(table)
-                raise UsageError(f"{where}: needs exactly quantity and error, got {keys}")
-            if not all(isinstance(table[k], str) for k in ("quantity", "error")):
-                raise UsageError(f"{where}: quantity and error must be strings")
+                raise UsageError(
+                    f"{where}: needs quantity and error (and optionally source), got {keys}"
+                )
+            if not all(isinstance(value, str) for value in table.values()):
+                raise UsageError(f"{where}: quantity, error and source must be strings")
             try:
                 result.append(compile_observation(table["quantity"], table["error"], scope))
             except ObservationError as exc:
                 raise UsageError(f"{where}: {exc}") from None
     if not result:
-        raise UsageError("nothing to update on: give --observe or --observations")
+        raise UsageError(
+            "nothing to update on: give --observe or --observations, or add [[observations]] "
+            "to the config"
+        )
     return result
 
 
