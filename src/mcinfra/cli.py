@@ -353,6 +353,46 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=_positive_int, help="numba threads; results do not depend on it"
     )
 
+    update = commands.add_parser(
+        "update", help="reweight a finished run's draws by new observations (posterior)"
+    )
+    update.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
+    update.add_argument(
+        "--observe",
+        action="append",
+        default=[],
+        metavar="OBS",
+        help="a measured quantity and its error, e.g. "
+        "'total[2025] ~ lognormal(median=158, log_sd=0.03)' (repeatable)",
+    )
+    update.add_argument(
+        "--observations",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="TOML file of [[observations]] tables (quantity, error); repeatable",
+    )
+    update.add_argument("--out", type=Path, help="updated run directory (default: RUN_DIR-updated)")
+    update.add_argument("--force", action="store_true", help="replace the update already in --out")
+    update.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="numba threads (default: all cores); results do not depend on it",
+    )
+    update_cluster = update.add_mutually_exclusive_group()
+    update_cluster.add_argument(
+        "--dask-workers",
+        type=_positive_int,
+        metavar="N",
+        help="stream the draws on a local dask cluster of N worker processes; same result",
+    )
+    update_cluster.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="stream the draws on the dask.distributed scheduler at ADDRESS; same result",
+    )
+
     export = commands.add_parser(
         "export", help="write a finished run's draws as a SIPmath 3.0 library (spreadsheets)"
     )
@@ -409,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         handlers = {
             "run": _run,
             "whatif": _whatif,
+            "update": _update,
             "report": _report,
             "bench": _bench,
             "compare": _compare,
@@ -736,6 +777,44 @@ def _score(args: argparse.Namespace) -> int:
     )
     if args.out is not None:
         print(f"wrote {args.out}/ (scores.csv, scores.json, scores.html)")
+    return 0
+
+
+def _update(args: argparse.Namespace) -> int:
+    from mcinfra.io.run_directory import check_target
+    from mcinfra.report.terminal import interval
+    from mcinfra.runs.update import (
+        default_output,
+        observations_from,
+        update_run,
+        write_update,
+    )
+    from mcinfra.runs.whatif import load_run
+    from mcinfra.sampling.engine import settings_from
+
+    loaded, settings = load_run(args.run_dir)
+    observations = observations_from(args.observe, loaded, args.observations)
+    out = args.out or default_output(args.run_dir)
+    check_target(out, args.force, marker="update.json", kind="updated run")
+    settings = settings_from(
+        loaded, settings.draws, settings.seed, settings.chunk_size, threads=args.threads
+    )
+    with _cluster(args) as client:
+        result = update_run(loaded, settings, observations, client)
+    write_update(result, loaded, out, args.force, prior_dir=str(args.run_dir))
+    share = result.effective_draws / result.draws
+    print(
+        f"effective draws {result.effective_draws:,.0f} of {result.draws:,} "
+        f"({share:.2%}); Pareto k-hat {result.khat:.2f} (threshold {result.khat_threshold:.2f})"
+    )
+    if result.khat_warning:
+        print(f"mcinfra: warning: {result.khat_warning}", file=sys.stderr)
+    width = max([6, *(len(p.id) for p in result.predictions)])
+    for p in result.predictions:
+        estimate = p.posterior
+        shown, low, high = interval(estimate.probability, estimate.std_error, *estimate.interval())
+        print(f"  {p.id:<{width}} prior {p.prior:.4g}   posterior {shown} [{low}, {high}]")
+    print(f"wrote {out}")
     return 0
 
 

@@ -178,6 +178,14 @@ class PredictionSpec(StrictModel):
     source: str = ""
 
 
+class ObservationSpec(StrictModel):
+    """``[[observations]]``: a measured quantity and its error model, for ``mcinfra update``."""
+
+    quantity: str = Field(min_length=1, max_length=2000)
+    error: str = Field(min_length=1, max_length=2000)
+    source: str = ""
+
+
 class Config(StrictModel):
     """A whole market model."""
 
@@ -192,6 +200,7 @@ class Config(StrictModel):
     correlations: list[Correlation] = []
     source_figures: list[SourceFigure] = []
     predictions: dict[Name, PredictionSpec] = {}
+    observations: list[ObservationSpec] = []  # news for mcinfra update; a run ignores them
 
     @property
     def years(self) -> list[int]:

@@ -42,6 +42,7 @@ def check_config(config: Config) -> list[str]:
     problems.extend(correlation_problems(config, inputs))
     problems.extend(_check_source_figures(config))
     problems.extend(_check_predictions(config))
+    problems.extend(_check_observations(config))
     return problems
 
 
@@ -56,6 +57,19 @@ def prediction_scope(config: Config) -> Scope:
         falling=split.falling if split else None,
         inputs=tuple(info.name for info in list_inputs(config)),
     )
+
+
+def _check_observations(config: Config) -> list[str]:
+    from mcinfra.language.observations import ObservationError, compile_observation
+
+    problems = []
+    scope = prediction_scope(config)
+    for n, spec in enumerate(config.observations):
+        try:
+            compile_observation(spec.quantity, spec.error, scope)
+        except ObservationError as exc:
+            problems.append(f"observations[{n}]: {exc}")
+    return problems
 
 
 def _check_predictions(config: Config) -> list[str]:

@@ -141,9 +141,10 @@ class Quantity:
     text: str
     root: Node
 
-    def values(self, context: Context, draws: int) -> np.ndarray:
-        """Float per draw (a constant expression repeated ``draws`` times)."""
-        return np.broadcast_to(np.asarray(self.root.evaluate(context), dtype=float), (draws,))
+    def values(self, context: Context, draws: int | None = None) -> np.ndarray:
+        """Float per draw; with ``draws``, a constant expression is repeated that often."""
+        values = np.asarray(self.root.evaluate(context), dtype=np.float64)
+        return values if draws is None else np.broadcast_to(values, (draws,))
 
 
 def compile_quantity(text: str, scope: Scope) -> Quantity:

@@ -166,6 +166,40 @@ class RunResult:
         keys = ("config_sha256", "seed", "draws", "chunk_size", "sampling_method")
         return {"model": self.run_summary.model["name"]} | {key: run[key] for key in keys}
 
+    def update(self, observe: list[str], threads: int | None = None):
+        """The posterior of this run given observations with measurement error.
+
+        Re-streams the run's draws (bit for bit the same) and weights each by the
+        likelihood of the observations; see docs/model.md ("Observations").
+
+        Parameters
+        ----------
+        observe : list of str
+            Observations ``QUANTITY ~ MODEL(...)``, e.g.
+            ``'total[2025] ~ lognormal(median=158, log_sd=0.03)'``.
+        threads : int, optional
+            Numba threads; the result does not depend on it.
+
+        Returns
+        -------
+        mcinfra.runs.update.Update
+            Prior and posterior of every prediction and input, the effective sample size
+            and the Pareto k-hat; :func:`mcinfra.runs.update.write_update` writes it.
+
+        Raises
+        ------
+        mcinfra.errors.UsageError
+            For a malformed observation, no compatible draw or too few effective draws.
+        """
+        from mcinfra.runs.update import observations_from, update_run
+        from mcinfra.sampling.engine import settings_from
+
+        run = self.run_summary.run
+        settings = settings_from(
+            self.loaded, run["draws"], run["seed"], run["chunk_size"], threads=threads
+        )
+        return update_run(self.loaded, settings, observations_from(list(observe), self.loaded))
+
     def write(self, path: str | Path, report: bool = True, force: bool = False, log: bool = False):
         """Write the run directory the command line writes, atomically; return its path.
 
