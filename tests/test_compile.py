@@ -7,7 +7,6 @@ calls, and the run says how long compiling takes.
 
 from __future__ import annotations
 
-import itertools
 import subprocess
 import sys
 
@@ -35,7 +34,7 @@ modules = [mcinfra.kernels.counts, mcinfra.kernels.growth, mcinfra.kernels.selec
 kernels = [getattr(m, n) for m in modules for n in dir(m)
            if isinstance(getattr(m, n), CPUDispatcher)]
 loaded_by_worker = {k: set(k.signatures) for k in kernels}
-sampler = len(mcinfra.kernels.model.simulate_range.signatures)
+sampler = len(mcinfra.kernels.model.simulate_chunk.signatures)
 compute_run(loaded, settings, quantiles='exact' if exact else 'sketch')
 missed = sorted(k.__name__ for k in kernels if set(k.signatures) - loaded_by_worker[k])
 print(sampler, missed)
@@ -107,42 +106,3 @@ def test_a_first_run_says_when_the_sampler_is_done_and_the_reductions_are_not(
     assert len(done) == 1
     assert done[0].startswith("mcinfra: compiling the kernels 1/2 (the sampler's) done in ")
     assert done[0].endswith(" s; waiting for 2/2 (the reductions')")
-
-
-@pytest.mark.parametrize(
-    ("n_items", "unit", "threads"),
-    [(0, 1, 2), (1, 512, 2), (1000, 512, 2), (1025, 512, 3), (7, 1, 2), (7, 1, 1)],
-)
-def test_split_ranges_cover_the_items_once_in_whole_units(n_items, unit, threads):
-    import numba
-
-    from mcinfra.kernels.threads import split_ranges
-
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        ranges = split_ranges(n_items, unit)
-        expected = min(numba.get_num_threads(), max(1, -(-n_items // unit)))
-    finally:
-        numba.set_num_threads(previous)
-    assert len(ranges) == expected
-    assert ranges[0][0] == 0 and ranges[-1][1] == n_items
-    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
-    assert all(first % unit == 0 and first < stop for first, stop in ranges[1:])
-
-
-def test_run_ranges_returns_each_range_result_and_raises_what_a_thread_raised():
-    import numba
-
-    from mcinfra.kernels.threads import run_ranges
-
-    assert run_ranges(10, lambda first, stop: (first, stop))[-1][1] == 10
-
-    def fail_after_the_first(first, stop):
-        if first > 0:
-            raise ValueError(f"range {first}")
-        return first
-
-    if numba.get_num_threads() > 1:
-        with pytest.raises(ValueError, match="range "):
-            run_ranges(10, fail_after_the_first)

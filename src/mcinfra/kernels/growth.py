@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import prange
 
 from mcinfra.kernels.jit import inline, kernel
 from mcinfra.kernels.special import SMALLEST_NORMAL, exp, log
@@ -21,14 +22,13 @@ def compound_growth(ratio, power):
     return exp(log(ratio) * power) - 1.0
 
 
-@kernel
+@kernel(parallel=True)
 def growth_rates(end, start, power, out):
     """``out[i] = (end[i] / start[i]) ** power - 1``: with ``power = 1 / years``, a CAGR.
 
-    Division by zero gives inf or NaN, as in numpy. Serial: a chunk's row takes well
-    under a millisecond, and a parallel loop costs seconds of a first run's compiling.
+    Division by zero gives inf or NaN, as in numpy.
     """
-    for i in range(out.shape[0]):
+    for i in prange(out.shape[0]):
         out[i] = compound_growth(end[i] / start[i], power)
 
 
@@ -44,7 +44,7 @@ def _if_within(candidate, start, end, best):
     return candidate if start * candidate <= end else best
 
 
-@kernel
+@kernel(parallel=True)
 def growth_factors(end, start, out):
     """``out[i]``: the growth factor from ``start[i]`` to ``end[i]`` that the model applied.
 
@@ -57,9 +57,9 @@ def growth_factors(end, start, out):
     The rounded product grows with g, by between half an ulp and two ulps of ``end`` per
     step of g, and the quotient's product lies within an ulp of ``end``: so g is among the
     quotient's neighbours from two below to four above, picked without branches (a loop of
-    selects that vectorises). Serial, as :func:`growth_rates`.
+    selects that vectorises).
     """
-    for i in range(out.shape[0]):
+    for i in prange(out.shape[0]):
         s = start[i]
         e = end[i]
         q = e / s

@@ -33,7 +33,6 @@ from mcinfra.kernels.random import fill_block_normals, fill_normals
 from mcinfra.kernels.select import gap_bits, largest_gap, sum_rows
 from mcinfra.kernels.special import exp
 from mcinfra.kernels.stream import store_fence, stream_copy
-from mcinfra.kernels.threads import run_ranges
 
 # The model runs on blocks of BLOCK draws held in scratch arrays with the draw axis last, so
 # every step is a short branch-free loop over draws that the compiler can vectorise; a
@@ -411,15 +410,13 @@ def _run_program(nb, plan, d, x, v, col, stack):
                         dst[t, b] = max(left, right)
 
 
-@kernel
-def simulate_range(key, first_draw, first, stop, plan, out, inputs_out, scores_out, column):
-    """Draw and simulate draws ``first_draw + first .. first_draw + stop - 1``.
+@helper
+def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, scores_out, column):
+    """Draw and simulate draws ``first_draw + first .. first_draw + stop - 1`` (one task).
 
-    Draw ``first_draw + i`` goes to column ``column + i`` of ``out``, ``inputs_out`` and
-    ``scores_out`` (see :func:`simulate_chunk`, which runs one range per thread). Returns
-    their partition check as int64 bits (:func:`simulate_block`). Not a prange kernel:
-    numba links and optimises a callee's code again at every level above it, and a
-    parallel loop adds two levels and its own transforms (docs/performance.md).
+    Returns their partition check as int64 bits (:func:`simulate_block`). Task bodies
+    live outside the prange loops: numba's parallel transforms mishandle the inlined
+    tuple-state generator and the scratch namedtuple.
     """
     w = new_scratch(plan, out.shape[0])
     worst = np.int64(0)
@@ -493,6 +490,7 @@ def _stream_block(nb, w, out, inputs_out, scores_out, column):
         stream_copy(scores_out, k * scores_out.strides[0] + column * 8, scores, row, nb)
 
 
+@kernel(parallel=True)
 def simulate_chunk(key, first_draw, n_draws, plan, out, inputs_out, scores_out, column):
     """Simulate draws ``first_draw .. first_draw + n_draws - 1``.
 
@@ -501,22 +499,20 @@ def simulate_chunk(key, first_draw, n_draws, plan, out, inputs_out, scores_out, 
     ``d`` uses only the stream of ``(key, d)``, so any split of a run into chunks gives
     identical bits.
 
-    The draws are split into one range of whole tasks (``BLOCK * BLOCKS_PER_TASK``
-    draws) per numba thread, each drawn by :func:`simulate_range` in its own thread
-    (:func:`mcinfra.kernels.threads.run_ranges`).
-
     Returns the partition check of these draws: the largest |sum of a partition's
     segments / total - 1| over their years (NaN ignored; 0.0 without partitions), the
     value :func:`mcinfra.kernels.select.partition_gap` gives for the written columns.
     """
-    worst = run_ranges(
-        n_draws,
-        lambda first, stop: simulate_range(
+    task_draws = BLOCK * BLOCKS_PER_TASK
+    n_tasks = (n_draws + task_draws - 1) // task_draws
+    worst = np.zeros(n_tasks, dtype=np.int64)
+    for task in prange(n_tasks):
+        first = task * task_draws
+        stop = min(n_draws, first + task_draws)
+        worst[task] = _simulate_task(
             key, first_draw, first, stop, plan, out, inputs_out, scores_out, column
-        ),
-        BLOCK * BLOCKS_PER_TASK,
-    )
-    return float(np.int64(max(worst)).view(np.float64))
+        )
+    return largest_gap(worst)
 
 
 @kernel(parallel=True)

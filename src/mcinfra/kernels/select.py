@@ -7,7 +7,6 @@ from numba import prange
 
 from mcinfra.kernels.growth import compound_growth
 from mcinfra.kernels.jit import helper, inline, kernel
-from mcinfra.kernels.threads import run_ranges
 
 _BUCKETS = 4096
 GAP_BLOCK = 1024  # draws per task of partition_gap
@@ -84,6 +83,7 @@ def _lerp(a, b, t):
     return a + (b - a) * t
 
 
+@kernel(parallel=True)
 def growth_quantiles(data, end_rows, start_rows, power, probs, out):
     """Quantiles over draws, per column c, of ``(data[end] / data[start]) ** power - 1``.
 
@@ -91,27 +91,15 @@ def growth_quantiles(data, end_rows, start_rows, power, probs, out):
     1 / years`` gives a realised CAGR (by :func:`mcinfra.kernels.growth.compound_growth`,
     as everywhere). Quantiles use numpy's default ("linear") definition:
     with h = (n - 1) p, x(floor h) + (h - floor h) (x(floor h + 1) - x(floor h)) over the
-    sorted values x. Results go to ``out`` (C, P). Columns are split among numba's
-    threads (:func:`mcinfra.kernels.threads.run_ranges`).
+    sorted values x. Results go to ``out`` (C, P).
     """
-    run_ranges(
-        end_rows.shape[0],
-        lambda first, stop: _growth_quantile_columns(
-            data, end_rows, start_rows, power, probs, out, first, stop
-        ),
-    )
-
-
-@kernel
-def _growth_quantile_columns(data, end_rows, start_rows, power, probs, out, first, stop):
-    """:func:`growth_quantiles` of columns ``first .. stop - 1``."""
     n = data.shape[1]
     ranks = np.empty(2 * probs.shape[0], dtype=np.int64)
     for j in range(probs.shape[0]):
         low = np.int64(np.floor((n - 1) * probs[j]))
         ranks[2 * j] = low
         ranks[2 * j + 1] = min(low + 1, n - 1)
-    for c in range(first, stop):
+    for c in prange(end_rows.shape[0]):
         column = np.empty(n)
         end = end_rows[c]
         start = start_rows[c]
@@ -197,21 +185,10 @@ def partition_gap(values, part_ptr, rows):
     return largest_gap(worst)
 
 
+@kernel(parallel=True)
 def order_statistics(data, rows, ranks, out):
-    """``out[c, j]`` = the ``ranks[j]``-th smallest value of ``data[rows[c]]`` (exact).
-
-    Rows are split among numba's threads (:func:`mcinfra.kernels.threads.run_ranges`).
-    """
-    run_ranges(
-        rows.shape[0],
-        lambda first, stop: _order_statistic_rows(data, rows, ranks, out, first, stop),
-    )
-
-
-@kernel
-def _order_statistic_rows(data, rows, ranks, out, first, stop):
-    """:func:`order_statistics` of rows ``first .. stop - 1``."""
-    for c in range(first, stop):
+    """``out[c, j]`` = the ``ranks[j]``-th smallest value of ``data[rows[c]]`` (exact)."""
+    for c in prange(rows.shape[0]):
         picked = np.empty(ranks.shape[0])
         select_ranks(data[rows[c]].copy(), ranks, picked)
         for j in range(ranks.shape[0]):

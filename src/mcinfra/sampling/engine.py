@@ -304,7 +304,7 @@ def kernels_cached() -> bool | None:
     the answer None instead of an error.
     """
     try:
-        index = kernels.simulate_range._cache._cache_file._index_path
+        index = kernels.simulate_chunk._cache._cache_file._index_path
     except AttributeError:
         return None
     return os.path.exists(index)
