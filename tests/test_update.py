@@ -311,8 +311,8 @@ def test_update_command_writes_an_updated_run_directory(run_dir, tmp_path, capsy
     [
         (
             "total[2025] > 150 ~ normal(mean=1, sd=1)",
-            "'total[2025] > 150': expected a number for each draw, and 'total[2025] > 150' is true or "
-            "false: write the quantity itself",
+            "'total[2025] > 150': expected a number for each draw, and 'total[2025] > 150' "
+            "is true or false: write the quantity itself",
         ),
         ("totl[2025] ~ normal(mean=1, sd=1)", "unknown series 'totl' (did you mean 'total'?)"),
         ("total[2031] ~ normal(mean=1, sd=1)", "year outside the horizon 2024-2030: '2031'"),
