@@ -135,6 +135,24 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+def _add_cluster_options(parser: argparse.ArgumentParser, verb: str) -> None:
+    """``--dask-workers N`` or ``--scheduler ADDRESS``: where ``verb`` (e.g. "run the chunks")."""
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--dask-workers",
+        type=_positive_int,
+        metavar="N",
+        help=f"{verb} on a local dask cluster of N worker processes "
+        '(needs "mcinfra[distributed]"); same result',
+    )
+    cluster.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help=f"{verb} on the dask.distributed scheduler at ADDRESS "
+        "(e.g. tcp://10.0.0.5:8786); same result",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``mcinfra`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -193,20 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue the interrupted run that was writing RUN_DIR, from its last "
         "checkpoint, with its own config and settings (same result as uninterrupted)",
     )
-    cluster = run.add_mutually_exclusive_group()
-    cluster.add_argument(
-        "--dask-workers",
-        type=_positive_int,
-        metavar="N",
-        help="run the chunks on a local dask cluster of N worker processes "
-        '(needs "mcinfra[distributed]"); same result',
-    )
-    cluster.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="run the chunks on the dask.distributed scheduler at ADDRESS "
-        "(e.g. tcp://10.0.0.5:8786); same result",
-    )
+    _add_cluster_options(run, "run the chunks")
     run.add_argument(
         "--checkpoint-every",
         type=float,
@@ -380,18 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         help="numba threads (default: all cores); results do not depend on it",
     )
-    update_cluster = update.add_mutually_exclusive_group()
-    update_cluster.add_argument(
-        "--dask-workers",
-        type=_positive_int,
-        metavar="N",
-        help="stream the draws on a local dask cluster of N worker processes; same result",
-    )
-    update_cluster.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="stream the draws on the dask.distributed scheduler at ADDRESS; same result",
-    )
+    _add_cluster_options(update, "stream the draws")
 
     export = commands.add_parser(
         "export", help="write a finished run's draws as a SIPmath 3.0 library (spreadsheets)"
