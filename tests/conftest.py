@@ -65,3 +65,21 @@ def write_config(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="module")
+def two_worker_client():
+    """A client of a local dask cluster of two one-thread worker processes."""
+    distributed = pytest.importorskip("dask.distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            env={"NUMBA_NUM_THREADS": "1"},
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client

@@ -25,19 +25,8 @@ def _summary(path):
 
 
 @pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",
-            env={"NUMBA_NUM_THREADS": "1"},
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
+def client(two_worker_client):
+    return two_worker_client
 
 
 @pytest.mark.parametrize("quantiles", ["exact", "sketch"])

@@ -376,27 +376,15 @@ def test_result_update_equals_the_update_of_its_run_directory(run_dir):
     assert update_files(in_memory) == update_files(on_disk)
 
 
-def test_update_on_a_two_worker_dask_cluster_equals_the_local_update(loaded, run_dir, tmp_path):
-    distributed = pytest.importorskip("dask.distributed")
+def test_update_on_a_two_worker_dask_cluster_equals_the_local_update(loaded, two_worker_client):
     texts = [LOGNORMAL_BASE, "network[2025] ~ normal(mean=18.5, sd=0.8)"]
     settings = settings_from(loaded, 9000, 11, 2000)
     observations = observations_from(texts, loaded)
     local = update_run(loaded, settings, observations)
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",
-            env={"NUMBA_NUM_THREADS": "1"},
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        remote = update_run(loaded, settings, observations, client)
-        with pytest.raises(UsageError, match="a lognormal error needs a positive quantity"):
-            bad = observations_from(["total[2025] - 200 ~ lognormal(median=1, log_sd=1)"], loaded)
-            update_run(loaded, settings, bad, client)
+    remote = update_run(loaded, settings, observations, two_worker_client)
+    with pytest.raises(UsageError, match="a lognormal error needs a positive quantity"):
+        bad = observations_from(["total[2025] - 200 ~ lognormal(median=1, log_sd=1)"], loaded)
+        update_run(loaded, settings, bad, two_worker_client)
     assert update_files(remote) == update_files(local)
     assert update_summary(remote) == update_summary(local)
 
