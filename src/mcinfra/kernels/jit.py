@@ -11,11 +11,20 @@
 - ``fastmath`` is off: it would let results depend on the compiler's reassociation, and
   reproducibility to the bit is a promise of this package.
 - ``nogil=True``: kernels release the GIL, so threads of a dask worker can share a process.
+
+Numba's OpenMP threads wait passively between parallel kernels (``OMP_WAIT_POLICY``, unless
+the environment sets it): spinning, they took the cores the next kernel, a dask worker or
+the report's drawing processes needed (docs/performance.md, "Waiting threads").
 """
 
 from __future__ import annotations
 
+import os
+
 from numba import njit
+
+# Read by the OpenMP runtime when numba first starts its threads, after this import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 KERNEL_OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
 
