@@ -255,6 +255,82 @@ def test_a_figure_that_fails_in_a_worker_fails_here_and_stops_the_workers():
     assert lines[1] == "closed"
 
 
+_KILLED_WORKER = """
+import os, signal
+from mcinfra.report import build
+workers = build._DrawingWorkers(1)
+good = ("tornado", ("P1", [{"input": "a", "first_order_index": 0.5, "rank_correlation": 1}]), None)
+print(len(list(workers.draw([good], lambda number: None))))
+os.kill(workers._first.pid, signal.SIGTERM)  # ignored: the reader stops the workers
+print(len(list(workers.draw([good, good], lambda number: None))))
+os.kill(workers._first.pid, signal.SIGKILL)
+try:
+    list(workers.draw([good], lambda number: None))
+except RuntimeError as exc:
+    print("raised:", exc)
+workers.close()
+print("closed")
+"""
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(),
+    reason="figures are drawn in forked workers only where fork exists",
+)
+def test_drawing_workers_ignore_a_scheduler_signal_and_a_killed_one_ends_the_wait():
+    env = dict(os.environ, PYTHONPATH=str(Path(mcinfra.__file__).parents[1]))
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_WORKER],
+        capture_output=True, text=True, env=env, timeout=120, check=True,
+    )  # fmt: skip
+    assert done.stdout.splitlines() == [
+        "1",
+        "2",
+        "raised: the drawing workers stopped before drawing every figure",
+        "closed",
+    ]
+
+
+_RUN_WITH_REPORT = """
+import sys
+from mcinfra.config import load_config
+from mcinfra.report import build
+from mcinfra.runs.pipeline import run_to_directory
+from mcinfra.sampling.engine import settings_from
+
+forked = []
+start = build._DrawingWorkers.__init__
+build._DrawingWorkers.__init__ = lambda self, count: forked.append(count) or start(self, count)
+loaded = load_config(sys.argv[1], ())
+run_to_directory(loaded, settings_from(loaded, draws=20_000, seed=5), sys.argv[2], report=True)
+print(forked)
+"""
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods() or len(os.sched_getaffinity(0)) < 2,
+    reason="figures are drawn in forked workers only where fork and two cores exist",
+)
+def test_a_run_draws_its_report_in_workers_forked_before_it_samples(tmp_path):
+    config = tmp_path / "minimal.toml"
+    config.write_text(MINIMAL)
+    env = dict(os.environ, PYTHONPATH=str(Path(mcinfra.__file__).parents[1]))
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_WITH_REPORT, str(config), str(tmp_path / "run")],
+        capture_output=True, text=True, env=env, timeout=300, check=True,
+    )  # fmt: skip
+    assert done.stdout.splitlines()[-1] == f"[{len(os.sched_getaffinity(0))}]"
+    copy = tmp_path / "again"
+    shutil.copytree(tmp_path / "run", copy)
+    assert main(["report", str(copy), "--quiet"]) == 0
+    for name in [
+        "report.html",
+        "report.md",
+        *(f"figures/{p.name}" for p in (copy / "figures").iterdir()),
+    ]:
+        assert (copy / name).read_bytes() == (tmp_path / "run" / name).read_bytes(), name
+
+
 def test_report_command_shows_what_it_draws_unless_quiet(run_dir, tmp_path, capsys):
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)

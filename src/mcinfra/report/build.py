@@ -15,8 +15,9 @@ from mcinfra.report import figures
 from mcinfra.report.terminal import interval, significant
 
 if TYPE_CHECKING:
+    from multiprocessing.context import ForkContext
     from multiprocessing.process import BaseProcess
-    from multiprocessing.queues import Queue, SimpleQueue
+    from multiprocessing.queues import Queue
 
     from mcinfra.config.schema import SourceFigure
     from mcinfra.report.data import ReportData
@@ -244,7 +245,7 @@ class _DrawingWorkers:
         context = multiprocessing.get_context("fork")
         self.count = count
         self._jobs: Queue = context.Queue()
-        self._results: SimpleQueue = context.SimpleQueue()
+        self._results = _Results(context)
         self._first: BaseProcess = context.Process(
             target=_first_worker, args=(self._jobs, self._results, count - 1)
         )
@@ -271,7 +272,7 @@ class _DrawingWorkers:
 
     def _result(self) -> tuple[int, str]:
         """The next figure drawn; a worker's exception is raised here."""
-        kind, index, payload = self._results.get()
+        kind, index, payload = self._results.get(self._first.sentinel)
         if kind == "exit":
             self._exited = True
             raise RuntimeError("the drawing workers stopped before drawing every figure")
@@ -284,14 +285,40 @@ class _DrawingWorkers:
         for _ in range(self.count):
             self._jobs.put(None)
         while not self._exited:  # drain what is left: no worker may wait to hand over a figure
-            kind, _, _ = self._results.get()
+            kind, _, _ = self._results.get(self._first.sentinel)
             self._exited = kind == "exit"  # the first worker has joined the others
         self._first.join()
         self._jobs.close()
         self._jobs.join_thread()
 
 
-def _first_worker(jobs: Queue, results: SimpleQueue, others: int) -> None:
+class _Results:
+    """Messages from the drawing workers to the reader: ``(kind, index, payload)``.
+
+    A pipe the workers write to in turn; the reader also watches the first worker, so a
+    worker that dies without saying so (killed) reads as its ``exit``, not as a wait forever.
+    """
+
+    def __init__(self, context: ForkContext) -> None:
+        self._receiving, self._sending = context.Pipe(duplex=False)
+        self._lock = context.Lock()
+
+    def put(self, message: tuple) -> None:
+        """Send ``message`` (from a worker)."""
+        with self._lock:
+            self._sending.send(message)
+
+    def get(self, first_worker: int) -> tuple:
+        """The next message; ``exit`` once the first worker (its ``sentinel``) has gone."""
+        from multiprocessing.connection import wait
+
+        wait([self._receiving, first_worker])
+        if self._receiving.poll():
+            return self._receiving.recv()
+        return ("exit", -1, None)
+
+
+def _first_worker(jobs: Queue, results: _Results, others: int) -> None:
     """Import matplotlib, fork ``others`` workers that inherit it, draw, then join them.
 
     Its last message, whatever happens, is ``exit``: the reader waits for it.
@@ -299,7 +326,7 @@ def _first_worker(jobs: Queue, results: SimpleQueue, others: int) -> None:
     import multiprocessing
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the command, which stops these
+    _ignore_stop_signals(signal)
     reader = multiprocessing.parent_process()  # every worker stops when it has gone
     workers = []
     try:
@@ -319,12 +346,12 @@ def _first_worker(jobs: Queue, results: SimpleQueue, others: int) -> None:
         results.put(("exit", -1, None))
 
 
-def _serve(jobs: Queue, results: SimpleQueue, reader: BaseProcess | None) -> None:
+def _serve(jobs: Queue, results: _Results, reader: BaseProcess | None) -> None:
     """Draw jobs until told to stop or ``reader``, who hands them out, has gone."""
     import queue
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _ignore_stop_signals(signal)
     while True:
         try:
             item = jobs.get(timeout=1.0)
@@ -341,7 +368,18 @@ def _serve(jobs: Queue, results: SimpleQueue, reader: BaseProcess | None) -> Non
             _send_error(results, index, exc)
 
 
-def _send_error(results: SimpleQueue, index: int, exc: Exception) -> None:
+def _ignore_stop_signals(signal) -> None:
+    """Leave Ctrl-C and a scheduler's SIGTERM or SIGHUP to the reader, which stops the workers.
+
+    A worker killed by the signal sent to the whole process group could not report that it
+    has exited, and the reader would wait for it.
+    """
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
+def _send_error(results: _Results, index: int, exc: Exception) -> None:
     """Hand ``exc`` to the reader, as itself or, where it cannot be pickled, as its repr."""
     try:
         results.put(("error", index, exc))
@@ -350,8 +388,13 @@ def _send_error(results: SimpleQueue, index: int, exc: Exception) -> None:
 
 
 @contextmanager
-def _drawing_workers() -> Iterator[_DrawingWorkers | None]:
-    """Workers that draw figures, or None where they are drawn here (see :func:`_workers`)."""
+def drawing_workers() -> Iterator[_DrawingWorkers | None]:
+    """Workers that draw figures, or None where they are drawn here (see :func:`_workers`).
+
+    A run that writes its report enters this before it samples: the workers are forked
+    while the process has no numba threads yet and import matplotlib while the run
+    samples, so the report is drawn on every core as soon as the run's files are written.
+    """
     count = _workers()
     if count == 0:
         yield None
@@ -396,6 +439,7 @@ def build_report(
     log: bool = False,
     notify: Callable[[str], None] | None = None,
     png: bool = False,
+    workers: _DrawingWorkers | None = None,
 ) -> list[Path]:
     """Write report.html, report.md and figures/*.svg (and PNGs) into ``run_dir``; return them.
 
@@ -410,14 +454,19 @@ def build_report(
     png : bool
         Also write every figure as a PNG file; without it only those of :data:`ALWAYS_PNG`
         are (a PNG costs as much to draw as the SVG).
+    workers : optional
+        Drawing workers entered earlier with :func:`drawing_workers`; without them the
+        report starts its own (or draws here, where it cannot fork).
 
     Returns
     -------
     list of Path
         report.html, report.md, then every figure file.
     """
-    with _drawing_workers() as workers:
+    if workers is not None:
         return _build(Path(run_dir), log, notify, png, workers)
+    with drawing_workers() as started:
+        return _build(Path(run_dir), log, notify, png, started)
 
 
 def _build(

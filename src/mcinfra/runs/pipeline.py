@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -546,7 +546,15 @@ def run_to_directory(
         return checkpoint_file is not None and checkpoint_file.exists()
 
     try:
-        with atomic_directory(out, staging=resume, keep=resumable) as staging:
+        with (
+            ExitStack() as drawing,
+            atomic_directory(out, staging=resume, keep=resumable) as staging,
+        ):
+            workers = None
+            if report and client is None:  # forked now, before numba starts its threads
+                from mcinfra.report.build import drawing_workers
+
+                workers = drawing.enter_context(drawing_workers())
             if resume is None:
                 options = {
                     "draws": settings.draws,
@@ -590,7 +598,7 @@ def run_to_directory(
                 if report:
                     from mcinfra.report.build import build_report
 
-                    build_report(staging, log=log, notify=notify, png=png)
+                    build_report(staging, log=log, notify=notify, png=png, workers=workers)
             except KeyboardInterrupt:
                 if save_sampled:  # interrupted while writing the files: keep every draw
                     with shield() if shield is not None else nullcontext():
