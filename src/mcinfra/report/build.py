@@ -136,6 +136,10 @@ def _fan_panels(data: ReportData) -> list[tuple[str, str, list[dict]]]:
 
 # PNGs drawn whatever is asked: the README shows this one
 ALWAYS_PNG = ("fan_total",)
+# The drawing workers' garbage collector thresholds: a figure allocates hundreds of
+# thousands of small objects, and the default (700, 10, 10) spent about a sixth of the
+# drawing time collecting them (docs/performance.md, "A run's own report").
+DRAWING_GC_THRESHOLDS = (50_000, 50, 50)
 
 
 def _svg_file(fig) -> str:
@@ -323,10 +327,12 @@ def _first_worker(jobs: Queue, results: _Results, others: int) -> None:
 
     Its last message, whatever happens, is ``exit``: the reader waits for it.
     """
+    import gc
     import multiprocessing
     import signal
 
     _ignore_stop_signals(signal)
+    gc.set_threshold(*DRAWING_GC_THRESHOLDS)  # inherited by the workers forked below
     reader = multiprocessing.parent_process()  # every worker stops when it has gone
     workers = []
     try:
