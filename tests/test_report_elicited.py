@@ -13,6 +13,7 @@ from scipy.special import ndtri
 import mcinfra
 from conftest import MINIMAL
 from mcinfra.cli import main
+from mcinfra.report import figures
 
 ELICITED = Path(__file__).resolve().parents[1] / "configs" / "ai_infrastructure_elicited.toml"
 COLUMNS = ["input", "component", "kind", "p", "x", "fitted", "residual"]
@@ -128,3 +129,77 @@ def test_the_curve_reaches_every_elicited_point(write_config, tmp_path):
     assert float(curve[0]["p"]) == pytest.approx(0.0001)
     assert float(curve[0]["fitted"]) == pytest.approx(0.02, abs=1e-12)
     assert math.isclose(-float(ndtri(float(curve[0]["p"]))), float(ndtri(float(curve[-1]["p"]))))
+
+
+RESIDUALS = "fit residual at each point (fitted quantile minus elicited value)"
+
+
+def test_the_report_shows_each_fitted_cdf_with_its_points(elicited_run):
+    from mcinfra.report import build
+    from mcinfra.report.data import load_report_data
+
+    page = (elicited_run / "report.html").read_text(encoding="utf-8")
+    assert "<figure id='elicited'>" in page and "<h2>Elicited inputs</h2>" in page
+    assert (elicited_run / "figures" / "elicited.svg").is_file()
+    assert "![elicited](figures/elicited.svg)" in (elicited_run / "report.md").read_text()
+    data = load_report_data(elicited_run)
+    rows = data.summary["predictions"]
+    for row in rows:
+        row["shown"] = "0.5"
+    plan = {name: job for name, _, job in build._figure_plan(data, rows, log=False)}
+    builder, (panels,) = plan["elicited"]
+    assert builder == "elicited_cdfs"
+    titles = [panel["title"] for panel in panels]
+    assert titles[:3] == ["total.base (components.0)", "total.base (components.1)", "total.cagr"]
+    network = panels[titles.index("offering.network.cagr")]
+    assert network["points"] == ([0.24, 0.3, 0.38], [0.1, 0.5, 0.9])
+    values, probabilities = network["curve"]
+    assert len(values) == len(probabilities) == 61
+    fig = figures.elicited_cdfs(panels)
+    assert len(fig.axes) == len(panels) == 9
+
+
+def test_the_assumptions_table_gives_the_residual_at_each_point(elicited_run):
+    markdown = (elicited_run / "report.md").read_text(encoding="utf-8")
+    section = markdown[markdown.index("## Assumptions") :]
+    header = section.splitlines()[2]
+    assert header.endswith(f"| {RESIDUALS} |")
+    network = next(
+        line for line in section.splitlines() if line.startswith("| offering.network.cagr ")
+    )
+    cell = network.rstrip(" |").rsplit("| ", 1)[1]
+    assert cell.startswith("P10 ") and ", P50 " in cell and ", P90 " in cell
+    for shown in cell.replace("P10 ", "").replace("P50 ", "").replace("P90 ", "").split(", "):
+        assert abs(float(shown)) < 1e-12
+    base = next(line for line in section.splitlines() if line.startswith("| total.base "))
+    assert "components.0: P10 " in base and "; components.1: P5 " in base
+    software = next(
+        line for line in section.splitlines() if line.startswith("| offering.software.cagr ")
+    )
+    assert software.endswith("|  |")  # an input given by parameters has no residual
+    assert RESIDUALS in (elicited_run / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_report_without_elicited_inputs_has_no_such_figure_or_column(tmp_path):
+    out = tmp_path / "run"
+    assert (
+        main(["run", "--draws", "2000", "--chunk-size", "1000", "--quiet", "--out", str(out)]) == 0
+    )
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "elicited" not in page.lower() and RESIDUALS not in page
+    assert not (out / "figures" / "elicited.svg").exists()
+
+
+def test_a_broken_elicited_file_exits_2_naming_it(elicited_run, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(elicited_run, copy)
+    (copy / "report.html").unlink()
+    text = (copy / "elicited.csv").read_text(encoding="utf-8")
+    (copy / "elicited.csv").write_text(text.replace(",point,", ",dot,", 1), encoding="utf-8")
+    assert main(["report", str(copy), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    message = f"{copy / 'elicited.csv'}: not a table of elicited points: kind 'dot' is neither"
+    assert message in err and "Traceback" not in err
+    assert not (copy / "report.html").exists()

@@ -191,6 +191,18 @@ def _figure_plan(data: ReportData, rows: list[dict], log: bool) -> list[tuple[st
         plan.append(("crossover", "Crossover year", ("crossover_chart", (crossovers,))))
     if data.convergence:
         plan.append(("convergence", "Convergence", ("convergence_chart", (data.convergence,))))
+    if data.elicited:
+        panels = [
+            {
+                "title": f"{fit['input']} ({fit['component']})"
+                if fit["component"]
+                else fit["input"],
+                "curve": fit["curve"],
+                "points": ([x for _, x in fit["points"]], [p for p, _ in fit["points"]]),
+            }
+            for fit in data.elicited
+        ]
+        plan.append(("elicited", "Elicited inputs", ("elicited_cdfs", (panels,))))
     return plan
 
 
@@ -380,11 +392,12 @@ def _draw_all(
 def _cost(job: tuple[str, tuple, Path | None]) -> int:
     """A figure's drawing time in units of about 40 ms of CPU, as measured per kind.
 
-    A fan chart costs one unit and one per panel, a convergence chart three per panel
-    (minor ticks on every log axis), the crossover chart's two Axes four, any other two.
+    A fan chart (or the elicited inputs' small multiples) costs one unit and one per
+    panel, a convergence chart three per panel (minor ticks on every log axis), the
+    crossover chart's two Axes four, any other two.
     """
     builder, args, _ = job
-    if builder == "fan_charts":
+    if builder in ("fan_charts", "elicited_cdfs"):
         return 1 + len(args[0])
     if builder == "convergence_chart":
         return 3 * len(args[0])
@@ -493,11 +506,27 @@ def _prediction_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+# the assumptions table's column of fit residuals, where inputs are given by percentiles
+_RESIDUALS = "fit residual at each point (fitted quantile minus elicited value)"
+
+
 def _assumption_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
     header = ["input", "distribution", "from", "source or basis"]
-    return header, [
-        [a["input"], a["distribution"], a["origin"], a["source"]] for a in data.assumptions
-    ]
+    body = [[a["input"], a["distribution"], a["origin"], a["source"]] for a in data.assumptions]
+    if data.elicited:
+        header.append(_RESIDUALS)
+        for cells, a in zip(body, data.assumptions, strict=True):
+            cells.append(a["residuals"])
+    return header, body
+
+
+_ELICITED = (
+    "Each input given by percentiles (a mixture's components one by one): the CDF of the "
+    "distribution fitted to its points, and the points themselves. The assumptions table "
+    "gives the fit's residual at each point: the fitted quantile at the point's probability "
+    "minus the elicited value (zero, to rounding, where the points determine the family's "
+    "parameters; a least-squares metalog with fewer terms than points leaves some)."
+)
 
 
 def _correlation_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
@@ -542,6 +571,7 @@ def _html(data: ReportData, rows: list[dict], svgs: dict) -> str:
     for name, (title, svg) in svgs.items():
         parts += [
             f"<h2>{html.escape(title)}</h2>" if not name.startswith("tornado") else "",
+            f"<p>{html.escape(_ELICITED)}</p>" if name == "elicited" else "",
             f"<figure id='{name}'>{svg}</figure>",
         ]
     parts += [
@@ -581,6 +611,8 @@ def _markdown(data: ReportData, rows: list[dict], names: list[str]) -> str:
     parts += [f"- {_sentence(r)} *{r['text']}*" for r in rows]
     parts += ["", "## Predictions", "", table(*_prediction_table(rows)), "", "## Figures", ""]
     parts += [f"![{n}](figures/{n}.svg)" for n in names]
+    if data.elicited:
+        parts += ["", _ELICITED]
     parts += ["", "## Assumptions", "", table(*_assumption_table(data)), ""]
     if data.config.correlations:
         parts += ["### Rank correlations", "", _CORRELATIONS, "", table(*_correlation_table(data))]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,13 @@ from mcinfra.config.schema import Config
 from mcinfra.config.solved import config_text_of
 from mcinfra.config.structure import list_inputs
 from mcinfra.errors import UsageError
-from mcinfra.io.run_directory import CONFIG, QUANTILES_CSV, read_run_tables
+from mcinfra.io.run_directory import (
+    CONFIG,
+    ELICITED,
+    ELICITED_COLUMNS,
+    QUANTILES_CSV,
+    read_run_tables,
+)
 from mcinfra.stats.probability import wilson_interval
 
 
@@ -69,6 +77,8 @@ class ReportData:
     assumptions: list[dict]
     config: Config
     convergence: dict  # id -> (draws, probability, low, high) arrays
+    # each input (or mixture component) given by percentiles: its points and fitted CDF
+    elicited: list[dict] = field(default_factory=list)
 
 
 def load_report_data(run_dir: Path) -> ReportData:
@@ -97,6 +107,10 @@ def load_report_data(run_dir: Path) -> ReportData:
         }
         for info in list_inputs(loaded.config)
     ]
+    elicited = read_elicited(run_dir)
+    residuals = _residual_cells(elicited)
+    for row in assumptions:
+        row["residuals"] = residuals.get(row["input"], "")
     return ReportData(
         summary,
         quantiles,
@@ -104,7 +118,74 @@ def load_report_data(run_dir: Path) -> ReportData:
         assumptions,
         loaded.config,
         _convergence(summary),
+        elicited,
     )
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {text!r}")
+    return value
+
+
+def read_elicited(run_dir: Path) -> list[dict]:
+    """``elicited.csv``'s fits, one dict per input or mixture component (empty without it).
+
+    Each has ``input``, ``component`` ("" for the input itself), ``points`` (p, x),
+    ``fitted`` and ``residuals`` at the points, and the fitted CDF's ``curve`` as
+    (values, probabilities), in the file's order.
+    """
+    path = Path(run_dir) / ELICITED
+    if not path.is_file():
+        return []
+    fits: dict[tuple[str, str], dict] = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames != ELICITED_COLUMNS:
+                raise ValueError(f"columns {reader.fieldnames}, not {ELICITED_COLUMNS}")
+            for row in reader:
+                fit = fits.setdefault(
+                    (row["input"], row["component"]),
+                    {
+                        "input": row["input"],
+                        "component": row["component"],
+                        "points": [],
+                        "fitted": [],
+                        "residuals": [],
+                        "curve": ([], []),
+                    },
+                )
+                p, fitted = _number(row["p"]), _number(row["fitted"])
+                if row["kind"] == "point":
+                    fit["points"].append((p, _number(row["x"])))
+                    fit["fitted"].append(fitted)
+                    fit["residuals"].append(_number(row["residual"]))
+                elif row["kind"] == "curve":
+                    fit["curve"][0].append(fitted)
+                    fit["curve"][1].append(p)
+                else:
+                    raise ValueError(f"kind {row['kind']!r} is neither point nor curve")
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not a table of elicited points: {exc}") from None
+    return list(fits.values())
+
+
+def _residual_cells(elicited: list[dict]) -> dict[str, str]:
+    """Each input's residuals as the assumptions table shows them: ``P10 +0, P90 -1.1e-13``.
+
+    A mixture's components are named before theirs (``components.0: P10 +0, ...``).
+    """
+    cells: dict[str, list[str]] = {}
+    for fit in elicited:
+        shown = ", ".join(
+            f"P{100 * p:.10g} {residual:+.2g}"
+            for (p, _), residual in zip(fit["points"], fit["residuals"], strict=True)
+        )
+        label = f"{fit['component']}: " if fit["component"] else ""
+        cells.setdefault(fit["input"], []).append(label + shown)
+    return {name: "; ".join(parts) for name, parts in cells.items()}
 
 
 def _convergence(summary: dict) -> dict:

@@ -325,6 +325,38 @@ def tornado(prediction: str, drivers: list[dict], top: int = 8):
 
 
 @_styled
+def elicited_cdfs(panels: list[dict], columns: int = 3):
+    """Small multiples: each input's fitted CDF (line) through its elicited points (dots).
+
+    Each panel has ``title``, ``curve`` (values, probabilities) and ``points`` (values,
+    probabilities).
+    """
+    rows = max(1, int(np.ceil(len(panels) / columns)))
+    cols = min(columns, len(panels))
+    fig = _figure((3.4 * cols, 2.6 * rows + 0.4))
+    axes = _grid(fig, rows, cols, len(panels))
+    for ax, panel in zip(axes, panels, strict=True):
+        values, probabilities = panel["curve"]
+        ax.plot(values, probabilities, color=BLUE, linewidth=1.5)
+        points_x, points_p = panel["points"]
+        ax.plot(
+            points_x, points_p, linestyle="none", marker="o", color=VERMILLION, markersize=5,
+            zorder=5,
+        )  # fmt: skip
+        ax.set_title(_wrap(panel["title"], 40))
+        ax.set_xlabel("value")
+        ax.set_ylabel("P(input <= value)")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    fig.suptitle(
+        "Inputs given by percentiles: fitted CDF (line) and the elicited points (dots)",
+        fontsize=9,
+    )
+    _layout(fig)
+    return fig
+
+
+@_styled
 def crossover_chart(rows: list[dict]):
     """Crossover year: probability per year (bars) and cumulative (lines), per entity."""
     fig = _figure((9, 3.2))
