@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ from mcinfra.config.structure import list_inputs
 from mcinfra.errors import UsageError
 from mcinfra.io.run_directory import (
     CONFIG,
+    DRIVERS_CSV,
+    DRIVERS_JSON,
     ELICITED,
     ELICITED_COLUMNS,
     QUANTILES_CSV,
@@ -67,6 +70,39 @@ class QuantileCube:
         return float(self.series(label)[self.years.index(year), self.probs.index(prob)])
 
 
+@dataclass(frozen=True)
+class PlayerEffect:
+    """One player's Shapley effect on one target, as ``drivers.csv`` gives it."""
+
+    player: str  # an input's name, a group's name, or "shocks"
+    shapley: float  # share of the target's variance
+    std_error: float
+    first_order: float | None
+    rank_correlation: float | None
+
+
+@dataclass(frozen=True)
+class TargetEffects:
+    """The Shapley effects of every player on one target, largest first."""
+
+    target: str  # a prediction's id, or the text of a numeric expression
+    variance: float | None  # the target's variance (None when only drivers.csv is there)
+    players: tuple[PlayerEffect, ...]
+
+
+@dataclass(frozen=True)
+class DriverEffects:
+    """A run's ``drivers.json`` (or, without it, ``drivers.csv``): Shapley effects by target."""
+
+    targets: dict[str, TargetEffects]
+    settings: dict  # the estimator's method, seed, permutations, target_se, ... (JSON only)
+
+    def top(self, target: str) -> PlayerEffect | None:
+        """The player with the largest Shapley effect on ``target`` (None when not estimated)."""
+        effects = self.targets.get(target)
+        return effects.players[0] if effects is not None and effects.players else None
+
+
 @dataclass
 class ReportData:
     """A finished run's summaries, ready to draw."""
@@ -77,6 +113,7 @@ class ReportData:
     assumptions: list[dict]
     config: Config
     convergence: dict  # id -> (draws, probability, low, high) arrays
+    drivers: DriverEffects | None = None  # Shapley effects, where the run has them
     # each input (or mixture component) given by percentiles: its points and fitted CDF
     elicited: list[dict] = field(default_factory=list)
 
@@ -118,15 +155,83 @@ def load_report_data(run_dir: Path) -> ReportData:
         assumptions,
         loaded.config,
         _convergence(summary),
+        read_drivers(run_dir),
         elicited,
     )
 
 
-def _number(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
+def _optional_number(text: object) -> float | None:
+    """A number of a drivers file, None for an empty cell or null."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise ValueError(f"not a number: {text!r}")
+    return float(text)
+
+
+def _number(text: object) -> float:
+    value = _optional_number(text)
+    if value is None or not math.isfinite(value):
         raise ValueError(f"not a finite number: {text!r}")
     return value
+
+
+def _effect(player: dict) -> PlayerEffect:
+    name = player["player"]
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"not a player's name: {name!r}")
+    return PlayerEffect(
+        name,
+        _number(player["shapley"]),
+        _number(player["std_error"]),
+        _optional_number(player.get("first_order")),
+        _optional_number(player.get("rank_correlation")),
+    )
+
+
+def _largest_first(players: list[PlayerEffect]) -> tuple[PlayerEffect, ...]:
+    return tuple(sorted(players, key=lambda effect: -effect.shapley))  # stable: ties keep order
+
+
+def read_drivers(run_dir: Path) -> DriverEffects | None:
+    """The run's Shapley effects: ``drivers.json``, else ``drivers.csv``; None without either.
+
+    Raises
+    ------
+    UsageError
+        When the file is not a table of Shapley effects (naming the file and what is wrong).
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / DRIVERS_JSON
+    try:
+        if path.is_file():
+            document = json.loads(path.read_text(encoding="utf-8"))
+            targets = {}
+            for entry in document["targets"]:
+                variance = _optional_number(entry.get("variance"))
+                players = _largest_first([_effect(player) for player in entry["players"]])
+                targets[str(entry["target"])] = TargetEffects(
+                    str(entry["target"]), variance, players
+                )
+            settings = {key: value for key, value in document.items() if key != "targets"}
+            return DriverEffects(targets, settings)
+        path = run_dir / DRIVERS_CSV
+        if not path.is_file():
+            return None
+        by_target: dict[str, list[PlayerEffect]] = {}
+        with open(path, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                by_target.setdefault(row["target"], []).append(_effect(row))
+        return DriverEffects(
+            {
+                target: TargetEffects(target, None, _largest_first(players))
+                for target, players in by_target.items()
+            },
+            {},
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        problem = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise UsageError(f"{path}: not a table of Shapley effects: {problem}") from None
 
 
 def read_elicited(run_dir: Path) -> list[dict]:
