@@ -203,3 +203,14 @@ def test_a_broken_elicited_file_exits_2_naming_it(elicited_run, tmp_path, capsys
     message = f"{copy / 'elicited.csv'}: not a table of elicited points: kind 'dot' is neither"
     assert message in err and "Traceback" not in err
     assert not (copy / "report.html").exists()
+
+
+def test_the_elicited_figure_keeps_its_labels_on_its_canvas_and_apart(elicited_run):
+    from mcinfra.report import build
+    from mcinfra.report.data import load_report_data
+    from test_report_drivers import _boxes_fit_apart
+
+    data = load_report_data(elicited_run)
+    plan = {name: job for name, _, job in build._figure_plan(data, [], log=False)}
+    builder, args = plan["elicited"]
+    _boxes_fit_apart(getattr(figures, builder)(*args))
