@@ -194,6 +194,11 @@ def test_the_terminal_names_the_largest_shapley_effect(shapley_run, plain_run):
     assert f"top driver: {p3['drivers'][0]['input']} (first-order index" in printed
     assert read_drivers(plain_run) is None
     assert "top driver by first-order index" in prediction_table(rows, None)
+    expressions_only = read_drivers(shapley_run)
+    assert expressions_only is not None
+    for prediction in ("P1", "P2"):
+        del expressions_only.targets[prediction]
+    assert "top driver by first-order index" in prediction_table(rows, expressions_only)
 
 
 def test_drivers_csv_alone_is_read_like_drivers_json(plain_run, tmp_path):

@@ -144,7 +144,8 @@ def prediction_table(rows: list[dict], drivers: DriverEffects | None = None) -> 
         if rows[0].get("std_error_method", "binomial") != "binomial"
         else "95 % Wilson interval"
     )
-    measure = "Shapley effect" if drivers is not None else "first-order index"
+    covered = drivers is not None and any(row["id"] in drivers.targets for row in rows)
+    measure = "Shapley effect" if covered else "first-order index"
     lines = [
         "",
         f"predictions (probability that each holds, Monte Carlo standard error, "
