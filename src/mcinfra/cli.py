@@ -702,12 +702,13 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _print_summary(summary: dict, out: Path) -> None:
+    from mcinfra.report.data import read_drivers
     from mcinfra.report.terminal import crossover_table, prediction_table, summary_table
 
     print(
         summary_table(summary)
         + crossover_table(summary["crossovers"], summary["run"]["draws"])
-        + prediction_table(summary["predictions"])
+        + prediction_table(summary["predictions"], read_drivers(out))
     )
     if "sequential" in summary:
         seq = summary["sequential"]

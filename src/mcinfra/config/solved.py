@@ -6,16 +6,23 @@ was hashed and adds, after a marker line, one comment per such input with its ke
 points and the solved parameters at full precision. The comments change nothing the config
 means; :func:`config_text_of` removes them again, so the text, and with it the recorded
 hash, of a run's ``config.toml`` is the config the run was drawn from.
+
+:func:`elicited_fits` gives, for the same inputs, how the fitted distribution meets each
+point and its CDF on a grid: what the run writes to ``elicited.csv`` for the report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 
-from mcinfra.model.distributions import Distribution, Metalog
+from mcinfra.config.schema import Config
+from mcinfra.config.structure import list_inputs
+from mcinfra.model.distributions import Distribution, Metalog, Mixture, ndtr, ndtri
 
 SOLVED_MARKER = "# -- mcinfra: parameters solved from quantiles (comments; not part of the hash) --"
 """The line after which a run's ``config.toml`` lists the solved parameters."""
@@ -78,3 +85,67 @@ def config_text_of(file_text: str) -> str:
     if not marker or not all(line.startswith("# ") for line in tail.splitlines()):
         return file_text
     return head
+
+
+# Normal scores of the fitted CDF's curve: P0.1 to P99.9, widened to every elicited point.
+CURVE_SCORES = 3.090232306167813  # Phi^-1(0.999)
+CURVE_POINTS = 61
+
+
+@dataclass(frozen=True)
+class ElicitedFit:
+    """How the distribution of one input given by percentiles fits its points.
+
+    ``residuals`` are the fitted quantile at each elicited probability minus the elicited
+    value (zero, to rounding, where the family's parameters are determined by the points).
+    ``curve_probabilities`` and ``curve_values`` trace the fitted CDF: the fitted quantile
+    ``curve_values[i]`` at probability ``curve_probabilities[i]``.
+    """
+
+    input: str  # the input's name, as the assumptions table and sensitivity.csv name it
+    component: str  # "" for the input itself, "components.0" for a mixture's first component
+    family: str
+    points: tuple[tuple[float, float], ...]
+    fitted: tuple[float, ...]
+    curve_probabilities: tuple[float, ...]
+    curve_values: tuple[float, ...]
+
+    @property
+    def residuals(self) -> tuple[float, ...]:
+        """Fitted quantile minus elicited value, at each point."""
+        return tuple(f - x for f, (_, x) in zip(self.fitted, self.points, strict=True))
+
+
+def _specs_by_points(spec: Distribution, within: str) -> Iterator[tuple[str, Distribution]]:
+    """``spec`` and every mixture component under it that is given by ``quantiles``."""
+    if getattr(spec, "quantiles", None):
+        yield within, spec
+    if isinstance(spec, Mixture):
+        for k, component in enumerate(spec.components):
+            yield from _specs_by_points(component, f"{within}.components.{k}".lstrip("."))
+
+
+def elicited_fits(config: Config) -> list[ElicitedFit]:
+    """Every input (or mixture component) given by ``quantiles``, with its fit and CDF curve.
+
+    Empty for a config without percentile points, at no cost.
+    """
+    fits = []
+    for info in list_inputs(config):
+        for component, spec in _specs_by_points(info.spec, ""):
+            probabilities = np.array([p for p, _ in spec.quantiles])  # type: ignore[attr-defined]
+            scores = ndtri(probabilities)
+            reach = max(CURVE_SCORES, float(np.max(np.abs(scores))))
+            curve_scores = np.linspace(-reach, reach, CURVE_POINTS)
+            fits.append(
+                ElicitedFit(
+                    input=info.name,
+                    component=component,
+                    family=spec.family,
+                    points=tuple(spec.quantiles),  # type: ignore[attr-defined]
+                    fitted=tuple(float(v) for v in spec.value_at_score(scores)),
+                    curve_probabilities=tuple(float(p) for p in ndtr(curve_scores)),
+                    curve_values=tuple(float(v) for v in spec.value_at_score(curve_scores)),
+                )
+            )
+    return fits

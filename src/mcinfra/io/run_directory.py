@@ -31,6 +31,9 @@ PREDICTIONS = "predictions.csv"
 SENSITIVITY = "sensitivity.csv"
 QUANTILES_CSV = "quantiles.csv"
 QUANTILES_NC = "quantiles.nc"
+ELICITED = "elicited.csv"
+DRIVERS_CSV = "drivers.csv"
+DRIVERS_JSON = "drivers.json"
 DRAWS = "draws.zarr"
 CHECKPOINT = "checkpoint.npz"
 RUN_OPTIONS = "run-options.json"
@@ -450,6 +453,32 @@ def write_quantiles(directory, table) -> None:
     write_netcdf3(directory / QUANTILES_NC, table.coords, table.variables, table.attrs)
 
 
+ELICITED_COLUMNS = ["input", "component", "kind", "p", "x", "fitted", "residual"]
+
+
+def write_elicited_csv(path, fits: Iterable) -> None:
+    """``elicited.csv``: how each input given by percentiles fits them, and its fitted CDF.
+
+    ``fits`` are :class:`mcinfra.config.solved.ElicitedFit`. Per fit, one ``point`` row per
+    elicited point (probability ``p``, elicited value ``x``, the fitted quantile at ``p``,
+    and ``residual`` = fitted minus ``x``), then one ``curve`` row per point of the fitted
+    CDF (probability ``p`` and the fitted quantile there; ``x`` and ``residual`` empty).
+    """
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(ELICITED_COLUMNS)
+        for fit in fits:
+            points = zip(fit.points, fit.fitted, fit.residuals, strict=True)
+            for (p, x), fitted, residual in points:
+                cells = [repr(p), repr(x), repr(fitted), repr(residual)]
+                writer.writerow([fit.input, fit.component, "point", *cells])
+            curve = zip(fit.curve_probabilities, fit.curve_values, strict=True)
+            for p, fitted in curve:
+                writer.writerow([fit.input, fit.component, "curve", repr(p), "", repr(fitted), ""])
+
+
 def write_run_files(
     directory: Path,
     summary: dict,
@@ -457,6 +486,7 @@ def write_run_files(
     sensitivity: Iterable[tuple[str, str, float, float]],
     config_text: str | None = None,
     started: float | None = None,
+    elicited: list | None = None,
 ) -> None:
     """Write a finished run's files into ``directory``; ``summary.json`` last.
 
@@ -464,7 +494,9 @@ def write_run_files(
     :func:`write_quantiles`); ``sensitivity`` the rows of ``sensitivity.csv``.
     ``config_text`` is written as ``config.toml`` when given (a run being drawn wrote it
     first). With ``started`` (a :func:`time.perf_counter` reading), the summary's
-    ``timing.total_seconds`` is set to the time since, files included.
+    ``timing.total_seconds`` is set to the time since, files included. ``elicited``, the
+    fits of the inputs given by percentiles, is written as ``elicited.csv`` when not empty
+    (see :func:`write_elicited_csv`).
     """
     import time
 
@@ -474,6 +506,8 @@ def write_run_files(
     write_quantiles(directory, table)
     write_prediction_csv(directory / PREDICTIONS, summary["predictions"])
     write_sensitivity_csv(directory / SENSITIVITY, sensitivity)
+    if elicited:
+        write_elicited_csv(directory / ELICITED, elicited)
     for name in (CHECKPOINT, RUN_OPTIONS):
         (directory / name).unlink(missing_ok=True)
     if started is not None:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from multiprocessing.queues import Queue
 
     from mcinfra.config.schema import SourceFigure
-    from mcinfra.report.data import ReportData
+    from mcinfra.report.data import DriverEffects, ReportData
 
 # The config's schema (pydantic) and the run's reader are imported once the drawing workers
 # have forked: the first worker imports matplotlib meanwhile.
@@ -173,6 +173,16 @@ def _figure_plan(data: ReportData, rows: list[dict], log: bool) -> list[tuple[st
     if rows:
         plan.append(("probabilities", "Predictions", ("probability_chart", (rows,))))
         for row in rows:
+            effects = _shapley_effects(data, row["id"])
+            if effects:
+                plan.append(
+                    (
+                        f"tornado_{row['id']}",
+                        f"{row['id']}: drivers",
+                        ("shapley_tornado", (row["id"], effects)),
+                    )
+                )
+                continue
             drivers = [d for d in data.sensitivity if d["prediction"] == row["id"]]
             drivers = [
                 {
@@ -191,12 +201,50 @@ def _figure_plan(data: ReportData, rows: list[dict], log: bool) -> list[tuple[st
                         ("tornado", (row["id"], drivers)),
                     )
                 )
+    if data.drivers is not None:  # numeric expressions, after the predictions' drivers
+        ids = {row["id"] for row in rows}
+        others = [target for target in data.drivers.targets if target not in ids]
+        for number, target in enumerate(others, start=1):
+            plan.append(
+                (
+                    f"tornado_expression_{number}",
+                    f"{target}: drivers",
+                    ("shapley_tornado", (target, _shapley_effects(data, target))),
+                )
+            )
     crossovers = data.summary.get("crossovers")
     if crossovers:
         plan.append(("crossover", "Crossover year", ("crossover_chart", (crossovers,))))
     if data.convergence:
         plan.append(("convergence", "Convergence", ("convergence_chart", (data.convergence,))))
+    if data.elicited:
+        panels = [
+            {
+                "title": f"{fit['input']} ({fit['component']})"
+                if fit["component"]
+                else fit["input"],
+                "curve": fit["curve"],
+                "points": ([x for _, x in fit["points"]], [p for p, _ in fit["points"]]),
+            }
+            for fit in data.elicited
+        ]
+        plan.append(("elicited", "Elicited inputs", ("elicited_cdfs", (panels,))))
     return plan
+
+
+def _shapley_effects(data: ReportData, target: str) -> list[dict]:
+    """The Shapley effects on ``target`` as a tornado draws them (empty when not estimated)."""
+    if data.drivers is None or target not in data.drivers.targets:
+        return []
+    return [
+        {
+            "player": effect.player,
+            "shapley": effect.shapley,
+            "interval": Z95 * effect.std_error,
+            "rank_correlation": effect.rank_correlation,
+        }
+        for effect in data.drivers.targets[target].players
+    ]
 
 
 def _draw(job: tuple[str, tuple, Path | None]) -> str:
@@ -429,11 +477,12 @@ def _draw_all(
 def _cost(job: tuple[str, tuple, Path | None]) -> int:
     """A figure's drawing time in units of about 40 ms of CPU, as measured per kind.
 
-    A fan chart costs one unit and one per panel, a convergence chart three per panel
-    (minor ticks on every log axis), the crossover chart's two Axes four, any other two.
+    A fan chart (or the elicited inputs' small multiples) costs one unit and one per
+    panel, a convergence chart three per panel (minor ticks on every log axis), the
+    crossover chart's two Axes four, any other two.
     """
     builder, args, _ = job
-    if builder == "fan_charts":
+    if builder in ("fan_charts", "elicited_cdfs"):
         return 1 + len(args[0])
     if builder == "convergence_chart":
         return 3 * len(args[0])
@@ -524,10 +573,46 @@ def _build(
     return [run_dir / "report.html", run_dir / "report.md", *written]
 
 
-def _sentence(row: dict) -> str:
+# half-width of a 95 % normal interval, in standard errors
+Z95 = 1.959963984540054
+
+
+def _top_driver(row: dict, drivers: DriverEffects | None) -> str:
+    """The prediction's top driver, as the summary and the predictions table name it.
+
+    By Shapley effect (shown beside it) where the run has them, else by first-order index;
+    empty when there is none.
+    """
+    top = drivers.top(row["id"]) if drivers is not None else None
+    if top is not None:
+        return f"{top.player} (Shapley effect {significant(top.shapley, top.std_error)})"
+    return row["drivers"][0]["input"] if row.get("drivers") else ""
+
+
+def _sentence(row: dict, drivers: DriverEffects | None = None) -> str:
     p, low, high = interval(row["probability"], row["std_error"], *row["ci95"])
-    top = row["drivers"][0]["input"] if row.get("drivers") else "none"
+    top = _top_driver(row, drivers) or "none"
     return f"{row['id']}: probability {p} (95 % interval {low} to {high}); top driver: {top}."
+
+
+def _how_to_read(drivers: DriverEffects) -> str:
+    """What a Shapley effect of a driver chart means, for a 0/1 prediction in particular."""
+    settings = drivers.settings
+    how = (
+        f" Estimated from {settings['permutations']:,} random permutations of the players "
+        f"(seed {settings['seed']})."
+        if isinstance(settings.get("permutations"), int) and "seed" in settings
+        else ""
+    )
+    return (
+        "How to read the driver charts: each bar is a Shapley effect, the share of the "
+        "target's variance that the input accounts for, its interactions with the other "
+        "inputs (correlated ones included) shared fairly among them, so the effects of one "
+        "target sum to one. For a prediction the target is its 0/1 indicator, whose variance "
+        "is p(1 - p): an effect of 0.4 means the input accounts for 40 % of that variance. "
+        '"shocks" is the share due to the year-to-year noise. Whiskers show each effect\'s '
+        f"95 % interval (1.96 standard errors either side).{how}"
+    )
 
 
 def _table_html(header: list[str], body: list[list[str]]) -> str:
@@ -538,21 +623,38 @@ def _table_html(header: list[str], body: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
-def _prediction_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+def _prediction_table(
+    rows: list[dict], drivers: DriverEffects | None = None
+) -> tuple[list[str], list[list[str]]]:
     header = ["id", "prediction", "probability", "95 % interval", "top driver"]
     body = []
     for r in rows:
         p, low, high = interval(r["probability"], r["std_error"], *r["ci95"])
-        top = r["drivers"][0]["input"] if r.get("drivers") else ""
-        body.append([r["id"], r["text"], p, f"{low} to {high}", top])
+        body.append([r["id"], r["text"], p, f"{low} to {high}", _top_driver(r, drivers)])
     return header, body
+
+
+# the assumptions table's column of fit residuals, where inputs are given by percentiles
+_RESIDUALS = "fit residual at each point (fitted quantile minus elicited value)"
 
 
 def _assumption_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
     header = ["input", "distribution", "from", "source or basis"]
-    return header, [
-        [a["input"], a["distribution"], a["origin"], a["source"]] for a in data.assumptions
-    ]
+    body = [[a["input"], a["distribution"], a["origin"], a["source"]] for a in data.assumptions]
+    if data.elicited:
+        header.append(_RESIDUALS)
+        for cells, a in zip(body, data.assumptions, strict=True):
+            cells.append(a["residuals"])
+    return header, body
+
+
+_ELICITED = (
+    "Each input given by percentiles (a mixture's components one by one): the CDF of the "
+    "distribution fitted to its points, and the points themselves. The assumptions table "
+    "gives the fit's residual at each point: the fitted quantile at the point's probability "
+    "minus the elicited value (zero, to rounding, where the points determine the family's "
+    "parameters; a least-squares metalog with fewer terms than points leaves some)."
+)
 
 
 def _correlation_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
@@ -589,14 +691,20 @@ def _html(data: ReportData, rows: list[dict], svgs: dict) -> str:
         f"config sha256 {run['config_sha256'][:16]}{html.escape(_overrides(run))}. "
         f"{_quantile_method(data.summary)}</p>",
         "<h2>Executive summary</h2><ul class='summary'>",
-        *(f"<li>{html.escape(_sentence(r))} <em>{html.escape(r['text'])}</em></li>" for r in rows),
+        *(
+            f"<li>{html.escape(_sentence(r, data.drivers))} <em>{html.escape(r['text'])}</em></li>"
+            for r in rows
+        ),
         "</ul>",
         "<h2>Predictions</h2>",
-        _table_html(*_prediction_table(rows)),
+        _table_html(*_prediction_table(rows, data.drivers)),
     ]
+    if data.drivers is not None:
+        parts.append(f"<p class='how-to-read'>{html.escape(_how_to_read(data.drivers))}</p>")
     for name, (title, svg) in svgs.items():
         parts += [
             f"<h2>{html.escape(title)}</h2>" if not name.startswith("tornado") else "",
+            f"<p>{html.escape(_ELICITED)}</p>" if name == "elicited" else "",
             f"<figure id='{name}'>{svg}</figure>",
         ]
     parts += [
@@ -633,9 +741,14 @@ def _markdown(data: ReportData, rows: list[dict], names: list[str]) -> str:
         "## Executive summary",
         "",
     ]
-    parts += [f"- {_sentence(r)} *{r['text']}*" for r in rows]
-    parts += ["", "## Predictions", "", table(*_prediction_table(rows)), "", "## Figures", ""]
+    parts += [f"- {_sentence(r, data.drivers)} *{r['text']}*" for r in rows]
+    parts += ["", "## Predictions", "", table(*_prediction_table(rows, data.drivers)), ""]
+    if data.drivers is not None:
+        parts += [_how_to_read(data.drivers), ""]
+    parts += ["## Figures", ""]
     parts += [f"![{n}](figures/{n}.svg)" for n in names]
+    if data.elicited:
+        parts += ["", _ELICITED]
     parts += ["", "## Assumptions", "", table(*_assumption_table(data)), ""]
     if data.config.correlations:
         parts += ["### Rank correlations", "", _CORRELATIONS, "", table(*_correlation_table(data))]

@@ -25,6 +25,7 @@ BLUE, ORANGE, GREEN, VERMILLION, PINK, SKY, YELLOW, BLACK = (
     "#000000",
 )
 CYCLE = [BLUE, ORANGE, GREEN, VERMILLION, PINK, SKY, BLACK]
+GREY = "#999999"  # no direction: a group of inputs, or the shocks
 
 STYLE = {
     # text as paths (no fonts to fetch) and a fixed id salt, so SVGs are identical run to run
@@ -320,6 +321,68 @@ def tornado(prediction: str, drivers: list[dict], top: int = 8):
     ax.set_xlabel("first-order index (share of the indicator's variance)")
     ax.set_title(f"{title}\nblue: raises the probability, orange: lowers it", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
+    _layout(fig)
+    return fig
+
+
+@_styled
+def shapley_tornado(target: str, effects: list[dict], top: int = 8):
+    """Players ranked by Shapley effect, each with its 95 % interval (effect +- ``interval``).
+
+    Each effect has ``player``, ``shapley``, ``interval`` (the half-width, 1.96 standard
+    errors) and ``rank_correlation`` (None for a group or the shocks: drawn grey).
+    """
+    shown = effects[:top][::-1]
+    title = _wrap(f"{target}: top drivers by Shapley effect", 60)
+    fig = _figure((6.5, 0.35 * len(shown) + 1.6 + 0.15 * title.count("\n")))
+    ax = fig.subplots()
+    colours = [
+        GREY if e["rank_correlation"] is None else BLUE if e["rank_correlation"] >= 0 else ORANGE
+        for e in shown
+    ]
+    positions = range(len(shown))
+    ax.barh(positions, [e["shapley"] for e in shown], color=colours)
+    ax.errorbar(
+        [e["shapley"] for e in shown], positions, xerr=[e["interval"] for e in shown],
+        fmt="none", ecolor=BLACK, capsize=3, linewidth=1,
+    )  # fmt: skip
+    ax.set_yticks(positions, [_wrap(e["player"], 48) for e in shown], fontsize=7)
+    ax.axvline(0, color=BLACK, linewidth=0.6)
+    ax.set_xlabel("Shapley effect (share of the variance) with 95 % interval")
+    ax.set_title(f"{title}\nblue: raises it, orange: lowers it, grey: group or shocks", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    _layout(fig)
+    return fig
+
+
+@_styled
+def elicited_cdfs(panels: list[dict], columns: int = 3):
+    """Small multiples: each input's fitted CDF (line) through its elicited points (dots).
+
+    Each panel has ``title``, ``curve`` (values, probabilities) and ``points`` (values,
+    probabilities).
+    """
+    rows = max(1, int(np.ceil(len(panels) / columns)))
+    cols = min(columns, len(panels))
+    fig = _figure((3.4 * cols, 2.6 * rows + 0.4))
+    axes = _grid(fig, rows, cols, len(panels))
+    for ax, panel in zip(axes, panels, strict=True):
+        values, probabilities = panel["curve"]
+        ax.plot(values, probabilities, color=BLUE, linewidth=1.5)
+        points_x, points_p = panel["points"]
+        ax.plot(
+            points_x, points_p, linestyle="none", marker="o", color=VERMILLION, markersize=5,
+            zorder=5,
+        )  # fmt: skip
+        ax.set_title(_wrap(panel["title"], 40))
+        ax.set_xlabel("value")
+        ax.set_ylabel("P(input <= value)")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    fig.suptitle(
+        "Inputs given by percentiles: fitted CDF (line) and the elicited points (dots)",
+        fontsize=9,
+    )
     _layout(fig)
     return fig
 

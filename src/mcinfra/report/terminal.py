@@ -8,6 +8,10 @@ bounds never read the same while they differ.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mcinfra.report.data import DriverEffects
 
 MAX_DECIMALS = 12  # beyond this, float noise, not information
 
@@ -126,8 +130,13 @@ def interval(value: float, error: float, low: float, high: float) -> tuple[str, 
     return f"{value:.{decimals}f}", f"{low:.{decimals}f}", f"{high:.{decimals}f}"
 
 
-def prediction_table(rows: list[dict]) -> str:
-    """Terminal lines: each prediction's probability, standard error and 95 % interval."""
+def prediction_table(rows: list[dict], drivers: DriverEffects | None = None) -> str:
+    """Terminal lines: each prediction's probability, standard error and 95 % interval.
+
+    Each prediction's top driver follows: by Shapley effect where ``drivers`` (the run's
+    ``drivers.json``, see :func:`mcinfra.report.data.read_drivers`) has the prediction,
+    else by first-order index.
+    """
     if not rows:
         return ""
     interval_name = (
@@ -135,10 +144,12 @@ def prediction_table(rows: list[dict]) -> str:
         if rows[0].get("std_error_method", "binomial") != "binomial"
         else "95 % Wilson interval"
     )
+    covered = drivers is not None and any(row["id"] in drivers.targets for row in rows)
+    measure = "Shapley effect" if covered else "first-order index"
     lines = [
         "",
         f"predictions (probability that each holds, Monte Carlo standard error, "
-        f"{interval_name}; top driver by first-order index):",
+        f"{interval_name}; top driver by {measure}):",
     ]
     width = max(4, *(len(row["id"]) for row in rows))
     for row in rows:
@@ -146,6 +157,13 @@ def prediction_table(rows: list[dict]) -> str:
         p, low, high = interval(row["probability"], se, *row["ci95"])
         text = row["text"] if len(row["text"]) <= 70 else row["text"][:67] + "..."
         lines.append(f"  {row['id']:<{width}} P = {p} (se {se:.1g}) [{low}, {high}]  {text}")
+        effect = drivers.top(row["id"]) if drivers is not None else None
+        if effect is not None:
+            lines.append(
+                f"  {'':<{width}} top driver: {effect.player} (Shapley effect "
+                f"{significant(effect.shapley, effect.std_error)}, se {effect.std_error:.1g})"
+            )
+            continue
         top = row["drivers"][0] if row["drivers"] else None
         if top is not None and top["first_order_index"] is not None:
             sign = "+" if (top["rank_correlation"] or 0) >= 0 else "-"

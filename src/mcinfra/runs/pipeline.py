@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from mcinfra.config import LoadedConfig, load_config
+from mcinfra.config.solved import elicited_fits
 from mcinfra.config.structure import list_inputs, list_series
 from mcinfra.errors import Interrupted, UsageError
 from mcinfra.io.run_directory import (
@@ -593,7 +594,13 @@ def run_to_directory(
                 )
                 summary = result.run_summary.to_dict()
                 write_run_files(
-                    staging, summary, result.table, result.sensitivity_rows, None, started
+                    staging,
+                    summary,
+                    result.table,
+                    result.sensitivity_rows,
+                    None,
+                    started,
+                    elicited_fits(loaded.config),
                 )
                 if report:
                     from mcinfra.report.build import build_report

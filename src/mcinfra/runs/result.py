@@ -232,6 +232,7 @@ class RunResult:
         """
         import time
 
+        from mcinfra.config.solved import elicited_fits
         from mcinfra.io.run_directory import atomic_directory, check_target, write_run_files
 
         path = Path(path)
@@ -246,6 +247,7 @@ class RunResult:
                 self.sensitivity_rows,
                 config_text=self.loaded.file_text,
                 started=started,
+                elicited=elicited_fits(self.loaded.config),
             )
             if report:
                 from mcinfra.report.build import build_report
