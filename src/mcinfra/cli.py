@@ -110,6 +110,16 @@ def _probability_error(text: str) -> float:
     return value
 
 
+def _shapley_error(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"a standard error must be in (0, 1), got {text}")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -241,6 +251,49 @@ def build_parser() -> argparse.ArgumentParser:
         type=_draw_count,
         default=None,
         help="cap on draws with --target-se (default 10,000,000)",
+    )
+    run.add_argument(
+        "--drivers",
+        action="store_true",
+        help="also write drivers.csv and drivers.json: each prediction's Shapley effects "
+        "(as mcinfra drivers RUN_DIR)",
+    )
+
+    drivers = commands.add_parser(
+        "drivers",
+        help="Shapley effects: each input's and the shocks' share of a target's variance",
+    )
+    drivers.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
+    drivers.add_argument(
+        "--target",
+        action="append",
+        metavar="EXPR",
+        help="a numeric expression of the prediction language, e.g. 'total[2030]' or "
+        "'cagr(network, 2024, 2030)' (repeatable; default: every prediction's indicator)",
+    )
+    drivers.add_argument(
+        "--groups",
+        choices=("partition", "none"),
+        help="players: the inputs grouped by partition, or each input alone (default: the "
+        "config's [sensitivity.groups])",
+    )
+    drivers.add_argument(
+        "--target-se",
+        type=_shapley_error,
+        default=0.01,
+        metavar="SE",
+        help="add permutations until every effect's standard error is at most SE "
+        "(default 0.01), up to --max-permutations",
+    )
+    drivers.add_argument(
+        "--max-permutations",
+        type=_positive_int,
+        default=40_000,
+        metavar="N",
+        help="cap on random orders of the players (default 40,000)",
+    )
+    drivers.add_argument(
+        "--threads", type=_positive_int, help="numba threads; results do not depend on it"
     )
 
     bench = commands.add_parser(
@@ -451,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
             "validate": _validate,
             "export": _export,
             "score": _score,
+            "drivers": _drivers,
         }
         return handlers[args.command](args)
     except McinfraError as exc:
@@ -511,9 +565,52 @@ def _run(args: argparse.Namespace) -> int:
             png=args.png,
             notify=_notifier(args),
             shield=signals.shield,
+            drivers=args.drivers,
         )
     progress.close()
     _print_summary(summary, out)
+    return 0
+
+
+def _drivers(args: argparse.Namespace) -> int:
+    from mcinfra.report.terminal import significant
+    from mcinfra.runs.drivers import drivers
+
+    def warn(text: str) -> None:
+        print(f"mcinfra: warning: {text}", file=sys.stderr)
+
+    document = drivers(
+        args.run_dir,
+        targets=args.target,
+        groups=args.groups,
+        target_se=args.target_se,
+        threads=args.threads,
+        max_permutations=args.max_permutations,
+        notify=warn,
+    )
+    rows = []
+    for entry in document["targets"]:
+        for player in entry["players"]:
+            effect, error = player["shapley"], player["std_error"]
+            shown = "-" if effect is None else significant(effect, error)
+            spread = "" if error is None else f"{error:.2g}"
+            first = player["first_order"]
+            rows.append(
+                [
+                    entry["target"],
+                    player["player"],
+                    shown,
+                    spread,
+                    "" if first is None else f"{first:.3f}",
+                ]
+            )
+    print(_table(["target", "player", "shapley", "std error", "first order"], rows))
+    print(
+        f"\n{document['permutations']:,} permutations, {document['evaluations']:,} model "
+        f"evaluations, {document['seconds']:.1f} s; each effect is its player's share of "
+        "the target's variance (the effects sum to one)"
+    )
+    print(f"wrote {args.run_dir}/drivers.csv and drivers.json")
     return 0
 
 

@@ -1,0 +1,268 @@
+"""Shapley effects by random permutations with conditional sampling in a Gaussian latent space.
+
+The model's randomness is a vector of standard normal scores ``z`` (the copula scores of
+the uncertain inputs, correlated with correlation matrix ``R``, and the yearly shocks,
+independent), and every output is a function of ``z``. A *player* is a set of those
+scores (one input, a group of inputs, or all the shocks). With the cost of a set ``J`` of
+players
+
+    c(J) = E[ Var(Y | z_{-J}) ]   (c of no player is 0, c of all players is Var(Y)),
+
+the Shapley effect of player ``j`` is the average, over all orders of the players, of
+``c(P ∪ {j}) - c(P)``, ``P`` the players before ``j``, divided by Var(Y) (Owen 2014;
+Song, Nelson and Staum 2016). The effects sum to one and remain a split of the variance
+when the players are dependent.
+
+The estimator follows Song, Nelson and Staum (2016, algorithm 1) with one outer sample
+and one inner sample per prefix, in the pick-freeze form of the cost:
+
+    c(J) = E[ (Y - Y^J)^2 ] / 2,
+
+``Y^J`` the output when ``z_J`` is drawn again from its law given ``z_{-J}`` (the two
+outputs are independent given ``z_{-J}``). Each random order draws one outer sample ``z``
+and, for each proper prefix ``J`` of the order, evaluates ``Y^J``; the differences of
+consecutive costs are the order's contributions, the last one taken against the
+separately estimated Var(Y), so that they sum to Var(Y) in every order. Two refinements:
+
+- common random numbers along the order: every prefix's ``z_J`` comes from the same
+  standard normals ``u`` (``z_A = mean + chol(cov) u_A``), so consecutive prefixes differ
+  only in the block of the player just added and their costs are strongly correlated
+  (for independent scores this is the reuse of consecutive samples of Castaing and of
+  Plischke, Rabitti and Borgonovo);
+- for a 0/1 target, c(J) = P(Y = r) P(Y^J != r | Y = r) for either value ``r``: the
+  outer samples are drawn among the draws in which the target takes its rarer value, so
+  a rare prediction costs no more than a common one.
+
+Conditional sampling is closed form: ``z`` is Gaussian, so ``z_A | z_C`` is normal with
+mean ``R_AC R_CC^-1 z_C`` and covariance ``R_AA - R_AC R_CC^-1 R_CA``. Scores in different
+connected blocks of ``R`` (every shock, most inputs) are independent, so each block is
+conditioned on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def connected_blocks(correlation: np.ndarray) -> list[np.ndarray]:
+    """Index sets of the connected components of the nonzero off-diagonal entries."""
+    n = correlation.shape[0]
+    block = np.full(n, -1, dtype=np.int64)
+    blocks: list[np.ndarray] = []
+    for start in range(n):
+        if block[start] >= 0:
+            continue
+        members = [start]
+        block[start] = len(blocks)
+        for i in members:  # grows while it is read: a breadth-first search
+            for j in np.nonzero(correlation[i])[0]:
+                if block[j] < 0:
+                    block[j] = len(blocks)
+                    members.append(int(j))
+        blocks.append(np.array(sorted(members), dtype=np.int64))
+    return blocks
+
+
+@dataclass
+class ConditionalSampler:
+    """Draws a standard Gaussian vector with correlation ``correlation`` and its conditionals.
+
+    Parameters
+    ----------
+    correlation : ndarray (n, n)
+        Positive definite correlation matrix of the latent scores (identity rows for the
+        independent ones).
+    """
+
+    correlation: np.ndarray
+    blocks: list[np.ndarray] = field(init=False)
+    block_of: np.ndarray = field(init=False)
+    _factors: dict = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.blocks = connected_blocks(self.correlation)
+        self.block_of = np.empty(self.correlation.shape[0], dtype=np.int64)
+        for b, members in enumerate(self.blocks):
+            self.block_of[members] = b
+
+    def factors(self, block: int, free: tuple[int, ...]):
+        """Conditional law of the scores ``free`` of ``block`` given the block's others.
+
+        Returns ``(weights, given, lower)``: the conditional mean is ``given_values @
+        weights.T`` for the scores ``given`` (the block's members outside ``free``), and
+        ``lower`` is the Cholesky factor of the conditional covariance.
+        """
+        key = (block, free)
+        found = self._factors.get(key)
+        if found is not None:
+            return found
+        members = self.blocks[block]
+        given = np.array([m for m in members if m not in free], dtype=np.int64)
+        free_index = np.array(free, dtype=np.int64)
+        r_ff = self.correlation[np.ix_(free_index, free_index)]
+        if given.size:
+            r_fg = self.correlation[np.ix_(free_index, given)]
+            r_gg = self.correlation[np.ix_(given, given)]
+            weights = np.linalg.solve(r_gg, r_fg.T).T
+            covariance = r_ff - weights @ r_fg.T
+        else:
+            weights = np.zeros((free_index.size, 0))
+            covariance = r_ff
+        covariance = 0.5 * (covariance + covariance.T)
+        lower = np.linalg.cholesky(covariance)
+        found = (weights, given, lower)
+        self._factors[key] = found
+        return found
+
+    def prefix_samples(
+        self, outer: np.ndarray, inner: np.ndarray, players: list[np.ndarray], orders: np.ndarray
+    ) -> np.ndarray:
+        """Samples of every proper prefix of each order of the players.
+
+        Parameters
+        ----------
+        outer : ndarray (m, n)
+            Each order's outer sample of every score (correlated).
+        inner : ndarray (m, n)
+            Independent standard normals, one row per order, shared by its prefixes.
+        players : list of ndarray
+            Each player's score indices (disjoint, covering every score).
+        orders : ndarray (m, d)
+            The orders of the players.
+
+        Returns
+        -------
+        ndarray (m, d - 1, n)
+            ``[p, k]`` holds the sample in which the first ``k + 1`` players of order ``p``
+            are drawn from their law given the other scores at ``outer[p]``.
+        """
+        m, d = orders.shape
+        n = outer.shape[1]
+        position = np.empty_like(orders)
+        np.put_along_axis(position, orders, np.broadcast_to(np.arange(d), (m, d)), axis=1)
+        slot_position = np.empty((m, n), dtype=np.int64)
+        for j, slots in enumerate(players):
+            slot_position[:, slots] = position[:, j : j + 1]
+        free = slot_position[:, None, :] <= np.arange(d - 1)[None, :, None]
+        rows = np.where(free, inner[:, None, :], outer[:, None, :])
+        for b, members in enumerate(self.blocks):
+            if members.size == 1:
+                continue
+            pattern = free[:, :, members].reshape(-1, members.size)
+            kinds, which = np.unique(pattern, axis=0, return_inverse=True)
+            which = which.reshape(-1)
+            for kind, chosen_mask in enumerate(kinds):
+                if not chosen_mask.any():
+                    continue
+                chosen = members[chosen_mask]
+                weights, given, lower = self.factors(b, tuple(int(c) for c in chosen))
+                order_index, step = np.divmod(np.nonzero(which == kind)[0], d - 1)
+                values = inner[order_index][:, chosen] @ lower.T
+                if given.size:
+                    values += outer[order_index][:, given] @ weights.T
+                rows[order_index[:, None], step[:, None], chosen[None, :]] = values
+        return rows
+
+
+def pick_freeze_costs(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Costs of the prefixes, one estimate each: ``(Y - Y^J)^2 / 2``.
+
+    ``reference`` (m,) is Y at the outer samples, ``values`` (m, d - 1) Y^J at the prefixes.
+    """
+    return 0.5 * np.square(values - reference[:, None])
+
+
+def indicator_costs(values: np.ndarray, rare: float, probability: float) -> np.ndarray:
+    """Costs of the prefixes of a 0/1 target whose outer samples all have Y = ``rare``.
+
+    ``probability`` is P(Y = rare); each estimate is ``probability * [Y^J != rare]``.
+    """
+    return probability * (values != rare)
+
+
+def contributions(costs: np.ndarray, order: np.ndarray, variance: float) -> np.ndarray:
+    """Each player's contribution c(P ∪ {j}) - c(P) in each order; rows sum to ``variance``.
+
+    ``costs`` is (m, d - 1): the costs of the proper prefixes of the orders ``order``
+    (m, d). Returns (m, d), indexed by player.
+    """
+    m, d = order.shape
+    full = np.empty((m, d + 1))
+    full[:, 0] = 0.0
+    full[:, 1:d] = costs
+    full[:, d] = variance
+    steps = np.diff(full, axis=1)
+    out = np.empty((m, d))
+    np.put_along_axis(out, order, steps, axis=1)
+    return out
+
+
+@dataclass
+class ShapleyTotals:
+    """Sums over orders of each target's contributions, for effects and standard errors.
+
+    ``variance`` (T,) is each target's Var(Y) and ``variance_rel_var`` (T,) the relative
+    variance of the estimate of the denominator the effects are divided by.
+    """
+
+    variance: np.ndarray
+    variance_rel_var: np.ndarray
+    n_players: int
+    orders: np.ndarray = field(init=False)
+    sums: np.ndarray = field(init=False)
+    squares: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.orders = np.zeros(self.variance.shape[0], dtype=np.int64)
+        self.sums = np.zeros((self.variance.shape[0], self.n_players))
+        self.squares = np.zeros_like(self.sums)
+
+    def add(self, target: int, contribution: np.ndarray, count: int) -> None:
+        """Add the contributions (count, d) of ``count`` orders to target ``target``."""
+        self.sums[target] += contribution.sum(axis=0)
+        self.squares[target] += np.square(contribution).sum(axis=0)
+        self.orders[target] += count
+
+    def effects(self) -> tuple[np.ndarray, np.ndarray]:
+        """Shapley effects and their standard errors, (T, d) each.
+
+        NaN for a target with Var(Y) = 0 or no order yet. The standard error combines
+        the spread of the contributions over the orders, sd / sqrt(m) / Var(Y), with the
+        error of the denominator, effect x its relative standard error.
+        """
+        m = np.where(self.orders > 0, self.orders, np.nan)[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(self.variance > 0, self.variance, np.nan)[:, None]
+            mean = self.sums / m
+            spread = np.maximum(self.squares / m - mean * mean, 0.0) * m / np.maximum(m - 1, 1)
+            shapley = mean / scale
+            error = np.sqrt(spread / m / scale**2 + shapley**2 * self.variance_rel_var[:, None])
+        return shapley, error
+
+
+def variance_and_error(values: np.ndarray) -> tuple[float, float]:
+    """Sample variance of ``values`` and the relative variance of that estimate."""
+    n = values.size
+    mean = values.mean()
+    centred = values - mean
+    variance = float(np.dot(centred, centred) / max(n - 1, 1))
+    if variance <= 0.0 or n < 2:
+        return variance, 0.0
+    fourth = float(np.mean(centred**4))
+    return variance, max(fourth / variance**2 - 1.0, 0.0) / n
+
+
+def indicator_variance(holds: int, draws: int) -> tuple[float, float, float, float]:
+    """Var(Y) of a 0/1 target that holds in ``holds`` of ``draws`` draws, for the estimator.
+
+    Returns ``(variance, relative variance, rarer value, its probability)``. The effects
+    of :func:`indicator_costs` are ratios to 1 - P(rarer value), whose relative variance
+    is returned.
+    """
+    p = holds / draws
+    rare, probability = (1.0, p) if p <= 0.5 else (0.0, 1.0 - p)
+    variance = p * (1.0 - p)
+    relative = probability / (draws * (1.0 - probability)) if variance > 0 else 0.0
+    return variance, relative, rare, probability
