@@ -44,11 +44,9 @@ from mcinfra.stats.indicators import chunk_context
 from mcinfra.stats.shapley import (
     ConditionalSampler,
     ShapleyTotals,
-    contributions,
     indicator_costs,
-    indicator_variance,
+    indicator_side,
     pick_freeze_costs,
-    variance_and_error,
 )
 
 METHOD = "shapley-random-permutation"
@@ -270,7 +268,8 @@ class _Estimate:
         self.evaluations = 0
         self.variance_draws = min(settings.draws, VARIANCE_DRAWS)
         self.pools: list[_Pool] = []
-        self.totals: ShapleyTotals
+        self.totals = ShapleyTotals(len(targets), len(players))
+        self.variance = np.zeros(len(targets))
 
     def start(self) -> None:
         """Var(Y) of each target over the run's first draws; the pools' first samples."""
@@ -278,25 +277,24 @@ class _Estimate:
         scores = np.empty((self.n_uncertain, self.variance_draws))
         self._stream(self.variance_draws, values, scores)
         _check_finite(self.targets, values, "draws of the run")
-        variance = np.zeros(len(self.targets))
-        relative = np.zeros(len(self.targets))
+        self.variance = np.zeros(len(self.targets))
         numeric = []
         for t, target in enumerate(self.targets):
             if target.prediction:
                 holds = int(np.count_nonzero(values[t]))
-                v, r, rare, probability = indicator_variance(holds, values.shape[1])
-                variance[t], relative[t] = v, r
-                pool = _Pool([t], rare, probability, self.max_permutations, done=v <= 0)
-                self.pools.append(pool)
+                p = holds / values.shape[1]
+                self.variance[t] = p * (1.0 - p)
+                rare, probability = indicator_side(holds, values.shape[1])
+                done = self.variance[t] <= 0
+                self.pools.append(_Pool([t], rare, probability, self.max_permutations, done=done))
             else:
-                variance[t], relative[t] = variance_and_error(values[t])
+                self.variance[t] = float(np.var(values[t], ddof=1)) if values.shape[1] > 1 else 0.0
                 numeric.append(t)
         if numeric:
-            done = all(variance[t] <= 0 for t in numeric)
+            done = all(self.variance[t] <= 0 for t in numeric)
             self.pools.append(_Pool(numeric, None, 1.0, self.max_permutations, done=done))
         for pool in self.pools:
             pool.offer(0, values, scores)
-        self.totals = ShapleyTotals(variance, relative, len(self.players))
 
     def _stream(self, count: int, values: np.ndarray, scores: np.ndarray) -> None:
         """Stream the run's next ``count`` draws: target values and input scores into the arrays."""
@@ -362,7 +360,7 @@ class _Estimate:
         rows = self.sampler.prefix_samples(outer, inner, slots, orders)
         values = self.evaluate(rows.reshape(-1, self.n_normals), pool.targets)
         _check_finite([self.targets[t] for t in pool.targets], values, "conditional draws")
-        values = values.reshape(len(pool.targets), count, d - 1)
+        values = values.reshape(len(pool.targets), count, d)
         self.evaluations += values[0].size
         for i, t in enumerate(pool.targets):
             if pool.rare is None:
@@ -370,7 +368,7 @@ class _Estimate:
                 costs = pick_freeze_costs(reference, values[i])
             else:
                 costs = indicator_costs(values[i], pool.rare, pool.probability)
-            self.totals.add(t, contributions(costs, orders, self.totals.variance[t]), count)
+            self.totals.add(t, costs, orders)
         pool.orders += count
 
 
@@ -451,13 +449,8 @@ def compute_drivers(
             name: list(members) for name, members in loaded.config.sensitivity.groups.items()
         }
     players = list_players(plan, grouping)
-    if len(players) < 2:
-        raise UsageError(
-            "Shapley effects need at least two players (uncertain inputs or shocks); "
-            f"this model has {len(players)}"
-        )
     estimate = _Estimate(plan, settings, compiled, players, max_permutations)
-    batch = max(1, ROWS_PER_BATCH // (len(players) - 1))
+    batch = max(1, ROWS_PER_BATCH // len(players))
     with numba_threads(settings.threads):
         estimate.start()
         for pool in estimate.pools:
@@ -466,7 +459,8 @@ def compute_drivers(
                 while pool.orders < wanted:
                     estimate.add_orders(pool, min(batch, wanted - pool.orders))
                 _, error = estimate.totals.effects()
-                worst = float(np.nanmax(error[pool.targets], initial=0.0))
+                # NaN: no order has changed the target yet, so no error can be told
+                worst = float(np.nan_to_num(error[pool.targets], nan=np.inf).max())
                 if worst <= target_se or pool.orders >= max_permutations:
                     pool.done = True
                     break
@@ -478,11 +472,11 @@ def compute_drivers(
     return DriversResult(
         compiled,
         players,
-        estimate.totals.variance,
+        estimate.variance,
         shapley,
         error,
         settings.seed,
-        max(pool.orders for pool in estimate.pools),
+        max((pool.orders for pool in estimate.pools), default=0),
         estimate.evaluations,
         target_se,
         time.perf_counter() - started,

@@ -119,7 +119,7 @@ class ConditionalSampler:
     def prefix_samples(
         self, outer: np.ndarray, inner: np.ndarray, players: list[np.ndarray], orders: np.ndarray
     ) -> np.ndarray:
-        """Samples of every proper prefix of each order of the players.
+        """Samples of every non-empty prefix of each order of the players.
 
         Parameters
         ----------
@@ -134,9 +134,10 @@ class ConditionalSampler:
 
         Returns
         -------
-        ndarray (m, d - 1, n)
+        ndarray (m, d, n)
             ``[p, k]`` holds the sample in which the first ``k + 1`` players of order ``p``
-            are drawn from their law given the other scores at ``outer[p]``.
+            are drawn from their law given the other scores at ``outer[p]`` (the last:
+            every score drawn anew).
         """
         m, d = orders.shape
         n = outer.shape[1]
@@ -145,7 +146,7 @@ class ConditionalSampler:
         slot_position = np.empty((m, n), dtype=np.int64)
         for j, slots in enumerate(players):
             slot_position[:, slots] = position[:, j : j + 1]
-        free = slot_position[:, None, :] <= np.arange(d - 1)[None, :, None]
+        free = slot_position[:, None, :] <= np.arange(d)[None, :, None]
         rows = np.where(free, inner[:, None, :], outer[:, None, :])
         for b, members in enumerate(self.blocks):
             if members.size == 1:
@@ -158,7 +159,7 @@ class ConditionalSampler:
                     continue
                 chosen = members[chosen_mask]
                 weights, given, lower = self.factors(b, tuple(int(c) for c in chosen))
-                order_index, step = np.divmod(np.nonzero(which == kind)[0], d - 1)
+                order_index, step = np.divmod(np.nonzero(which == kind)[0], d)
                 values = inner[order_index][:, chosen] @ lower.T
                 if given.size:
                     values += outer[order_index][:, given] @ weights.T
@@ -169,7 +170,7 @@ class ConditionalSampler:
 def pick_freeze_costs(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Costs of the prefixes, one estimate each: ``(Y - Y^J)^2 / 2``.
 
-    ``reference`` (m,) is Y at the outer samples, ``values`` (m, d - 1) Y^J at the prefixes.
+    ``reference`` (m,) is Y at the outer samples, ``values`` (m, d) Y^J at the prefixes.
     """
     return 0.5 * np.square(values - reference[:, None])
 
@@ -182,19 +183,15 @@ def indicator_costs(values: np.ndarray, rare: float, probability: float) -> np.n
     return probability * (values != rare)
 
 
-def contributions(costs: np.ndarray, order: np.ndarray, variance: float) -> np.ndarray:
-    """Each player's contribution c(P ∪ {j}) - c(P) in each order; rows sum to ``variance``.
+def contributions(costs: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Each player's contribution c(P ∪ {j}) - c(P) in each order, indexed by player.
 
-    ``costs`` is (m, d - 1): the costs of the proper prefixes of the orders ``order``
-    (m, d). Returns (m, d), indexed by player.
+    ``costs`` (m, d) are the estimated costs of the non-empty prefixes of the orders
+    ``order`` (m, d); each row of the result sums to the row's last cost, that of all
+    the players.
     """
-    m, d = order.shape
-    full = np.empty((m, d + 1))
-    full[:, 0] = 0.0
-    full[:, 1:d] = costs
-    full[:, d] = variance
-    steps = np.diff(full, axis=1)
-    out = np.empty((m, d))
+    steps = np.diff(costs, axis=1, prepend=0.0)
+    out = np.empty_like(steps)
     np.put_along_axis(out, order, steps, axis=1)
     return out
 
@@ -203,66 +200,62 @@ def contributions(costs: np.ndarray, order: np.ndarray, variance: float) -> np.n
 class ShapleyTotals:
     """Sums over orders of each target's contributions, for effects and standard errors.
 
-    ``variance`` (T,) is each target's Var(Y) and ``variance_rel_var`` (T,) the relative
-    variance of the estimate of the denominator the effects are divided by.
+    An effect is the ratio of a player's mean contribution to the mean cost of all the
+    players, so the effects of a target sum to one, and its standard error follows from
+    the spread of the per-order residuals ``contribution - effect * full cost`` (the
+    delta method for a ratio of means).
     """
 
-    variance: np.ndarray
-    variance_rel_var: np.ndarray
+    n_targets: int
     n_players: int
     orders: np.ndarray = field(init=False)
-    sums: np.ndarray = field(init=False)
-    squares: np.ndarray = field(init=False)
+    sums: np.ndarray = field(init=False)  # (T, d) contributions
+    squares: np.ndarray = field(init=False)  # (T, d) their squares
+    cross: np.ndarray = field(init=False)  # (T, d) contribution x full cost
+    full: np.ndarray = field(init=False)  # (T,) full costs
+    full_squares: np.ndarray = field(init=False)  # (T,) their squares
 
     def __post_init__(self) -> None:
-        self.orders = np.zeros(self.variance.shape[0], dtype=np.int64)
-        self.sums = np.zeros((self.variance.shape[0], self.n_players))
-        self.squares = np.zeros_like(self.sums)
+        shape = (self.n_targets, self.n_players)
+        self.orders = np.zeros(self.n_targets, dtype=np.int64)
+        self.sums, self.squares, self.cross = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        self.full, self.full_squares = np.zeros(self.n_targets), np.zeros(self.n_targets)
 
-    def add(self, target: int, contribution: np.ndarray, count: int) -> None:
-        """Add the contributions (count, d) of ``count`` orders to target ``target``."""
+    def add(self, target: int, costs: np.ndarray, order: np.ndarray) -> None:
+        """Add the costs (m, d) of the prefixes of ``m`` orders ``order`` of target ``target``."""
+        contribution = contributions(costs, order)
+        full = costs[:, -1]
         self.sums[target] += contribution.sum(axis=0)
         self.squares[target] += np.square(contribution).sum(axis=0)
-        self.orders[target] += count
+        self.cross[target] += full @ contribution
+        self.full[target] += full.sum()
+        self.full_squares[target] += full @ full
+        self.orders[target] += costs.shape[0]
 
     def effects(self) -> tuple[np.ndarray, np.ndarray]:
         """Shapley effects and their standard errors, (T, d) each.
 
-        NaN for a target with Var(Y) = 0 or no order yet. The standard error combines
-        the spread of the contributions over the orders, sd / sqrt(m) / Var(Y), with the
-        error of the denominator, effect x its relative standard error.
+        NaN for a target without orders or whose full cost is still zero in every order.
         """
         m = np.where(self.orders > 0, self.orders, np.nan)[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(self.variance > 0, self.variance, np.nan)[:, None]
-            mean = self.sums / m
-            spread = np.maximum(self.squares / m - mean * mean, 0.0) * m / np.maximum(m - 1, 1)
-            shapley = mean / scale
-            error = np.sqrt(spread / m / scale**2 + shapley**2 * self.variance_rel_var[:, None])
+            scale = np.where(self.full > 0, self.full, np.nan)[:, None] / m
+            shapley = self.sums / m / scale
+            residual = (
+                self.squares / m
+                - 2 * shapley * self.cross / m
+                + shapley**2 * (self.full_squares[:, None] / m)
+            )
+            spread = np.maximum(residual, 0.0) * m / np.maximum(m - 1, 1)
+            error = np.sqrt(spread / m) / scale
         return shapley, error
 
 
-def variance_and_error(values: np.ndarray) -> tuple[float, float]:
-    """Sample variance of ``values`` and the relative variance of that estimate."""
-    n = values.size
-    mean = values.mean()
-    centred = values - mean
-    variance = float(np.dot(centred, centred) / max(n - 1, 1))
-    if variance <= 0.0 or n < 2:
-        return variance, 0.0
-    fourth = float(np.mean(centred**4))
-    return variance, max(fourth / variance**2 - 1.0, 0.0) / n
+def indicator_side(holds: int, draws: int) -> tuple[float, float]:
+    """The rarer value of a 0/1 target that holds in ``holds`` of ``draws`` draws.
 
-
-def indicator_variance(holds: int, draws: int) -> tuple[float, float, float, float]:
-    """Var(Y) of a 0/1 target that holds in ``holds`` of ``draws`` draws, for the estimator.
-
-    Returns ``(variance, relative variance, rarer value, its probability)``. The effects
-    of :func:`indicator_costs` are ratios to 1 - P(rarer value), whose relative variance
-    is returned.
+    Returns that value and its probability (the outer samples of
+    :func:`indicator_costs` take that value).
     """
     p = holds / draws
-    rare, probability = (1.0, p) if p <= 0.5 else (0.0, 1.0 - p)
-    variance = p * (1.0 - p)
-    relative = probability / (draws * (1.0 - probability)) if variance > 0 else 0.0
-    return variance, relative, rare, probability
+    return (1.0, p) if p <= 0.5 else (0.0, 1.0 - p)
