@@ -20,9 +20,12 @@ and one inner sample per prefix, in the pick-freeze form of the cost:
 
 ``Y^J`` the output when ``z_J`` is drawn again from its law given ``z_{-J}`` (the two
 outputs are independent given ``z_{-J}``). Each random order draws one outer sample ``z``
-and, for each proper prefix ``J`` of the order, evaluates ``Y^J``; the differences of
-consecutive costs are the order's contributions, the last one taken against the
-separately estimated Var(Y), so that they sum to Var(Y) in every order. Two refinements:
+and, for each non-empty prefix ``J`` of the order, evaluates ``Y^J``; the differences of
+consecutive costs are the order's contributions, and they sum to the cost of the full
+set, an estimate of Var(Y). An effect is a player's mean contribution over the orders
+divided by the mean full cost, so the effects sum to one; its standard error is the delta
+method's for that ratio of means, from the spread over the (independent) orders.
+Two refinements:
 
 - common random numbers along the order: every prefix's ``z_J`` comes from the same
   standard normals ``u`` (``z_A = mean + chol(cov) u_A``), so consecutive prefixes differ
@@ -152,7 +155,12 @@ class ConditionalSampler:
             if members.size == 1:
                 continue
             pattern = free[:, :, members].reshape(-1, members.size)
-            kinds, which = np.unique(pattern, axis=0, return_inverse=True)
+            if members.size < 63:  # each pattern as the bits of one integer: a fast unique
+                codes = pattern @ (np.int64(1) << np.arange(members.size, dtype=np.int64))
+                found, which = np.unique(codes, return_inverse=True)
+                kinds = (found[:, None] >> np.arange(members.size)) & 1 == 1
+            else:
+                kinds, which = np.unique(pattern, axis=0, return_inverse=True)
             which = which.reshape(-1)
             for kind, chosen_mask in enumerate(kinds):
                 if not chosen_mask.any():
