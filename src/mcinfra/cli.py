@@ -315,6 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip timing a default run with its report and 'mcinfra report' of it",
     )
+    bench.add_argument(
+        "--no-drivers-timing",
+        action="store_true",
+        help="skip timing 'mcinfra drivers' of a default run (about a minute per repeat)",
+    )
     bench.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
     bench.add_argument(
         "--sobol",
@@ -642,6 +647,7 @@ def _bench(args: argparse.Namespace) -> int:
             startup=not args.no_startup,
             log=log,
             report=not args.no_report_timings,
+            drivers=not args.no_drivers_timing,
         )
         for name, ratio in result["ratios"].items():
             print(f"{name:<28} {ratio:8.2f}x")
