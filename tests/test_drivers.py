@@ -303,10 +303,34 @@ def test_the_cap_on_permutations_is_reported(run_dir, capsys):
     args = ["drivers", str(run_dir), "--target-se", "0.0001", "--max-permutations", "300"]
     assert main(args) == 0
     err = capsys.readouterr().err
-    assert (
-        "mcinfra: warning: Shapley effects: the cap of 300 permutations stopped before "
-        "every standard error reached 0.0001 (largest" in err
+    assert err.startswith(
+        "mcinfra: warning: Shapley effects above --target-se 0.0001: P1 (largest standard error 0.0"
+    ), err
+    assert err.endswith("; stopped by the cap of 300 permutations)\n"), err
+
+
+def test_a_rare_prediction_stops_when_its_outcome_runs_out(monkeypatch):
+    import mcinfra.runs.drivers as drivers
+
+    monkeypatch.setattr(drivers, "MAX_STREAMED", 40_000)
+    rare = INDICATOR.replace('input("x1") + input("x2") > 0', 'input("x1") > 3')
+    result = compute_drivers(config(STANDARD, rare), settings(), target_se=0.001)
+    assert result.permutations == 57  # the draws > 3 among the first 40,000
+    assert result.stopped == {"P1": "only 57 of the first 40,000 draws have its rarer outcome"}
+    assert drivers.cap_notice(result).endswith(
+        "stopped by only 57 of the first 40,000 draws have its rarer outcome)"
     )
+
+
+def test_the_api_on_a_result_in_memory_equals_the_run_directory(run_dir):
+    import mcinfra
+
+    result = mcinfra.run(run_dir / "config.toml", draws=5000)
+    in_memory = result.drivers(target_se=0.03)
+    written = mcinfra.drivers(run_dir, target_se=0.03, write=False)
+    for document in (in_memory, written):
+        document.pop("seconds")
+    assert in_memory == written
 
 
 @pytest.mark.parametrize(

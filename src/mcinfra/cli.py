@@ -14,6 +14,7 @@ from pathlib import Path
 from mcinfra.errors import Interrupted, McinfraError, UsageError
 
 EXIT_USAGE = 2
+DRIVERS_SHOWN = 5  # players per target that mcinfra drivers prints (all are in drivers.csv)
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # Ctrl-C, a scheduler's time limit, a hang-up
 
 
@@ -595,7 +596,7 @@ def _drivers(args: argparse.Namespace) -> int:
     )
     rows = []
     for entry in document["targets"]:
-        for player in entry["players"]:
+        for player in entry["players"][:DRIVERS_SHOWN]:
             effect, error = player["shapley"], player["std_error"]
             shown = "-" if effect is None else significant(effect, error)
             spread = "" if error is None else f"{error:.2g}"
@@ -611,9 +612,10 @@ def _drivers(args: argparse.Namespace) -> int:
             )
     print(_table(["target", "player", "shapley", "std error", "first order"], rows))
     print(
-        f"\n{document['permutations']:,} permutations, {document['evaluations']:,} model "
-        f"evaluations, {document['seconds']:.1f} s; each effect is its player's share of "
-        "the target's variance (the effects sum to one)"
+        f"\nthe {DRIVERS_SHOWN} largest of each target; {document['permutations']:,} "
+        f"permutations, {document['evaluations']:,} model evaluations, "
+        f"{document['seconds']:.1f} s; each effect is its player's share of the target's "
+        "variance (the effects sum to one)"
     )
     print(f"wrote {args.run_dir}/drivers.csv and drivers.json")
     return 0

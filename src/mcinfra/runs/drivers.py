@@ -55,7 +55,7 @@ GROUPINGS = ("partition", "none")
 DEFAULT_TARGET_SE = 0.01
 DEFAULT_MAX_PERMUTATIONS = 40_000
 VARIANCE_DRAWS = 1_000_000  # the run's first draws that estimate Var(Y), at most
-MAX_STREAMED = 100_000_000  # draws searched for outer samples of a rare prediction
+MAX_STREAMED = 10_000_000  # draws searched for outer samples of a rare prediction
 FIRST_ROUND = 200  # orders before the first look at the standard errors
 ROWS_PER_BATCH = 16_384  # model evaluations per call of the sampler
 _ORDER_TAG = 0x5348_4150_4C45_5931  # derive the streams' keys from the run's key
@@ -302,6 +302,7 @@ class _Estimate:
         names = [i.name for i in self.plan.inputs]
         first = self.streamed
         own = RunSettings(first + count, self.settings.seed, self.settings.chunk_size)
+        uncertain = self.uncertain
 
         def on_chunk(start, chunk_values, inputs, chunk_scores, gap):
             n = chunk_values.shape[-1]
@@ -309,7 +310,7 @@ class _Estimate:
             context = chunk_context(chunk_values, inputs, labels, self.plan.years, names)
             for t, target in enumerate(self.targets):
                 values[t, at : at + n] = target.values(context, n)
-            scores[:, at : at + n] = chunk_scores[self.uncertain]
+            scores[:, at : at + n] = chunk_scores[uncertain]
 
         stream(self.plan, own, on_chunk, start=first)
         self.streamed += count
@@ -323,14 +324,13 @@ class _Estimate:
             dtype=np.int64,
         )
 
-    def _fill(self, pool: _Pool, needed: int) -> None:
-        """Stream more of the run's draws until ``pool`` holds ``needed`` outer samples."""
-        while len(pool.draws) < needed:
-            if self.streamed >= MAX_STREAMED:
-                raise UsageError(
-                    f"--target {self.targets[pool.targets[0]].id!r} is too rare: "
-                    f"{len(pool.draws):,} of {self.streamed:,} draws take its rarer value"
-                )
+    def _fill(self, pool: _Pool, needed: int) -> int:
+        """Stream more of the run's draws until ``pool`` holds ``needed`` outer samples.
+
+        Returns how many it holds, at most ``needed``: fewer when the first
+        :data:`MAX_STREAMED` draws hold no more.
+        """
+        while len(pool.draws) < needed and self.streamed < MAX_STREAMED:
             count = min(max(self.settings.chunk_size, 100_000), MAX_STREAMED - self.streamed)
             values = np.empty((len(self.targets), count))
             scores = np.empty((self.n_uncertain, count))
@@ -339,11 +339,18 @@ class _Estimate:
             for other in self.pools:
                 if not other.done:
                     other.offer(first, values, scores)
+        return min(len(pool.draws), needed)
 
-    def add_orders(self, pool: _Pool, count: int) -> None:
-        """Evaluate orders ``pool.orders ..`` of ``pool``'s targets and add them to the totals."""
+    def add_orders(self, pool: _Pool, count: int) -> int:
+        """Evaluate orders ``pool.orders ..`` of ``pool``'s targets and add them to the totals.
+
+        Returns the number of orders added: fewer than ``count`` when the pool has run out
+        of outer samples (:meth:`_fill`).
+        """
         first = pool.orders
-        self._fill(pool, first + count)
+        count = self._fill(pool, first + count) - first
+        if count <= 0:
+            return 0
         d = len(self.players)
         orders = _orders(self.settings.seed, first, count, d)
         inner = np.empty((count, self.n_normals))
@@ -370,6 +377,7 @@ class _Estimate:
                 costs = indicator_costs(values[i], pool.rare, pool.probability)
             self.totals.add(t, costs, orders)
         pool.orders += count
+        return count
 
 
 def _orders(seed: int, first: int, count: int, n_players: int) -> np.ndarray:
@@ -394,6 +402,7 @@ class DriversResult:
     target_se: float
     seconds: float
     target_met: bool
+    stopped: dict[str, str]  # target -> what stopped it before target_se
 
     @property
     def largest_error(self) -> float:
@@ -436,6 +445,8 @@ def compute_drivers(
         raise UsageError(f"the cap on permutations must be at least 2, got {max_permutations}")
     if groups is not None and groups not in GROUPINGS:
         raise UsageError(f"--groups must be one of {', '.join(GROUPINGS)}, got {groups!r}")
+    if isinstance(targets, str):  # one expression, not a sequence of one-letter ones
+        targets = [targets]
     compiled = compile_targets(loaded, list(targets) if targets is not None else None)
     if not compiled:
         raise UsageError("the run has no prediction to explain: give --target EXPR")
@@ -451,22 +462,32 @@ def compute_drivers(
     players = list_players(plan, grouping)
     estimate = _Estimate(plan, settings, compiled, players, max_permutations)
     batch = max(1, ROWS_PER_BATCH // len(players))
+    stopped: dict[str, str] = {}  # target -> what stopped it above target_se
     with numba_threads(settings.threads):
         estimate.start()
         for pool in estimate.pools:
             wanted = min(FIRST_ROUND, max_permutations)
             while not pool.done:
-                while pool.orders < wanted:
-                    estimate.add_orders(pool, min(batch, wanted - pool.orders))
+                reason = None
+                while pool.orders < wanted and reason is None:
+                    if not estimate.add_orders(pool, min(batch, wanted - pool.orders)):
+                        reason = (
+                            f"only {len(pool.draws):,} of the first {estimate.streamed:,} draws "
+                            "have its rarer outcome"
+                        )
                 _, error = estimate.totals.effects()
                 # NaN: no order has changed the target yet, so no error can be told
                 worst = float(np.nan_to_num(error[pool.targets], nan=np.inf).max())
-                if worst <= target_se or pool.orders >= max_permutations:
+                if worst > target_se and pool.orders >= max_permutations:
+                    reason = f"the cap of {max_permutations:,} permutations"
+                if worst <= target_se or reason is not None:
                     pool.done = True
+                    if reason is not None:
+                        stopped.update({compiled[t].id: reason for t in pool.targets})
                     break
                 # Standard errors fall as 1 / sqrt(orders): aim 10 % beyond the estimate.
                 needed = math.ceil(1.1 * pool.orders * (worst / target_se) ** 2)
-                wanted = min(max_permutations, max(needed, pool.orders + batch))
+                wanted = min(max_permutations, max(needed, pool.orders + 1))
     shapley, error = estimate.totals.effects()
     finite = error[np.isfinite(error)]
     return DriversResult(
@@ -481,6 +502,7 @@ def compute_drivers(
         target_se,
         time.perf_counter() - started,
         bool(finite.size == 0 or finite.max() <= target_se),
+        stopped,
     )
 
 
@@ -561,14 +583,18 @@ def csv_rows(document: dict) -> list[list[str]]:
 
 
 def cap_notice(result: DriversResult) -> str | None:
-    """What to tell the user when the cap on permutations stopped the estimate."""
-    if result.target_met:
+    """What to tell the user when a target's standard errors stayed above ``target_se``."""
+    if not result.stopped:
         return None
-    return (
-        f"Shapley effects: the cap of {result.permutations:,} permutations stopped before "
-        f"every standard error reached {result.target_se:g} (largest "
-        f"{result.largest_error:.3g})"
-    )
+    parts = []
+    for t, target in enumerate(result.targets):
+        if target.id in result.stopped:
+            worst = float(np.nan_to_num(result.std_error[t], nan=np.inf).max())
+            parts.append(
+                f"{target.id} (largest standard error {worst:.3g}; stopped by "
+                f"{result.stopped[target.id]})"
+            )
+    return f"Shapley effects above --target-se {result.target_se:g}: " + ", ".join(parts)
 
 
 def drivers(
@@ -602,7 +628,8 @@ def drivers(
     write : bool
         Write the two files into ``run_dir`` (atomically, each).
     notify : callable, optional
-        Told when the cap on permutations stopped the estimate before ``target_se``.
+        Told which targets' standard errors stayed above ``target_se``, and why (the cap
+        on permutations, or too few draws with a rare prediction's rarer outcome).
 
     Returns
     -------
