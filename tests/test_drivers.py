@@ -408,3 +408,10 @@ def test_bad_settings_are_usage_errors():
         compute_drivers(loaded, settings(), groups="x")
     with pytest.raises(UsageError, match=r"--target-se must be in \(0, 1\), got 0"):
         compute_drivers(loaded, settings(), target_se=0)
+
+
+def test_resume_refuses_drivers_as_it_keeps_the_runs_own_options(tmp_path, capsys):
+    assert main(["run", "--resume", str(tmp_path / "run"), "--drivers"]) == 2
+    assert capsys.readouterr().err == (
+        "mcinfra: error: --resume continues a run with its own settings; drop --drivers\n"
+    )

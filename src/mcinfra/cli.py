@@ -785,6 +785,7 @@ def _resume(args: argparse.Namespace) -> int:
         ]
         + (["CONFIG"] if args.config else [])
         + (["--save-draws"] if args.save_draws else [])
+        + (["--drivers"] if args.drivers else [])
         + (["--set"] if args.overrides else [])
     )
     if given:
