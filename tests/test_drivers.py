@@ -167,6 +167,15 @@ def test_effects_sum_to_one_for_every_target():
         assert np.allclose(result.shapley.sum(axis=1), 1.0, rtol=0, atol=1e-12)
 
 
+def test_a_constant_target_has_no_effects_and_does_not_hold_up_the_others():
+    loaded = config(STANDARD)
+    result = compute_drivers(loaded, settings(), ['input("x1")', "total[2027]"], target_se=0.05)
+    assert result.variance[1] == 0.0 and np.isnan(result.shapley[1]).all()
+    assert result.target_met and result.permutations == 200  # the first round sufficed
+    effect, error = effects(result)["x1"]
+    assert effect == pytest.approx(1.0, abs=1e-12) and error < 1e-6  # but for rounding
+
+
 def test_a_model_whose_only_uncertainty_is_the_shocks_gives_them_everything():
     loaded = config({}, "", shock=0.05)
     result = compute_drivers(loaded, settings(), ["total[2027]", "cagr(total, 2024, 2026)"])

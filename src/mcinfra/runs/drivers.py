@@ -4,8 +4,8 @@ The players are the run's uncertain inputs (or groups of them) and the yearly sh
 one player; the targets are the predictions' indicators or numeric expressions of the
 prediction language. The estimator is :mod:`mcinfra.stats.shapley`'s; this module draws
 its random orders and normals, runs the model on them through the sampler
-(:func:`mcinfra.kernels.model.simulate_from_normals`), and evaluates every target on the
-same model runs.
+(:func:`mcinfra.kernels.model.simulate_from_normals`), and evaluates the targets on the
+model runs: the numeric targets share theirs, each prediction has its own.
 
 All randomness comes from the run's seed through counter-based streams. Order ``p`` of a
 target takes its order of the players and its inner normals from stream ``p`` of two keys
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from mcinfra.config import LoadedConfig
-from mcinfra.config.validation import compile_predictions, prediction_scope
+from mcinfra.config.validation import SHOCKS_PLAYER, compile_predictions, prediction_scope
 from mcinfra.errors import UsageError
 from mcinfra.kernels import model as kernels
 from mcinfra.kernels.random import fill_normals, fill_uniforms, seed_key
@@ -50,7 +50,7 @@ from mcinfra.stats.shapley import (
 )
 
 METHOD = "shapley-random-permutation"
-SHOCKS = "shocks"
+SHOCKS = SHOCKS_PLAYER  # the yearly shocks' player
 GROUPINGS = ("partition", "none")
 DEFAULT_TARGET_SE = 0.01
 DEFAULT_MAX_PERMUTATIONS = 40_000
@@ -288,7 +288,8 @@ class _Estimate:
                 done = self.variance[t] <= 0
                 self.pools.append(_Pool([t], rare, probability, self.max_permutations, done=done))
             else:
-                self.variance[t] = float(np.var(values[t], ddof=1)) if values.shape[1] > 1 else 0.0
+                constant = values[t].min() == values[t].max()  # np.var leaves rounding
+                self.variance[t] = 0.0 if constant else float(np.var(values[t], ddof=1))
                 numeric.append(t)
         if numeric:
             done = all(self.variance[t] <= 0 for t in numeric)
@@ -476,8 +477,9 @@ def compute_drivers(
                             "have its rarer outcome"
                         )
                 _, error = estimate.totals.effects()
-                # NaN: no order has changed the target yet, so no error can be told
-                worst = float(np.nan_to_num(error[pool.targets], nan=np.inf).max())
+                # NaN where no order has changed a varying target yet: no error can be told
+                varying = [t for t in pool.targets if estimate.variance[t] > 0]
+                worst = float(np.nan_to_num(error[varying], nan=np.inf).max(initial=0.0))
                 if worst > target_se and pool.orders >= max_permutations:
                     reason = f"the cap of {max_permutations:,} permutations"
                 if worst <= target_se or reason is not None:
@@ -485,8 +487,10 @@ def compute_drivers(
                     if reason is not None:
                         stopped.update({compiled[t].id: reason for t in pool.targets})
                     break
-                # Standard errors fall as 1 / sqrt(orders): aim 10 % beyond the estimate.
-                needed = math.ceil(1.1 * pool.orders * (worst / target_se) ** 2)
+                # Standard errors fall as 1 / sqrt(orders): aim 10 % beyond the estimate
+                # (twice the orders while no error can be told).
+                ratio = worst / target_se if math.isfinite(worst) else math.sqrt(2 / 1.1)
+                needed = math.ceil(1.1 * pool.orders * ratio**2)
                 wanted = min(max_permutations, max(needed, pool.orders + 1))
     shapley, error = estimate.totals.effects()
     finite = error[np.isfinite(error)]
