@@ -424,3 +424,54 @@ def test_resume_refuses_drivers_as_it_keeps_the_runs_own_options(tmp_path, capsy
     assert capsys.readouterr().err == (
         "mcinfra: error: --resume continues a run with its own settings; drop --drivers\n"
     )
+
+
+def test_outer_draws_reproduce_the_runs_draws_bit_for_bit():
+    # The pick-freeze costs compare each prefix with the target at the outer draw, read from
+    # the run's stream: the latent plan on the draw's scores and shocks must give it exactly.
+    from mcinfra.kernels.random import fill_normals, seed_key
+    from mcinfra.runs.drivers import _Estimate, compile_targets, list_players
+    from mcinfra.sampling.plan import compile_plan
+
+    loaded = config(LINEAR, LINEAR_CORRELATIONS, shock=0.05)
+    plan = compile_plan(loaded.config)
+    targets = compile_targets(loaded, ['total[2027] * input("x1")', 'input("x4") - total[2025]'])
+    estimate = _Estimate(plan, settings(3000), targets, list_players(plan, {}), 500)
+    estimate.start()
+    (pool,) = estimate.pools
+    rows = np.empty((100, plan.n_normals))
+    for i, draw in enumerate(pool.draws[:100]):
+        fill_normals(seed_key(11), draw, rows[i : i + 1])
+        rows[i, : plan.kernel.n_uncertain] = pool.scores[i]
+    assert np.array_equal(estimate.evaluate(rows, [0, 1]), np.array(pool.references[:100]).T)
+
+
+def test_prefix_samples_follow_the_conditional_gaussian_law():
+    from mcinfra.stats.shapley import ConditionalSampler
+
+    correlation = np.eye(5)
+    correlation[np.ix_([0, 1, 3], [0, 1, 3])] = [[1, 0.6, -0.3], [0.6, 1, 0.2], [-0.3, 0.2, 1]]
+    sampler = ConditionalSampler(correlation)
+    assert [b.tolist() for b in sampler.blocks] == [[0, 1, 3], [2], [4]]
+    m = 200_000
+    outer = np.tile([0.5, -1.0, 2.0, 1.5, 0.3], (m, 1))
+    inner = np.random.default_rng(1).standard_normal((m, 5))
+    players = [np.array([0]), np.array([1, 2]), np.array([3]), np.array([4])]
+    order = np.tile([1, 3, 0, 2], (m, 1))  # players {1, 2}, then {4}, {0}, {3}
+    rows = sampler.prefix_samples(outer, inner, players, order)
+    # After the first player: scores 1 and 2 drawn, 1 given 0 and 3 at their outer values.
+    given = [0, 3]
+    weights = np.linalg.solve(correlation[np.ix_(given, given)], correlation[given, 1])
+    mean = weights @ outer[0, given]
+    variance = 1 - correlation[1, given] @ weights
+    first = rows[:, 0]
+    assert abs(first[:, 1].mean() - mean) < Z * math.sqrt(variance / m)
+    assert abs(first[:, 1].var() / variance - 1) < Z * math.sqrt(2 / m)
+    assert np.array_equal(first[:, 2], inner[:, 2])  # independent: the inner normal itself
+    assert np.array_equal(first[:, [0, 3, 4]], outer[:, [0, 3, 4]])  # not yet drawn
+    assert np.array_equal(rows[:, 1, 4], inner[:, 4])  # then the shock-like score 4
+    assert np.array_equal(rows[:, 1, 1], first[:, 1])  # its block unchanged: the same values
+    # All drawn: the block's joint law, whatever the outer values.
+    last = rows[:, -1][:, [0, 1, 3]]
+    assert np.allclose(np.cov(last.T), correlation[np.ix_([0, 1, 3], [0, 1, 3])], atol=0.02)
+    assert np.allclose(last.mean(axis=0), 0, atol=0.02)
