@@ -417,6 +417,10 @@ def test_bad_settings_are_usage_errors():
         compute_drivers(loaded, settings(), groups="x")
     with pytest.raises(UsageError, match=r"--target-se must be in \(0, 1\), got 0"):
         compute_drivers(loaded, settings(), target_se=0)
+    with pytest.raises(UsageError, match="the cap on permutations must be at least 2, got 1"):
+        compute_drivers(loaded, settings(), max_permutations=1)
+    with pytest.raises(UsageError, match="the run has no prediction to explain: give --target"):
+        compute_drivers(config(STANDARD), settings())
 
 
 def test_resume_refuses_drivers_as_it_keeps_the_runs_own_options(tmp_path, capsys):

@@ -70,7 +70,10 @@ def connected_blocks(correlation: np.ndarray) -> list[np.ndarray]:
 
 @dataclass
 class ConditionalSampler:
-    """Draws a standard Gaussian vector with correlation ``correlation`` and its conditionals.
+    """Conditional draws of parts of a Gaussian vector of scores given the other parts.
+
+    The scores are standard normals with correlation ``correlation``; the factors of each
+    (block, drawn scores) pair are computed once and kept.
 
     Parameters
     ----------
