@@ -11,7 +11,7 @@ from mcinfra.cli import main
 def test_bench_writes_rates_ratios_machine_and_targets(tmp_path, capsys):
     out = tmp_path / "bench.json"
     args = ["bench", "--sizes", "3000,6000", "--repeats", "2", "--no-startup"]
-    args.append("--no-report-timings")
+    args += ["--no-report-timings", "--no-drivers-timing"]
     assert main([*args, "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     rates = result["draws_per_second"]
@@ -27,6 +27,7 @@ def test_bench_writes_rates_ratios_machine_and_targets(tmp_path, capsys):
     assert result["waits"] == {}
     assert result["targets"]["cached_startup_seconds"]["met"] is None  # not measured
     assert result["targets"]["report_seconds"]["target"] == 1.5
+    assert result["targets"]["drivers_seconds"] == {"target": 60.0, "measured": None, "met": None}
     assert result["targets"]["process_vs_numpy_model_1e7"]["measured"] is None  # no 1e7
     assert "target sampler_draws_per_second" in capsys.readouterr().out
 
@@ -139,3 +140,31 @@ def test_report_timings_run_for_real(capsys):
         assert wait["met"] == (wait["seconds"] <= wait["goal"])
     assert waits["report"]["command"].startswith("mcinfra report ")
     assert lines[0].startswith("default_run") and "goal <= 3 s" in lines[0]
+
+
+def test_the_drivers_wait_times_mcinfra_drivers_of_a_default_run(monkeypatch):
+    import mcinfra.bench.throughput as throughput
+
+    calls = []
+    fake_seconds = iter([5.0, 30.0, 20.0])  # the run that is not timed, then two repeats
+    cpu = iter([100.0, 112.0, 112.0, 120.0])
+
+    def recording(command, env=None):
+        calls.append(command)
+        return next(fake_seconds)
+
+    monkeypatch.setattr(throughput, "command_seconds", recording)
+    monkeypatch.setattr(throughput, "children_cpu_seconds", lambda: next(cpu))
+    waits = throughput.waiting_times(repeats=2, startup=False, report=False, drivers=True)
+    assert list(waits) == ["drivers"]
+    assert calls[0][3:5] == ["run", "--draws"] and "--no-report" in calls[0]
+    assert calls[1][3:] == ["drivers", calls[0][-1]]  # the run's directory
+    assert waits["drivers"] == {
+        "seconds": 20.0,
+        "median_seconds": 25.0,
+        "times": [30.0, 20.0],
+        "goal": 60.0,
+        "met": True,
+        "command": "mcinfra drivers DIR/drivers",
+        "cpu_seconds": 8.0,  # of the fastest repeat
+    }

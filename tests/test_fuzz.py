@@ -20,6 +20,13 @@ from mcinfra.config import default_config_path
 
 DEFAULT_TEXT = default_config_path().read_text()
 DEFAULT = tomllib.loads(DEFAULT_TEXT)
+# The default config has no [sensitivity.groups]; the fuzzed tree has, so its keys are fuzzed.
+DEFAULT["sensitivity"] = {
+    "groups": {
+        "crossovers": [f"channel.{s}.crossover" for s in DEFAULT["function_split"]["segments"]],
+        "custom_silicon": ["custom_silicon.initial_share", "custom_silicon.logit_rate"],
+    }
+}
 
 HOSTILE = st.one_of(
     st.sampled_from(

@@ -2,7 +2,9 @@
 
 ``mcinfra.run(...)`` runs a model and returns its answers in memory (a
 :class:`RunResult`); ``mcinfra.simulate(...)`` returns the draws themselves;
-``mcinfra.score(...)`` scores finished runs against actual values.
+``mcinfra.score(...)`` scores finished runs against actual values;
+``mcinfra.drivers(...)`` splits each prediction's variance among its inputs (Shapley
+effects).
 
 The public names are imported on first use (module ``__getattr__``), so that
 ``import mcinfra.cli`` does not pay for numba, scipy and pydantic before a command
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mcinfra.config import load_config, parse_config
     from mcinfra.runs.api import run
+    from mcinfra.runs.drivers import drivers
     from mcinfra.runs.result import RunResult
     from mcinfra.runs.score import score
     from mcinfra.runs.summary import RunSummary
@@ -29,6 +32,7 @@ _PUBLIC = {
     "load_config": "mcinfra.config",
     "parse_config": "mcinfra.config",
     "run": "mcinfra.runs.api",
+    "drivers": "mcinfra.runs.drivers",
     "RunResult": "mcinfra.runs.result",
     "RunSummary": "mcinfra.runs.summary",
     "score": "mcinfra.runs.score",
@@ -42,6 +46,7 @@ __all__ = [
     "RunSettings",
     "RunSummary",
     "__version__",
+    "drivers",
     "load_config",
     "parse_config",
     "run",

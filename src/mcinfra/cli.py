@@ -14,6 +14,7 @@ from pathlib import Path
 from mcinfra.errors import Interrupted, McinfraError, UsageError
 
 EXIT_USAGE = 2
+DRIVERS_SHOWN = 5  # players per target that mcinfra drivers prints (all are in drivers.csv)
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # Ctrl-C, a scheduler's time limit, a hang-up
 
 
@@ -107,6 +108,16 @@ def _probability_error(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
     if not 0 < value < 0.5:
         raise argparse.ArgumentTypeError(f"a standard error must be in (0, 0.5), got {text}")
+    return value
+
+
+def _shapley_error(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"a standard error must be in (0, 1), got {text}")
     return value
 
 
@@ -242,6 +253,49 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="cap on draws with --target-se (default 10,000,000)",
     )
+    run.add_argument(
+        "--drivers",
+        action="store_true",
+        help="also write drivers.csv and drivers.json: each prediction's Shapley effects "
+        "(as mcinfra drivers RUN_DIR)",
+    )
+
+    drivers = commands.add_parser(
+        "drivers",
+        help="Shapley effects: each input's and the shocks' share of a target's variance",
+    )
+    drivers.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
+    drivers.add_argument(
+        "--target",
+        action="append",
+        metavar="EXPR",
+        help="a numeric expression of the prediction language, e.g. 'total[2030]' or "
+        "'cagr(network, 2024, 2030)' (repeatable; default: every prediction's indicator)",
+    )
+    drivers.add_argument(
+        "--groups",
+        choices=("partition", "none"),
+        help="players: the inputs grouped by partition, or each input alone (default: the "
+        "config's [sensitivity.groups])",
+    )
+    drivers.add_argument(
+        "--target-se",
+        type=_shapley_error,
+        default=0.01,
+        metavar="SE",
+        help="add permutations until every effect's standard error is at most SE "
+        "(default 0.01), up to --max-permutations",
+    )
+    drivers.add_argument(
+        "--max-permutations",
+        type=_positive_int,
+        default=40_000,
+        metavar="N",
+        help="cap on random orders of the players (default 40,000)",
+    )
+    drivers.add_argument(
+        "--threads", type=_positive_int, help="numba threads; results do not depend on it"
+    )
 
     bench = commands.add_parser(
         "bench", help="measure sampler and pipeline throughput on this machine"
@@ -261,6 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-report-timings",
         action="store_true",
         help="skip timing a default run with its report and 'mcinfra report' of it",
+    )
+    bench.add_argument(
+        "--no-drivers-timing",
+        action="store_true",
+        help="skip timing 'mcinfra drivers' of a default run (about a minute per repeat)",
     )
     bench.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
     bench.add_argument(
@@ -451,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
             "validate": _validate,
             "export": _export,
             "score": _score,
+            "drivers": _drivers,
         }
         return handlers[args.command](args)
     except McinfraError as exc:
@@ -511,9 +571,53 @@ def _run(args: argparse.Namespace) -> int:
             png=args.png,
             notify=_notifier(args),
             shield=signals.shield,
+            drivers=args.drivers,
         )
     progress.close()
     _print_summary(summary, out)
+    return 0
+
+
+def _drivers(args: argparse.Namespace) -> int:
+    from mcinfra.report.terminal import significant
+    from mcinfra.runs.drivers import drivers
+
+    def warn(text: str) -> None:
+        print(f"mcinfra: warning: {text}", file=sys.stderr)
+
+    document = drivers(
+        args.run_dir,
+        targets=args.target,
+        groups=args.groups,
+        target_se=args.target_se,
+        threads=args.threads,
+        max_permutations=args.max_permutations,
+        notify=warn,
+    )
+    rows = []
+    for entry in document["targets"]:
+        for player in entry["players"][:DRIVERS_SHOWN]:
+            effect, error = player["shapley"], player["std_error"]
+            shown = "-" if effect is None else significant(effect, error)
+            spread = "" if error is None else f"{error:.2g}"
+            first = player["first_order"]
+            rows.append(
+                [
+                    entry["target"],
+                    player["player"],
+                    shown,
+                    spread,
+                    "" if first is None else f"{first:.3f}",
+                ]
+            )
+    print(_table(["target", "player", "shapley", "std error", "first order"], rows))
+    print(
+        f"\nthe {DRIVERS_SHOWN} largest of each target; {document['permutations']:,} "
+        f"permutations, {document['evaluations']:,} model evaluations, "
+        f"{document['seconds']:.1f} s; each effect is its player's share of the target's "
+        "variance (the effects sum to one)"
+    )
+    print(f"wrote {args.run_dir}/drivers.csv and drivers.json")
     return 0
 
 
@@ -545,6 +649,7 @@ def _bench(args: argparse.Namespace) -> int:
             startup=not args.no_startup,
             log=log,
             report=not args.no_report_timings,
+            drivers=not args.no_drivers_timing,
         )
         for name, ratio in result["ratios"].items():
             print(f"{name:<28} {ratio:8.2f}x")
@@ -680,6 +785,7 @@ def _resume(args: argparse.Namespace) -> int:
         ]
         + (["CONFIG"] if args.config else [])
         + (["--save-draws"] if args.save_draws else [])
+        + (["--drivers"] if args.drivers else [])
         + (["--set"] if args.overrides else [])
     )
     if given:

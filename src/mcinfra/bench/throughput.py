@@ -16,8 +16,9 @@ same conditions:
 - numpy normals: numpy's fastest bit generator drawing only the normals the model needs;
 - what a user waits for (:func:`waiting_times`), each a whole ``mcinfra`` process against
   its goal (:data:`WAIT_GOALS`): the first run compiling into an empty kernel cache, the
-  cached start-up of a short run, a default run with its report, and rebuilding that
-  report.
+  cached start-up of a short run, a default run with its report, rebuilding that
+  report, and (``mcinfra bench`` only) the Shapley effects of a default run's predictions,
+  every standard error at most 0.01 (``mcinfra drivers``, also its CPU time).
 
 Every measurement is warmed up by one untimed call first (kernels loaded, buffers touched,
 files cached), so that even ``repeats = 1`` times a warm run. Rates are best of ``repeats``
@@ -136,7 +137,18 @@ WAIT_GOALS = {
     "cached_startup": 0.6,
     "report": 1.5,
     "default_run": 3.0,
+    "drivers": 60.0,  # every prediction's Shapley effects, each standard error <= 0.01
 }
+
+
+def children_cpu_seconds() -> float:
+    """User and system CPU seconds of the finished child processes (0 where not counted)."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def command_seconds(command: list[str], env: dict | None = None) -> float:
@@ -152,6 +164,7 @@ def waiting_times(
     report: bool = True,
     report_draws: int = 1_000_000,
     log: Callable[[str], None] = lambda text: None,
+    drivers: bool = False,
 ) -> dict:
     """The waiting times of :data:`WAIT_GOALS`, each best of ``repeats`` with its median.
 
@@ -162,9 +175,12 @@ def waiting_times(
     - ``cached_startup``: the same with the cache the first repeat filled (this
       installation's own cache when ``first_run_compile`` is not measured);
     - ``default_run``: ``run --draws N`` with its report, kernels cached;
-    - ``report``: ``report RUN_DIR`` of that run's directory, rebuilt in place.
+    - ``report``: ``report RUN_DIR`` of that run's directory, rebuilt in place;
+    - ``drivers`` (with ``drivers``): ``drivers RUN_DIR`` of a ``run --draws N
+      --no-report`` directory, with the CPU seconds of the fastest repeat
+      (``cpu_seconds``), which a machine shared with other work stretches less.
 
-    ``startup=False`` leaves out the two start-up times, ``report=False`` the other two.
+    ``startup=False`` leaves out the two start-up times, ``report=False`` the next two.
     Returns ``{name: {"seconds", "median_seconds", "times", "goal", "met", "command"}}``.
     """
     waits: dict = {}
@@ -212,6 +228,18 @@ def waiting_times(
             command = [sys.executable, "-m", "mcinfra.cli", "report", str(run_dir), "--quiet"]
             times = [command_seconds(command) for _ in range(repeats)]
             record("report", times, command)
+        if drivers:
+            run_dir = base / "drivers"
+            command_seconds(run_command(run_dir, report_draws))
+            command = [sys.executable, "-m", "mcinfra.cli", "drivers", str(run_dir)]
+            times, cpu = [], []
+            for _ in range(repeats):
+                before = children_cpu_seconds()
+                times.append(command_seconds(command))
+                cpu.append(children_cpu_seconds() - before)
+            record("drivers", times, command)
+            waits["drivers"]["cpu_seconds"] = cpu[times.index(min(times))]
+            log(f"{'':<20} CPU {waits['drivers']['cpu_seconds']:.2f} s (user + system)")
     return waits
 
 
@@ -223,10 +251,12 @@ def measure(
     log: Callable[[str], None] = lambda text: None,
     report: bool = True,
     report_draws: int = 1_000_000,
+    drivers: bool = False,
 ) -> dict:
     """Run every measurement; returns the JSON-ready result (see the module docstring).
 
-    ``startup`` and ``report`` select the waiting times measured (:func:`waiting_times`).
+    ``startup``, ``report`` and ``drivers`` select the waiting times measured
+    (:func:`waiting_times`).
     """
     import numba
 
@@ -332,7 +362,7 @@ def measure(
         "process_vs_numpy_model": rates["process"][largest] / rates["numpy_model"],
         "thread_speedup": rates["sampler"][largest] / rates["sampler_one_thread"][largest],
     }
-    result["waits"] = waiting_times(repeats, startup, report, report_draws, log)
+    result["waits"] = waiting_times(repeats, startup, report, report_draws, log, drivers)
     result["targets"] = _targets(result)
     return result
 

@@ -186,6 +186,16 @@ class ObservationSpec(StrictModel):
     source: str = ""
 
 
+class SensitivitySettings(StrictModel):
+    """``[sensitivity]``: how ``mcinfra drivers`` groups the inputs into players.
+
+    ``groups`` maps a player's name to the uncertain inputs it stands for, named as in
+    ``[[correlations]]``; every other uncertain input is a player of its own.
+    """
+
+    groups: dict[Name, list[str]] = {}
+
+
 class Config(StrictModel):
     """A whole market model."""
 
@@ -201,6 +211,7 @@ class Config(StrictModel):
     source_figures: list[SourceFigure] = []
     predictions: dict[Name, PredictionSpec] = {}
     observations: list[ObservationSpec] = []  # news for mcinfra update; a run ignores them
+    sensitivity: SensitivitySettings = SensitivitySettings()
 
     @property
     def years(self) -> list[int]:

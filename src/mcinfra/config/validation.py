@@ -43,6 +43,42 @@ def check_config(config: Config) -> list[str]:
     problems.extend(_check_source_figures(config))
     problems.extend(_check_predictions(config))
     problems.extend(_check_observations(config))
+    problems.extend(_check_sensitivity_groups(config, inputs))
+    return problems
+
+
+SHOCKS_PLAYER = "shocks"  # the yearly shocks' player in Shapley effects (mcinfra drivers)
+
+
+def _check_sensitivity_groups(config: Config, inputs: list[InputInfo]) -> list[str]:
+    """Each group names uncertain inputs, none twice, and no group takes a player's name."""
+    problems = []
+    spec = {info.name: info.spec for info in inputs}
+    owner: dict[str, str] = {}
+    for group, members in config.sensitivity.groups.items():
+        path = f"sensitivity.groups.{group}"
+        if group == SHOCKS_PLAYER or group in spec:
+            taken = "the yearly shocks" if group == SHOCKS_PLAYER else "an input"
+            problems.append(f"{path}: the name '{group}' is taken by {taken}; rename the group")
+        if not members:
+            problems.append(f"{path}: a group needs at least one input")
+        for name in members:
+            if name not in spec:
+                hint = did_you_mean(name, list(spec))
+                problems.append(f"{path}: no input named '{name}'{hint}")
+            elif spec[name].is_fixed:
+                problems.append(
+                    f"{path}: input '{name}' is fixed; only uncertain inputs are players"
+                )
+            elif name in owner:
+                where = (
+                    "twice in this group"
+                    if owner[name] == group
+                    else (f"also in sensitivity.groups.{owner[name]}")
+                )
+                problems.append(f"{path}: input '{name}' is {where}; an input is in one group")
+            else:
+                owner[name] = group
     return problems
 
 

@@ -606,3 +606,21 @@ def find_interrupted(out: Path) -> Path:
     if not found:
         raise UsageError(f"no interrupted run of {out} to resume (no checkpoint beside it)")
     return max(found, key=lambda d: (d / CHECKPOINT).stat().st_mtime)
+
+
+def write_drivers(directory: Path, document: dict, rows: list[list[str]]) -> None:
+    """``drivers.json`` and ``drivers.csv`` (Shapley effects), each written atomically.
+
+    ``document`` is drivers.json's content and ``rows`` drivers.csv's rows, header first
+    (docs/outputs.md). Each file is replaced whole or not at all, the JSON last; both
+    texts are made before either is written.
+    """
+    import csv
+    import io
+
+    directory = Path(directory)
+    table = io.StringIO()
+    csv.writer(table, lineterminator="\r\n").writerows(rows)
+    text = json.dumps(document, indent=2, allow_nan=False) + "\n"
+    write_text_atomically(directory / DRIVERS_CSV, table.getvalue())
+    write_text_atomically(directory / DRIVERS_JSON, text)

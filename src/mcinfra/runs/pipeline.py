@@ -521,6 +521,7 @@ def run_to_directory(
     client=None,
     replace: bool = True,
     shield: Shield | None = None,
+    drivers: bool = False,
 ) -> dict:
     """Run and write ``out`` atomically; return the summary (``summary.json``'s content).
 
@@ -533,6 +534,8 @@ def run_to_directory(
     nothing. With ``save_draws`` the checkpoints also keep ``draws.zarr`` resumable (see
     :class:`~mcinfra.io.run_directory.DrawWriter`). An existing run at ``out`` is
     replaced only with ``replace``; a non-empty directory that holds no run never is.
+    With ``drivers`` the directory also gets the predictions' Shapley effects
+    (:func:`mcinfra.runs.drivers.drivers`), before the report that shows them.
     """
     check_target(out, replace)
     if save_draws:
@@ -568,6 +571,7 @@ def run_to_directory(
                     "log": log,
                     "png": png,
                     "save_draws": save_draws,
+                    "drivers": drivers,
                     "config_origin": loaded.origin,
                     "config_overrides": list(loaded.overrides),
                 }
@@ -602,6 +606,10 @@ def run_to_directory(
                     started,
                     elicited_fits(loaded.config),
                 )
+                if drivers:
+                    from mcinfra.runs.drivers import drivers as write_drivers
+
+                    write_drivers(staging, threads=settings.threads, notify=notify)
                 if report:
                     from mcinfra.report.build import build_report
 
@@ -666,6 +674,7 @@ def resume_run(
         log=options["log"],
         png=options.get("png", False),  # runs interrupted before --png existed
         save_draws=options.get("save_draws", False),  # recorded by every run that saves them
+        drivers=options.get("drivers", False),  # runs interrupted before --drivers existed
         resume=staging,
         checkpoint_seconds=checkpoint_seconds,
         shield=shield,

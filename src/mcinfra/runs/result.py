@@ -200,6 +200,48 @@ class RunResult:
         )
         return update_run(self.loaded, settings, observations_from(list(observe), self.loaded))
 
+    def drivers(
+        self,
+        targets: list[str] | None = None,
+        groups: str | None = None,
+        target_se: float = 0.01,
+        threads: int | None = None,
+    ) -> dict:
+        """Shapley effects: each player's share of each target's variance.
+
+        The players are the uncertain inputs (or the groups of ``[sensitivity.groups]``)
+        and the yearly shocks; see docs/model.md ("Shapley effects").
+
+        Parameters
+        ----------
+        targets : list of str, optional
+            Numeric expressions of the prediction language (``"total[2030]"``); default:
+            every prediction's indicator.
+        groups : {"partition", "none"}, optional
+            Group the inputs by partition, or take each alone; default: the config's
+            ``[sensitivity.groups]``.
+        target_se : float
+            Largest standard error of an effect.
+        threads : int, optional
+            Numba threads; the result does not depend on it.
+
+        Returns
+        -------
+        dict
+            The content of ``drivers.json`` (docs/outputs.md).
+
+        Examples
+        --------
+        >>> result.drivers(target_se=0.02)["targets"][0]["players"][0]  # doctest: +SKIP
+        """
+        from mcinfra.runs.drivers import compute_drivers, drivers_document, sensitivity_lookup
+        from mcinfra.sampling.engine import RunSettings
+
+        run = self.run_summary.run
+        settings = RunSettings(run["draws"], run["seed"], run["chunk_size"], threads)
+        result = compute_drivers(self.loaded, settings, targets, groups, target_se)
+        return drivers_document(result, sensitivity_lookup(self.sensitivity_rows))
+
     def write(self, path: str | Path, report: bool = True, force: bool = False, log: bool = False):
         """Write the run directory the command line writes, atomically; return its path.
 
