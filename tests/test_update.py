@@ -287,16 +287,22 @@ def test_update_command_writes_an_updated_run_directory(run_dir, tmp_path, capsy
     assert sorted(p.name for p in out.iterdir()) == [
         "config.toml",
         "crossovers.csv",
+        "figures",
         "inputs.csv",
         "predictions.csv",
+        "prior_quantiles.csv",
         "quantiles.csv",
+        "report.html",
+        "report.md",
         "sensitivity.csv",
         "update.json",
     ]
+    args.append("--no-report")
     assert main([*args, "--out", str(out)]) == 2
     assert "already holds a updated run; use --force" in capsys.readouterr().err
     assert main([*args, "--out", str(out), "--force"]) == 0
-    assert main(["update", str(run_dir), "--observe", LOGNORMAL_BASE]) == 0
+    assert not (out / "report.html").exists()
+    assert main(["update", str(run_dir), "--observe", LOGNORMAL_BASE, "--no-report"]) == 0
     assert (run_dir.parent / "run-updated" / "update.json").is_file()
     prior = json.loads((run_dir / "summary.json").read_text())["crossovers"]
     rows = list(csv.DictReader((out / "crossovers.csv").read_text().splitlines()))

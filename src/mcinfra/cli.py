@@ -381,6 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument("--out", type=Path, help="updated run directory (default: RUN_DIR-updated)")
     update.add_argument("--force", action="store_true", help="replace the update already in --out")
     update.add_argument(
+        "--no-report", action="store_true", help="skip report.html, report.md and figures/"
+    )
+    update.add_argument("--quiet", action="store_true", help="print no progress of the report")
+    update.add_argument(
         "--threads",
         type=_positive_int,
         help="numba threads (default: all cores); results do not depend on it",
@@ -720,7 +724,10 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from mcinfra.report.build import build_report
+    if (args.run_dir / "update.json").is_file():  # an updated run: the report of the news
+        from mcinfra.report.news import build_news_report as build_report
+    else:
+        from mcinfra.report.build import build_report
 
     written = build_report(args.run_dir, log=args.log, notify=_notifier(args), png=args.png)
     print(f"wrote {written[0]}, {written[1].name} and {len(written) - 2} figure files")
@@ -795,7 +802,16 @@ def _update(args: argparse.Namespace) -> int:
     )
     with _cluster(args) as client:
         result = update_run(loaded, settings, observations, client)
-    write_update(result, loaded, out, args.force, prior_dir=str(args.run_dir))
+    write_update(
+        result,
+        loaded,
+        out,
+        args.force,
+        prior_dir=str(args.run_dir),
+        settings=settings,
+        report=not args.no_report,
+        notify=_notifier(args),
+    )
     share = result.effective_draws / result.draws
     print(
         f"effective draws {result.effective_draws:,.0f} of {result.draws:,} "

@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
+import shutil
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,13 @@ import numpy as np
 from mcinfra.config import LoadedConfig
 from mcinfra.config.validation import compile_predictions, prediction_scope
 from mcinfra.errors import UsageError
-from mcinfra.io.run_directory import CONFIG, atomic_directory, check_target, write_json
+from mcinfra.io.run_directory import (
+    CONFIG,
+    QUANTILES_CSV,
+    atomic_directory,
+    check_target,
+    write_json,
+)
 from mcinfra.language.observations import (
     Observation,
     ObservationError,
@@ -33,6 +41,7 @@ from mcinfra.sampling.engine import RunSettings, chunk_bounds, stream
 from mcinfra.sampling.plan import compile_plan
 from mcinfra.stats.crossover import crossover_times
 from mcinfra.stats.indicators import chunk_context
+from mcinfra.stats.probability import ProbabilityEstimate, wilson_interval
 from mcinfra.stats.weights import (
     FRACTION_BITS,
     WeightedBuckets,
@@ -54,6 +63,12 @@ LOG_TINY = math.log(np.finfo(np.float64).tiny)  # a likelihood below this underf
 INPUT_LEVELS = (0.05, 0.5, 0.95)
 SERIES_LEVELS = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 QUANTILE_ACCURACY = 1e-3  # relative accuracy of the posterior series quantiles
+PRIOR_QUANTILES = "prior_quantiles.csv"  # the prior run's quantiles.csv, copied
+MEASUREMENT_LEVEL = 0.95  # the central share of a measurement's error in update.json
+_Z95 = 1.959963984540054
+# the SD of a normal whose central 90 % range is 1: a prior's spread from its p05 and p95
+_NORMAL_RANGE90 = 2 * 1.6448536269514722
+_SERIES_YEAR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,7 @@ class PosteriorPrediction:
     text: str
     prior: float
     posterior: WeightedProbability
+    prior_holds: int  # draws in which it holds (of all the run's draws)
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,19 @@ class PosteriorInput:
     name: str
     prior: tuple[float, ...]
     posterior: tuple[float, ...]
+
+    @property
+    def median_shift(self) -> float:
+        """(posterior median - prior median) in prior SDs, the SD read from the 90 % range.
+
+        The prior's SD is taken as (p95 - p05) / 3.29, a normal's with that range; 0 for
+        an input whose range is empty (fixed) and whose median has not moved.
+        """
+        spread = (self.prior[2] - self.prior[0]) / _NORMAL_RANGE90
+        moved = self.posterior[1] - self.prior[1]
+        if spread > 0:
+            return moved / spread
+        return 0.0 if moved == 0 else math.copysign(math.inf, moved)
 
 
 @dataclass(frozen=True)
@@ -413,7 +442,8 @@ def update_run(
             strict=True,
         )
     ]
-    prior = holds.sum(axis=1) / draws
+    prior_holds = holds.sum(axis=1)
+    prior = prior_holds / draws
     return Update(
         observations=list(observations),
         draws=draws,
@@ -421,7 +451,9 @@ def update_run(
         khat=pareto_khat(log_weights),
         khat_threshold=khat_threshold(draws),
         predictions=[
-            PosteriorPrediction(p.id, p.text, float(prior[k]), sums.probability(k))
+            PosteriorPrediction(
+                p.id, p.text, float(prior[k]), sums.probability(k), int(prior_holds[k])
+            )
             for k, p in enumerate(predictions)
         ],
         inputs=inputs,
@@ -442,10 +474,12 @@ def update_files(update: Update) -> dict[str, str]:
     predictions = io.StringIO()
     writer = csv.writer(predictions, lineterminator="\n")
     writer.writerow(
-        ["id", "prior", "posterior", "std_error", "ci95_low", "ci95_high", "effective_draws"]
-    )
+        ["id", "prior", "posterior", "std_error", "ci95_low", "ci95_high", "effective_draws",
+         "prior_std_error", "prior_ci95_low", "prior_ci95_high"]
+    )  # fmt: skip
     for p in update.predictions:
         low, high = p.posterior.interval()
+        prior = ProbabilityEstimate(p.prior_holds, update.draws)
         writer.writerow(
             [
                 p.id,
@@ -455,6 +489,8 @@ def update_files(update: Update) -> dict[str, str]:
                 repr(low),
                 repr(high),
                 repr(p.posterior.effective_draws),
+                repr(prior.std_error),
+                *map(repr, wilson_interval(p.prior_holds, update.draws)),
             ]
         )
     inputs = io.StringIO()
@@ -468,10 +504,13 @@ def update_files(update: Update) -> dict[str, str]:
             "posterior_p05",
             "posterior_median",
             "posterior_p95",
+            "median_shift",
         ]
     )
     for i in update.inputs:
-        writer.writerow([i.name, *map(repr, i.prior), *map(repr, i.posterior)])
+        writer.writerow(
+            [i.name, *map(repr, i.prior), *map(repr, i.posterior), repr(i.median_shift)]
+        )
     quantiles = io.StringIO()
     writer = csv.writer(quantiles, lineterminator="\n")
     writer.writerow(["segment", "year", "quantile", "value"])
@@ -506,19 +545,69 @@ def update_files(update: Update) -> dict[str, str]:
     }
 
 
-def update_summary(update: Update, prior_dir: str | None = None) -> dict:
-    """``update.json``: the observations and the importance-sampling diagnostics."""
+def measurement_interval(observation: Observation) -> tuple[float, float, float]:
+    """The observed figure and the central 95 % range of its measurement error.
+
+    (central, low, high): for ``normal`` mean +- 1.96 sd; ``lognormal`` median times
+    exp(+-1.96 log_sd); ``t`` loc +- t(0.975, df) scale; ``uniform`` its midpoint and ends.
+    """
+    p = observation.model.parameters
+    kind = observation.model.kind
+    if kind == "normal":
+        return p["mean"], p["mean"] - _Z95 * p["sd"], p["mean"] + _Z95 * p["sd"]
+    if kind == "lognormal":
+        spread = math.exp(_Z95 * p["log_sd"])
+        return p["median"], p["median"] / spread, p["median"] * spread
+    if kind == "t":
+        from scipy.special import stdtrit
+
+        half = float(stdtrit(p["df"], 0.5 + MEASUREMENT_LEVEL / 2)) * p["scale"]
+        return p["loc"], p["loc"] - half, p["loc"] + half
+    return (p["low"] + p["high"]) / 2, p["low"], p["high"]
+
+
+def _observation_entry(observation: Observation) -> dict:
+    central, low, high = measurement_interval(observation)
+    entry = {
+        "text": observation.text,
+        "quantity": observation.quantity.text,
+        "error": observation.model.kind,
+        "parameters": observation.model.parameters,
+        "central": central,
+        "interval95": [low, high],
+    }
+    point = _SERIES_YEAR.fullmatch("".join(observation.quantity.text.split()))
+    if point:  # a series in a year, marked on that series' fan chart
+        entry |= {"series": point[1], "year": int(point[2])}
+    return entry
+
+
+def run_provenance(loaded: LoadedConfig, settings: RunSettings) -> dict:
+    """What re-streams the prior run's draws: its seed, draws, chunk size and config."""
+    return {
+        "model": loaded.config.model.name,
+        "title": loaded.config.model.title,
+        "unit": loaded.config.model.unit,
+        "seed": settings.seed,
+        "draws": settings.draws,
+        "chunk_size": settings.chunk_size,
+        "sampling_method": settings.method,
+        "config_sha256": loaded.sha256,
+        "config_overrides": list(loaded.overrides),
+    }
+
+
+def update_summary(
+    update: Update, prior_dir: str | None = None, provenance: dict | None = None
+) -> dict:
+    """``update.json``: the observations and the importance-sampling diagnostics.
+
+    ``provenance`` (:func:`run_provenance`) is written as ``run`` when given.
+    """
     return {
         "prior_run": prior_dir,
-        "observations": [
-            {
-                "text": o.text,
-                "quantity": o.quantity.text,
-                "error": o.model.kind,
-                "parameters": o.model.parameters,
-            }
-            for o in update.observations
-        ],
+        **({"run": provenance} if provenance is not None else {}),
+        "observations": [_observation_entry(o) for o in update.observations],
         "draws": update.draws,
         "effective_draws": update.effective_draws,
         "effective_share": update.effective_draws / update.draws,
@@ -542,12 +631,143 @@ def _finite(value: float) -> float | None:
 
 
 def write_update(
-    update: Update, loaded: LoadedConfig, out: Path, replace: bool, prior_dir: str | None = None
+    update: Update,
+    loaded: LoadedConfig,
+    out: Path,
+    replace: bool,
+    prior_dir: str | None = None,
+    settings: RunSettings | None = None,
+    report: bool = False,
+    notify=None,
 ) -> None:
-    """Write an updated run directory atomically (refusing to overwrite without ``replace``)."""
+    """Write an updated run directory atomically (refusing to overwrite without ``replace``).
+
+    With ``prior_dir`` the prior run's ``quantiles.csv`` is copied as
+    ``prior_quantiles.csv`` (the report draws the prior's bands from it); with
+    ``settings`` (the prior run's) ``update.json`` records what re-streams its draws. With
+    ``report`` the report of the news (:mod:`mcinfra.report.news`) is written too, before
+    the directory appears; ``notify`` receives its progress lines.
+    """
     check_target(out, replace, marker=UPDATE_MARKER, kind="updated run")
+    provenance = run_provenance(loaded, settings) if settings is not None else None
     with atomic_directory(out) as staging:
         for name, text in update_files(update).items():
             (staging / name).write_text(text, encoding="utf-8")
         (staging / CONFIG).write_text(loaded.text, encoding="utf-8")
-        write_json(staging / UPDATE_MARKER, update_summary(update, prior_dir))
+        if prior_dir is not None and (Path(prior_dir) / QUANTILES_CSV).is_file():
+            shutil.copyfile(Path(prior_dir) / QUANTILES_CSV, staging / PRIOR_QUANTILES)
+        write_json(staging / UPDATE_MARKER, update_summary(update, prior_dir, provenance))
+        if report:
+            from mcinfra.report.news import build_news_report
+
+            build_news_report(staging, notify=notify)
+
+
+@dataclass(frozen=True)
+class UpdatedRun:
+    """An updated run directory read back: the prior run's draws and the observations.
+
+    ``summary`` has the keys of a run's ``summary.json`` that comparing and scoring read:
+    ``model`` (``name``), ``run`` (provenance) and ``predictions`` (the posterior's
+    ``id``, ``text``, ``probability``, ``std_error`` and ``ci95``).
+    """
+
+    loaded: LoadedConfig
+    settings: RunSettings
+    observations: list[Observation]
+    summary: dict
+
+
+def is_updated_run(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds an updated run (its ``update.json``)."""
+    return (Path(run_dir) / UPDATE_MARKER).is_file()
+
+
+def read_updated_run(run_dir: Path) -> UpdatedRun:
+    """The prior's config and settings, the observations and the posterior of ``run_dir``.
+
+    ``update.json``'s ``run`` gives the prior run's seed, draws and chunk size; an updated
+    directory written without it is read through its ``prior_run`` directory.
+
+    Raises
+    ------
+    UsageError
+        When ``run_dir`` is not an updated run, its config does not match the recorded
+        hash, or an observation no longer compiles.
+    """
+    import json
+
+    from mcinfra.config import parse_config
+    from mcinfra.language.observations import MeasurementModel
+    from mcinfra.language.predictions import PredictionError, compile_quantity
+    from mcinfra.runs.whatif import load_run_and_summary
+    from mcinfra.sampling.engine import settings_from
+
+    run_dir = Path(run_dir)
+    try:
+        recorded = json.loads((run_dir / UPDATE_MARKER).read_text(encoding="utf-8"))
+        text = (run_dir / CONFIG).read_text(encoding="utf-8")
+        with open(run_dir / "predictions.csv", newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        specs = recorded["observations"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{run_dir} is not an updated mcinfra run: {exc}") from None
+    run = recorded.get("run")
+    if run is None:
+        prior = recorded.get("prior_run")
+        if prior is None:
+            raise UsageError(f"{run_dir}/{UPDATE_MARKER} names no prior run and no run settings")
+        loaded, settings, prior_summary = load_run_and_summary(Path(prior))
+        run = {
+            "model": prior_summary["model"]["name"],
+            **{k: prior_summary["run"][k] for k in ("seed", "draws", "chunk_size")},
+            "sampling_method": settings.method,
+            "config_sha256": loaded.sha256,
+            "config_overrides": list(loaded.overrides),
+        }
+    else:
+        overrides = tuple(run.get("config_overrides", ()))
+        loaded = parse_config(text, origin=str(run_dir / CONFIG), overrides=overrides)
+        if run["config_sha256"] != loaded.sha256:
+            raise UsageError(f"{run_dir}/{CONFIG} does not match the run's recorded hash")
+        settings = settings_from(loaded, run["draws"], run["seed"], run["chunk_size"])
+    scope = prediction_scope(loaded.config)
+    observations = []
+    for spec in specs:
+        try:
+            quantity = compile_quantity(spec["quantity"], scope)
+        except PredictionError as exc:
+            raise UsageError(f"{run_dir}/{UPDATE_MARKER}: {spec['text']!r}: {exc}") from None
+        model = MeasurementModel(spec["error"], dict(spec["parameters"]))
+        observations.append(Observation(spec["text"], quantity, model))
+    texts = {p.id: p.text for p in compile_predictions(loaded.config)}
+    summary = {
+        "model": {"name": loaded.config.model.name},
+        "run": run,
+        "predictions": [
+            {
+                "id": row["id"],
+                "text": texts.get(row["id"], ""),
+                "probability": float(row["posterior"]),
+                "std_error": float(row["std_error"]),
+                "ci95": [float(row["ci95_low"]), float(row["ci95_high"])],
+                "effective_draws": float(row["effective_draws"]),
+            }
+            for row in rows
+        ],
+        "observations": [spec["text"] for spec in specs],
+        "effective_draws": recorded.get("effective_draws"),
+    }
+    return UpdatedRun(loaded, settings, observations, summary)
+
+
+def observations_log_weight(observations: list[Observation]):
+    """``log_weight(context, n)``: each draw's ln w = sum_k ln l_k(v_k) of a chunk."""
+
+    def log_weight(context, n: int) -> np.ndarray:
+        total = np.zeros(n)
+        for observation in observations:
+            total += observation.model.log_likelihood(observation.values(context))
+        return total
+
+    return log_weight
