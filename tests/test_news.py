@@ -104,3 +104,46 @@ def test_report_of_an_updated_run_reads_files_only(runs):
         f"from mcinfra.cli import main\nassert main(['report', {str(updated)!r}, '--quiet']) == 0"
     )
     assert _loaded(modules, NOT_FOR_A_REPORT) == []
+
+
+def test_compare_accepts_an_updated_run_beside_its_prior(runs, tmp_path, capsys):
+    prior, updated = runs
+    out = tmp_path / "compare"
+    assert main(["compare", str(prior), str(updated), "--out", str(out)]) == 0
+    result = json.loads((out / "compare.json").read_text())
+    first, second = result["runs"]
+    assert "updated" not in first and second["updated"] is True
+    assert second["observations"] == OBSERVE
+    posterior = {r["id"]: r for r in _rows(updated / "predictions.csv")}
+    before = {p["id"]: p for p in first["predictions"]}
+    for p in second["predictions"]:
+        row = posterior[p["id"]]
+        assert p["probability"] == float(row["posterior"])
+        assert p["ci95"] == [float(row["ci95_low"]), float(row["ci95_high"])]
+    for d in result["differences"]:
+        a, b = before[d["prediction"]], posterior[d["prediction"]]
+        assert d["paired"] is False
+        assert d["difference"] == float(b["posterior"]) - a["probability"]
+        assert d["std_error"] == math.hypot(a["std_error"], float(b["std_error"]))
+    page = (out / "compare.html").read_text()
+    assert "updated with " + "; ".join(OBSERVE) in page
+    assert "effective draws" in page
+
+
+def test_score_of_an_old_updated_directory_reads_its_prior_run(runs, tmp_path):
+    """An update.json without ``run`` (older updates) is read through ``prior_run``."""
+    import shutil
+
+    prior, updated = runs
+    legacy = tmp_path / "legacy"
+    shutil.copytree(updated, legacy)
+    recorded = json.loads((legacy / "update.json").read_text())
+    del recorded["run"]
+    (legacy / "update.json").write_text(json.dumps(recorded))
+    import mcinfra
+
+    new = mcinfra.score(updated, ["total[2025]=158.2"])["scores"][0]
+    old = mcinfra.score(legacy, ["total[2025]=158.2"])["scores"][0]
+    assert {k: v for k, v in new.items() if k != "run"} == {
+        k: v for k, v in old.items() if k != "run"
+    }
