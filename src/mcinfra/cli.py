@@ -361,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     update = commands.add_parser(
         "update", help="reweight a finished run's draws by new observations (posterior)"
     )
-    update.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
+    update.add_argument("run_dir", type=Path, nargs="?", help="directory written by mcinfra run")
     update.add_argument(
         "--observe",
         action="append",
@@ -384,6 +384,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-report", action="store_true", help="skip report.html, report.md and figures/"
     )
     update.add_argument("--quiet", action="store_true", help="print no progress of the report")
+    update.add_argument(
+        "--resume",
+        type=Path,
+        metavar="OUT",
+        help="continue the interrupted update of OUT from its last checkpoint",
+    )
+    update.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="save the update's progress at most this often (default 30)",
+    )
     update.add_argument(
         "--threads",
         type=_positive_int,
@@ -787,31 +800,63 @@ def _update(args: argparse.Namespace) -> int:
     from mcinfra.runs.update import (
         default_output,
         observations_from,
-        update_run,
-        write_update,
+        resume_update,
+        update_to_directory,
     )
     from mcinfra.runs.whatif import load_run
     from mcinfra.sampling.engine import settings_from
 
-    loaded, settings = load_run(args.run_dir)
-    observations = observations_from(args.observe, loaded, args.observations)
-    out = args.out or default_output(args.run_dir)
-    check_target(out, args.force, marker="update.json", kind="updated run")
-    settings = settings_from(
-        loaded, settings.draws, settings.seed, settings.chunk_size, threads=args.threads
-    )
-    with _cluster(args) as client:
-        result = update_run(loaded, settings, observations, client)
-    write_update(
-        result,
-        loaded,
-        out,
-        args.force,
-        prior_dir=str(args.run_dir),
-        settings=settings,
-        report=not args.no_report,
-        notify=_notifier(args),
-    )
+    if args.resume is not None:
+        given = [
+            option
+            for option, value in (
+                ("RUN_DIR", args.run_dir),
+                ("--observe", args.observe),
+                ("--observations", args.observations),
+                ("--out", args.out),
+                ("--force", args.force),
+            )
+            if value
+        ]
+        if given:
+            raise UsageError(
+                f"--resume continues an update with its own settings; drop {', '.join(given)}"
+            )
+        out = args.resume
+        with _cluster(args) as client, StopSignals() as signals:
+            result = resume_update(
+                out,
+                threads=args.threads,
+                client=client,
+                report=False if args.no_report else None,
+                notify=_notifier(args),
+                shield=signals.shield,
+                checkpoint_seconds=args.checkpoint_every,
+            )
+    else:
+        if args.run_dir is None:
+            raise UsageError("update needs RUN_DIR, a directory written by mcinfra run")
+        loaded, settings = load_run(args.run_dir)
+        observations = observations_from(args.observe, loaded, args.observations)
+        out = args.out or default_output(args.run_dir)
+        check_target(out, args.force, marker="update.json", kind="updated run")
+        settings = settings_from(
+            loaded, settings.draws, settings.seed, settings.chunk_size, threads=args.threads
+        )
+        with _cluster(args) as client, StopSignals() as signals:
+            result = update_to_directory(
+                loaded,
+                settings,
+                observations,
+                out,
+                args.force,
+                prior_dir=str(args.run_dir),
+                client=client,
+                report=not args.no_report,
+                notify=_notifier(args),
+                shield=signals.shield,
+                checkpoint_seconds=args.checkpoint_every,
+            )
     share = result.effective_draws / result.draws
     print(
         f"effective draws {result.effective_draws:,.0f} of {result.draws:,} "

@@ -12,23 +12,32 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import re
 import shutil
+import signal
+import time
 import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mcinfra.config import LoadedConfig
 from mcinfra.config.validation import compile_predictions, prediction_scope
-from mcinfra.errors import UsageError
+from mcinfra.errors import Interrupted, UsageError
 from mcinfra.io.run_directory import (
+    CHECKPOINT,
     CONFIG,
     QUANTILES_CSV,
     atomic_directory,
     check_target,
+    load_checkpoint,
+    save_checkpoint,
     write_json,
 )
 from mcinfra.language.observations import (
@@ -55,7 +64,12 @@ from mcinfra.stats.weights import (
     weighted_sensitivity,
 )
 
+if TYPE_CHECKING:
+    from mcinfra.runs.pipeline import Shield
+
 UPDATE_MARKER = "update.json"
+UPDATE_OPTIONS = "update-options.json"  # in an interrupted update's temporary directory
+CHECKPOINT_SECONDS = 30.0
 SUFFIX = "-updated"
 # Below this ESS even a probability of 0.5 has a 95 % interval wider than +-0.2.
 MIN_EFFECTIVE_DRAWS = 25.0
@@ -199,34 +213,59 @@ def observations_from(
     return result
 
 
+def _per_draw_arrays(loaded: LoadedConfig, size: int) -> tuple[np.ndarray, ...]:
+    """Empty per-draw arrays of :func:`_observe_draws` for ``size`` draws."""
+    plan = compile_plan(loaded.config)
+    predictions = compile_predictions(loaded.config)
+    pairs = crossover_pairs(loaded, [s.label for s in plan.series])
+    return (
+        np.zeros(size),
+        np.zeros(size),
+        np.zeros((len(predictions), size), dtype=bool),
+        np.empty((len(plan.inputs), size)),
+        np.empty((len(pairs), size)),
+        np.empty((len(pairs), size)),
+    )
+
+
+PER_DRAW = ("log_weights", "distance", "holds", "inputs", "crossing_year", "crossing_time")
+
+
 def _observe_draws(
     loaded: LoadedConfig,
     settings: RunSettings,
     observations: list[Observation],
     first: int,
     stop: int,
+    out: tuple[np.ndarray, ...] | None = None,
+    after_chunk: Callable[[int], None] | None = None,
+    guard: Shield = nullcontext,
 ) -> tuple[np.ndarray, ...]:
     """Stream draws ``first .. stop - 1`` (whole chunks) and return their per-draw arrays.
 
     Returns the log-weights (n,), the sums of squared standardised errors (n,), the
     predictions' indicators (P, n), the inputs' values (K, n), and per reported crossover
-    entity the crossover year and the continuous crossover (E, n; inf when none).
+    entity the crossover year and the continuous crossover (E, n; inf when none). With
+    ``out`` (arrays of every draw of the run) each chunk is written at its own draws, and
+    ``after_chunk(done)`` is called after each. Each chunk is reduced inside ``guard()``.
     """
     plan = compile_plan(loaded.config)
     predictions = compile_predictions(loaded.config)
     labels = [s.label for s in plan.series]
     names = [i.name for i in plan.inputs]
-    size = stop - first
-    log_weights = np.zeros(size)
-    distance = np.zeros(size)
-    holds = np.zeros((len(predictions), size), dtype=bool)
-    input_values = np.empty((len(names), size))
+    offset = first if out is None else 0
+    arrays = _per_draw_arrays(loaded, stop - first) if out is None else out
+    log_weights, distance, holds, input_values, crossing_year, crossing_time = arrays
     pairs = crossover_pairs(loaded, labels)
-    crossing_year = np.empty((len(pairs), size))
-    crossing_time = np.empty((len(pairs), size))
 
     def on_chunk(start, values, inputs, scores, gap):
-        window = slice(start - first, start - first + values.shape[-1])
+        with guard():
+            reduce_chunk(start, values, inputs)
+        if after_chunk is not None:
+            after_chunk(start + values.shape[-1])
+
+    def reduce_chunk(start, values, inputs):
+        window = slice(start - offset, start - offset + values.shape[-1])
         context = chunk_context(values, inputs, labels, plan.years, names)
         for e, (_, rising, falling) in enumerate(pairs):
             crossing_year[e, window], crossing_time[e, window] = crossover_times(
@@ -249,7 +288,7 @@ def _observe_draws(
         input_values[:, window] = inputs
 
     stream(plan, settings, on_chunk, start=first, end=stop)
-    return log_weights, distance, holds, input_values, crossing_year, crossing_time
+    return arrays
 
 
 def crossover_pairs(loaded: LoadedConfig, labels: list[str]) -> list[tuple[str, int, int]]:
@@ -268,15 +307,31 @@ def crossover_pairs(loaded: LoadedConfig, labels: list[str]) -> list[tuple[str, 
 
 
 def _bucket_draws(
-    loaded: LoadedConfig, settings: RunSettings, units: np.ndarray, first: int, stop: int
+    loaded: LoadedConfig,
+    settings: RunSettings,
+    units: np.ndarray,
+    first: int,
+    stop: int,
+    buckets: WeightedBuckets | None = None,
+    after_chunk: Callable[[int], None] | None = None,
+    guard: Shield = nullcontext,
 ) -> WeightedBuckets:
-    """Weighted buckets of every series and year over draws ``first .. stop - 1``."""
+    """Weighted buckets of every series and year over draws ``first .. stop - 1``.
+
+    ``units`` are the fixed-point weights of those draws. The draws are added to
+    ``buckets`` when given; ``after_chunk(done)`` is called after each chunk, which is
+    added inside ``guard()``.
+    """
     plan = compile_plan(loaded.config)
-    buckets = WeightedBuckets(len(plan.series) * len(plan.years), QUANTILE_ACCURACY)
+    if buckets is None:
+        buckets = WeightedBuckets(len(plan.series) * len(plan.years), QUANTILE_ACCURACY)
 
     def on_chunk(start, values, inputs, scores, gap):
         n = values.shape[-1]
-        buckets.add(values.reshape(-1, n), units[start - first : start - first + n])
+        with guard():
+            buckets.add(values.reshape(-1, n), units[start - first : start - first + n])
+        if after_chunk is not None:
+            after_chunk(start + n)
 
     stream(plan, settings, on_chunk, start=first, end=stop)
     return buckets
@@ -316,22 +371,198 @@ def bucket_task(config, settings, units, first, stop):
     return buckets.rows, buckets.other
 
 
-def _task_ranges(settings: RunSettings, tasks: int) -> list[tuple[int, int]]:
-    """Whole chunks grouped into about ``tasks`` ranges of draws."""
-    chunks = list(chunk_bounds(settings))
+def _task_ranges(settings: RunSettings, tasks: int, start: int = 0) -> list[tuple[int, int]]:
+    """Whole chunks from draw ``start`` on, grouped into about ``tasks`` ranges of draws."""
+    chunks = list(chunk_bounds(settings, start))
     per = max(1, math.ceil(len(chunks) / tasks))
     return [
         (chunks[i][0], chunks[min(i + per, len(chunks)) - 1][1]) for i in range(0, len(chunks), per)
     ]
 
 
+@dataclass(frozen=True)
+class UpdateCheckpoints:
+    """Where an update saves its progress, how often, and whether it continues from it.
+
+    ``directory`` is the update's temporary directory. Its ``checkpoint.npz`` records the
+    pass (1: the per-draw observations, 2: the weighted buckets of the series) and the
+    draws done in it, with pass 2's bucket sums; pass 1's per-draw arrays are saved in
+    parts, ``observed-FIRST-STOP.npz``, each written once (atomically, before the
+    checkpoint that counts it). A part is saved at most every ``every`` seconds.
+    """
+
+    directory: Path
+    every: float = CHECKPOINT_SECONDS
+    resume: bool = False
+
+
+_PART = "observed-{:012d}-{:012d}.npz"
+
+
+def _npz_atomically(path: Path, arrays: dict) -> None:
+    temporary = path.with_name(path.name + ".tmp.npz")
+    np.savez(temporary, **arrays)
+    temporary.replace(path)
+
+
+def _bucket_state(buckets: WeightedBuckets) -> dict[str, np.ndarray]:
+    tables = [table for _, table in buckets.rows]
+    return {
+        "bucket_bases": np.array([base for base, _ in buckets.rows], dtype=np.int64),
+        "bucket_widths": np.array([t.shape[1] for t in tables], dtype=np.int64),
+        "bucket_tables": np.concatenate(tables, axis=1) if tables else np.zeros((3, 0)),
+        # sums of non-positive values' buckets: Python integers, exact as JSON text
+        "bucket_other": np.array(json.dumps([sorted(d.items()) for d in buckets.other])),
+    }
+
+
+def _restore_buckets(buckets: WeightedBuckets, state: dict[str, np.ndarray]) -> None:
+    bases, widths = state["bucket_bases"], state["bucket_widths"]
+    if len(bases) != len(buckets.rows):
+        raise ValueError(f"{len(bases)} rows of buckets, expected {len(buckets.rows)}")
+    edges = np.concatenate([[0], np.cumsum(widths)])
+    tables = state["bucket_tables"].astype(np.int64)
+    buckets.rows = [
+        (int(base), tables[:, edges[i] : edges[i + 1]].copy()) for i, base in enumerate(bases)
+    ]
+    other = json.loads(str(state["bucket_other"]))
+    buckets.other = [{int(k): int(v) for k, v in row} for row in other]
+
+
+class _Progress:
+    """The two passes' progress: checkpoints, signals and the progress callback."""
+
+    def __init__(self, loaded, settings, checkpoints, shield, progress) -> None:
+        self.loaded, self.settings, self.checkpoints = loaded, settings, checkpoints
+        self.guard: Shield = shield if shield is not None else nullcontext
+        self.at_once = shield is not None and checkpoints is not None
+        self.progress = progress
+        self.observed = self.saved_observed = 0  # draws of pass 1 done, and saved
+        self.bucketed = self.saved_bucketed = 0  # draws of pass 2 done, and saved
+        self.arrays: tuple[np.ndarray, ...] = ()
+        self.buckets: WeightedBuckets | None = None
+        self.state: dict[str, np.ndarray] = {}
+        self.last = time.perf_counter()
+
+    def restore_observed(self) -> tuple[np.ndarray, ...]:
+        """Pass 1's per-draw arrays of every draw, filled from the checkpoint if resumed."""
+        self.arrays = _per_draw_arrays(self.loaded, self.settings.draws)
+        if self.checkpoints is None or not self.checkpoints.resume:
+            return self.arrays
+        directory = self.checkpoints.directory
+        try:
+            self.state, done, _ = load_checkpoint(directory / CHECKPOINT)
+            second = int(self.state.pop("pass")) == 2
+            self.observed = self.settings.draws if second else done
+            self.bucketed = done if second else 0
+            filled = 0
+            for part in sorted(directory.glob("observed-*.npz")):
+                first, stop = (int(x) for x in part.name[:-4].split("-")[1:])
+                if stop > self.observed:  # written after the last checkpoint
+                    part.unlink()
+                    continue
+                if first != filled:
+                    raise ValueError(f"draws {filled} to {first - 1} are missing")
+                with np.load(part) as saved:
+                    for name, whole in zip(PER_DRAW, self.arrays, strict=True):
+                        whole[..., first:stop] = saved[name]
+                filled = stop
+            if filled != self.observed:
+                raise ValueError(f"{filled} draws observed, the checkpoint counts {self.observed}")
+        except (OSError, KeyError, ValueError) as exc:
+            raise UsageError(
+                f"cannot resume {directory}: its checkpoint does not fit this update ({exc})"
+            ) from None
+        self.saved_observed, self.saved_bucketed = self.observed, self.bucketed
+        return self.arrays
+
+    def restore_buckets(self, rows: int) -> WeightedBuckets:
+        """Pass 2's buckets, holding the checkpoint's sums if resumed in that pass."""
+        self.buckets = WeightedBuckets(rows, QUANTILE_ACCURACY)
+        if self.bucketed:
+            try:
+                _restore_buckets(self.buckets, self.state)
+            except (KeyError, ValueError) as exc:
+                raise UsageError(
+                    f"cannot resume {self.checkpoints.directory}: its checkpoint does not fit "
+                    f"this update ({exc})"
+                ) from None
+        return self.buckets
+
+    @contextmanager
+    def passing(self, number: int) -> Iterator[None]:
+        """A pass over the draws: interrupted, it saves every complete chunk (with a shield)."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            if self.at_once:
+                with self.guard():
+                    self.save_observed() if number == 1 else self.save_buckets()
+            raise
+
+    def _due(self) -> bool:
+        return (
+            self.checkpoints is not None
+            and time.perf_counter() - self.last >= self.checkpoints.every
+        )
+
+    def observed_chunk(self, done: int) -> None:
+        """Pass 1 is complete up to draw ``done``."""
+        self.observed = done
+        if self._due():
+            self.save_observed()
+        if self.progress is not None:
+            self.progress(done, 2 * self.settings.draws)
+
+    def bucketed_chunk(self, done: int) -> None:
+        """Pass 2 is complete up to draw ``done``."""
+        self.bucketed = done
+        if self._due():
+            self.save_buckets()
+        if self.progress is not None:
+            self.progress(self.settings.draws + done, 2 * self.settings.draws)
+
+    def save_observed(self, final: bool = False) -> None:
+        """Save pass 1's new draws as a part, then the checkpoint that counts them."""
+        if self.checkpoints is None or self.observed == self.saved_observed:
+            return
+        directory = self.checkpoints.directory
+        first, stop = self.saved_observed, self.observed
+        part = {
+            name: whole[..., first:stop] for name, whole in zip(PER_DRAW, self.arrays, strict=True)
+        }
+        _npz_atomically(directory / _PART.format(first, stop), part)
+        save_checkpoint(directory / CHECKPOINT, {"pass": np.array(1)}, stop, 0.0)
+        self.saved_observed, self.last = stop, time.perf_counter()
+
+    def save_buckets(self) -> None:
+        """Save pass 2's bucket sums and the draws they hold."""
+        if self.checkpoints is None or self.bucketed == self.saved_bucketed:
+            return
+        assert self.buckets is not None
+        state = {"pass": np.array(2)} | _bucket_state(self.buckets)
+        save_checkpoint(self.checkpoints.directory / CHECKPOINT, state, self.bucketed, 0.0)
+        self.saved_bucketed, self.last = self.bucketed, time.perf_counter()
+
+
 def update_run(
-    loaded: LoadedConfig, settings: RunSettings, observations: list[Observation], client=None
+    loaded: LoadedConfig,
+    settings: RunSettings,
+    observations: list[Observation],
+    client=None,
+    checkpoints: UpdateCheckpoints | None = None,
+    shield: Shield | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Update:
     """Reweight the run's draws by the observations' likelihood (see the module docstring).
 
     With a ``dask.distributed`` ``client`` the draws are streamed in tasks of whole chunks
-    on its workers; the result is the same bit for bit.
+    on its workers; the result is the same bit for bit. With ``checkpoints`` the two
+    passes over the draws save their progress (:class:`UpdateCheckpoints`); with
+    ``resume`` set there they first continue from it. ``shield`` (the command line's, as
+    for a run) holds signals back while a chunk is reduced; an interruption
+    (``KeyboardInterrupt``) then saves every complete chunk at once. ``progress(done,
+    total)`` is called after each chunk, counting both passes (total = 2 x draws).
 
     Raises
     ------
@@ -349,21 +580,29 @@ def update_run(
     labels = [s.label for s in plan.series]
     names = [i.name for i in plan.inputs]
     draws = settings.draws
-    if client is None:
-        log_weights, distance, holds, input_values, crossing_year, crossing_time = _observe_draws(
-            loaded, settings, observations, 0, draws
-        )
-    else:
-        config, specs = _task_config(loaded), _observations_spec(observations)
-        ranges = _task_ranges(settings, 4 * max(1, len(client.scheduler_info()["workers"])))
-        futures = [
-            client.submit(observe_task, config, settings, specs, a, b, pure=False)
-            for a, b in ranges
-        ]
-        parts = client.gather(futures)
-        log_weights, distance, holds, input_values, crossing_year, crossing_time = (
-            np.concatenate([part[i] for part in parts], axis=-1) for i in range(6)
-        )
+    keeper = _Progress(loaded, settings, checkpoints, shield, progress)
+    arrays = keeper.restore_observed()
+    log_weights, distance, holds, input_values, crossing_year, crossing_time = arrays
+    tasks = 4 * max(1, len(client.scheduler_info()["workers"])) if client is not None else 0
+    config, specs = _task_config(loaded), _observations_spec(observations)
+    if keeper.observed < draws:
+        with keeper.passing(1):
+            if client is None:
+                _observe_draws(
+                    loaded, settings, observations, keeper.observed, draws, arrays,
+                    keeper.observed_chunk, keeper.guard,
+                )  # fmt: skip
+            else:
+                ranges = _task_ranges(settings, tasks, keeper.observed)
+                futures = [
+                    client.submit(observe_task, config, settings, specs, a, b, pure=False)
+                    for a, b in ranges
+                ]
+                for (a, b), part in zip(ranges, client.gather(futures), strict=True):
+                    for whole, piece in zip(arrays, part, strict=True):
+                        whole[..., a:b] = piece
+                keeper.observed_chunk(draws)
+        keeper.save_observed(final=True)
     top = float(np.max(log_weights))
     if not top > LOG_TINY:
         closest = int(np.argmin(distance))
@@ -420,18 +659,26 @@ def update_run(
             )
         )
     # A second stream of the same draws: the series' values are too many to hold.
-    if client is None:
-        buckets = _bucket_draws(loaded, settings, units, 0, draws)
-    else:
-        futures = [
-            client.submit(bucket_task, config, settings, units[a:b], a, b, pure=False)
-            for a, b in ranges
-        ]
-        buckets = WeightedBuckets(len(labels) * len(plan.years), QUANTILE_ACCURACY)
-        for rows, other in client.gather(futures):
-            part = WeightedBuckets(0, QUANTILE_ACCURACY)
-            part.rows, part.other = rows, other
-            buckets.merge(part)
+    buckets = keeper.restore_buckets(len(labels) * len(plan.years))
+    if keeper.bucketed < draws:
+        with keeper.passing(2):
+            if client is None:
+                _bucket_draws(
+                    loaded, settings, units[keeper.bucketed :], keeper.bucketed, draws, buckets,
+                    keeper.bucketed_chunk, keeper.guard,
+                )  # fmt: skip
+            else:
+                ranges = _task_ranges(settings, tasks, keeper.bucketed)
+                futures = [
+                    client.submit(bucket_task, config, settings, units[a:b], a, b, pure=False)
+                    for a, b in ranges
+                ]
+                for rows, other in client.gather(futures):
+                    part = WeightedBuckets(0, QUANTILE_ACCURACY)
+                    part.rows, part.other = rows, other
+                    buckets.merge(part)
+                keeper.bucketed_chunk(draws)
+        keeper.save_buckets()
     quantiles = [
         (label, int(year), level, value)
         for s, label in enumerate(labels)
@@ -649,18 +896,144 @@ def write_update(
     the directory appears; ``notify`` receives its progress lines.
     """
     check_target(out, replace, marker=UPDATE_MARKER, kind="updated run")
-    provenance = run_provenance(loaded, settings) if settings is not None else None
     with atomic_directory(out) as staging:
-        for name, text in update_files(update).items():
-            (staging / name).write_text(text, encoding="utf-8")
-        (staging / CONFIG).write_text(loaded.text, encoding="utf-8")
-        if prior_dir is not None and (Path(prior_dir) / QUANTILES_CSV).is_file():
-            shutil.copyfile(Path(prior_dir) / QUANTILES_CSV, staging / PRIOR_QUANTILES)
-        write_json(staging / UPDATE_MARKER, update_summary(update, prior_dir, provenance))
-        if report:
-            from mcinfra.report.news import build_news_report
+        _write_files(update, loaded, staging, prior_dir, settings, report, notify)
 
-            build_news_report(staging, notify=notify)
+
+def _write_files(update, loaded, directory, prior_dir, settings, report, notify) -> None:
+    """Every file of an updated run directory (see :func:`write_update`) into ``directory``."""
+    provenance = run_provenance(loaded, settings) if settings is not None else None
+    for name, text in update_files(update).items():
+        (directory / name).write_text(text, encoding="utf-8")
+    (directory / CONFIG).write_text(loaded.text, encoding="utf-8")
+    if prior_dir is not None and (Path(prior_dir) / QUANTILES_CSV).is_file():
+        shutil.copyfile(Path(prior_dir) / QUANTILES_CSV, directory / PRIOR_QUANTILES)
+    write_json(directory / UPDATE_MARKER, update_summary(update, prior_dir, provenance))
+    if report:
+        from mcinfra.report.news import build_news_report
+
+        build_news_report(directory, notify=notify)
+
+
+def update_to_directory(
+    loaded: LoadedConfig,
+    settings: RunSettings,
+    observations: list[Observation],
+    out: Path,
+    replace: bool = False,
+    prior_dir: str | None = None,
+    client=None,
+    report: bool = True,
+    notify: Callable[[str], None] | None = None,
+    shield: Shield | None = None,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    resume: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Update:
+    """Update a run and write the updated run directory ``out``, resumably; return the update.
+
+    The directory is written as a run's is: in a temporary directory beside ``out``,
+    renamed into place when complete. While the draws are streamed that directory holds
+    ``update-options.json`` (the prior run's settings and the observations) and the
+    checkpoints of :class:`UpdateCheckpoints`; an interruption after the first checkpoint
+    keeps it, and ``resume`` (that directory, see :func:`resume_update`) continues from
+    it to the files an uninterrupted update writes. ``shield`` and ``progress`` are
+    :func:`update_run`'s.
+    """
+    out = Path(out)
+    if resume is None:
+        check_target(out, replace, marker=UPDATE_MARKER, kind="updated run")
+    checkpoint_file: Path | None = None
+
+    def resumable() -> bool:
+        return checkpoint_file is not None and checkpoint_file.exists()
+
+    try:
+        with atomic_directory(out, staging=resume, keep=resumable) as staging:
+            if resume is None:
+                options = run_provenance(loaded, settings) | {
+                    "prior_run": prior_dir,
+                    "observations": _observations_spec(observations),
+                    "report": report,
+                }
+                write_json(staging / UPDATE_OPTIONS, options)
+                (staging / CONFIG).write_text(loaded.text, encoding="utf-8")
+            checkpoint_file = staging / CHECKPOINT
+            checkpoints = UpdateCheckpoints(staging, checkpoint_seconds, resume is not None)
+            update = update_run(
+                loaded, settings, observations, client, checkpoints, shield, progress
+            )
+            _write_files(update, loaded, staging, prior_dir, settings, report, notify)
+            for leftover in [*staging.glob("observed-*.npz"), staging / UPDATE_OPTIONS]:
+                leftover.unlink(missing_ok=True)
+            checkpoint_file.unlink(missing_ok=True)
+    except KeyboardInterrupt as exc:
+        if not resumable():
+            raise
+        by = f" by {exc.name}" if isinstance(exc, Interrupted) else ""
+        raise Interrupted(
+            f"interrupted{by}; the draws up to the last checkpoint are kept: continue with "
+            f"mcinfra update --resume {out}",
+            signum=getattr(exc, "signum", signal.SIGINT),
+        ) from None
+    return update
+
+
+def resume_update(
+    out: Path,
+    threads: int | None = None,
+    client=None,
+    report: bool | None = None,
+    notify: Callable[[str], None] | None = None,
+    shield: Shield | None = None,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    progress: Callable[[int, int], None] | None = None,
+) -> Update:
+    """Continue the interrupted update of ``out`` from its last checkpoint; return it.
+
+    The update keeps its prior run's settings, its observations and its config (those of
+    its ``update-options.json``); ``threads``, ``client`` and whether to write the report
+    may change, since they do not change the result.
+    """
+    from mcinfra.config import parse_config
+    from mcinfra.io.run_directory import find_interrupted
+    from mcinfra.language.observations import MeasurementModel
+    from mcinfra.language.predictions import compile_quantity
+    from mcinfra.sampling.engine import settings_from
+
+    staging = find_interrupted(Path(out), options=UPDATE_OPTIONS, kind="update")
+    try:
+        options = json.loads((staging / UPDATE_OPTIONS).read_text(encoding="utf-8"))
+        text = (staging / CONFIG).read_text(encoding="utf-8")
+        loaded = parse_config(
+            text, origin=str(out / CONFIG), overrides=tuple(options["config_overrides"])
+        )
+        if loaded.sha256 != options["config_sha256"]:
+            raise ValueError(f"{CONFIG} does not match its recorded hash")
+        settings = settings_from(
+            loaded, options["draws"], options["seed"], options["chunk_size"], threads=threads
+        )
+        scope = prediction_scope(loaded.config)
+        observations = [
+            Observation(shown, compile_quantity(quantity, scope), MeasurementModel(kind, values))
+            for shown, quantity, kind, values in options["observations"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"cannot resume {staging}: {exc}") from None
+    return update_to_directory(
+        loaded,
+        settings,
+        observations,
+        Path(out),
+        prior_dir=options["prior_run"],
+        client=client,
+        report=options["report"] if report is None else report,
+        notify=notify,
+        shield=shield,
+        checkpoint_seconds=checkpoint_seconds,
+        resume=staging,
+        progress=progress,
+    )
 
 
 @dataclass(frozen=True)
