@@ -134,7 +134,7 @@ def test_score_of_an_old_updated_directory_reads_its_prior_run(runs, tmp_path):
     """An update.json without ``run`` (older updates) is read through ``prior_run``."""
     import shutil
 
-    prior, updated = runs
+    _, updated = runs
     legacy = tmp_path / "legacy"
     shutil.copytree(updated, legacy)
     recorded = json.loads((legacy / "update.json").read_text())
