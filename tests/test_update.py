@@ -470,8 +470,9 @@ def _update_into(run_dir, out, **options):
     loaded, settings = load_run(run_dir)
     texts = [LOGNORMAL_BASE, "network[2025] ~ t(df=4, loc=18.5, scale=0.8)"]
     observations = observations_from(texts, loaded)
+    options.setdefault("report", False)
     return update_to_directory(
-        loaded, settings, observations, out, prior_dir=str(run_dir), report=False, **options
+        loaded, settings, observations, out, prior_dir=str(run_dir), **options
     )
 
 
@@ -549,3 +550,21 @@ def test_an_update_resumed_on_a_two_worker_dask_cluster_is_the_same(
     resume_update(out, client=two_worker_client)
     for name in UPDATED_FILES:
         assert (out / name).read_bytes() == (whole / name).read_bytes(), name
+
+
+def test_an_update_interrupted_while_writing_keeps_every_draw(chunked_run, tmp_path, monkeypatch):
+    import mcinfra.report.news
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mcinfra.report.news, "build_news_report", interrupted)
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt, match="--resume"):
+        _update_into(chunked_run, out, report=True, shield=nullcontext, checkpoint_seconds=1e9)
+    [staging] = tmp_path.glob(".interrupted.partial-*")
+    assert load_checkpoint(staging / CHECKPOINT)[1] == RESUME_DRAWS  # both passes saved
+    monkeypatch.undo()
+    resumed = resume_update(out, report=False)
+    assert update_files(resumed) == update_files(_update_into(chunked_run, tmp_path / "whole"))
+    assert not (out / "report.html").exists()

@@ -19,8 +19,8 @@ import shutil
 import signal
 import time
 import tomllib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -394,6 +394,9 @@ class UpdateCheckpoints:
     directory: Path
     every: float = CHECKPOINT_SECONDS
     resume: bool = False
+    # called, once both passes are done, with what saves them at once (for an interruption
+    # while the files are written)
+    done: Callable[[Callable[[], None]], None] | None = None
 
 
 _PART = "observed-{:012d}-{:012d}.npz"
@@ -489,16 +492,12 @@ class _Progress:
                 ) from None
         return self.buckets
 
-    @contextmanager
-    def passing(self, number: int) -> Iterator[None]:
-        """A pass over the draws: interrupted, it saves every complete chunk (with a shield)."""
-        try:
-            yield
-        except KeyboardInterrupt:
-            if self.at_once:
-                with self.guard():
-                    self.save_observed() if number == 1 else self.save_buckets()
-            raise
+    def save_at_once(self) -> None:
+        """On an interruption (with a shield): save every complete chunk of both passes."""
+        if self.at_once:
+            with self.guard():
+                self.save_observed()
+                self.save_buckets()
 
     def _due(self) -> bool:
         return (
@@ -522,7 +521,7 @@ class _Progress:
         if self.progress is not None:
             self.progress(self.settings.draws + done, 2 * self.settings.draws)
 
-    def save_observed(self, final: bool = False) -> None:
+    def save_observed(self) -> None:
         """Save pass 1's new draws as a part, then the checkpoint that counts them."""
         if self.checkpoints is None or self.observed == self.saved_observed:
             return
@@ -536,9 +535,10 @@ class _Progress:
         self.saved_observed, self.last = stop, time.perf_counter()
 
     def save_buckets(self) -> None:
-        """Save pass 2's bucket sums and the draws they hold."""
+        """Save pass 2's bucket sums and the draws they hold (pass 1's parts first)."""
         if self.checkpoints is None or self.bucketed == self.saved_bucketed:
             return
+        self.save_observed()  # a checkpoint of pass 2 counts every draw of pass 1
         assert self.buckets is not None
         state = {"pass": np.array(2)} | _bucket_state(self.buckets)
         save_checkpoint(self.checkpoints.directory / CHECKPOINT, state, self.bucketed, 0.0)
@@ -575,34 +575,50 @@ def update_run(
             "update needs a plain Monte Carlo run (sampling.method = 'mc'): importance "
             "weights assume independent draws, which Sobol' points are not"
         )
+    keeper = _Progress(loaded, settings, checkpoints, shield, progress)
+    try:
+        update = _reweight(loaded, settings, observations, client, keeper)
+    except KeyboardInterrupt:
+        keeper.save_at_once()
+        raise
+    if checkpoints is not None and checkpoints.done is not None:
+        checkpoints.done(keeper.save_at_once)
+    return update
+
+
+def _reweight(
+    loaded: LoadedConfig,
+    settings: RunSettings,
+    observations: list[Observation],
+    client,
+    keeper: _Progress,
+) -> Update:
+    """:func:`update_run`'s two passes and the posterior, progress kept by ``keeper``."""
     plan = compile_plan(loaded.config)
     predictions = compile_predictions(loaded.config)
     labels = [s.label for s in plan.series]
     names = [i.name for i in plan.inputs]
     draws = settings.draws
-    keeper = _Progress(loaded, settings, checkpoints, shield, progress)
     arrays = keeper.restore_observed()
     log_weights, distance, holds, input_values, crossing_year, crossing_time = arrays
     tasks = 4 * max(1, len(client.scheduler_info()["workers"])) if client is not None else 0
     config, specs = _task_config(loaded), _observations_spec(observations)
     if keeper.observed < draws:
-        with keeper.passing(1):
-            if client is None:
-                _observe_draws(
-                    loaded, settings, observations, keeper.observed, draws, arrays,
-                    keeper.observed_chunk, keeper.guard,
-                )  # fmt: skip
-            else:
-                ranges = _task_ranges(settings, tasks, keeper.observed)
-                futures = [
-                    client.submit(observe_task, config, settings, specs, a, b, pure=False)
-                    for a, b in ranges
-                ]
-                for (a, b), part in zip(ranges, client.gather(futures), strict=True):
-                    for whole, piece in zip(arrays, part, strict=True):
-                        whole[..., a:b] = piece
-                keeper.observed_chunk(draws)
-        keeper.save_observed(final=True)
+        if client is None:
+            _observe_draws(
+                loaded, settings, observations, keeper.observed, draws, arrays,
+                keeper.observed_chunk, keeper.guard,
+            )  # fmt: skip
+        else:
+            ranges = _task_ranges(settings, tasks, keeper.observed)
+            futures = [
+                client.submit(observe_task, config, settings, specs, a, b, pure=False)
+                for a, b in ranges
+            ]
+            for (a, b), part in zip(ranges, client.gather(futures), strict=True):
+                for whole, piece in zip(arrays, part, strict=True):
+                    whole[..., a:b] = piece
+            keeper.observed_chunk(draws)
     top = float(np.max(log_weights))
     if not top > LOG_TINY:
         closest = int(np.argmin(distance))
@@ -661,24 +677,22 @@ def update_run(
     # A second stream of the same draws: the series' values are too many to hold.
     buckets = keeper.restore_buckets(len(labels) * len(plan.years))
     if keeper.bucketed < draws:
-        with keeper.passing(2):
-            if client is None:
-                _bucket_draws(
-                    loaded, settings, units[keeper.bucketed :], keeper.bucketed, draws, buckets,
-                    keeper.bucketed_chunk, keeper.guard,
-                )  # fmt: skip
-            else:
-                ranges = _task_ranges(settings, tasks, keeper.bucketed)
-                futures = [
-                    client.submit(bucket_task, config, settings, units[a:b], a, b, pure=False)
-                    for a, b in ranges
-                ]
-                for rows, other in client.gather(futures):
-                    part = WeightedBuckets(0, QUANTILE_ACCURACY)
-                    part.rows, part.other = rows, other
-                    buckets.merge(part)
-                keeper.bucketed_chunk(draws)
-        keeper.save_buckets()
+        if client is None:
+            _bucket_draws(
+                loaded, settings, units[keeper.bucketed :], keeper.bucketed, draws, buckets,
+                keeper.bucketed_chunk, keeper.guard,
+            )  # fmt: skip
+        else:
+            ranges = _task_ranges(settings, tasks, keeper.bucketed)
+            futures = [
+                client.submit(bucket_task, config, settings, units[a:b], a, b, pure=False)
+                for a, b in ranges
+            ]
+            for rows, other in client.gather(futures):
+                part = WeightedBuckets(0, QUANTILE_ACCURACY)
+                part.rows, part.other = rows, other
+                buckets.merge(part)
+            keeper.bucketed_chunk(draws)
     quantiles = [
         (label, int(year), level, value)
         for s, label in enumerate(labels)
@@ -959,11 +973,18 @@ def update_to_directory(
                 write_json(staging / UPDATE_OPTIONS, options)
                 (staging / CONFIG).write_text(loaded.text, encoding="utf-8")
             checkpoint_file = staging / CHECKPOINT
-            checkpoints = UpdateCheckpoints(staging, checkpoint_seconds, resume is not None)
+            savers: list[Callable[[], None]] = []
+            checkpoints = UpdateCheckpoints(
+                staging, checkpoint_seconds, resume is not None, savers.append
+            )
             update = update_run(
                 loaded, settings, observations, client, checkpoints, shield, progress
             )
-            _write_files(update, loaded, staging, prior_dir, settings, report, notify)
+            try:
+                _write_files(update, loaded, staging, prior_dir, settings, report, notify)
+            except KeyboardInterrupt:  # interrupted while writing: keep every draw
+                savers[0]()
+                raise
             for leftover in [*staging.glob("observed-*.npz"), staging / UPDATE_OPTIONS]:
                 leftover.unlink(missing_ok=True)
             checkpoint_file.unlink(missing_ok=True)
