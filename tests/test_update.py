@@ -568,3 +568,52 @@ def test_an_update_interrupted_while_writing_keeps_every_draw(chunked_run, tmp_p
     resumed = resume_update(out, report=False)
     assert update_files(resumed) == update_files(_update_into(chunked_run, tmp_path / "whole"))
     assert not (out / "report.html").exists()
+
+
+# The command line with a line on stderr after every chunk of the first pass.
+CHATTY_UPDATE = (
+    "import sys, mcinfra.runs.update as u\n"
+    "chunk = u._Progress.observed_chunk\n"
+    "def chatty(self, done):\n"
+    "    chunk(self, done)\n"
+    "    print(f'observed {done}', file=sys.stderr, flush=True)\n"
+    "u._Progress.observed_chunk = chatty\n"
+    "from mcinfra.cli import command\n"
+    "sys.exit(command())\n"
+)
+
+
+def test_sigterm_checkpoints_an_update_at_once_and_resume_finishes_it(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "run"
+    args = ["run", "--draws", "30000", "--chunk-size", "1000", "--seed", "6", "--quiet"]
+    assert main([*args, "--no-report", "--out", str(run_dir)]) == 0
+    update = ["update", str(run_dir), "--observe", LOGNORMAL_BASE, "--no-report"]
+    whole = tmp_path / "whole"
+    assert main([*update, "--out", str(whole)]) == 0
+    out = tmp_path / "interrupted"
+    command = [sys.executable, "-c", CHATTY_UPDATE, *update, "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) as process:
+        assert process.stderr is not None
+        seen = 0
+        while seen < 5:
+            line = process.stderr.readline()
+            assert line, "the update ended before the signal"
+            seen += line.startswith("observed ")
+        process.send_signal(signal.SIGTERM)
+        err = process.stderr.read()
+        assert process.wait(timeout=120) == 128 + signal.SIGTERM
+    assert (
+        "interrupted by SIGTERM; the draws up to the last checkpoint are kept: continue with "
+        f"mcinfra update --resume {out}"
+    ) in err
+    [staging] = tmp_path.glob(".interrupted.partial-*")
+    assert load_checkpoint(staging / CHECKPOINT)[1] >= 5_000  # saved at the signal
+    assert main(["update", "--resume", str(out), "--no-report"]) == 0
+    for name in UPDATED_FILES:
+        assert (out / name).read_bytes() == (whole / name).read_bytes(), name

@@ -78,9 +78,8 @@ INPUT_LEVELS = (0.05, 0.5, 0.95)
 SERIES_LEVELS = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 QUANTILE_ACCURACY = 1e-3  # relative accuracy of the posterior series quantiles
 PRIOR_QUANTILES = "prior_quantiles.csv"  # the prior run's quantiles.csv, copied
-MEASUREMENT_LEVEL = 0.95  # the central share of a measurement's error in update.json
-_Z95 = 1.959963984540054
-# the SD of a normal whose central 90 % range is 1: a prior's spread from its p05 and p95
+_Z95 = 1.959963984540054  # the normal's 97.5 % point: a measurement's central 95 % range
+# a normal's central 90 % range in SDs (3.29): a prior's SD is its p95 - p05 over this
 _NORMAL_RANGE90 = 2 * 1.6448536269514722
 _SERIES_YEAR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\[(\d+)\]")
 
@@ -822,7 +821,7 @@ def measurement_interval(observation: Observation) -> tuple[float, float, float]
     if kind == "t":
         from scipy.special import stdtrit
 
-        half = float(stdtrit(p["df"], 0.5 + MEASUREMENT_LEVEL / 2)) * p["scale"]
+        half = float(stdtrit(p["df"], 0.975)) * p["scale"]
         return p["loc"], p["loc"] - half, p["loc"] + half
     return (p["low"] + p["high"]) / 2, p["low"], p["high"]
 
