@@ -273,7 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser(
         "compare", help="compare finished runs: probabilities, differences, fan charts"
     )
-    compare.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    compare.add_argument(
+        "run_dirs",
+        type=Path,
+        nargs="+",
+        metavar="RUN_DIR",
+        help="directories written by mcinfra run or mcinfra update",
+    )
     compare.add_argument(
         "--out", type=Path, default=Path("reports/compare"), help="default reports/compare"
     )
@@ -302,8 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--force", action="store_true", help="replace an earlier sweep")
     sweep.add_argument("--quiet", action="store_true", help="print no progress")
 
-    report = commands.add_parser("report", help="rebuild the report of a finished run")
-    report.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
+    report = commands.add_parser(
+        "report", help="rebuild the report of a finished run or of an updated one"
+    )
+    report.add_argument(
+        "run_dir", type=Path, help="directory written by mcinfra run or mcinfra update"
+    )
     report.add_argument("--log", action="store_true", help="log scale on the fan charts")
     report.add_argument("--quiet", action="store_true", help="print no progress")
     report.add_argument(
@@ -332,7 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
     score = commands.add_parser(
         "score", help="calibration of finished runs against actual values: PIT, bands, CRPS"
     )
-    score.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    score.add_argument(
+        "run_dirs",
+        type=Path,
+        nargs="+",
+        metavar="RUN_DIR",
+        help="directories written by mcinfra run or mcinfra update (scored as its posterior)",
+    )
     score.add_argument(
         "--actual",
         action="append",
