@@ -409,9 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument(
         "--checkpoint-every",
         type=float,
-        default=30.0,
+        default=60.0,
         metavar="SECONDS",
-        help="save the update's progress at most this often (default 30)",
+        help="save the update's progress at most this often (default 60)",
     )
     update.add_argument(
         "--threads",

@@ -149,7 +149,7 @@ def figure_plan(data: NewsData, log: bool = False) -> list[tuple[str, str, Calla
     observed = [o["series"] for o in data.update["observations"] if o.get("series")]
     labels = list(dict.fromkeys(["total", *observed]))
     labels = [label for label in labels if label in data.posterior.segments]
-    fan_title = f"Observed series: posterior over prior ({data.unit})"
+    fan_title = f"Total and observed series: posterior over prior ({data.unit})"
     plan.append(
         ("news_fan_observed", fan_title, figures.fan_charts,
          ([_panel(data, label) for label in labels], fan_title, data.unit, log))
