@@ -424,3 +424,34 @@ def test_unusable_weights_are_refused(normal_run, log_weight, message):
     )  # fmt: skip
     with pytest.raises(UsageError, match=message):
         score_forecasts([forecast], [parse_actual("total[2025]=110")])
+
+
+@pytest.mark.statistical
+def test_an_updated_run_is_scored_under_its_normal_posterior(normal_run, normal_draws, tmp_path):
+    """N(110, 2) observed as 113 with additive N(0, 2) error: the posterior is N(111.5, 2^0.5)."""
+    updated = tmp_path / "updated"
+    observe = "total[2025] ~ normal(mean=113, sd=2)"
+    assert main(["update", str(normal_run), "--observe", observe, "--out", str(updated),
+                 "--no-report"]) == 0  # fmt: skip
+    mean, sd = (MEAN + 113.0) / 2, SD / math.sqrt(2)
+    actuals = ["total[2025]=111.1", "total[2025]=114.0"]
+    out = tmp_path / "scores"
+    args = ["score", str(normal_run), str(updated), "--out", str(out)]
+    assert main([*args, *(a for text in actuals for a in ("--actual", text))]) == 0
+    result = json.loads((out / "scores.json").read_text())
+    assert [r["weighted"] for r in result["runs"]] == [False, True]
+    assert result["runs"][1]["observations"] == [observe]
+    weights = np.exp(-0.5 * ((113.0 - normal_draws) / SD) ** 2)
+    w = weights / weights.sum()
+    rows = [r for r in result["scores"] if r["run"] == str(updated)]
+    plain = [r for r in result["scores"] if r["run"] == str(normal_run)]
+    for row, before, text in zip(rows, plain, actuals, strict=True):
+        y = float(text.split("=")[1])
+        p = stats.norm.cdf((y - mean) / sd)
+        se_pit = math.sqrt(np.sum(w**2 * ((normal_draws < y) - p) ** 2))
+        assert abs(row["pit"] - p) < Z * se_pit
+        se = crps_standard_error(normal_draws, y, mean, sd, w)
+        assert abs(row["crps"] - normal_crps(y, mean, sd)) < Z * se
+        assert row["effective_draws"] == pytest.approx(1 / np.sum(w**2), rel=1e-9)
+        # the run itself, scored beside its update, keeps its equal weights
+        assert before["pit"] == scoring.score(normal_draws, y).pit

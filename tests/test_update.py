@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 import math
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -15,7 +16,15 @@ import mcinfra
 from mcinfra.cli import main
 from mcinfra.config import load_config, parse_config
 from mcinfra.errors import UsageError
-from mcinfra.runs.update import observations_from, update_files, update_run, update_summary
+from mcinfra.io.run_directory import CHECKPOINT, load_checkpoint
+from mcinfra.runs.update import (
+    observations_from,
+    resume_update,
+    update_files,
+    update_run,
+    update_summary,
+    update_to_directory,
+)
 from mcinfra.runs.whatif import load_run
 from mcinfra.sampling.engine import settings_from
 from mcinfra.stats.weights import (
@@ -287,16 +296,22 @@ def test_update_command_writes_an_updated_run_directory(run_dir, tmp_path, capsy
     assert sorted(p.name for p in out.iterdir()) == [
         "config.toml",
         "crossovers.csv",
+        "figures",
         "inputs.csv",
         "predictions.csv",
+        "prior_quantiles.csv",
         "quantiles.csv",
+        "report.html",
+        "report.md",
         "sensitivity.csv",
         "update.json",
     ]
+    args.append("--no-report")
     assert main([*args, "--out", str(out)]) == 2
     assert "already holds a updated run; use --force" in capsys.readouterr().err
     assert main([*args, "--out", str(out), "--force"]) == 0
-    assert main(["update", str(run_dir), "--observe", LOGNORMAL_BASE]) == 0
+    assert not (out / "report.html").exists()
+    assert main(["update", str(run_dir), "--observe", LOGNORMAL_BASE, "--no-report"]) == 0
     assert (run_dir.parent / "run-updated" / "update.json").is_file()
     prior = json.loads((run_dir / "summary.json").read_text())["crossovers"]
     rows = list(csv.DictReader((out / "crossovers.csv").read_text().splitlines()))
@@ -426,3 +441,179 @@ def test_observations_in_the_config_are_checked_and_used(loaded, tmp_path, capsy
     )
     assert main(["validate", str(bad)]) == 2
     assert "observations[0]: 'total[2040]': year outside the horizon" in capsys.readouterr().err
+
+
+# -- checkpoints and resuming ------------------------------------------------------------
+
+RESUME_DRAWS = 6_000
+UPDATED_FILES = (
+    "config.toml",
+    "crossovers.csv",
+    "inputs.csv",
+    "predictions.csv",
+    "prior_quantiles.csv",
+    "quantiles.csv",
+    "sensitivity.csv",
+    "update.json",
+)
+
+
+@pytest.fixture(scope="module")
+def chunked_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("resume") / "run"
+    args = ["run", "--draws", str(RESUME_DRAWS), "--chunk-size", "1000", "--seed", "4"]
+    assert main([*args, "--out", str(out), "--quiet", "--no-report"]) == 0
+    return out
+
+
+def _update_into(run_dir, out, **options):
+    loaded, settings = load_run(run_dir)
+    texts = [LOGNORMAL_BASE, "network[2025] ~ t(df=4, loc=18.5, scale=0.8)"]
+    observations = observations_from(texts, loaded)
+    options.setdefault("report", False)
+    return update_to_directory(
+        loaded, settings, observations, out, prior_dir=str(run_dir), **options
+    )
+
+
+def _stop_at(draws: int):
+    def progress(done, total):
+        assert total == 2 * RESUME_DRAWS
+        if done >= draws:
+            raise KeyboardInterrupt
+
+    return progress
+
+
+@pytest.mark.parametrize("stop_at", [2_000, RESUME_DRAWS + 3_000], ids=["pass1", "pass2"])
+def test_interrupted_update_resumes_to_the_same_files(chunked_run, tmp_path, capsys, stop_at):
+    whole = tmp_path / "whole"
+    _update_into(chunked_run, whole)
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt, match=f"mcinfra update --resume {out}"):
+        _update_into(chunked_run, out, progress=_stop_at(stop_at), checkpoint_seconds=0.0)
+    assert not out.exists()
+    [staging] = tmp_path.glob(".interrupted.partial-*")
+    _, done, _ = load_checkpoint(staging / CHECKPOINT)
+    assert done == stop_at - (RESUME_DRAWS if stop_at > RESUME_DRAWS else 0)
+    assert main(["update", "--resume", str(out), "--threads", "1", "--quiet"]) == 0
+    assert "effective draws" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == list(UPDATED_FILES)
+    for name in UPDATED_FILES:
+        assert (out / name).read_bytes() == (whole / name).read_bytes(), name
+    assert not list(tmp_path.glob(".interrupted.partial-*"))  # renamed into place
+
+
+@pytest.mark.parametrize("stop_at", [3_000, RESUME_DRAWS + 2_000], ids=["pass1", "pass2"])
+def test_an_interruption_with_a_shield_saves_every_complete_chunk(chunked_run, tmp_path, stop_at):
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt, match="--resume"):
+        _update_into(
+            chunked_run, out, progress=_stop_at(stop_at), shield=nullcontext,
+            checkpoint_seconds=1e9,
+        )  # fmt: skip
+    [staging] = tmp_path.glob(".interrupted.partial-*")
+    _, done, _ = load_checkpoint(staging / CHECKPOINT)
+    assert done == stop_at - (RESUME_DRAWS if stop_at > RESUME_DRAWS else 0)
+    resumed = resume_update(out)
+    assert update_files(resumed) == update_files(_update_into(chunked_run, tmp_path / "whole"))
+
+
+def test_an_update_interrupted_before_its_first_checkpoint_leaves_nothing(chunked_run, tmp_path):
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt) as caught:
+        _update_into(chunked_run, out, progress=_stop_at(1_000), checkpoint_seconds=1e9)
+    assert "--resume" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_of_an_update_refuses_new_settings_and_missing_updates(tmp_path, capsys):
+    args = ["update", "--resume", str(tmp_path / "none")]
+    assert main([*args, "--observe", LOGNORMAL_BASE, "--force"]) == 2
+    assert "--resume continues an update with its own settings; drop --observe, --force" in (
+        capsys.readouterr().err
+    )
+    assert main(args) == 2
+    assert f"no interrupted update of {tmp_path / 'none'} to resume" in capsys.readouterr().err
+    assert main(["update"]) == 2
+    assert "update needs RUN_DIR, a directory written by mcinfra run" in capsys.readouterr().err
+
+
+def test_an_update_resumed_on_a_two_worker_dask_cluster_is_the_same(
+    chunked_run, tmp_path, two_worker_client
+):
+    whole = tmp_path / "whole"
+    _update_into(chunked_run, whole)
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt, match="--resume"):
+        _update_into(chunked_run, out, progress=_stop_at(3_000), checkpoint_seconds=0.0)
+    resume_update(out, client=two_worker_client)
+    for name in UPDATED_FILES:
+        assert (out / name).read_bytes() == (whole / name).read_bytes(), name
+
+
+def test_an_update_interrupted_while_writing_keeps_every_draw(chunked_run, tmp_path, monkeypatch):
+    import mcinfra.report.news
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mcinfra.report.news, "build_news_report", interrupted)
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt, match="--resume"):
+        _update_into(chunked_run, out, report=True, shield=nullcontext, checkpoint_seconds=1e9)
+    [staging] = tmp_path.glob(".interrupted.partial-*")
+    assert load_checkpoint(staging / CHECKPOINT)[1] == RESUME_DRAWS  # both passes saved
+    monkeypatch.undo()
+    resumed = resume_update(out, report=False)
+    assert update_files(resumed) == update_files(_update_into(chunked_run, tmp_path / "whole"))
+    assert not (out / "report.html").exists()
+
+
+# The command line with a line on stderr after every chunk of the first pass.
+CHATTY_UPDATE = (
+    "import sys, mcinfra.runs.update as u\n"
+    "chunk = u._Progress.observed_chunk\n"
+    "def chatty(self, done):\n"
+    "    chunk(self, done)\n"
+    "    print(f'observed {done}', file=sys.stderr, flush=True)\n"
+    "u._Progress.observed_chunk = chatty\n"
+    "from mcinfra.cli import command\n"
+    "sys.exit(command())\n"
+)
+
+
+def test_sigterm_checkpoints_an_update_at_once_and_resume_finishes_it(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "run"
+    args = ["run", "--draws", "30000", "--chunk-size", "1000", "--seed", "6", "--quiet"]
+    assert main([*args, "--no-report", "--out", str(run_dir)]) == 0
+    update = ["update", str(run_dir), "--observe", LOGNORMAL_BASE, "--no-report"]
+    whole = tmp_path / "whole"
+    assert main([*update, "--out", str(whole)]) == 0
+    out = tmp_path / "interrupted"
+    command = [sys.executable, "-c", CHATTY_UPDATE, *update, "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) as process:
+        assert process.stderr is not None
+        seen = 0
+        while seen < 5:
+            line = process.stderr.readline()
+            assert line, "the update ended before the signal"
+            seen += line.startswith("observed ")
+        process.send_signal(signal.SIGTERM)
+        err = process.stderr.read()
+        assert process.wait(timeout=120) == 128 + signal.SIGTERM
+    assert (
+        "interrupted by SIGTERM; the draws up to the last checkpoint are kept: continue with "
+        f"mcinfra update --resume {out}"
+    ) in err
+    [staging] = tmp_path.glob(".interrupted.partial-*")
+    assert load_checkpoint(staging / CHECKPOINT)[1] >= 5_000  # saved at the signal
+    assert main(["update", "--resume", str(out), "--no-report"]) == 0
+    for name in UPDATED_FILES:
+        assert (out / name).read_bytes() == (whole / name).read_bytes(), name

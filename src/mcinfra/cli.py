@@ -332,7 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser(
         "compare", help="compare finished runs: probabilities, differences, fan charts"
     )
-    compare.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    compare.add_argument(
+        "run_dirs",
+        type=Path,
+        nargs="+",
+        metavar="RUN_DIR",
+        help="directories written by mcinfra run or mcinfra update",
+    )
     compare.add_argument(
         "--out", type=Path, default=Path("reports/compare"), help="default reports/compare"
     )
@@ -361,8 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--force", action="store_true", help="replace an earlier sweep")
     sweep.add_argument("--quiet", action="store_true", help="print no progress")
 
-    report = commands.add_parser("report", help="rebuild the report of a finished run")
-    report.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
+    report = commands.add_parser(
+        "report", help="rebuild the report of a finished run or of an updated one"
+    )
+    report.add_argument(
+        "run_dir", type=Path, help="directory written by mcinfra run or mcinfra update"
+    )
     report.add_argument("--log", action="store_true", help="log scale on the fan charts")
     report.add_argument("--quiet", action="store_true", help="print no progress")
     report.add_argument(
@@ -391,7 +401,13 @@ def build_parser() -> argparse.ArgumentParser:
     score = commands.add_parser(
         "score", help="calibration of finished runs against actual values: PIT, bands, CRPS"
     )
-    score.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    score.add_argument(
+        "run_dirs",
+        type=Path,
+        nargs="+",
+        metavar="RUN_DIR",
+        help="directories written by mcinfra run or mcinfra update (scored as its posterior)",
+    )
     score.add_argument(
         "--actual",
         action="append",
@@ -420,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     update = commands.add_parser(
         "update", help="reweight a finished run's draws by new observations (posterior)"
     )
-    update.add_argument("run_dir", type=Path, help="directory written by mcinfra run")
+    update.add_argument("run_dir", type=Path, nargs="?", help="directory written by mcinfra run")
     update.add_argument(
         "--observe",
         action="append",
@@ -439,6 +455,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     update.add_argument("--out", type=Path, help="updated run directory (default: RUN_DIR-updated)")
     update.add_argument("--force", action="store_true", help="replace the update already in --out")
+    update.add_argument(
+        "--no-report", action="store_true", help="skip report.html, report.md and figures/"
+    )
+    update.add_argument("--quiet", action="store_true", help="print no progress of the report")
+    update.add_argument(
+        "--resume",
+        type=Path,
+        metavar="OUT",
+        help="continue the interrupted update of OUT from its last checkpoint",
+    )
+    update.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="save the update's progress at most this often (default 60)",
+    )
     update.add_argument(
         "--threads",
         type=_positive_int,
@@ -827,7 +860,10 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from mcinfra.report.build import build_report
+    if (args.run_dir / "update.json").is_file():  # an updated run: the report of the news
+        from mcinfra.report.news import build_news_report as build_report
+    else:
+        from mcinfra.report.build import build_report
 
     written = build_report(args.run_dir, log=args.log, notify=_notifier(args), png=args.png)
     print(f"wrote {written[0]}, {written[1].name} and {len(written) - 2} figure files")
@@ -887,22 +923,63 @@ def _update(args: argparse.Namespace) -> int:
     from mcinfra.runs.update import (
         default_output,
         observations_from,
-        update_run,
-        write_update,
+        resume_update,
+        update_to_directory,
     )
     from mcinfra.runs.whatif import load_run
     from mcinfra.sampling.engine import settings_from
 
-    loaded, settings = load_run(args.run_dir)
-    observations = observations_from(args.observe, loaded, args.observations)
-    out = args.out or default_output(args.run_dir)
-    check_target(out, args.force, marker="update.json", kind="updated run")
-    settings = settings_from(
-        loaded, settings.draws, settings.seed, settings.chunk_size, threads=args.threads
-    )
-    with _cluster(args) as client:
-        result = update_run(loaded, settings, observations, client)
-    write_update(result, loaded, out, args.force, prior_dir=str(args.run_dir))
+    if args.resume is not None:
+        given = [
+            option
+            for option, value in (
+                ("RUN_DIR", args.run_dir),
+                ("--observe", args.observe),
+                ("--observations", args.observations),
+                ("--out", args.out),
+                ("--force", args.force),
+            )
+            if value
+        ]
+        if given:
+            raise UsageError(
+                f"--resume continues an update with its own settings; drop {', '.join(given)}"
+            )
+        out = args.resume
+        with _cluster(args) as client, StopSignals() as signals:
+            result = resume_update(
+                out,
+                threads=args.threads,
+                client=client,
+                report=False if args.no_report else None,
+                notify=_notifier(args),
+                shield=signals.shield,
+                checkpoint_seconds=args.checkpoint_every,
+            )
+    else:
+        if args.run_dir is None:
+            raise UsageError("update needs RUN_DIR, a directory written by mcinfra run")
+        loaded, settings = load_run(args.run_dir)
+        observations = observations_from(args.observe, loaded, args.observations)
+        out = args.out or default_output(args.run_dir)
+        check_target(out, args.force, marker="update.json", kind="updated run")
+        settings = settings_from(
+            loaded, settings.draws, settings.seed, settings.chunk_size, threads=args.threads
+        )
+        with _cluster(args) as client, StopSignals() as signals:
+            result = update_to_directory(
+                loaded,
+                settings,
+                observations,
+                out,
+                args.force,
+                prior_dir=str(args.run_dir),
+                client=client,
+                report=not args.no_report,
+                notify=_notifier(args),
+                shield=signals.shield,
+                checkpoint_seconds=args.checkpoint_every,
+            )
     share = result.effective_draws / result.draws
     print(
         f"effective draws {result.effective_draws:,.0f} of {result.draws:,} "

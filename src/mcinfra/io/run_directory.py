@@ -592,19 +592,20 @@ def load_checkpoint(path: Path) -> tuple[dict[str, np.ndarray], int, float]:
     )
 
 
-def find_interrupted(out: Path) -> Path:
+def find_interrupted(out: Path, options: str = RUN_OPTIONS, kind: str = "run") -> Path:
     """The temporary directory of the interrupted run of ``out`` that can be resumed.
 
-    The most recently checkpointed one, when there are several.
+    The most recently checkpointed one, when there are several. ``options`` names the file
+    of options that marks the ``kind`` of work (a run's ``run-options.json``).
     """
     out = Path(out)
     found = [
         d
         for d in out.parent.glob(f"{staging_prefix(out)}*")
-        if (d / CHECKPOINT).is_file() and (d / RUN_OPTIONS).is_file()
+        if (d / CHECKPOINT).is_file() and (d / options).is_file()
     ]
     if not found:
-        raise UsageError(f"no interrupted run of {out} to resume (no checkpoint beside it)")
+        raise UsageError(f"no interrupted {kind} of {out} to resume (no checkpoint beside it)")
     return max(found, key=lambda d: (d / CHECKPOINT).stat().st_mtime)
 
 

@@ -10,10 +10,10 @@ import csv
 import html
 from pathlib import Path
 
-import xarray as xr
-
-from mcinfra.io.run_directory import write_json
+from mcinfra.errors import UsageError
+from mcinfra.io.run_directory import QUANTILES_CSV, write_json
 from mcinfra.report.build import _STYLE, _svg, _table_html
+from mcinfra.report.data import QuantileCube
 from mcinfra.report.figures import CYCLE, fan_charts, sweep_chart
 from mcinfra.report.terminal import interval, significant
 
@@ -31,25 +31,36 @@ def difference_text(d: dict) -> str:
 
 def _fan_panels(result: dict) -> list[dict]:
     """One panel per series that every run has, each run's fan overlaid."""
-    tables = [xr.load_dataset(Path(run["path"]) / "quantiles.nc") for run in result["runs"]]
-    common = [s for s in SERIES if all(s in t["segment"].values for t in tables)]
+    tables = [read_quantiles(Path(run["path"]) / QUANTILES_CSV) for run in result["runs"]]
+    common = [s for s in SERIES if all(s in t.segments for t in tables)]
     if not common:
-        common = [str(tables[0]["segment"].values[0])]
+        common = [tables[0].segments[0]]
     panels = []
     for series in common:
         fans = []
         for i, table in enumerate(tables):
-            values = table["value"].sel(segment=series)
-            quantiles = {float(q): values.sel(quantile=q).values for q in table["quantile"].values}
+            values = table.series(series)
+            quantiles = {q: values[:, k] for k, q in enumerate(table.probs)}
             fans.append((f"run {i + 1}", quantiles, CYCLE[i % len(CYCLE)]))
-        years = [int(y) for y in tables[0]["year"].values]
-        panels.append({"title": series, "years": years, "fans": fans})
+        panels.append({"title": series, "years": tables[0].years, "fans": fans})
     return panels
+
+
+def read_quantiles(path: Path) -> QuantileCube:
+    """A ``quantiles.csv`` (of a run or an updated run) as a :class:`QuantileCube`."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return QuantileCube.from_rows(list(csv.DictReader(handle)))
+    except (OSError, KeyError, ValueError) as exc:
+        raise UsageError(f"{path}: not a table of quantiles: {exc}") from None
 
 
 def _describe(run: dict) -> str:
     edits = "; ".join(run["config_overrides"])
-    return run["model"] + (f" ({edits})" if edits else "")
+    text = run["model"] + (f" ({edits})" if edits else "")
+    if run.get("updated"):
+        text += f" updated with {'; '.join(run['observations'])}"
+    return text
 
 
 def _label(run: dict, index: int) -> str:
@@ -122,6 +133,12 @@ def write_comparison(result: dict, out: Path) -> None:
         else "Runs with different seeds are independent: a difference's standard error is "
         "the root of the sum of the squared errors."
     )
+    if any(run.get("updated") for run in result["runs"]):
+        note += (
+            " An updated run shows its posterior probabilities, each with its 95 % interval "
+            "from the effective draws; its differences take the independent error, an upper "
+            "bound beside its prior, whose draws it shares."
+        )
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>mcinfra comparison</title><style>{_STYLE}</style></head><body>",
@@ -129,7 +146,13 @@ def write_comparison(result: dict, out: Path) -> None:
         "<ol>",
         *(
             f"<li>{html.escape(run['path'])}: {html.escape(_describe(run))}, "
-            f"{run['draws']:,} draws, seed {run['seed']}</li>"
+            f"{run['draws']:,} draws, seed {run['seed']}"
+            + (
+                f", {run['effective_draws']:,.0f} effective draws"
+                if run.get("effective_draws")
+                else ""
+            )
+            + "</li>"
             for run in result["runs"]
         ),
         "</ol>",

@@ -242,7 +242,9 @@ def fan_charts(panels: list[dict], title: str, unit: str, log: bool = False, col
     """Small multiples of fan charts, one per panel.
 
     Each panel has ``title``, ``years``, ``fans`` (list of (label, quantiles, colour)),
-    ``marks`` (source points: (year, value, text)) and ``paths`` (source growth paths).
+    ``marks`` (source points: (year, value, text)), ``paths`` (source growth paths) and
+    optionally ``observed`` (observations: (year, figure, low, high, text), drawn with
+    their error bars).
     A source point's text goes to the legend, with its year, so it never sits on a band.
     """
     rows = max(1, int(np.ceil(len(panels) / columns)))
@@ -260,6 +262,11 @@ def fan_charts(panels: list[dict], title: str, unit: str, log: bool = False, col
             )  # fmt: skip
         for years, values, text in panel.get("paths", []):
             ax.plot(years, values, linestyle="--", color=VERMILLION, linewidth=1, label=text)
+        for year, central, low, high, text in panel.get("observed", []):  # news, error bars
+            ax.errorbar(
+                [year], [central], yerr=[[central - low], [high - central]], fmt="s",
+                color=VERMILLION, markersize=4, capsize=3, zorder=6, label=f"{text} ({year})",
+            )  # fmt: skip
         ax.set_title(_wrap(panel["title"], 44 if len(panels) > 1 else 80))
         ax.set_xlabel("year")
         ax.set_ylabel(panel.get("unit") or unit)
@@ -267,7 +274,12 @@ def fan_charts(panels: list[dict], title: str, unit: str, log: bool = False, col
             ax.set_yscale("log")
         ax.set_xticks(panel["years"][::2])
         ax.grid(alpha=0.3)
-        if len(panel["fans"]) > 1 or panel.get("paths") or panel.get("marks"):
+        if (
+            len(panel["fans"]) > 1
+            or panel.get("paths")
+            or panel.get("marks")
+            or panel.get("observed")
+        ):
             ax.legend(fontsize=7, frameon=False)
     fig.suptitle(
         f"{_wrap(title, max(80, 40 * cols))}\nmedian line; bands hold 50 %, 90 % and 98 % of draws",

@@ -79,11 +79,27 @@ def paired_counts(
     return {i: (c[0], c[1], c[2]) for i, c in counts.items()}
 
 
+def _load(path: Path) -> tuple[LoadedConfig, RunSettings, dict]:
+    """A finished run, or an updated one (its posterior predictions, ``updated`` set)."""
+    from mcinfra.runs.update import is_updated_run, read_updated_run
+
+    if is_updated_run(path):
+        updated = read_updated_run(path)
+        return updated.loaded, updated.settings, updated.summary | {"updated": True}
+    return load_run_and_summary(path)
+
+
 def compare_runs(run_dirs: list[Path]) -> dict:
-    """Everything ``compare.json`` holds: each run's predictions and differences to the first."""
+    """Everything ``compare.json`` holds: each run's predictions and differences to the first.
+
+    An updated run (``mcinfra update``) counts with its posterior probabilities. Its
+    difference to any run takes the independent error sqrt(SE_a^2 + SE_b^2): beside its
+    prior it shares the draws, but each draw's indicator (I - p_a)(I - p_b) >= 0 makes the
+    covariance of the two estimates non-negative, so that error is an upper bound.
+    """
     runs = []
     for path in run_dirs:
-        loaded, settings, summary = load_run_and_summary(path)
+        loaded, settings, summary = _load(Path(path))
         runs.append((Path(path), loaded, settings, summary))
     base_path, base_loaded, base_settings, base_summary = runs[0]
     base_rows = {r["id"]: r for r in base_summary["predictions"]}
@@ -94,6 +110,8 @@ def compare_runs(run_dirs: list[Path]) -> dict:
         paired = (settings.seed, settings.draws) == (base_settings.seed, base_settings.draws)
         # Sobol' draws are not independent, so the binomial pairing formula does not hold.
         paired &= settings.method == base_settings.method == "mc"
+        # weighted draws: the binomial pairing formula does not hold either
+        paired &= not summary.get("updated") and not base_summary.get("updated")
         counts = (
             paired_counts((base_loaded, base_settings), (loaded, settings), ids) if paired else {}
         )
@@ -117,6 +135,15 @@ def compare_runs(run_dirs: list[Path]) -> dict:
                 "config_overrides": summary["run"].get("config_overrides", []),
                 "predictions": summary["predictions"],
             }
+            | (
+                {
+                    "updated": True,
+                    "observations": summary["observations"],
+                    "effective_draws": summary["effective_draws"],
+                }
+                if summary.get("updated")
+                else {}
+            )
             for path, _, settings, summary in runs
         ],
         "differences": [asdict(d) for d in differences],

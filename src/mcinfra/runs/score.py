@@ -66,7 +66,22 @@ class Forecast:
 
 
 def load_forecast(run_dir: Path) -> Forecast:
-    """The :class:`Forecast` of a finished run directory (its draws weighted equally)."""
+    """The :class:`Forecast` of a finished or updated run directory.
+
+    A run's draws count equally. An updated run (``mcinfra update``) is its prior run's
+    draws, re-streamed, each weighted by the likelihood of the update's observations.
+    """
+    from mcinfra.runs.update import is_updated_run, observations_log_weight, read_updated_run
+
+    if is_updated_run(Path(run_dir)):
+        updated = read_updated_run(Path(run_dir))
+        return Forecast(
+            str(run_dir),
+            updated.loaded,
+            updated.settings,
+            updated.summary,
+            observations_log_weight(updated.observations),
+        )
     loaded, settings, summary = load_run_and_summary(Path(run_dir))
     return Forecast(str(run_dir), loaded, settings, summary)
 
@@ -301,7 +316,9 @@ METHODS = {
     "0.9 min(sd, IQR / 1.349) n^(-1/5); not defined when a single value holds 1 % of the "
     "draws or more (0/1 quantities, years) or a draw is not finite",
     "weights": "a reweighted run counts draw i with weight w_i / sum w; n is then Kish's "
-    "effective draws (sum w)^2 / sum w^2",
+    "effective draws (sum w)^2 / sum w^2. An updated run's w_i is the likelihood of its "
+    "observations in draw i, exp(ln w_i - max ln w) in double precision, so its scores are "
+    "exact for those weights up to floating-point rounding",
 }
 
 
@@ -322,7 +339,7 @@ def _row(forecast: Forecast, actual: Actual, result: scoring.Score) -> dict:
 
 def _run_entry(forecast: Forecast, weighted: bool) -> dict:
     run = forecast.summary["run"]
-    return {
+    entry = {
         "path": forecast.label,
         "model": forecast.summary["model"]["name"],
         "seed": forecast.settings.seed,
@@ -331,6 +348,9 @@ def _run_entry(forecast: Forecast, weighted: bool) -> dict:
         "config_overrides": run.get("config_overrides", []),
         "weighted": weighted,
     }
+    if "observations" in forecast.summary:  # an updated run: the news it was weighted by
+        entry["observations"] = forecast.summary["observations"]
+    return entry
 
 
 def _histograms(runs: list[dict], rows: list[dict]) -> dict:
