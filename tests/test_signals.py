@@ -101,6 +101,21 @@ def test_a_signal_before_sampling_leaves_nothing(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_signal_while_the_temporary_directory_is_made_leaves_nothing(tmp_path):
+    from contextlib import contextmanager
+
+    from mcinfra.io.run_directory import atomic_directory
+
+    @contextmanager
+    def signal_held_back():  # as StopSignals.shield does with a signal that arrived inside
+        yield
+        raise Interrupted(signum=signal.SIGTERM)
+
+    with pytest.raises(Interrupted), atomic_directory(tmp_path / "run", shield=signal_held_back):
+        pytest.fail("the body must not run")
+    assert not list(tmp_path.iterdir())
+
+
 def _interrupt_at(draws: int, signum: int):
     def progress(done, total, seconds):
         if done >= draws:

@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,10 @@ def staging_prefix(target: Path) -> str:
 
 @contextmanager
 def atomic_directory(
-    target: Path, staging: Path | None = None, keep: Callable[[], bool] | None = None
+    target: Path,
+    staging: Path | None = None,
+    keep: Callable[[], bool] | None = None,
+    shield: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> Iterator[Path]:
     """Yield a fresh temporary directory beside ``target``; rename it into place on success.
 
@@ -79,22 +82,19 @@ def atomic_directory(
     ``keep()`` says it holds a checkpoint to resume from (never for a :class:`UsageError`:
     a refused run has nothing to resume), and ``target`` is left as it was.
     An existing ``target`` is replaced only once the new one is complete. ``staging`` reuses
-    the temporary directory of an interrupted run.
+    the temporary directory of an interrupted run. ``shield`` (see
+    :data:`mcinfra.runs.pipeline.Shield`) holds a stop signal back while the directory is
+    made, so one arriving then never leaves it behind.
     """
     target = Path(target)
-    if staging is None:
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=staging_prefix(target), dir=target.parent))
-            umask = os.umask(0)
-            os.umask(umask)
-            staging.chmod(0o777 & ~umask)  # mkdtemp creates 0700; a run directory is ordinary
-        except OSError as exc:
-            raise UsageError(f"cannot write to output directory {target}: {exc.strerror}") from None
     try:
+        if staging is None:
+            # A stop signal arriving meanwhile is raised as the shield ends, inside this try.
+            with shield() if shield is not None else nullcontext():
+                staging = _new_staging(target)
         yield staging
     except BaseException as exc:
-        if isinstance(exc, UsageError) or keep is None or not keep():
+        if staging is not None and (isinstance(exc, UsageError) or keep is None or not keep()):
             shutil.rmtree(staging, ignore_errors=True)
         raise
     previous = None
@@ -104,6 +104,19 @@ def atomic_directory(
     os.replace(staging, target)
     if previous is not None:
         shutil.rmtree(previous, ignore_errors=True)
+
+
+def _new_staging(target: Path) -> Path:
+    """A new temporary directory beside ``target``, with ordinary permissions."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=staging_prefix(target), dir=target.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)  # mkdtemp creates 0700; a run directory is ordinary
+    except OSError as exc:
+        raise UsageError(f"cannot write to output directory {target}: {exc.strerror}") from None
+    return staging
 
 
 def write_text_atomically(path: Path, text: str) -> None:

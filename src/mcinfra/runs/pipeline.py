@@ -552,7 +552,7 @@ def run_to_directory(
     try:
         with (
             ExitStack() as drawing,
-            atomic_directory(out, staging=resume, keep=resumable) as staging,
+            atomic_directory(out, staging=resume, keep=resumable, shield=shield) as staging,
         ):
             workers = None
             if report and client is None:  # forked now, before numba starts its threads

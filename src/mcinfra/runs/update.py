@@ -964,7 +964,7 @@ def update_to_directory(
         return checkpoint_file is not None and checkpoint_file.exists()
 
     try:
-        with atomic_directory(out, staging=resume, keep=resumable) as staging:
+        with atomic_directory(out, staging=resume, keep=resumable, shield=shield) as staging:
             if resume is None:
                 options = run_provenance(loaded, settings) | {
                     "prior_run": prior_dir,
