@@ -24,7 +24,7 @@ from mcinfra.model.distributions import FAMILIES, SIP_RESOLVER, family_hint
 
 DEFAULT_CONFIG = "ai_infrastructure.toml"
 _EXTENDS_KEY = re.compile(r"^\s*extends\s*=", re.MULTILINE)
-_SIP_TABLE = re.compile(r"\blibrary\s*=")
+_SIP_TABLE = re.compile(r"""\blibrary["']?\s*=""")  # a key of a dist = "sip" table
 
 
 @dataclass(frozen=True)
