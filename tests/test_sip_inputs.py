@@ -285,6 +285,19 @@ def test_whatif_and_resume_read_the_library_of_the_recorded_config(hand, tmp_pat
     assert main(["whatif", str(whole), "--given", "total[2030] > 300"]) == 0
 
 
+def test_saved_draws_hold_the_sip_inputs(hand, tmp_path):
+    import xarray as xr
+
+    out = tmp_path / "saved"
+    args = ["run", str(hand), "--chunk-size", "5", "--save-draws", "--no-report", "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
+    loaded = load_config(hand)
+    drawn = simulate(loaded, settings_from(loaded, draws=12))
+    with xr.open_zarr(out / "draws.zarr") as saved:
+        for variable in ("inputs", "input_rank", "value"):
+            assert np.array_equal(saved[variable].values, drawn[variable].values), variable
+
+
 def test_sip_inputs_run_the_same_on_a_dask_cluster(hand, tmp_path, two_worker_client):
     from mcinfra.runs.pipeline import run_to_directory
 
