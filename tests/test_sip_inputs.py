@@ -208,6 +208,22 @@ def test_draws_0_to_2_follow_the_standard_for_a_library_written_by_hand(hand):
     assert draws["inputs"].sel(input="price").values.tolist() == PRICES
 
 
+def test_sip_inputs_after_a_tabulated_input_read_their_own_values(hand):
+    # A tabulated family (pert) among the inputs before the SIP inputs.
+    pert = '{ dist = "pert", min = 0.05, mode = 0.1, max = 0.2 }'
+    text = hand.read_text().replace(
+        'cagr = { dist = "sip", library = "hand.SIPmath", name = "Growth" }', f"cagr = {pert}"
+    )
+    hand.write_text(text)
+    loaded = load_config(hand)
+    draws = simulate(loaded, settings_from(loaded, draws=12, chunk_size=12))
+    for d in range(12):
+        for name in ("units", "price"):
+            value, _ = expected_draw(d)[name]
+            got = draws["inputs"].sel(input=name).values[d]
+            assert got == pytest.approx(value, rel=1e-12), (d, name)
+
+
 def test_the_library_path_is_relative_to_the_config_and_recorded_absolute(hand, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -137,14 +137,14 @@ def new_scratch(plan, n_series):
 
 
 @helper
-def simulate_block(nb, plan, w, v, x, z, col, offset):
+def simulate_block(nb, plan, w, v, x, z, col, position):
     """Run the model on the ``nb`` draws whose normals are in ``w.normals[:, :nb]``.
 
     Results go to columns ``col .. col + nb - 1`` of the draw-last arrays ``v`` (S, Y, N),
     ``x`` (K, N) and ``z`` (K, N, each input's normal score in the copula, whose CDF value
     Phi(z) is the input's rank); later steps read earlier series back from there. The
-    sampler passes the scratch block (``col`` 0), which stays in cache. ``offset`` is the
-    position of the block's first draw in the chunk: column ``offset + b`` of
+    sampler passes the scratch block (``col`` 0), which stays in cache. ``position`` is
+    that of the block's first draw in the chunk: column ``position + b`` of
     ``plan.sip_values`` and ``plan.sip_scores`` holds draw ``b``'s SIP inputs (NaN when
     those arrays do not reach that far).
 
@@ -156,7 +156,7 @@ def simulate_block(nb, plan, w, v, x, z, col, offset):
     # cannot be negative (the group sums gain most; see docs/performance.md).
     ucol = np.uintp(col)
     unb = np.uintp(nb)
-    uoffset = np.uintp(offset)
+    uposition = np.uintp(position)
     normals = w.normals
     level = w.level
     shock = w.shock
@@ -208,10 +208,10 @@ def simulate_block(nb, plan, w, v, x, z, col, offset):
                 x[k, ucol + b] = exp(mu + sigma * acc[b])
         elif family == SIP:  # given per chunk; the latent normal plays no role
             row = plan.in_table[k]
-            if offset + nb <= plan.sip_values.shape[1]:
+            if position + nb <= plan.sip_values.shape[1]:
                 for b in range(unb):
-                    x[k, ucol + b] = plan.sip_values[row, uoffset + b]
-                    z[k, ucol + b] = plan.sip_scores[row, uoffset + b]
+                    x[k, ucol + b] = plan.sip_values[row, uposition + b]
+                    z[k, ucol + b] = plan.sip_scores[row, uposition + b]
             else:
                 for b in range(unb):
                     x[k, ucol + b] = np.nan
@@ -464,10 +464,10 @@ def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out, sco
 
 
 @inline
-def _run_block(nb, plan, w, out, inputs_out, scores_out, chunk_column, offset):
-    """Run the model on a block (normals in ``w.normals``): the chunk's draws ``offset ..``.
+def _run_block(nb, plan, w, out, inputs_out, scores_out, chunk_column, position):
+    """Run the model on a block (normals in ``w.normals``): the chunk's draws ``position ..``.
 
-    They are written from column ``chunk_column + offset`` on.
+    They are written from column ``chunk_column + position`` on.
 
     The block is computed in scratch, which stays in cache, then streamed out to outputs
     contiguous along draws (the buffers the engine allocates) and copied to others.
@@ -475,8 +475,8 @@ def _run_block(nb, plan, w, out, inputs_out, scores_out, chunk_column, offset):
     for one signature (each one costs tens of seconds on a first run). Returns the
     block's partition check (:func:`simulate_block`).
     """
-    column = chunk_column + offset
-    worst = simulate_block(nb, plan, w, w.values, w.inputs, w.scores, 0, offset)
+    column = chunk_column + position
+    worst = simulate_block(nb, plan, w, w.values, w.inputs, w.scores, 0, position)
     if out.strides[2] == 8 and inputs_out.strides[1] == 8 and scores_out.strides[1] == 8:
         _stream_block(nb, w, out, inputs_out, scores_out, column)
     else:
