@@ -239,6 +239,17 @@ def test_the_library_path_is_relative_to_the_config_and_recorded_absolute(hand, 
     )
 
 
+def test_a_scenario_finds_the_library_beside_the_config_it_extends(hand, tmp_path):
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    scenario = scenarios / "low.toml"
+    scenario.write_text('extends = "../hand.toml"\n[total.cagr]\nname = "Revenue"\n')
+    loaded = load_config(scenario)
+    assert loaded.config.total.base.library == str(tmp_path / "hand.SIPmath")
+    assert loaded.config.total.cagr.library == str(tmp_path / "hand.SIPmath")
+    assert loaded.config.total.cagr.name == "Revenue"
+
+
 def test_a_config_naming_its_libraries_by_absolute_paths_keeps_its_text(hand, tmp_path):
     config = tmp_path / "absolute.toml"
     config.write_text(CONFIG.replace("LIB", str(tmp_path / "hand.SIPmath")))
