@@ -325,6 +325,29 @@ def test_saved_draws_hold_the_sip_inputs(hand, tmp_path):
             assert np.array_equal(saved[variable].values, drawn[variable].values), variable
 
 
+def test_an_update_re_streams_the_sip_inputs_with_their_library_correlation(hand, tmp_path):
+    import csv
+
+    text = hand.read_text().replace(
+        'price = { dist = "sip", library = "hand.SIPmath", name = "Price" }\n', ""
+    )
+    hand.write_text(text)
+    run, updated = tmp_path / "run", tmp_path / "updated"
+    assert (
+        main(["run", str(hand), "--draws", "2000", "--no-report", "--quiet", "--out", str(run)])
+        == 0
+    )
+    observe = "total[2024] ~ normal(mean=120, sd=5)"
+    assert main(["update", str(run), "--observe", observe, "--out", str(updated)]) == 0
+    lines = (updated / "inputs.csv").read_text().splitlines()
+    rows = {r["input"]: r for r in csv.DictReader(lines)}
+    # Conjugate normal on the base's scale: about 118.5 (prior median 99.5, sd about 18).
+    assert 115 < float(rows["total.base"]["posterior_median"]) < 122
+    # The library correlates growth with revenue (0.6): observing revenue moves growth too.
+    growth = rows["total.cagr"]
+    assert float(growth["posterior_median"]) > float(growth["prior_median"]) + 0.1
+
+
 def test_sip_inputs_run_the_same_on_a_dask_cluster(hand, tmp_path, two_worker_client):
     from mcinfra.runs.pipeline import run_to_directory
 
