@@ -559,3 +559,13 @@ def test_malformed_sip_tables_are_refused(tmp_path, capsys, table, message):
     config = CONFIG.replace('{ dist = "sip", library = "LIB", name = "Units" }', table)
     err = _refused(tmp_path, capsys, _with_library(tmp_path, hand_library(), config))
     assert message in err
+
+
+def test_a_config_read_for_its_structure_names_its_sips_without_reading_them(hand, tmp_path):
+    text = load_config(hand).text
+    (tmp_path / "hand.SIPmath").unlink()  # a finished run's report needs no library
+    spec = parse_config(text, relations=False).config.total.base
+    assert not spec.resolved
+    assert spec.describe() == f"sip(library='{tmp_path / 'hand.SIPmath'}', name='Revenue')"
+    with pytest.raises(ValueError, match="its library has not been read"):
+        spec.support()

@@ -1048,18 +1048,21 @@ class SipInput(Distribution):
     @property
     def trials_source(self) -> Any:
         """What the sampler evaluates, as the resolver gave it (the library and the SIP)."""
-        if self._trials_source is None:
-            raise ValueError(f"{self.describe()}: its library has not been read")
+        self._require_read()
         return self._trials_source
 
     @property
     def metalog(self) -> Metalog | None:
         """The ``Metalog_1_0`` SIP's metalog (None for a ``SIP_Array``)."""
-        self.trials_source  # noqa: B018 (refuses an input whose library was not read)
+        self._require_read()
         return self._metalog
 
+    def _require_read(self) -> None:
+        if self._trials_source is None:
+            raise ValueError(f"{self.describe()}: its library has not been read")
+
     def _sorted_trials(self) -> np.ndarray:
-        self.trials_source  # noqa: B018
+        self._require_read()
         assert self._trials is not None
         return self._trials
 
