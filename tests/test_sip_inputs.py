@@ -27,6 +27,7 @@ PRICES = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0, 5.0, 8.0]
 REVENUE = [4.6, 0.1, 0.02]  # lower bound 0
 GROWTH = [0.1, 0.5, 0.05, 0.03]  # bounds -0.5 and 0.9
 UNITS = [2.0, 0.3]  # unbounded
+MARGIN = [-1.5, 0.2, 0.05]  # upper bound 1
 
 
 def _hdr(name: str, entity: int, var_id: int, seed3: int, seed4: int) -> dict:
@@ -44,7 +45,10 @@ def _hdr(name: str, entity: int, var_id: int, seed3: int, seed4: int) -> dict:
 
 
 def hand_library() -> dict:
-    """A library as another tool writes it: the matrix's rows listed out of column order."""
+    """A library as another tool writes it: the matrix's rows listed out of column order.
+
+    Two SIPs share the stream hdr3, as SIPs of one variable in different units would.
+    """
     return {
         "name": "Hand-written",
         "objectType": "sipModel",
@@ -104,6 +108,12 @@ def hand_library() -> dict:
                 "arguments": {"aCoefficients": UNITS},
             },
             {
+                "name": "Margin",
+                "ref": {"source": "rng", "name": "hdr3"},
+                "function": "Metalog_1_0",
+                "arguments": {"aCoefficients": MARGIN, "upperBound": 1},
+            },
+            {
                 "name": "Price",
                 "ref": {"source": "rng", "name": "index"},
                 "function": "SIP_Array",
@@ -131,6 +141,7 @@ shock = { sd = 0.0, phi = 0.0 }
 [parameters]
 units = { dist = "sip", library = "LIB", name = "Units" }
 price = { dist = "sip", library = "LIB", name = "Price" }
+margin = { dist = "sip", library = "LIB", name = "Margin" }
 """
 
 
@@ -189,6 +200,7 @@ def expected_draw(d: int) -> dict[str, tuple[float, float]]:
         "total.base": (metalog(REVENUE, u_revenue, lower=0.0), u_revenue),
         "total.cagr": (metalog(GROWTH, u_growth, -0.5, 0.9), u_growth),
         "units": (metalog(UNITS, u_units), u_units),
+        "margin": (metalog(MARGIN, u_units, upper=1.0), u_units),
         "price": (price, rank),
     }
 
@@ -470,7 +482,7 @@ def test_an_unknown_sip_is_refused_with_a_suggestion(tmp_path, capsys):
     assert err == (
         f"mcinfra: error: invalid configuration {tmp_path / 'c.toml'}: parameters.units: "
         f"SIPmath library {tmp_path / 'lib.SIPmath'}: sips: no SIP named 'Unit' (did you mean "
-        "'Units'?); its SIPs are Revenue, Growth, Units, Price\n"
+        "'Units'?); its SIPs are Revenue, Growth, Units, Margin, Price\n"
     )
 
 
