@@ -9,6 +9,7 @@ and a message, never a traceback, and a refused run must leave no output directo
 from __future__ import annotations
 
 import contextlib
+import json
 import tomllib
 
 import pytest
@@ -209,3 +210,62 @@ def test_an_overlong_derived_expression_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "derived.lpddr.expr" in err
     assert "at most 2000 characters" in err
+
+
+# A config with inputs from a SIPmath library beside it: its SIP tables and the library's
+# JSON are mutated too.
+SIP_LIBRARY = {
+    "name": "fuzz",
+    "libraryType": "SIPmath_3_0",
+    "U01": {
+        "rng": [
+            {"name": "hdr1", "function": "HDR_2_0",
+             "arguments": {"counter": "PM_Index", "entity": 1, "varId": 1}},
+            {"name": "index", "function": "Index", "arguments": {"counter": "PM_Index"}},
+        ],
+        "copula": [],
+    },
+    "globalVariables": [],
+    "sips": [
+        {"name": "base", "ref": {"source": "rng", "name": "index"}, "function": "SIP_Array",
+         "arguments": {"type": "array", "value": [130.0 + (7 * i) % 11 for i in range(200)]}},
+        {"name": "cagr", "ref": {"source": "rng", "name": "hdr1"}, "function": "Metalog_1_0",
+         "arguments": {"aCoefficients": [0.17, 0.01, 0.002], "lowerBound": -0.5}},
+    ],
+}  # fmt: skip
+SIP_TREE = _mutate(
+    _mutate(
+        DEFAULT,
+        ("total", "base"),
+        "replace",
+        {"dist": "sip", "library": "lib.SIPmath", "name": "base"},
+    ),
+    ("total", "cagr"),
+    "replace",
+    {"dist": "sip", "library": "lib.SIPmath", "name": "cagr"},
+)
+SIP_PATHS = [p for p, _ in _paths(SIP_TREE) if p[:2] in (("total", "base"), ("total", "cagr"))]
+LIBRARY_PATHS = [p for p, _ in _paths(SIP_LIBRARY) if p and "value" not in p[-2:]]
+
+
+ACTIONS = st.sampled_from(["replace", "replace", "remove", "rename", "duplicate"])
+
+
+@FUZZ
+@given(
+    st.lists(st.tuples(st.sampled_from(SIP_PATHS), ACTIONS, HOSTILE), max_size=2),
+    st.lists(st.tuples(st.sampled_from(LIBRARY_PATHS), ACTIONS, HOSTILE), max_size=2),
+)
+@example([], [])  # unmutated: the run succeeds
+def test_mutated_sip_inputs_and_libraries_run_or_are_refused_cleanly(
+    tmp_path, capsys, table_mutations, library_mutations
+):
+    tree, library = SIP_TREE, SIP_LIBRARY
+    for path, action, value in table_mutations:
+        with contextlib.suppress(KeyError, IndexError, TypeError):
+            tree = _mutate(tree, path, action, value)
+    for path, action, value in library_mutations:
+        with contextlib.suppress(KeyError, IndexError, TypeError):
+            library = _mutate(library, path, action, value)
+    (tmp_path / "lib.SIPmath").write_text(json.dumps(library))
+    _check(_to_toml(tree), tmp_path, capsys)

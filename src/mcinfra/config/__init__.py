@@ -1,7 +1,8 @@
 """Configuration: TOML files validated into frozen models.
 
 Dependency contract: pydantic, numpy, scipy, :mod:`mcinfra.model`, :mod:`mcinfra.language`,
-:mod:`mcinfra.kernels` (family codes) and :mod:`mcinfra.errors`; never sampling, stats,
+:mod:`mcinfra.kernels` (family codes), :mod:`mcinfra.sipmath` (the libraries of
+``dist = "sip"`` inputs) and :mod:`mcinfra.errors`; never sampling, stats,
 io, run, report or the command line.
 """
 

@@ -17,12 +17,14 @@ from pydantic import BaseModel, ValidationError
 
 from mcinfra.config.counts import exact_integer
 from mcinfra.config.schema import PATTERN_RULES, Config
+from mcinfra.config.sips import LibraryResolver, absolute_libraries
 from mcinfra.config.solved import annotated_config_text, config_text_of
 from mcinfra.errors import ConfigError, did_you_mean
-from mcinfra.model.distributions import FAMILIES, family_hint
+from mcinfra.model.distributions import FAMILIES, SIP_RESOLVER, family_hint
 
 DEFAULT_CONFIG = "ai_infrastructure.toml"
 _EXTENDS_KEY = re.compile(r"^\s*extends\s*=", re.MULTILINE)
+_SIP_TABLE = re.compile(r"""\blibrary["']?\s*=""")  # a key of a dist = "sip" table
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,16 @@ def load_config(path: str | Path | None = None, overrides: tuple[str, ...] = ())
         data = _scenario_tree(file, (file.resolve(),), text)
         # The run records the merged configuration: self-contained, loadable on its own.
         text = f"# {origin}, merged with the configs it extends\n" + tomli_w.dumps(data)
+    elif _SIP_TABLE.search(text):
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            data = {}  # parse_config names the syntax error
+        if absolute_libraries(data, file.parent):
+            # Recorded with absolute paths, so that a run's config.toml loads on its own.
+            text = f"# {origin}, with its SIPmath library paths made absolute\n" + (
+                tomli_w.dumps(data)
+            )
     return parse_config(text, origin=origin, overrides=overrides)
 
 
@@ -93,6 +105,7 @@ def _scenario_tree(file: Path, chain: tuple[Path, ...], text: str | None = None)
         data = tomllib.loads(_read(file) if text is None else text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"TOML syntax error: {exc}", source=str(file)) from None
+    absolute_libraries(data, file.parent)  # each file's libraries lie beside it
     if "extends" not in data:
         return data
     name = data.pop("extends")
@@ -146,8 +159,9 @@ def parse_config(
     """Validate configuration ``text`` (TOML); see :func:`load_config`.
 
     With ``relations`` False only the tables' structure is checked, not the relations
-    between them (expressions, correlations, tabulated families): for a config that has
-    already been checked, such as the one a finished run recorded.
+    between them (expressions, correlations, tabulated families) and no SIPmath library is
+    read: for a config that has already been checked, such as the one a finished run
+    recorded.
 
     The solved parameters a run's ``config.toml`` lists after the config (see
     :mod:`mcinfra.config.solved`) are removed first: they are comments, not in the hash.
@@ -160,7 +174,7 @@ def parse_config(
     overrides = tuple(overrides)
     for item in overrides:
         apply_override(data, item, origin)
-    config = validate_data(data, origin)
+    config = validate_data(data, origin, read_libraries=relations)
     if not relations:
         return LoadedConfig(config=config, text=text, origin=origin, overrides=overrides)
     from mcinfra.config.validation import check_config  # relations between tables
@@ -297,10 +311,18 @@ def _child(node: Any, key: str, where: str, what: str, origin: str) -> Any:
     return node[key]
 
 
-def validate_data(data: dict[str, Any], origin: str = "<string>") -> Config:
-    """Structural validation of parsed TOML data."""
+def validate_data(
+    data: dict[str, Any], origin: str = "<string>", read_libraries: bool = True
+) -> Config:
+    """Structural validation of parsed TOML data.
+
+    With ``read_libraries`` the SIPmath libraries of ``dist = "sip"`` inputs are read (a
+    relative path from the current folder) and each SIP is checked; without it they are
+    named only.
+    """
+    context = {SIP_RESOLVER: LibraryResolver()} if read_libraries else None
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data, context=context)
     except ValidationError as exc:
         raise ConfigError([_describe(error) for error in exc.errors()], source=origin) from None
     except RecursionError:

@@ -22,7 +22,7 @@ from mcinfra.language.predictions import (
     compile_prediction,
 )
 from mcinfra.model import copula
-from mcinfra.model.distributions import Distribution, build_table
+from mcinfra.model.distributions import Distribution, SipInput, build_table
 
 SHARE_TOLERANCE = 1e-6  # fixed shares must sum to 1 within this
 UNCERTAIN_SHARE_TOLERANCE = 0.01  # medians of uncertain shares (renormalised every draw)
@@ -309,6 +309,13 @@ def correlation_problems(config: Config, inputs: list[InputInfo]) -> list[str]:
             elif inputs[index[name]].spec.is_fixed:
                 problems.append(
                     f"{path}.between: '{name}' is a fixed number and cannot be correlated"
+                )
+                bad = True
+            elif isinstance(sip := inputs[index[name]].spec, SipInput):
+                problems.append(
+                    f"{path}.between: '{name}' is SIP '{sip.name}' of the SIPmath library "
+                    f"{sip.library}: its dependence on other inputs comes from that "
+                    "library's trials, so it cannot be in [[correlations]]"
                 )
                 bad = True
         if bad:

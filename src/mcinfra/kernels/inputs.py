@@ -21,6 +21,7 @@ NORMAL = 2
 LOGNORMAL = 3
 TRIANGULAR = 4
 TABULATED = 5
+SIP = 6  # values computed outside the kernel, per chunk (KernelPlan.sip_values)
 
 
 @inline

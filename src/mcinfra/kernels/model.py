@@ -22,6 +22,7 @@ from mcinfra.kernels.inputs import (
     FIXED,
     LOGNORMAL,
     NORMAL,
+    SIP,
     TRIANGULAR,
     UNIFORM,
     tabulated_value,
@@ -61,7 +62,8 @@ class KernelPlan(NamedTuple):
 
     in_family: np.ndarray  # int64[K] family codes (mcinfra.kernels.inputs)
     in_params: np.ndarray  # float64[K, 4] packed parameters
-    in_table: np.ndarray  # int64[K] first row of the input's spline table in tab_coef
+    in_table: np.ndarray  # int64[K] first row of the input's spline table in tab_coef,
+    # or, for a SIP input, its row in sip_values and sip_scores
     tab_coef: np.ndarray  # float64[M, 4] spline coefficients of all tabulated inputs
     chol_ptr: np.ndarray  # int64[K + 1] row pointers of the copula's Cholesky factor
     chol_col: np.ndarray  # int64[nnz] normal slot of each nonzero
@@ -95,6 +97,8 @@ class KernelPlan(NamedTuple):
     max_segments: int  # largest partition
     max_stack: int  # deepest derived-series program
     growth_floor: float  # lower bound of every growth factor
+    sip_values: np.ndarray  # float64[J, n] values of the J SIP inputs for the chunk's draws
+    sip_scores: np.ndarray  # float64[J, n] and their normal scores (see mcinfra.sampling.sips)
 
 
 class Scratch(NamedTuple):
@@ -133,13 +137,16 @@ def new_scratch(plan, n_series):
 
 
 @helper
-def simulate_block(nb, plan, w, v, x, z, col):
+def simulate_block(nb, plan, w, v, x, z, col, position):
     """Run the model on the ``nb`` draws whose normals are in ``w.normals[:, :nb]``.
 
     Results go to columns ``col .. col + nb - 1`` of the draw-last arrays ``v`` (S, Y, N),
     ``x`` (K, N) and ``z`` (K, N, each input's normal score in the copula, whose CDF value
     Phi(z) is the input's rank); later steps read earlier series back from there. The
-    sampler passes the scratch block (``col`` 0), which stays in cache.
+    sampler passes the scratch block (``col`` 0), which stays in cache. ``position`` is
+    that of the block's first draw in the chunk: column ``position + b`` of
+    ``plan.sip_values`` and ``plan.sip_scores`` holds draw ``b``'s SIP inputs (NaN when
+    those arrays do not reach that far).
 
     Returns the block's largest |sum of a partition's segments / total - 1| over years
     and draws (NaN ignored), as the int64 bits of that non-negative double.
@@ -149,6 +156,7 @@ def simulate_block(nb, plan, w, v, x, z, col):
     # cannot be negative (the group sums gain most; see docs/performance.md).
     ucol = np.uintp(col)
     unb = np.uintp(nb)
+    uposition = np.uintp(position)
     normals = w.normals
     level = w.level
     shock = w.shock
@@ -198,6 +206,16 @@ def simulate_block(nb, plan, w, v, x, z, col):
             sigma = plan.in_params[k, 1]
             for b in range(unb):
                 x[k, ucol + b] = exp(mu + sigma * acc[b])
+        elif family == SIP:  # given per chunk; the latent normal plays no role
+            row = plan.in_table[k]
+            if position + nb <= plan.sip_values.shape[1]:
+                for b in range(unb):
+                    x[k, ucol + b] = plan.sip_values[row, uposition + b]
+                    z[k, ucol + b] = plan.sip_scores[row, uposition + b]
+            else:
+                for b in range(unb):
+                    x[k, ucol + b] = np.nan
+                    z[k, ucol + b] = np.nan
         else:  # TABULATED, the only family left: inlining all of input_value here would
             # compile every family's code once more (first-run compile time)
             offset = plan.in_table[k]
@@ -423,7 +441,7 @@ def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, scores_o
     for block_first in range(first, stop, BLOCK):
         nb = min(BLOCK, stop - block_first)
         fill_block_normals(key, first_draw + block_first, nb, w.normals, w.lanes)
-        gap = _run_block(nb, plan, w, out, inputs_out, scores_out, column + block_first)
+        gap = _run_block(nb, plan, w, out, inputs_out, scores_out, column, block_first)
         worst = max(worst, gap)
     store_fence()
     return worst
@@ -439,15 +457,17 @@ def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out, sco
         for b in range(nb):
             for j in range(plan.n_normals):
                 w.normals[j, b] = normals[block_first + b, j]
-        gap = _run_block(nb, plan, w, out, inputs_out, scores_out, column + block_first)
+        gap = _run_block(nb, plan, w, out, inputs_out, scores_out, column, block_first)
         worst = max(worst, gap)
     store_fence()
     return worst
 
 
 @inline
-def _run_block(nb, plan, w, out, inputs_out, scores_out, column):
-    """Run the model on a block (normals in ``w.normals``) into columns ``column ..``.
+def _run_block(nb, plan, w, out, inputs_out, scores_out, chunk_column, position):
+    """Run the model on a block (normals in ``w.normals``): the chunk's draws ``position ..``.
+
+    They are written from column ``chunk_column + position`` on.
 
     The block is computed in scratch, which stays in cache, then streamed out to outputs
     contiguous along draws (the buffers the engine allocates) and copied to others.
@@ -455,7 +475,8 @@ def _run_block(nb, plan, w, out, inputs_out, scores_out, column):
     for one signature (each one costs tens of seconds on a first run). Returns the
     block's partition check (:func:`simulate_block`).
     """
-    worst = simulate_block(nb, plan, w, w.values, w.inputs, w.scores, 0)
+    column = chunk_column + position
+    worst = simulate_block(nb, plan, w, w.values, w.inputs, w.scores, 0, position)
     if out.strides[2] == 8 and inputs_out.strides[1] == 8 and scores_out.strides[1] == 8:
         _stream_block(nb, w, out, inputs_out, scores_out, column)
     else:

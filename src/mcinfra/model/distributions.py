@@ -16,7 +16,15 @@ from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    BeforeValidator,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from mcinfra.errors import did_you_mean
@@ -884,6 +892,11 @@ class Mixture(Distribution):
                 f"sum {total:.12g})"
             )
         for k, component in enumerate(self.components):
+            if isinstance(component, SipInput):
+                raise _bad(
+                    f"components[{k}] is a SIP: its trials come from its library, so it "
+                    "cannot be a component of a mixture; make it an input of its own"
+                )
             if component.is_fixed:
                 raise _bad(
                     f"components[{k}] is a fixed number, a point mass: a mixture's components "
@@ -972,6 +985,135 @@ class Mixture(Distribution):
         return f"mixture({'; '.join(parts)})"
 
 
+SIP_RESOLVER = "sip_resolver"
+"""Key of the validation context's function that reads a ``dist = "sip"`` input's SIP.
+
+``resolve(library, name)`` returns the SIP's marginal (a :class:`Metalog` for a
+``Metalog_1_0`` SIP, the stored trials as a float array for a ``SIP_Array``) and the source
+the sampler evaluates (opaque here: :mod:`mcinfra.config` reads libraries, the model layer
+does not), or raises ``ValueError`` with the message to show.
+"""
+
+
+class SipInput(Distribution):
+    """An input taken from a SIP of a SIPmath 3.0 library: its trial ``d + 1`` is draw ``d``.
+
+    ``library`` is the library's path, ``name`` the SIP's. The config layer reads the library
+    while validating (see :data:`SIP_RESOLVER`); without it (a finished run's config read
+    for its structure) only :meth:`describe` and the fields are available. The marginal
+    answers the questions asked of any input (support, median, CDF): a ``Metalog_1_0``
+    SIP's metalog, or the empirical distribution of a ``SIP_Array``'s trials.
+    """
+
+    family: ClassVar[str] = "sip"
+    dist: Literal["sip"]
+    library: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    _metalog: Metalog | None = PrivateAttr(default=None)
+    _trials: np.ndarray | None = PrivateAttr(default=None)  # sorted, read-only
+    _trials_source: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _resolve(self, info: ValidationInfo) -> SipInput:
+        resolve = (info.context or {}).get(SIP_RESOLVER)
+        if resolve is None:
+            return self
+        try:
+            marginal, trials_source = resolve(self.library, self.name)
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        if isinstance(marginal, Metalog):
+            self._metalog = marginal
+        else:
+            trials = np.sort(np.asarray(marginal, dtype=float))
+            trials.flags.writeable = False
+            self._trials = trials
+        self._trials_source = trials_source
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        # The fields, not what was read: equal tables are the same input.
+        if not isinstance(other, SipInput):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    def __hash__(self) -> int:
+        return hash((self.family, self.library, self.name, self.source, self.origin))
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the library was read (the marginal and the trials' source are known)."""
+        return self._trials_source is not None
+
+    @property
+    def trials_source(self) -> Any:
+        """What the sampler evaluates, as the resolver gave it (the library and the SIP)."""
+        self._require_read()
+        return self._trials_source
+
+    @property
+    def metalog(self) -> Metalog | None:
+        """The ``Metalog_1_0`` SIP's metalog (None for a ``SIP_Array``)."""
+        self._require_read()
+        return self._metalog
+
+    def _require_read(self) -> None:
+        if self._trials_source is None:
+            raise ValueError(f"{self.describe()}: its library has not been read")
+
+    def _sorted_trials(self) -> np.ndarray:
+        self._require_read()
+        assert self._trials is not None
+        return self._trials
+
+    def support(self) -> tuple[float, float]:
+        if self.metalog is not None:
+            return self.metalog.support()
+        trials = self._sorted_trials()
+        return float(trials[0]), float(trials[-1])
+
+    def value_at_score(self, z: np.ndarray) -> np.ndarray:
+        """``F^-1(Phi(z))``: the metalog's, or the empirical quantile of the stored trials."""
+        if self.metalog is not None:
+            return self.metalog.value_at_score(z)
+        levels = ndtr(np.asarray(z, dtype=float))
+        return np.quantile(self._sorted_trials(), levels, method="inverted_cdf")
+
+    def score_slope(self, z: np.ndarray, values: np.ndarray | None = None) -> np.ndarray | None:
+        return None if self.metalog is None else self.metalog.score_slope(z)
+
+    @property
+    def scale(self) -> float:
+        if self.metalog is not None:
+            return self.metalog.scale
+        trials = self._sorted_trials()
+        low, high = np.quantile(trials, [0.25, 0.75], method="inverted_cdf")
+        spread = float(high - low) / (2 * _QUARTILE_SCORE)
+        return spread if spread > 0 else float(np.std(trials)) or 1.0
+
+    def probabilities(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.metalog is not None:
+            return self.metalog.probabilities(x)
+        trials = self._sorted_trials()
+        x = np.asarray(x, dtype=float)
+        below = np.searchsorted(trials, x, side="right") / trials.size
+        return below, 1.0 - below
+
+    def density(self, x: np.ndarray) -> np.ndarray:
+        if self.metalog is not None:
+            return self.metalog.density(x)
+        raise ValueError(f"{self.describe()}: stored trials have no density")
+
+    def cdf(self, x: float) -> float:
+        return float(self.probabilities(np.array([x]))[0][0])
+
+    def pack(self) -> tuple[int, np.ndarray]:
+        return codes.SIP, np.zeros(4)
+
+    def describe(self) -> str:
+        return f"sip(library={self.library!r}, name={self.name!r})"
+
+
 FAMILIES: dict[str, type[Distribution]] = {
     cls.family: cls
     for cls in (
@@ -985,6 +1127,7 @@ FAMILIES: dict[str, type[Distribution]] = {
         Beta,
         Metalog,
         Mixture,
+        SipInput,
     )
 }
 
@@ -1173,7 +1316,8 @@ InputSpec = Annotated[
     | Annotated[Pert, Tag("dist=pert")]
     | Annotated[Beta, Tag("dist=beta")]
     | Annotated[Metalog, Tag("dist=metalog")]
-    | Annotated[Mixture, Tag("dist=mixture")],
+    | Annotated[Mixture, Tag("dist=mixture")]
+    | Annotated[SipInput, Tag("dist=sip")],
     Discriminator(
         _family_tag,
         custom_error_type="distribution_family",

@@ -61,6 +61,7 @@ from mcinfra.sampling.engine import (
     warm_up,
 )
 from mcinfra.sampling.plan import compile_plan
+from mcinfra.sampling.sips import sip_inputs
 from mcinfra.stats.quantiles import quantile_table
 from mcinfra.stats.reduction import Chunk
 
@@ -168,6 +169,7 @@ def check_options(
 ) -> bool:
     """Refuse inconsistent run options; return whether the quantiles are exact."""
     check_sequential(target_se, settings.method)
+    sip_inputs(list_inputs(loaded.config)).check_draws(settings.draws)
     return exact_quantiles(quantiles, plan_values_bytes(loaded, settings.draws))
 
 

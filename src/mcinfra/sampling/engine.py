@@ -152,7 +152,13 @@ def draw_chunk(
     :func:`sobol_source` (one made for this call if None). Returns their partition check,
     the largest |sum of a partition's segments / total - 1| (computed by the sampler while
     the rows are in cache; :class:`mcinfra.stats.summary.PartitionCheck` records it).
+    SIP inputs take their values for these draws from :meth:`SipInputs.chunk
+    <mcinfra.sampling.sips.SipInputs.chunk>`.
     """
+    kernel_plan = plan.kernel
+    if plan.sips.count:
+        sip_values, sip_scores = plan.sips.chunk(first, n)
+        kernel_plan = kernel_plan._replace(sip_values=sip_values, sip_scores=sip_scores)
     size = settings.replicate_draws
     if size is not None:  # method "sobol"
         replicate, point = divmod(first, size)
@@ -160,9 +166,9 @@ def draw_chunk(
             raise ValueError(f"draws {first}..{first + n - 1} span two Sobol' replicates")
         sobol = _sobol_normals(plan, settings) if sobol is None else sobol
         normals = sobol.normals(replicate, point, n, numba.get_num_threads())
-        return kernels.simulate_from_normals(normals, plan.kernel, *out, column)
+        return kernels.simulate_from_normals(normals, kernel_plan, *out, column)
     key = seed_key(settings.seed)
-    return kernels.simulate_chunk(key, first, n, plan.kernel, *out, column)
+    return kernels.simulate_chunk(key, first, n, kernel_plan, *out, column)
 
 
 def simulate(
@@ -231,6 +237,7 @@ def stream(
     ``buffers`` (:class:`ChunkBuffers` of at least :func:`chunk_capacity` draws) are the
     chunk buffers to reuse; without them (and without ``out``) fresh ones are allocated.
     """
+    plan.sips.check_draws(settings.draws if end is None else end)
     if out is None and buffers is None:
         buffers = ChunkBuffers(plan, chunk_capacity(settings))
     clock = SamplingClock() if clock is None else clock

@@ -14,6 +14,7 @@ from mcinfra.kernels.model import KernelPlan
 from mcinfra.language.expressions import INPUT, SERIES, compile_expression, evaluation_order
 from mcinfra.model import copula
 from mcinfra.model.distributions import build_table, table_params
+from mcinfra.sampling.sips import SipInputs, sip_inputs
 
 _I = np.int64
 
@@ -28,6 +29,7 @@ class Plan:
     years: list[int]
     correlation: np.ndarray  # normal-score correlation of all inputs, as sampled
     repaired: bool  # whether the requested correlations were repaired
+    sips: SipInputs  # the inputs taken from SIPmath libraries (values computed per chunk)
 
     @property
     def n_normals(self) -> int:
@@ -68,9 +70,12 @@ def compile_plan(config: Config) -> Plan:
     table_start = np.zeros(len(inputs), dtype=_I)
     tables = [np.zeros((1, 4))]
     n_rows = 1
+    sips = sip_inputs(inputs)
     for k, info in enumerate(inputs):
         code, packed = info.spec.pack()
-        if code == codes.TABULATED:
+        if code == codes.SIP:
+            table_start[k] = sips.paths.index(info.path)
+        elif code == codes.TABULATED:
             table = build_table(info.spec)
             packed = table_params(table.shape[0])
             table_start[k] = n_rows
@@ -195,5 +200,7 @@ def compile_plan(config: Config) -> Plan:
         max_segments=max([part_ptr[i + 1] - part_ptr[i] for i in range(len(part_ptr) - 1)] + [1]),
         max_stack=max_stack,
         growth_floor=float(config.model.growth_factor_floor),
+        sip_values=np.zeros((sips.count, 0)),
+        sip_scores=np.zeros((sips.count, 0)),
     )
-    return Plan(kernel, inputs, series, years, full, repaired)
+    return Plan(kernel, inputs, series, years, full, repaired, sips)

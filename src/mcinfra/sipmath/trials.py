@@ -125,7 +125,14 @@ def gaussian_copula_uniforms(uniforms: np.ndarray, correlation: np.ndarray) -> n
     -------
     numpy.ndarray, shape (k, n)
     """
-    from scipy.special import ndtr, ndtri
+    from scipy.special import ndtr
+
+    return ndtr(gaussian_copula_scores(uniforms, correlation))
+
+
+def gaussian_copula_scores(uniforms: np.ndarray, correlation: np.ndarray) -> np.ndarray:
+    """The layers' normal scores x = L Phi^-1(u) of :func:`gaussian_copula_uniforms`."""
+    from scipy.special import ndtri
 
     z = ndtri(np.asarray(uniforms, dtype=float))
     factor = np.linalg.cholesky(np.asarray(correlation, dtype=float))
@@ -135,7 +142,7 @@ def gaussian_copula_uniforms(uniforms: np.ndarray, correlation: np.ndarray) -> n
         for col in range(1, row + 1):
             total = total + factor[row, col] * z[col]
         x[row] = total
-    return ndtr(x)
+    return x
 
 
 def library_trials(library: Library, names: Sequence[str], first_trial: int, n: int) -> np.ndarray:
@@ -164,11 +171,31 @@ def library_trials(library: Library, names: Sequence[str], first_trial: int, n: 
     LibraryError
         For an unknown name, or a ``SIP_Array`` holding fewer trials than asked for.
     """
+    return library_trials_and_scores(library, names, first_trial, n)[0]
+
+
+def library_trials_and_scores(
+    library: Library, names: Sequence[str], first_trial: int, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`library_trials` and each trial's normal score.
+
+    A ``Metalog_1_0`` SIP's score is Phi^-1 of the uniform its metalog was evaluated at
+    (its HDR stream's, or its copula layer's x before Phi), so Phi(score) is the trial's
+    rank in the SIP's distribution; a ``SIP_Array``'s is :func:`stored_scores` of its
+    values.
+
+    Returns
+    -------
+    values, scores : numpy.ndarray, shape (len(names), n) each
+    """
+    from scipy.special import ndtr, ndtri
+
     if first_trial < 1 or n < 0:
         raise ValueError(f"trials start at 1 and number at least 0, got {first_trial} and {n}")
     counters = np.arange(first_trial, first_trial + n, dtype=np.int64)
-    out = np.empty((len(names), n))
-    layer_uniforms: dict[str, np.ndarray] = {}  # per copula, shape (layers, n)
+    values = np.empty((len(names), n))
+    scores = np.empty((len(names), n))
+    layer_scores: dict[str, np.ndarray] = {}  # per copula, shape (layers, n)
     for row, name in enumerate(names):
         sip = library.sip(name)
         if isinstance(sip, ArraySip):
@@ -180,18 +207,38 @@ def library_trials(library: Library, names: Sequence[str], first_trial: int, n: 
                     f"holds {stored:,} trials; trials {first_trial:,} to "
                     f"{first_trial + n - 1:,} were asked for",
                 )
-            out[row] = sip.values[first_trial - 1 : first_trial - 1 + n]
+            window = slice(first_trial - 1, first_trial - 1 + n)
+            values[row] = sip.values[window]
+            scores[row] = stored_scores(sip.values)[window]
             continue
         assert isinstance(sip, MetalogSip)
         if isinstance(sip.ref, CopulaRef):
             copula = library.copula(sip.ref.copula)
-            if copula.name not in layer_uniforms:
-                layer_uniforms[copula.name] = _copula_trials(library, copula, counters)
-            uniforms = layer_uniforms[copula.name][copula.layers.index(sip.ref.layer)]
+            if copula.name not in layer_scores:
+                layer_scores[copula.name] = _copula_trials(library, copula, counters)
+            scores[row] = layer_scores[copula.name][copula.layers.index(sip.ref.layer)]
+            uniforms = ndtr(scores[row])
         else:
             uniforms = _stream_trials(library, sip.ref.stream, counters)
-        out[row] = metalog_quantile(sip.coefficients, uniforms, sip.lower, sip.upper)
-    return out
+            scores[row] = ndtri(uniforms)
+        values[row] = metalog_quantile(sip.coefficients, uniforms, sip.lower, sip.upper)
+    return values, scores
+
+
+def stored_scores(values: np.ndarray) -> np.ndarray:
+    """Each stored trial's normal score: Phi^-1 of its mid-rank among the trials.
+
+    The trial of rank r (0 for the smallest) among n gets Phi^-1((r + 1/2) / n); tied
+    trials share the mean of their ranks. Phi(score) is then the trial's position in the
+    SIP's empirical distribution, as an input's rank is in its own.
+    """
+    from scipy.special import ndtri
+
+    values = np.asarray(values, dtype=float)
+    ordered = np.sort(values)
+    below = np.searchsorted(ordered, values, side="left")
+    through = np.searchsorted(ordered, values, side="right")
+    return ndtri((below + through) / (2.0 * values.size))
 
 
 def _stream_trials(library: Library, name: str, counters: np.ndarray) -> np.ndarray:
@@ -202,6 +249,7 @@ def _stream_trials(library: Library, name: str, counters: np.ndarray) -> np.ndar
 
 
 def _copula_trials(library: Library, copula: GaussianCopula, counters: np.ndarray) -> np.ndarray:
+    """The copula layers' normal scores x for ``counters``, shape (layers, n)."""
     uniforms = np.array([_stream_trials(library, s, counters) for s in copula.streams])
     uniforms = uniforms.reshape(len(copula.streams), counters.size)
-    return gaussian_copula_uniforms(uniforms, library.matrix(copula.matrix).array())
+    return gaussian_copula_scores(uniforms, library.matrix(copula.matrix).array())

@@ -1,0 +1,94 @@
+"""Inputs taken from SIPmath 3.0 libraries (``dist = "sip"``): finding and reading them.
+
+A config names a library by its path, relative to the config file's folder.
+:func:`absolute_libraries` makes those paths absolute when a config file is loaded, so the
+text a run records loads on its own from anywhere (its ``config.toml`` is read again by
+``resume``, ``whatif``, ``update`` and dask workers). :class:`LibraryResolver` reads each
+library once per validation and gives every SIP input its marginal and its
+:class:`SipSource`, the SIP the sampler evaluates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from mcinfra.model.distributions import Metalog
+from mcinfra.sipmath.library import ArraySip, Library, LibraryError, MetalogSip
+from mcinfra.sipmath.reading import read_library
+
+
+@dataclass(frozen=True, eq=False)
+class SipSource:
+    """The SIP a ``dist = "sip"`` input takes its trials from."""
+
+    library: Library
+    name: str
+
+
+def absolute_libraries(data: Any, folder: Path) -> bool:
+    """Make every ``dist = "sip"`` table's relative ``library`` path absolute, in place.
+
+    ``folder`` is the folder of the config file the tables come from. Returns whether a
+    path was changed. Anything malformed is left to validation.
+    """
+    changed = False
+    if isinstance(data, dict):
+        library = data.get("library")
+        relative = isinstance(library, str) and library and not Path(library).is_absolute()
+        if data.get("dist") == "sip" and relative:
+            data["library"] = str(folder.resolve() / str(library))
+            changed = True
+        for value in data.values():
+            changed |= absolute_libraries(value, folder)
+    elif isinstance(data, list):
+        for value in data:
+            changed |= absolute_libraries(value, folder)
+    return changed
+
+
+@dataclass
+class LibraryResolver:
+    """Reads the libraries of one config's SIP inputs, each file once.
+
+    Called as the validation context's :data:`~mcinfra.model.distributions.SIP_RESOLVER`:
+    ``resolver(library, name)`` returns the SIP's marginal and its :class:`SipSource`, or
+    raises ``ValueError`` with a message naming the library's path (and the key path
+    inside it), which validation prefixes with the input's key path.
+    """
+
+    libraries: dict[str, Library | LibraryError] = field(default_factory=dict)
+
+    def __call__(self, library: str, name: str) -> tuple[Any, SipSource]:
+        path = str(Path(library).absolute())
+        if path not in self.libraries:
+            try:
+                self.libraries[path] = read_library(path)
+            except LibraryError as exc:
+                self.libraries[path] = exc
+        found = self.libraries[path]
+        if isinstance(found, LibraryError):
+            raise ValueError(str(found))
+        try:
+            sip = found.sip(name)
+        except LibraryError as exc:
+            raise ValueError(str(exc)) from None
+        source = SipSource(found, name)
+        if isinstance(sip, ArraySip):
+            return sip.values, source
+        assert isinstance(sip, MetalogSip)
+        try:
+            marginal = Metalog.model_validate(
+                {"dist": "metalog", "a": sip.coefficients, "lower": sip.lower, "upper": sip.upper}
+            )
+        except ValidationError:
+            coefficients = ", ".join(f"{a:g}" for a in sip.coefficients)
+            raise ValueError(
+                f"SIPmath library {path}: SIP '{name}': its metalog (aCoefficients "
+                f"[{coefficients}]) is not a distribution: its quantile function is not "
+                "increasing everywhere on (0, 1)"
+            ) from None
+        return marginal, source
