@@ -254,3 +254,26 @@ def test_workers_load_the_kernels_before_the_first_task(client):
         return len(getattr(dask_worker, WORKER_CACHE)._plans)
 
     assert set(client.run(plans).values()) >= {1}
+
+
+def test_local_cluster_workers_keep_the_dynamic_mmap_threshold(monkeypatch):
+    # A nanny sets MALLOC_TRIM_THRESHOLD_ in the environment it spawns from; clear any
+    # left by an earlier cluster of this process, which would be inherited instead.
+    import os
+
+    import dask
+
+    from mcinfra.runs.distributed import NANNY_MALLOC_SETTING
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    before = dask.config.get(NANNY_MALLOC_SETTING, default=None)
+
+    def environment():
+        return {
+            name: os.environ.get(name) for name in ("MALLOC_TRIM_THRESHOLD_", "NUMBA_NUM_THREADS")
+        }
+
+    with dask_client(workers=1) as client:
+        (found,) = client.run(environment).values()
+    assert found == {"MALLOC_TRIM_THRESHOLD_": None, "NUMBA_NUM_THREADS": str(os.cpu_count() or 1)}
+    assert dask.config.get(NANNY_MALLOC_SETTING, default=None) == before

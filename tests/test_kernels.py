@@ -116,6 +116,27 @@ def test_stream_copy_writes_every_value_at_any_alignment_and_length():
     np.testing.assert_array_equal(dst, expected)
 
 
+@njit
+def _task_ranges(n_draws, n_tasks):
+    blocks = (n_draws + kernels.BLOCK - 1) // kernels.BLOCK
+    ranges = np.empty((n_tasks, 2), dtype=np.int64)
+    for task in range(n_tasks):
+        ranges[task] = kernels.task_bounds(task, n_tasks, blocks, n_draws)
+    return ranges
+
+
+@pytest.mark.parametrize("n_draws", [1, 255, 256, 3_000, 60_000])
+@pytest.mark.parametrize("n_tasks", [1, 2, 3, 7])
+def test_tasks_share_whole_blocks_and_cover_every_draw(n_draws, n_tasks):
+    n_tasks = min(n_tasks, -(-n_draws // kernels.BLOCK))  # task_count's cap: one block each
+    ranges = _task_ranges(n_draws, n_tasks)
+    assert ranges[0, 0] == 0 and ranges[-1, 1] == n_draws
+    np.testing.assert_array_equal(ranges[1:, 0], ranges[:-1, 1])  # contiguous, in order
+    sizes = np.ceil((ranges[:, 1] - ranges[:, 0]) / kernels.BLOCK)
+    assert sizes.min() >= 1 and sizes.max() - sizes.min() <= 1  # an even share of blocks
+    assert np.all(ranges[:-1, 1] % kernels.BLOCK == 0)  # every task but the last ends a block
+
+
 def test_growth_factors_are_the_largest_that_reproduce_the_end_value():
     from mcinfra.kernels.growth import growth_factor
 

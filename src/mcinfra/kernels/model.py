@@ -15,8 +15,12 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numba
 import numpy as np
+from llvmlite import ir
 from numba import prange
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from mcinfra.kernels.inputs import (
     FIXED,
@@ -37,13 +41,15 @@ from mcinfra.kernels.stream import store_fence, stream_copy
 
 # The model runs on blocks of BLOCK draws held in scratch arrays with the draw axis last, so
 # every step is a short branch-free loop over draws that the compiler can vectorise; a
-# draw-at-a-time loop spends most of its time on index arithmetic. A parallel task is
-# BLOCKS_PER_TASK blocks. Results never depend on either size (streams are per draw).
-# 256 draws beat 64: longer loops, less loop overhead. A block's results are computed in
-# scratch and then streamed to the caller's buffers (mcinfra.kernels.stream): written in
-# place, each store first reads its line from memory (figures in docs/performance.md).
+# draw-at-a-time loop spends most of its time on index arithmetic. Each numba thread runs
+# one task, a contiguous range of whole blocks, with one set of scratch arrays: scratch
+# allocated every few blocks comes from fresh pages each time where the C library maps its
+# larger allocations (a dask worker, whose nanny sets MALLOC_TRIM_THRESHOLD_). Results never
+# depend on the block or task sizes (streams are per draw). 256 draws beat 64: longer
+# loops, less loop overhead. A block's results are computed in scratch and then streamed
+# to the caller's buffers (mcinfra.kernels.stream): written in place, each store first
+# reads its line from memory (figures in docs/performance.md).
 BLOCK = 256
-BLOCKS_PER_TASK = 2
 
 OP_SERIES = 0
 OP_INPUT = 1
@@ -102,7 +108,7 @@ class KernelPlan(NamedTuple):
 
 
 class Scratch(NamedTuple):
-    """Per-task work arrays, draw axis last (see :func:`new_scratch`)."""
+    """A task's work arrays, draw axis last (see :func:`new_scratch`)."""
 
     normals: np.ndarray  # (n_normals, BLOCK)
     level: np.ndarray  # (max_segments, BLOCK) unnormalised segment levels
@@ -428,6 +434,38 @@ def _run_program(nb, plan, d, x, v, col, stack):
                         dst[t, b] = max(left, right)
 
 
+@intrinsic
+def _numba_threads(typingctx):
+    """:func:`numba.get_num_threads` in a kernel that can be cached.
+
+    numba's own version calls the threading layer through a ctypes pointer, which keeps a
+    kernel out of the cache; this one calls the symbol that numba's parallel loops call.
+    """
+    numba.get_num_threads()  # starts the threading layer, which defines the symbol
+
+    def codegen(context, builder, signature, args):
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(cgutils.intp_t, []), "get_num_threads"
+        )
+        return builder.call(function, [])
+
+    return types.intp(), codegen
+
+
+@inline
+def task_count(n_draws):
+    """The tasks of a kernel call over ``n_draws`` draws, one per numba thread, and its blocks."""
+    blocks = (n_draws + BLOCK - 1) // BLOCK
+    return max(1, min(_numba_threads(), blocks)), blocks
+
+
+@inline
+def task_bounds(task, n_tasks, blocks, n_draws):
+    """``(first, stop)`` draws of task ``task`` of ``n_tasks``: an even share of whole blocks."""
+    first = task * blocks // n_tasks * BLOCK
+    return first, min(n_draws, (task + 1) * blocks // n_tasks * BLOCK)
+
+
 @helper
 def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, scores_out, column):
     """Draw and simulate draws ``first_draw + first .. first_draw + stop - 1`` (one task).
@@ -524,12 +562,10 @@ def simulate_chunk(key, first_draw, n_draws, plan, out, inputs_out, scores_out, 
     segments / total - 1| over their years (NaN ignored; 0.0 without partitions), the
     value :func:`mcinfra.kernels.select.partition_gap` gives for the written columns.
     """
-    task_draws = BLOCK * BLOCKS_PER_TASK
-    n_tasks = (n_draws + task_draws - 1) // task_draws
+    n_tasks, blocks = task_count(n_draws)
     worst = np.zeros(n_tasks, dtype=np.int64)
     for task in prange(n_tasks):
-        first = task * task_draws
-        stop = min(n_draws, first + task_draws)
+        first, stop = task_bounds(task, n_tasks, blocks, n_draws)
         worst[task] = _simulate_task(
             key, first_draw, first, stop, plan, out, inputs_out, scores_out, column
         )
@@ -545,12 +581,10 @@ def simulate_from_normals(normals, plan, out, inputs_out, scores_out, column):
     does.
     """
     n = normals.shape[0]
-    task_draws = BLOCK * BLOCKS_PER_TASK
-    n_tasks = (n + task_draws - 1) // task_draws
+    n_tasks, blocks = task_count(n)
     worst = np.zeros(n_tasks, dtype=np.int64)
     for task in prange(n_tasks):
-        first = task * task_draws
-        stop = min(n, first + task_draws)
+        first, stop = task_bounds(task, n_tasks, blocks, n)
         worst[task] = _simulate_task_from_normals(
             normals, first, stop, plan, out, inputs_out, scores_out, column
         )

@@ -46,6 +46,12 @@ from mcinfra.stats.reduction import Chunk
 TASK_SECONDS = 1.0
 """Work per task once the pace is known: enough to make a task's fixed costs (scheduling,
 the reductions' state sent back, about 8 MB with the sketch) small beside it."""
+NANNY_MALLOC_SETTING = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+"""The dask setting by which a nanny starts its worker with ``MALLOC_TRIM_THRESHOLD_`` set.
+
+Any value turns off the C library's dynamic mmap threshold (glibc), so each allocation
+over 128 KB, such as a numpy temporary of a chunk's prediction expressions, is a fresh
+mapping whose pages fault on first write; the local cluster's workers start without it."""
 WORKER_CACHE = "mcinfra_cache"
 """The attribute of a dask worker that holds its :class:`WorkerCache`."""
 
@@ -318,6 +324,7 @@ def stream_distributed(
 def dask_client(workers: int | None = None, address: str | None = None) -> Iterator:
     """A ``dask.distributed`` client: a local cluster of ``workers`` processes, or ``address``."""
     try:
+        import dask
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise UsageError(
@@ -337,16 +344,16 @@ def dask_client(workers: int | None = None, address: str | None = None) -> Itera
         raise ValueError("dask_client needs a number of local workers or a scheduler address")
     # One dask thread per worker process; numba's threads share the cores among workers.
     threads = max(1, (os.cpu_count() or 1) // workers)
-    with (
-        LocalCluster(
+    # Each nanny reads the environment of its worker process as it is made.
+    with dask.config.set({NANNY_MALLOC_SETTING: None}):
+        cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",  # no fixed port: runs side by side must not clash
             env={"NUMBA_NUM_THREADS": str(threads)},
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+        )
+    with cluster, Client(cluster) as client:
         warming = _warm_workers(client)  # held: a future let go is cancelled
         yield client
         client.cancel(warming)
