@@ -238,8 +238,18 @@ def fan(ax, years, quantiles: dict, colour=BLUE, label=None) -> None:
 
 
 @_styled
-def fan_charts(panels: list[dict], title: str, unit: str, log: bool = False, columns: int = 3):
+def fan_charts(
+    panels: list[dict],
+    title: str,
+    unit: str,
+    log: bool = False,
+    columns: int = 3,
+    held: str = "draws",
+):
     """Small multiples of fan charts, one per panel.
+
+    The subtitle says the bands hold 50, 90 and 98 % of ``held`` (the draws; for a
+    posterior, their weight).
 
     Each panel has ``title``, ``years``, ``fans`` (list of (label, quantiles, colour)),
     ``marks`` (source points: (year, value, text)), ``paths`` (source growth paths) and
@@ -282,7 +292,8 @@ def fan_charts(panels: list[dict], title: str, unit: str, log: bool = False, col
         ):
             ax.legend(fontsize=7, frameon=False)
     fig.suptitle(
-        f"{_wrap(title, max(80, 40 * cols))}\nmedian line; bands hold 50 %, 90 % and 98 % of draws",
+        f"{_wrap(title, max(80, 40 * cols))}\n"
+        f"median line; bands hold 50 %, 90 % and 98 % of {held}",
         fontsize=9,
     )
     _layout(fig)

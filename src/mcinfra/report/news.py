@@ -138,6 +138,10 @@ def _panel(data: NewsData, label: str) -> dict:
     }
 
 
+# What the posterior bands hold: a share of the draws' weight, not of the draws.
+WEIGHT = "the weight (posterior) or of the draws (prior)"
+
+
 def figure_plan(data: NewsData, log: bool = False) -> list[tuple[str, str, Callable, tuple]]:
     """(name, title, builder, args) of every figure of the report, in the page's order."""
     plan: list[tuple[str, str, Callable, tuple]] = []
@@ -152,7 +156,7 @@ def figure_plan(data: NewsData, log: bool = False) -> list[tuple[str, str, Calla
     fan_title = f"Total and observed series: posterior over prior ({data.unit})"
     plan.append(
         ("news_fan_observed", fan_title, figures.fan_charts,
-         ([_panel(data, label) for label in labels], fan_title, data.unit, log))
+         ([_panel(data, label) for label in labels], fan_title, data.unit, log, 3, WEIGHT))
     )  # fmt: skip
     for name, members in data.partitions.items():
         members = [label for label in members if label in data.posterior.segments]
@@ -160,7 +164,7 @@ def figure_plan(data: NewsData, log: bool = False) -> list[tuple[str, str, Calla
             title = f"Partition {name}: posterior over prior ({data.unit})"
             plan.append(
                 (f"news_fan_{name}", title, figures.fan_charts,
-                 ([_panel(data, label) for label in members], title, data.unit, log))
+                 ([_panel(data, label) for label in members], title, data.unit, log, 3, WEIGHT))
             )  # fmt: skip
     moved = moved_inputs(data.inputs)
     if moved:
