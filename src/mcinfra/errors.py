@@ -69,6 +69,20 @@ class Interrupted(KeyboardInterrupt):
         except ValueError:
             return f"signal {self.signum}"
 
+    @classmethod
+    def kept(cls, interruption: KeyboardInterrupt, resume: str) -> Interrupted:
+        """The interruption of a command whose checkpoint is kept, saying how to continue.
+
+        ``resume`` is the command that continues it (``mcinfra run --resume DIR``); a plain
+        ``KeyboardInterrupt`` (Ctrl-C) counts as SIGINT.
+        """
+        by = f" by {interruption.name}" if isinstance(interruption, cls) else ""
+        return cls(
+            f"interrupted{by}; the draws up to the last checkpoint are kept: continue with "
+            f"{resume}",
+            getattr(interruption, "signum", 2),
+        )
+
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or an empty string.

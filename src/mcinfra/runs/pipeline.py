@@ -624,12 +624,7 @@ def run_to_directory(
     except KeyboardInterrupt as exc:
         if not resumable():
             raise
-        by = f" by {exc.name}" if isinstance(exc, Interrupted) else ""
-        raise Interrupted(
-            f"interrupted{by}; the draws up to the last checkpoint are kept: continue with "
-            f"mcinfra run --resume {out}",
-            getattr(exc, "signum", 2),  # Ctrl-C's SIGINT for a plain KeyboardInterrupt
-        ) from None
+        raise Interrupted.kept(exc, f"mcinfra run --resume {out}") from None
     return summary
 
 

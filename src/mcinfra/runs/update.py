@@ -16,7 +16,6 @@ import json
 import math
 import re
 import shutil
-import signal
 import time
 import tomllib
 from collections.abc import Callable
@@ -992,12 +991,7 @@ def update_to_directory(
     except KeyboardInterrupt as exc:
         if not resumable():
             raise
-        by = f" by {exc.name}" if isinstance(exc, Interrupted) else ""
-        raise Interrupted(
-            f"interrupted{by}; the draws up to the last checkpoint are kept: continue with "
-            f"mcinfra update --resume {out}",
-            signum=getattr(exc, "signum", signal.SIGINT),
-        ) from None
+        raise Interrupted.kept(exc, f"mcinfra update --resume {out}") from None
     return update
 
 
