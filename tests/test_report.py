@@ -167,15 +167,20 @@ print(json.dumps({
 """
 
 
+def _python(code: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter that imports this checkout's mcinfra."""
+    env = dict(os.environ, PYTHONPATH=str(Path(mcinfra.__file__).parents[1]))
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True, text=True, env=env, timeout=timeout, check=True,
+    )  # fmt: skip
+
+
 def test_building_the_report_leaves_matplotlib_global_state_alone(run_dir, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
     shutil.rmtree(copy / "figures")
-    env = dict(os.environ, PYTHONPATH=str(Path(mcinfra.__file__).parents[1]))
-    done = subprocess.run(
-        [sys.executable, "-c", _GLOBAL_STATE, str(copy)],
-        capture_output=True, text=True, env=env, timeout=300, check=True,
-    )  # fmt: skip
+    done = _python(_GLOBAL_STATE, str(copy))
     state = json.loads(done.stdout.splitlines()[-1])
     assert state["changed"] == []
     assert state["backend"][0] == state["backend"][1]  # never chosen, never switched
@@ -214,12 +219,8 @@ def test_figures_drawn_in_worker_processes_equal_those_drawn_in_one(run_dir, tmp
     copies = [tmp_path / "workers", tmp_path / "one"]
     for copy in copies:
         shutil.copytree(run_dir, copy)
-    env = dict(os.environ, PYTHONPATH=str(Path(mcinfra.__file__).parents[1]))
     cores = str(len(os.sched_getaffinity(0)))
-    subprocess.run(
-        [sys.executable, "-c", _PARALLEL, *map(str, copies), cores],
-        capture_output=True, text=True, env=env, timeout=300, check=True,
-    )  # fmt: skip
+    _python(_PARALLEL, *map(str, copies), cores)
     names = sorted(p.name for p in (copies[0] / "figures").iterdir())
     assert names == sorted(p.name for p in (copies[1] / "figures").iterdir())
     for name in ["report.html", "report.md", *(f"figures/{n}" for n in names)]:
@@ -245,11 +246,7 @@ print("closed")
     reason="figures are drawn in forked workers only where fork exists",
 )
 def test_a_figure_that_fails_in_a_worker_fails_here_and_stops_the_workers():
-    env = dict(os.environ, PYTHONPATH=str(Path(mcinfra.__file__).parents[1]))
-    done = subprocess.run(
-        [sys.executable, "-c", _FAILING_WORKER],
-        capture_output=True, text=True, env=env, timeout=120, check=True,
-    )  # fmt: skip
+    done = _python(_FAILING_WORKER, timeout=120)
     lines = done.stdout.splitlines()
     assert lines[0].startswith("raised: ") and "no_such_figure" in lines[0]
     assert lines[1] == "closed"
@@ -278,11 +275,7 @@ print("closed")
     reason="figures are drawn in forked workers only where fork exists",
 )
 def test_drawing_workers_ignore_a_scheduler_signal_and_a_killed_one_ends_the_wait():
-    env = dict(os.environ, PYTHONPATH=str(Path(mcinfra.__file__).parents[1]))
-    done = subprocess.run(
-        [sys.executable, "-c", _KILLED_WORKER],
-        capture_output=True, text=True, env=env, timeout=120, check=True,
-    )  # fmt: skip
+    done = _python(_KILLED_WORKER, timeout=120)
     assert done.stdout.splitlines() == [
         "1",
         "2",
@@ -314,11 +307,7 @@ print(forked)
 def test_a_run_draws_its_report_in_workers_forked_before_it_samples(tmp_path):
     config = tmp_path / "minimal.toml"
     config.write_text(MINIMAL)
-    env = dict(os.environ, PYTHONPATH=str(Path(mcinfra.__file__).parents[1]))
-    done = subprocess.run(
-        [sys.executable, "-c", _RUN_WITH_REPORT, str(config), str(tmp_path / "run")],
-        capture_output=True, text=True, env=env, timeout=300, check=True,
-    )  # fmt: skip
+    done = _python(_RUN_WITH_REPORT, str(config), str(tmp_path / "run"))
     assert done.stdout.splitlines()[-1] == f"[{len(os.sched_getaffinity(0))}]"
     copy = tmp_path / "again"
     shutil.copytree(tmp_path / "run", copy)
