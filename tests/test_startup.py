@@ -32,6 +32,7 @@ NOT_FOR_A_RUN = (
     "zarr",
     "dask",
     "distributed",
+    "mcinfra.sipmath",  # a config without SIP inputs reads no SIPmath library
 )
 # Needed by no part of `mcinfra report`: it reads the run's summaries and the config's
 # structure, and draws; it neither samples nor checks the config's expressions again.

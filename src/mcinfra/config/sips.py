@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from mcinfra.model.distributions import Metalog
-from mcinfra.sipmath.library import ArraySip, Library, LibraryError, MetalogSip
-from mcinfra.sipmath.reading import read_library
+
+if TYPE_CHECKING:  # the SIPmath reader loads only where a config has SIP inputs
+    from mcinfra.sipmath.library import Library, LibraryError
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +64,9 @@ class LibraryResolver:
     libraries: dict[str, Library | LibraryError] = field(default_factory=dict)
 
     def __call__(self, library: str, name: str) -> tuple[Any, SipSource]:
+        from mcinfra.sipmath.library import ArraySip, LibraryError, MetalogSip
+        from mcinfra.sipmath.reading import read_library
+
         path = str(Path(library).absolute())
         if path not in self.libraries:
             try:

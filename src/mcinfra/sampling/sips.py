@@ -13,6 +13,7 @@ the sensitivity: the metalog's uniform, or a stored trial's mid-rank among the t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,8 +21,9 @@ from mcinfra.config.sips import SipSource
 from mcinfra.config.structure import InputInfo
 from mcinfra.errors import UsageError
 from mcinfra.model.distributions import SipInput
-from mcinfra.sipmath.library import ArraySip, Library
-from mcinfra.sipmath.trials import library_trials_and_scores, stored_scores
+
+if TYPE_CHECKING:  # the SIPmath reader loads only where a config has SIP inputs
+    from mcinfra.sipmath.library import Library
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,6 +84,8 @@ class SipInputs:
         for row, stored, stored_score in self.stored:
             values[row] = stored[first : first + n]
             scores[row] = stored_score[first : first + n]
+        from mcinfra.sipmath.trials import library_trials_and_scores
+
         for group in self.groups:
             v, s = library_trials_and_scores(group.library, group.names, first + 1, n)
             rows = list(group.rows)
@@ -99,6 +103,8 @@ def sip_inputs(inputs: list[InputInfo]) -> SipInputs:
     for info in inputs:
         if not isinstance(info.spec, SipInput):
             continue
+        from mcinfra.sipmath.library import ArraySip
+
         source = info.spec.trials_source
         assert isinstance(source, SipSource)
         row = len(paths)
@@ -106,6 +112,8 @@ def sip_inputs(inputs: list[InputInfo]) -> SipInputs:
         sources.append(source)
         sip = source.library.sip(source.name)
         if isinstance(sip, ArraySip):
+            from mcinfra.sipmath.trials import stored_scores
+
             scores = stored_scores(sip.values)
             scores.flags.writeable = False
             stored.append((row, sip.values, scores))
