@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -551,16 +551,16 @@ def run_to_directory(
     def resumable() -> bool:
         return checkpoint_file is not None and checkpoint_file.exists()
 
+    drawing: AbstractContextManager = nullcontext()
+    if report and client is None:  # forked now, before numba starts its threads
+        from mcinfra.report.build import drawing_workers
+
+        drawing = drawing_workers()
     try:
         with (
-            ExitStack() as drawing,
+            drawing as workers,
             atomic_directory(out, staging=resume, keep=resumable, shield=shield) as staging,
         ):
-            workers = None
-            if report and client is None:  # forked now, before numba starts its threads
-                from mcinfra.report.build import drawing_workers
-
-                workers = drawing.enter_context(drawing_workers())
             if resume is None:
                 options = {
                     "draws": settings.draws,
