@@ -126,6 +126,13 @@ class _Reader:
             raise self.fail(f"{key}.{name}" if key else name, "missing")
         return entry[name]
 
+    def new_name(self, entry: dict[str, Any], key: str, kind: str, taken: dict[str, Any]) -> str:
+        """The entry's ``name``, refused when an earlier entry of ``taken`` holds it."""
+        name = self.text(self.required(entry, "name", key), f"{key}.name")
+        if name in taken:
+            raise self.fail(f"{key}.name", f"a second {kind} named '{name}'")
+        return name
+
     def number(self, value: Any, key: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, f"expected a number, got {_describe(value)}")
@@ -181,9 +188,7 @@ class _Reader:
         for i, entry in enumerate(self.sequence(entries, "U01.rng")):
             key = f"U01.rng[{i}]"
             entry = self.mapping(entry, key)
-            name = self.text(self.required(entry, "name", key), f"{key}.name")
-            if name in found:
-                raise self.fail(f"{key}.name", f"a second stream named '{name}'")
+            name = self.new_name(entry, key, "stream", found)
             function = self.required(entry, "function", key)
             arguments = self.mapping(self.required(entry, "arguments", key), f"{key}.arguments")
             counter = arguments.get("counter", COUNTER)
@@ -298,9 +303,7 @@ class _Reader:
         for i, entry in enumerate(self.sequence(entries, "U01.copula")):
             key = f"U01.copula[{i}]"
             entry = self.mapping(entry, key)
-            name = self.text(self.required(entry, "name", key), f"{key}.name")
-            if name in found:
-                raise self.fail(f"{key}.name", f"a second copula named '{name}'")
+            name = self.new_name(entry, key, "copula", found)
             function = self.required(entry, "function", key)
             if function != GAUSSIAN_COPULA:
                 raise self.fail(
@@ -373,9 +376,7 @@ class _Reader:
             entry = self.mapping(entry, key)
             if "environment" in entry:
                 continue  # a form of the SIP for one spreadsheet add-in
-            name = self.text(self.required(entry, "name", key), f"{key}.name")
-            if name in found:
-                raise self.fail(f"{key}.name", f"a second SIP named '{name}'")
+            name = self.new_name(entry, key, "SIP", found)
             function = self.required(entry, "function", key)
             arguments = self.mapping(self.required(entry, "arguments", key), f"{key}.arguments")
             metadata = self.mapping(entry.get("metadata", {}), f"{key}.metadata")
