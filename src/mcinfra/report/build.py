@@ -615,6 +615,12 @@ def _how_to_read(drivers: DriverEffects) -> str:
     )
 
 
+def _table_markdown(header: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in body]
+    return "\n".join(lines)
+
+
 def _table_html(header: list[str], body: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     rows = "".join(
@@ -727,11 +733,6 @@ def _markdown(data: ReportData, rows: list[dict], names: list[str]) -> str:
     model = data.summary["model"]
     run = data.summary["run"]
 
-    def table(header, body):
-        lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-        lines += ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in body]
-        return "\n".join(lines)
-
     parts = [
         f"# {model['title'] or model['name']}",
         "",
@@ -742,15 +743,15 @@ def _markdown(data: ReportData, rows: list[dict], names: list[str]) -> str:
         "",
     ]
     parts += [f"- {_sentence(r, data.drivers)} *{r['text']}*" for r in rows]
-    parts += ["", "## Predictions", "", table(*_prediction_table(rows, data.drivers)), ""]
+    parts += ["", "## Predictions", "", _table_markdown(*_prediction_table(rows, data.drivers)), ""]
     if data.drivers is not None:
         parts += [_how_to_read(data.drivers), ""]
     parts += ["## Figures", ""]
     parts += [f"![{n}](figures/{n}.svg)" for n in names]
     if data.elicited:
         parts += ["", _ELICITED]
-    parts += ["", "## Assumptions", "", table(*_assumption_table(data)), ""]
+    parts += ["", "## Assumptions", "", _table_markdown(*_assumption_table(data)), ""]
     if data.config.correlations:
-        parts += ["### Rank correlations", "", _CORRELATIONS, "", table(*_correlation_table(data))]
-        parts += [""]
+        correlations = _table_markdown(*_correlation_table(data))
+        parts += ["### Rank correlations", "", _CORRELATIONS, "", correlations, ""]
     return "\n".join(parts)

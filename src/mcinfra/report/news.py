@@ -444,10 +444,7 @@ def _html(data: NewsData, svgs: dict[str, tuple[str, str]]) -> str:
 
 
 def _markdown(data: NewsData, names: list[str]) -> str:
-    def table(header, body):
-        lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-        lines += ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in body]
-        return "\n".join(lines)
+    from mcinfra.report.build import _table_markdown as table
 
     parts = [
         f"# {data.title}: the news",
