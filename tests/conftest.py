@@ -24,6 +24,21 @@ Z = float(norm.isf(ALPHA / 2))
 """Two-sided critical value for ALPHA (about 4.89 standard errors)."""
 
 
+def interrupt_at(draws: int, signum: int | None = None):
+    """A run's progress callback that interrupts it once ``draws`` draws are done.
+
+    With ``signum`` it raises the command line's :class:`~mcinfra.errors.Interrupted` for
+    that signal; without, a plain ``KeyboardInterrupt`` (Ctrl-C in the API).
+    """
+    from mcinfra.errors import Interrupted
+
+    def progress(done, total, seconds):
+        if done >= draws:
+            raise KeyboardInterrupt if signum is None else Interrupted(signum=signum)
+
+    return progress
+
+
 @pytest.fixture(scope="session")
 def default_config():
     from mcinfra import load_config

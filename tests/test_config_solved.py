@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MINIMAL
+from conftest import MINIMAL, interrupt_at
 from mcinfra.cli import main
 from mcinfra.config import load_config, parse_config
 from mcinfra.config.solved import SOLVED_MARKER, annotated_config_text, config_text_of
@@ -152,10 +152,6 @@ def test_an_interrupted_run_of_quantile_inputs_resumes_from_its_annotated_config
     whole = tmp_path / "whole"
     run_to_directory(loaded, settings, whole, report=False)
 
-    def interrupt_after_two_chunks(done, total, seconds):
-        if done >= 3_000:
-            raise KeyboardInterrupt
-
     out = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt, match="--resume"):
         run_to_directory(
@@ -163,7 +159,7 @@ def test_an_interrupted_run_of_quantile_inputs_resumes_from_its_annotated_config
             settings,
             out,
             report=False,
-            progress=interrupt_after_two_chunks,
+            progress=interrupt_at(3_000),
             checkpoint_seconds=0.0,
         )
     [staged] = tmp_path.glob(".interrupted.partial-*/" + CHECKPOINT)

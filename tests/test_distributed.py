@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from conftest import interrupt_at
 from mcinfra.cli import main
 from mcinfra.config import load_config
 from mcinfra.runs.distributed import dask_client
@@ -96,10 +97,6 @@ def test_cluster_run_stopped_by_a_signal_checkpoints_at_once(tmp_path, client):
     from mcinfra.errors import Interrupted
     from mcinfra.io.run_directory import CHECKPOINT
 
-    def stop(done, total, seconds):
-        if done >= 9_000:
-            raise Interrupted(signum=signal.SIGTERM)
-
     loaded = load_config()
     settings = settings_from(loaded, draws=24_000, chunk_size=3_000, seed=7)
     local, remote = tmp_path / "local", tmp_path / "remote"
@@ -110,7 +107,7 @@ def test_cluster_run_stopped_by_a_signal_checkpoints_at_once(tmp_path, client):
             settings,
             remote,
             client=client,
-            progress=stop,
+            progress=interrupt_at(9_000, signal.SIGTERM),
             checkpoint_seconds=1e9,
             shield=nullcontext,
         )

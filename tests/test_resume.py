@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 
+from conftest import interrupt_at
 from mcinfra.cli import main
 from mcinfra.config import load_config
 from mcinfra.errors import UsageError
@@ -40,10 +41,6 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, quantiles, method,
     whole = tmp_path / "whole"
     run_to_directory(loaded, settings, whole, quantiles=quantiles)
 
-    def interrupt_after_four_chunks(done, total, seconds):
-        if done >= 6_000:
-            raise KeyboardInterrupt
-
     out = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt, match="--resume"):
         run_to_directory(
@@ -51,7 +48,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, quantiles, method,
             settings,
             out,
             quantiles=quantiles,
-            progress=interrupt_after_four_chunks,
+            progress=interrupt_at(6_000),
             checkpoint_seconds=0.0,
         )
     assert not out.exists()
@@ -73,14 +70,15 @@ def test_a_checkpoint_of_another_sketch_format_is_refused(tmp_path, capsys):
     loaded = load_config()
     settings = settings_from(loaded, draws=4_000, chunk_size=1_000)
 
-    def interrupt(done, total, seconds):
-        if done >= 2_000:
-            raise KeyboardInterrupt
-
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         run_to_directory(
-            loaded, settings, out, quantiles="sketch", progress=interrupt, checkpoint_seconds=0.0
+            loaded,
+            settings,
+            out,
+            quantiles="sketch",
+            progress=interrupt_at(2_000),
+            checkpoint_seconds=0.0,
         )
     (checkpoint,) = tmp_path.glob(".run.partial-*/" + CHECKPOINT)
     with np.load(checkpoint) as saved:  # as written before the sketch recorded its buckets

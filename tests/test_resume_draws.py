@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import zarr
 
+from conftest import interrupt_at
 from mcinfra.cli import main
 from mcinfra.config import load_config
 from mcinfra.errors import Interrupted
@@ -69,14 +70,6 @@ def _draws_stored(store) -> int:
     return json.loads((store / "value" / "zarr.json").read_text())["shape"][0]
 
 
-def _interrupt_at(draws: int, signum: int):
-    def progress(done, total, seconds):
-        if done >= draws:
-            raise Interrupted(signum=signum)
-
-    return progress
-
-
 @pytest.fixture(scope="module")
 def whole(tmp_path_factory):
     out = tmp_path_factory.mktemp("whole") / "run"
@@ -101,7 +94,7 @@ def test_an_interrupted_run_resumes_to_the_same_store(tmp_path, method, chunk, s
             settings,
             out,
             save_draws=True,
-            progress=_interrupt_at(stop, signal.SIGTERM),
+            progress=interrupt_at(stop, signal.SIGTERM),
             checkpoint_seconds=1e9,
             shield=nullcontext,
         )
@@ -131,7 +124,7 @@ def test_the_store_is_cut_back_to_the_checkpoint(tmp_path):
             settings,
             out,
             save_draws=True,
-            progress=_interrupt_at(2_000, signal.SIGINT),
+            progress=interrupt_at(2_000, signal.SIGINT),
             checkpoint_seconds=1e9,
             shield=nullcontext,
         )
@@ -167,7 +160,7 @@ def test_a_checkpoint_that_does_not_fit_the_store_is_refused(tmp_path, capsys):
             settings,
             out,
             save_draws=True,
-            progress=_interrupt_at(2_000, signal.SIGTERM),
+            progress=interrupt_at(2_000, signal.SIGTERM),
             checkpoint_seconds=1e9,
             shield=nullcontext,
         )

@@ -14,6 +14,7 @@ from contextlib import nullcontext
 import numpy as np
 import pytest
 
+from conftest import interrupt_at
 from mcinfra.cli import StopSignals, main
 from mcinfra.config import load_config
 from mcinfra.errors import Interrupted
@@ -116,14 +117,6 @@ def test_a_signal_while_the_temporary_directory_is_made_leaves_nothing(tmp_path)
     assert not list(tmp_path.iterdir())
 
 
-def _interrupt_at(draws: int, signum: int):
-    def progress(done, total, seconds):
-        if done >= draws:
-            raise Interrupted(signum=signum)
-
-    return progress
-
-
 def test_an_interruption_between_chunks_saves_them_all(tmp_path):
     loaded = load_config()
     settings = settings_from(loaded, draws=8_000, chunk_size=1_000)
@@ -133,7 +126,7 @@ def test_an_interruption_between_chunks_saves_them_all(tmp_path):
             loaded,
             settings,
             out,
-            progress=_interrupt_at(3_000, signal.SIGTERM),
+            progress=interrupt_at(3_000, signal.SIGTERM),
             checkpoint_seconds=1e9,
             shield=nullcontext,
         )
@@ -157,14 +150,14 @@ def test_a_resumed_run_stopped_again_checkpoints_again(tmp_path):
                     loaded,
                     settings,
                     out,
-                    progress=_interrupt_at(draws, signum),
+                    progress=interrupt_at(draws, signum),
                     checkpoint_seconds=1e9,
                     shield=nullcontext,
                 )
             else:
                 pipeline.resume_run(
                     out,
-                    progress=_interrupt_at(draws, signum),
+                    progress=interrupt_at(draws, signum),
                     checkpoint_seconds=1e9,
                     shield=nullcontext,
                 )
@@ -185,7 +178,7 @@ def test_without_a_shield_only_periodic_checkpoints_are_kept(tmp_path):
             loaded,
             settings,
             tmp_path / "run",
-            progress=_interrupt_at(2_000, signal.SIGINT),
+            progress=interrupt_at(2_000, signal.SIGINT),
             checkpoint_seconds=1e9,
         )
     assert not list(tmp_path.iterdir())

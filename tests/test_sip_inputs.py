@@ -17,7 +17,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from conftest import Z
+from conftest import Z, interrupt_at
 from mcinfra.cli import main
 from mcinfra.config import load_config, parse_config
 from mcinfra.sampling.engine import settings_from, simulate
@@ -309,14 +309,10 @@ def test_whatif_and_resume_read_the_library_of_the_recorded_config(hand, tmp_pat
     whole = tmp_path / "whole"
     run_to_directory(loaded, settings, whole, quantiles="exact")
 
-    def interrupt(done, total, seconds):
-        if done >= 6:
-            raise KeyboardInterrupt
-
     out = tmp_path / "resumed"
     with pytest.raises(KeyboardInterrupt):
         run_to_directory(
-            loaded, settings, out, quantiles="exact", progress=interrupt, checkpoint_seconds=0
+            loaded, settings, out, quantiles="exact", progress=interrupt_at(6), checkpoint_seconds=0
         )
     assert main(["run", "--resume", str(out), "--quiet"]) == 0
     for name in ("predictions.csv", "sensitivity.csv", "quantiles.csv"):
