@@ -23,6 +23,7 @@ import numpy as np
 from mcinfra.errors import UsageError
 from mcinfra.io.run_directory import CONFIG, QUANTILES_CSV
 from mcinfra.report import figures
+from mcinfra.report.build import _svg_file
 from mcinfra.report.data import QuantileCube
 from mcinfra.report.terminal import interval, significant
 
@@ -252,14 +253,6 @@ def moved_inputs_chart(rows: list[dict]):
     return fig
 
 
-def _svg_text(fig) -> str:
-    from io import StringIO
-
-    buffer = StringIO()
-    figures.save(fig, buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
-
-
 def build_news_report(
     run_dir: Path,
     log: bool = False,
@@ -291,7 +284,7 @@ def build_news_report(
             written.append(png_file)
         else:
             png_file.unlink(missing_ok=True)
-        text = _svg_text(fig)
+        text = _svg_file(fig)
         (figure_dir / f"{name}.svg").write_text(text, encoding="utf-8")
         written.append(figure_dir / f"{name}.svg")
         svgs[name] = (title, text[text.index("<svg") :])
