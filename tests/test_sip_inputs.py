@@ -9,6 +9,7 @@ dask; and every bad SIP input is refused with exit 2, naming the key path and th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -318,6 +319,73 @@ def test_whatif_and_resume_read_the_library_of_the_recorded_config(hand, tmp_pat
     for name in ("predictions.csv", "sensitivity.csv", "quantiles.csv"):
         assert (whole / name).read_bytes() == (out / name).read_bytes(), name
     assert main(["whatif", str(whole), "--given", "total[2030] > 300"]) == 0
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _edit_library(library: Path) -> None:
+    """Change one stored trial of the hand-written library (same SIPs, other draws)."""
+    data = json.loads(library.read_text())
+    data["sips"][-1]["arguments"]["value"] = [*PRICES[:-1], 7.0]
+    library.write_text(json.dumps(data, indent=1))
+
+
+def test_a_run_records_the_hash_of_each_library_it_read(hand, tmp_path):
+    library = (tmp_path / "hand.SIPmath").resolve()
+    assert load_config(hand).libraries == ((str(library), _sha256(library)),)
+    assert load_config().libraries == ()
+    out = tmp_path / "out"
+    assert main(["run", str(hand), "--no-report", "--quiet", "--out", str(out)]) == 0
+    run = json.loads((out / "summary.json").read_text())["run"]
+    assert run["sip_libraries"] == [{"path": str(library), "sha256": _sha256(library)}]
+
+
+def test_a_changed_library_is_refused_by_what_reads_the_run_again(hand, tmp_path, capsys):
+    from mcinfra.runs.pipeline import run_to_directory
+
+    library = (tmp_path / "hand.SIPmath").resolve()
+    recorded = _sha256(library)
+    loaded = load_config(hand)
+    settings = settings_from(loaded, draws=12, chunk_size=3)
+    whole, out = tmp_path / "whole", tmp_path / "resumed"
+    run_to_directory(loaded, settings, whole, quantiles="exact")
+    with pytest.raises(KeyboardInterrupt):
+        run_to_directory(
+            loaded, settings, out, quantiles="exact", progress=interrupt_at(6), checkpoint_seconds=0
+        )
+    original = library.read_bytes()
+    _edit_library(library)
+    capsys.readouterr()
+    changed = (
+        f"the SIPmath library {library} is not the file the run read (sha256 {recorded[:16]}"
+        f"... recorded, {_sha256(library)[:16]}... here); restore the file the run read, or "
+        "start a new run\n"
+    )
+    observe = ["--observe", "total[2024] ~ normal(mean=120, sd=5)"]
+    for args, what in [
+        (["run", "--resume", str(out), "--quiet"], f"resuming {out}"),
+        (["whatif", str(whole), "--given", "total[2030] > 300"], str(whole)),
+        (["update", str(whole), *observe, "--out", str(tmp_path / "updated")], str(whole)),
+    ]:
+        assert main(args) == 2, args
+        assert capsys.readouterr().err == f"mcinfra: error: {what}: {changed}", args
+    assert not out.exists() and not (tmp_path / "updated").exists()
+    library.write_bytes(original)  # the file the run read: the run goes on as before
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0
+    for name in ("predictions.csv", "sensitivity.csv", "quantiles.csv"):
+        assert (whole / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_a_dask_worker_refuses_a_library_other_than_the_clients(hand, tmp_path):
+    from mcinfra.errors import UsageError
+    from mcinfra.runs.distributed import WorkerCache
+
+    loaded = load_config(hand)
+    _edit_library(tmp_path / "hand.SIPmath")
+    with pytest.raises(UsageError, match=r"dask worker: the SIPmath library .* is not the file"):
+        WorkerCache().plan(loaded.text, loaded.origin, loaded.libraries)
 
 
 def test_saved_draws_hold_the_sip_inputs(hand, tmp_path):

@@ -35,6 +35,8 @@ class LoadedConfig:
     text: str
     origin: str
     overrides: tuple[str, ...] = ()  # --set edits applied to ``text`` before validation
+    # (path, sha256) of each SIPmath library its dist = "sip" inputs were read from
+    libraries: tuple[tuple[str, str], ...] = ()
 
     @property
     def sha256(self) -> str:
@@ -174,15 +176,23 @@ def parse_config(
     overrides = tuple(overrides)
     for item in overrides:
         apply_override(data, item, origin)
-    config = validate_data(data, origin, read_libraries=relations)
     if not relations:
+        config = validate_data(data, origin)
         return LoadedConfig(config=config, text=text, origin=origin, overrides=overrides)
+    libraries = LibraryResolver()
+    config = validate_data(data, origin, libraries)
     from mcinfra.config.validation import check_config  # relations between tables
 
     problems = check_config(config)
     if problems:
         raise ConfigError(problems, source=origin)
-    return LoadedConfig(config=config, text=text, origin=origin, overrides=overrides)
+    return LoadedConfig(
+        config=config,
+        text=text,
+        origin=origin,
+        overrides=overrides,
+        libraries=libraries.fingerprints(),
+    )
 
 
 def apply_override(
@@ -312,15 +322,15 @@ def _child(node: Any, key: str, where: str, what: str, origin: str) -> Any:
 
 
 def validate_data(
-    data: dict[str, Any], origin: str = "<string>", read_libraries: bool = True
+    data: dict[str, Any], origin: str = "<string>", libraries: LibraryResolver | None = None
 ) -> Config:
     """Structural validation of parsed TOML data.
 
-    With ``read_libraries`` the SIPmath libraries of ``dist = "sip"`` inputs are read (a
-    relative path from the current folder) and each SIP is checked; without it they are
+    With ``libraries`` the SIPmath libraries of ``dist = "sip"`` inputs are read through it
+    (a relative path from the current folder) and each SIP is checked; without it they are
     named only.
     """
-    context = {SIP_RESOLVER: LibraryResolver()} if read_libraries else None
+    context = {SIP_RESOLVER: libraries} if libraries is not None else None
     try:
         return Config.model_validate(data, context=context)
     except ValidationError as exc:

@@ -6,6 +6,10 @@ text a run records loads on its own from anywhere (its ``config.toml`` is read a
 ``resume``, ``whatif``, ``update`` and dask workers). :class:`LibraryResolver` reads each
 library once per validation and gives every SIP input its marginal and its
 :class:`SipSource`, the SIP the sampler evaluates.
+
+A library is data outside the config text, so its hash is not in the config's: a run
+records each library's path and sha256 (``sip_libraries``), and whatever reads the run
+again checks them with :func:`check_libraries` before drawing from the library.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from mcinfra.errors import UsageError
 from mcinfra.model.distributions import Metalog
 
 if TYPE_CHECKING:  # the SIPmath reader loads only where a config has SIP inputs
@@ -96,3 +101,49 @@ class LibraryResolver:
                 "increasing everywhere on (0, 1)"
             ) from None
         return marginal, source
+
+    def fingerprints(self) -> tuple[tuple[str, str], ...]:
+        """``(path, sha256)`` of every library read, sorted by path."""
+        return tuple(
+            sorted(
+                (path, library.sha256)
+                for path, library in self.libraries.items()
+                if not isinstance(library, Exception)
+            )
+        )
+
+
+def recorded_libraries(fingerprints: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    """``fingerprints`` as a run records them: ``[{"path": ..., "sha256": ...}, ...]``."""
+    return [{"path": path, "sha256": sha256} for path, sha256 in fingerprints]
+
+
+def check_libraries(
+    fingerprints: tuple[tuple[str, str], ...], recorded: list[dict[str, str]] | None, what: str
+) -> None:
+    """Refuse to go on with a run whose SIPmath libraries changed since it recorded them.
+
+    ``fingerprints`` are the libraries just read (:attr:`LoadedConfig.libraries
+    <mcinfra.config.LoadedConfig.libraries>`), ``recorded`` the run's ``sip_libraries``
+    (None for runs recorded before libraries were; nothing to check then), ``what`` the run
+    the message names.
+
+    Raises
+    ------
+    UsageError
+        Naming the library and both hashes: draws from the changed file would not be the
+        run's draws.
+    """
+    if recorded is None:
+        return
+    now = dict(fingerprints)
+    for entry in recorded:
+        path, sha256 = entry["path"], entry["sha256"]
+        found = now.get(path)
+        if found != sha256:
+            here = f"{found[:16]}... here" if found else "not read here"
+            raise UsageError(
+                f"{what}: the SIPmath library {path} is not the file the run read (sha256 "
+                f"{sha256[:16]}... recorded, {here}); restore the file the run read, or "
+                "start a new run"
+            )

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from mcinfra.config import LoadedConfig, load_config, parse_config
+from mcinfra.config.sips import check_libraries, recorded_libraries
 from mcinfra.errors import UsageError
 from mcinfra.runs.reductions import Reductions
 from mcinfra.sampling.engine import (
@@ -69,13 +70,20 @@ class WorkerCache:
         self._plans: dict[tuple[str, str], tuple[LoadedConfig, Plan]] = {}
         self._free: dict[tuple, list[ChunkBuffers]] = {}
 
-    def plan(self, text: str, origin: str) -> tuple[LoadedConfig, Plan]:
-        """The parsed config and compiled plan of ``text``, made once per worker."""
+    def plan(
+        self, text: str, origin: str, libraries: tuple[tuple[str, str], ...] = ()
+    ) -> tuple[LoadedConfig, Plan]:
+        """The parsed config and compiled plan of ``text``, made once per worker.
+
+        ``libraries`` are the SIPmath libraries the client read (``(path, sha256)``): the
+        worker must read the same files, or its draws would not be the run's.
+        """
         key = (text, origin)
         with self._lock:
             found = self._plans.get(key)
         if found is None:
             loaded = parse_config(text, origin=origin)
+            check_libraries(loaded.libraries, recorded_libraries(libraries), "dask worker")
             found = loaded, compile_plan(loaded.config)
             with self._lock:
                 if len(self._plans) >= 4:  # a worker serving many configs keeps the latest
@@ -134,6 +142,7 @@ def usable_cores() -> int:
 def reduce_chunks(
     text: str,
     origin: str,
+    libraries: tuple[tuple[str, str], ...],
     settings: RunSettings,
     exact: bool,
     first: int,
@@ -142,14 +151,16 @@ def reduce_chunks(
 ) -> tuple[dict, float, float]:
     """Simulate draws ``first .. stop - 1`` (whole chunks) and return their reductions.
 
-    Runs on a worker. ``host_threads`` maps each worker's address to the dask threads of
-    all the workers on its host (:func:`host_threads`); numba gets this worker's share of
-    the cores (at most ``settings.threads`` where that is set). Returns the reductions'
-    state, the sampling seconds and the task's seconds.
+    Runs on a worker, on the config ``text`` the client read with its SIPmath
+    ``libraries`` (:attr:`LoadedConfig.libraries <mcinfra.config.LoadedConfig.libraries>`).
+    ``host_threads`` maps each worker's address to the dask threads of all the workers on
+    its host (:func:`host_threads`); numba gets this worker's share of the cores (at most
+    ``settings.threads`` where that is set). Returns the reductions' state, the sampling
+    seconds and the task's seconds.
     """
     started = time.perf_counter()
     cache = _worker_cache()
-    loaded, plan = cache.plan(text, origin)
+    loaded, plan = cache.plan(text, origin, libraries)
     threads = _task_threads(host_threads or {})
     if settings.threads is not None:
         threads = min(threads, settings.threads)
@@ -287,6 +298,7 @@ def stream_distributed(
             reduce_chunks,
             loaded.text,
             loaded.origin,
+            loaded.libraries,
             settings,
             exact,
             first,

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from mcinfra.config import LoadedConfig, load_config
+from mcinfra.config.sips import check_libraries, recorded_libraries
 from mcinfra.config.solved import elicited_fits
 from mcinfra.config.structure import list_inputs, list_series
 from mcinfra.errors import Interrupted, UsageError
@@ -576,6 +577,7 @@ def run_to_directory(
                     "drivers": drivers,
                     "config_origin": loaded.origin,
                     "config_overrides": list(loaded.overrides),
+                    "sip_libraries": recorded_libraries(loaded.libraries),
                 }
                 write_run_options(staging, options, loaded.file_text)
             started = time.perf_counter()
@@ -651,6 +653,7 @@ def resume_run(
         load_config(staging / CONFIG, tuple(options.get("config_overrides", ()))),
         origin=options["config_origin"],
     )
+    check_libraries(loaded.libraries, options.get("sip_libraries"), f"resuming {out}")
     settings = settings_from(
         loaded,
         options["draws"],

@@ -11,6 +11,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from mcinfra.config import LoadedConfig
+from mcinfra.config.sips import recorded_libraries
 from mcinfra.errors import UsageError
 from mcinfra.sampling.dataset import SCHEMA_VERSION
 from mcinfra.sampling.engine import RunSettings
@@ -170,6 +171,7 @@ def run_summary(
         | {
             "config_origin": loaded.origin,
             "config_overrides": list(loaded.overrides),
+            "sip_libraries": recorded_libraries(loaded.libraries),
             "threads": settings.threads,
             "replicates": settings.replicates if settings.method == "sobol" else None,
         },

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mcinfra.config import LoadedConfig
+from mcinfra.config.sips import check_libraries, recorded_libraries
 from mcinfra.config.validation import compile_predictions, prediction_scope
 from mcinfra.errors import Interrupted, UsageError
 from mcinfra.io.run_directory import (
@@ -337,8 +338,19 @@ def _bucket_draws(
     return buckets
 
 
-def _task_config(loaded: LoadedConfig) -> tuple[str, str, tuple[str, ...]]:
-    return loaded.text, loaded.origin, loaded.overrides
+def _task_config(loaded: LoadedConfig) -> tuple:
+    """What a dask task needs to read ``loaded`` again (:func:`_task_loaded`)."""
+    return loaded.text, loaded.origin, loaded.overrides, loaded.libraries
+
+
+def _task_loaded(config: tuple) -> LoadedConfig:
+    """The config of :func:`_task_config`, read on a worker (from the same libraries)."""
+    from mcinfra.config import parse_config
+
+    text, origin, overrides, libraries = config
+    loaded = parse_config(text, origin=origin, overrides=overrides)
+    check_libraries(loaded.libraries, recorded_libraries(libraries), "dask worker")
+    return loaded
 
 
 def _observations_spec(observations: list[Observation]) -> list[tuple]:
@@ -347,12 +359,10 @@ def _observations_spec(observations: list[Observation]) -> list[tuple]:
 
 def observe_task(config, settings, specs, first, stop):
     """:func:`_observe_draws` on a dask worker, from the config's and observations' text."""
-    from mcinfra.config import parse_config
     from mcinfra.language.observations import MeasurementModel
     from mcinfra.language.predictions import compile_quantity
 
-    text, origin, overrides = config
-    loaded = parse_config(text, origin=origin, overrides=overrides)
+    loaded = _task_loaded(config)
     scope = prediction_scope(loaded.config)
     observations = [
         Observation(shown, compile_quantity(quantity, scope), MeasurementModel(kind, parameters))
@@ -363,10 +373,7 @@ def observe_task(config, settings, specs, first, stop):
 
 def bucket_task(config, settings, units, first, stop):
     """:func:`_bucket_draws` on a dask worker; returns the buckets' rows."""
-    from mcinfra.config import parse_config
-
-    text, origin, overrides = config
-    loaded = parse_config(text, origin=origin, overrides=overrides)
+    loaded = _task_loaded(config)
     buckets = _bucket_draws(loaded, settings, units, first, stop)
     return buckets.rows, buckets.other
 
@@ -855,6 +862,7 @@ def run_provenance(loaded: LoadedConfig, settings: RunSettings) -> dict:
         "sampling_method": settings.method,
         "config_sha256": loaded.sha256,
         "config_overrides": list(loaded.overrides),
+        "sip_libraries": recorded_libraries(loaded.libraries),
     }
 
 
@@ -1011,24 +1019,16 @@ def resume_update(
     its ``update-options.json``); ``threads``, ``client`` and whether to write the report
     may change, since they do not change the result.
     """
-    from mcinfra.config import parse_config
     from mcinfra.io.run_directory import find_interrupted
     from mcinfra.language.observations import MeasurementModel
     from mcinfra.language.predictions import compile_quantity
-    from mcinfra.sampling.engine import settings_from
+    from mcinfra.runs.whatif import recorded_config
 
     staging = find_interrupted(Path(out), options=UPDATE_OPTIONS, kind="update")
     try:
         options = json.loads((staging / UPDATE_OPTIONS).read_text(encoding="utf-8"))
         text = (staging / CONFIG).read_text(encoding="utf-8")
-        loaded = parse_config(
-            text, origin=str(out / CONFIG), overrides=tuple(options["config_overrides"])
-        )
-        if loaded.sha256 != options["config_sha256"]:
-            raise ValueError(f"{CONFIG} does not match its recorded hash")
-        settings = settings_from(
-            loaded, options["draws"], options["seed"], options["chunk_size"], threads=threads
-        )
+        loaded, settings = recorded_config(out, text, options, threads)
         scope = prediction_scope(loaded.config)
         observations = [
             Observation(shown, compile_quantity(quantity, scope), MeasurementModel(kind, values))
@@ -1086,11 +1086,9 @@ def read_updated_run(run_dir: Path) -> UpdatedRun:
     """
     import json
 
-    from mcinfra.config import parse_config
     from mcinfra.language.observations import MeasurementModel
     from mcinfra.language.predictions import PredictionError, compile_quantity
-    from mcinfra.runs.whatif import load_run_and_summary
-    from mcinfra.sampling.engine import settings_from
+    from mcinfra.runs.whatif import load_run_and_summary, recorded_config
 
     run_dir = Path(run_dir)
     try:
@@ -1115,11 +1113,7 @@ def read_updated_run(run_dir: Path) -> UpdatedRun:
             "config_overrides": list(loaded.overrides),
         }
     else:
-        overrides = tuple(run.get("config_overrides", ()))
-        loaded = parse_config(text, origin=str(run_dir / CONFIG), overrides=overrides)
-        if run["config_sha256"] != loaded.sha256:
-            raise UsageError(f"{run_dir}/{CONFIG} does not match the run's recorded hash")
-        settings = settings_from(loaded, run["draws"], run["seed"], run["chunk_size"])
+        loaded, settings = recorded_config(run_dir, text, run)
     scope = prediction_scope(loaded.config)
     observations = []
     for spec in specs:

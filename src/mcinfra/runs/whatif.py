@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from mcinfra.config import LoadedConfig, parse_config
+from mcinfra.config.sips import check_libraries
 from mcinfra.config.validation import compile_predictions, prediction_scope
 from mcinfra.errors import UsageError, did_you_mean
 from mcinfra.io.run_directory import CONFIG, read_run
@@ -44,13 +45,31 @@ def load_run_and_summary(run_dir: Path) -> tuple[LoadedConfig, RunSettings, dict
     """:func:`load_run`, and the run's summary (``summary.json``) read on the way."""
     run_dir = Path(run_dir)
     text, summary = read_run(run_dir)
-    run = summary["run"]
+    loaded, settings = recorded_config(run_dir, text, summary["run"])
+    return loaded, settings, summary
+
+
+def recorded_config(
+    run_dir: Path, text: str, run: dict, threads: int | None = None
+) -> tuple[LoadedConfig, RunSettings]:
+    """The config ``text`` of the run in ``run_dir`` and its settings, checked against it.
+
+    ``run`` is what the run recorded of itself (``summary.json``'s ``run`` section): its
+    ``--set`` edits, settings, the config's hash and its SIPmath libraries' hashes.
+    ``threads`` (numba threads) does not change the result.
+
+    Raises
+    ------
+    UsageError
+        When the config or a library it reads no longer matches its recorded hash.
+    """
     overrides = tuple(run.get("config_overrides", ()))  # the run's --set edits
     loaded = parse_config(text, origin=str(run_dir / CONFIG), overrides=overrides)
     if run["config_sha256"] != loaded.sha256:
         raise UsageError(f"{run_dir}/{CONFIG} does not match the run's recorded hash")
-    settings = settings_from(loaded, run["draws"], run["seed"], run["chunk_size"])
-    return loaded, settings, summary
+    check_libraries(loaded.libraries, run.get("sip_libraries"), str(run_dir))
+    settings = settings_from(loaded, run["draws"], run["seed"], run["chunk_size"], threads)
+    return loaded, settings
 
 
 def conditional(

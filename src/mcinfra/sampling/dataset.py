@@ -40,6 +40,8 @@ def provenance(loaded, settings) -> dict[str, str | int]:
         "config_text": loaded.text,
         # --set edits applied on top of config_text, one per line ("" when none)
         "config_overrides": "\n".join(loaded.overrides),
+        # the SIPmath libraries read, one "sha256  path" line each, as sha256sum writes them
+        "sip_libraries": "\n".join(f"{sha256}  {path}" for path, sha256 in loaded.libraries),
         "seed": int(settings.seed),
         "draws": int(settings.draws),
         "chunk_size": int(settings.chunk_size),

@@ -152,7 +152,9 @@ Sip = ArraySip | MetalogSip
 class Library:
     """A SIPmath 3.0 library: its SIPs and the generators, copulas and matrices they use.
 
-    ``path`` is where the library was read from (messages name it).
+    ``path`` is where the library was read from (messages name it), ``sha256`` the hash of
+    that file's bytes (empty for a library built in memory), which a run records so that
+    resuming or re-reading it can tell whether the file changed.
     """
 
     name: str
@@ -164,6 +166,7 @@ class Library:
     date_created: str = ""
     version: str = ""
     path: str = "<memory>"
+    sha256: str = ""
 
     def sip(self, name: str) -> Sip:
         """The SIP called ``name``; an unknown name is a :class:`LibraryError`."""

@@ -8,6 +8,8 @@ a seed, a reference to nothing, a matrix that is not a correlation matrix.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -57,7 +59,8 @@ def read_library(path: str | Path) -> Library:
         the message names the file and the key path.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
+        text = data.decode("utf-8")
     except OSError as exc:
         raise LibraryError(path, "", f"cannot read it: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
@@ -70,7 +73,8 @@ def read_library(path: str | Path) -> Library:
         ) from None
     except ValueError as exc:  # from _refuse_constant
         raise LibraryError(path, "", f"not valid JSON: {exc}") from None
-    return parse_library(document, path)
+    library = parse_library(document, path)
+    return dataclasses.replace(library, sha256=hashlib.sha256(data).hexdigest())
 
 
 def _refuse_constant(name: str) -> float:
