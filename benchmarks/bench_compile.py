@@ -43,7 +43,12 @@ def _child(mode: str, argv: list[str]) -> None:
 
     loads: list[tuple[str, float]] = []
     if mode == "load":
-        original = caching.Cache.load_overload
+        # The kernels' own cache class where there is one (mcinfra.kernels.jit), else numba's.
+        try:
+            from mcinfra.kernels.jit import KernelCache as loading
+        except ImportError:
+            loading = caching.Cache
+        original = loading.load_overload
 
         def timed_load(self, sig, target_context):
             load_started = time.perf_counter()
@@ -52,7 +57,7 @@ def _child(mode: str, argv: list[str]) -> None:
             loads.append((_name(self._py_func), seconds, result is not None))
             return result
 
-        caching.Cache.load_overload = timed_load  # type: ignore[method-assign]
+        loading.load_overload = timed_load  # type: ignore[method-assign]
 
     import mcinfra.runs.pipeline
     from mcinfra.cli import main

@@ -115,6 +115,26 @@ def test_kernels_are_found_in_the_cache_once_compiled():
     assert kernels_cached() is True
 
 
+def test_cached_kernels_load_without_numba_registering_its_implementations(tmp_path):
+    # numba refreshes its registries (importing every implementation module) before
+    # loading a cached function; mcinfra.kernels.jit.KernelCache loads without it.
+    from mcinfra.config import load_config
+    from mcinfra.sampling.engine import warm_up
+    from mcinfra.sampling.plan import compile_plan
+
+    warm_up(compile_plan(load_config().config))  # compiled here, so the run below loads
+    out = tmp_path / "run"
+    argv = ["run", "--draws", "1000", "--no-report", "--quiet", "--out", str(out)]
+    modules = _modules_after(
+        "import contextlib, io, mcinfra.cli\n"
+        f"with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert mcinfra.cli.main({argv!r}) == 0"
+    )
+    assert "mcinfra.kernels.model" in modules
+    # registered by the refresh only: numba.s polynomial and heapq implementations
+    assert _loaded(modules, ("numba.np.polynomial", "numba.cpython.heapq")) == []
+
+
 def test_a_run_that_must_compile_says_so_first(tmp_path, capsys, monkeypatch):
     # A first run after installing compiles for about a minute: it must not look hung.
     import mcinfra.runs.pipeline

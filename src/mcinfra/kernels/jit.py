@@ -12,6 +12,8 @@
   reproducibility to the bit is a promise of this package.
 - ``nogil=True``: kernels release the GIL, so threads of a dask worker can share a process.
 
+- Cached kernels load without numba's registry refresh (:class:`KernelCache`).
+
 Numba's OpenMP threads wait passively between parallel kernels (``OMP_WAIT_POLICY``, unless
 the environment sets it): spinning, they took the cores the next kernel, a dask worker or
 the report's drawing processes needed (docs/performance.md, "Waiting threads").
@@ -22,6 +24,8 @@ from __future__ import annotations
 import os
 
 from numba import njit
+from numba.core.caching import FunctionCache
+from numba.core.runtime import rtsys
 
 # Read by the OpenMP runtime when numba first starts its threads, after this import.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -29,11 +33,37 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 KERNEL_OPTIONS = {"cache": True, "error_model": "numpy", "nogil": True}
 
 
+class KernelCache(FunctionCache):
+    """numba's on-disk cache of a kernel, loaded without refreshing numba's registries.
+
+    Before loading any cached function numba imports and registers every implementation it
+    has, which only compiling uses (a tenth of a short run's start-up; docs/performance.md,
+    "Start-up and exit"): loaded machine code needs numba's runtime alone, started here as
+    numba starts it. Compiling a kernel still refreshes the registries first, as numba
+    always does.
+    """
+
+    def load_overload(self, sig, target_context):
+        """Load the kernel compiled for ``sig`` from the cache (None when it is not there)."""
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+
+
+# numba's private loading steps, which KernelCache calls; without them numba's own loading
+_LOADS_DIRECTLY = all(
+    hasattr(FunctionCache, name) for name in ("_guard_against_spurious_io_errors", "_load_overload")
+)
+
+
 def kernel(function=None, *, parallel: bool = False):
     """Compile ``function`` as a cached kernel (``parallel=True`` for prange kernels)."""
 
     def wrap(f):
-        return njit(parallel=parallel, **KERNEL_OPTIONS)(f)
+        dispatcher = njit(parallel=parallel, **KERNEL_OPTIONS)(f)
+        if _LOADS_DIRECTLY:
+            dispatcher._cache = KernelCache(f)
+        return dispatcher
 
     return wrap if function is None else wrap(function)
 
