@@ -19,8 +19,8 @@ import numpy as np
 from numba import prange
 
 from mcinfra import load_config
-from mcinfra.kernels.model import simulate_chunk
 from mcinfra.kernels.random import seed_key
+from mcinfra.sampling.engine import simulate_streams
 from mcinfra.sampling.plan import compile_plan
 
 
@@ -66,11 +66,11 @@ def main() -> None:
     numba.set_num_threads(1)
     best = dict.fromkeys(variants, np.inf)
     for kernel in variants.values():
-        simulate_chunk(key, 0, n, kernel, values, inputs, scores, 0)
+        simulate_streams(key, 0, n, kernel, (values, inputs, scores), 0)
     for _ in range(args.repeats):
         for name, kernel in variants.items():
             started = time.perf_counter()
-            simulate_chunk(key, 0, n, kernel, values, inputs, scores, 0)
+            simulate_streams(key, 0, n, kernel, (values, inputs, scores), 0)
             best[name] = min(best[name], time.perf_counter() - started)
     total = best["full model"] / n * 1e6
     print(f"{'full model, 1 thread':<36} {total:6.3f} us/draw")

@@ -16,10 +16,9 @@ import argparse
 import time
 
 from mcinfra import load_config
-from mcinfra.kernels.model import simulate_chunk
 from mcinfra.kernels.random import seed_key
 from mcinfra.runs.reductions import Reductions
-from mcinfra.sampling.engine import ChunkBuffers
+from mcinfra.sampling.engine import ChunkBuffers, simulate_streams
 from mcinfra.sampling.plan import compile_plan
 from mcinfra.stats.reduction import Chunk
 
@@ -35,7 +34,7 @@ def main() -> None:
     buffers = ChunkBuffers(plan, n)  # C-contiguous chunks of any size, as a run's
     key = seed_key(1)
     warm = buffers.chunk(2)
-    simulate_chunk(key, 0, 2, plan.kernel, *warm, 0)  # compile or load
+    simulate_streams(key, 0, 2, plan.kernel, warm, 0)  # compile or load
     Reductions(loaded, plan, exact=False).add(Chunk(0, *warm))
     reductions = Reductions(loaded, plan, exact=False)
     steps = {
@@ -49,7 +48,7 @@ def main() -> None:
         m = min(n, draws - done)
         window = buffers.chunk(m)
         started = time.perf_counter()
-        gap = simulate_chunk(key, done, m, plan.kernel, *window, 0)
+        gap = simulate_streams(key, done, m, plan.kernel, window, 0)
         seconds["sampling"] += time.perf_counter() - started
         chunk = Chunk(done, *window, gap=gap)
         reductions.check.add(chunk)

@@ -34,7 +34,7 @@ modules = [mcinfra.kernels.counts, mcinfra.kernels.growth, mcinfra.kernels.selec
 kernels = [getattr(m, n) for m in modules for n in dir(m)
            if isinstance(getattr(m, n), CPUDispatcher)]
 loaded_by_worker = {k: set(k.signatures) for k in kernels}
-sampler = len(mcinfra.kernels.model.simulate_chunk.signatures)
+sampler = len(mcinfra.kernels.model.simulate_range.signatures)
 compute_run(loaded, settings, quantiles='exact' if exact else 'sketch')
 missed = sorted(k.__name__ for k in kernels if set(k.signatures) - loaded_by_worker[k])
 print(sampler, missed)

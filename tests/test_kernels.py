@@ -12,6 +12,7 @@ from mcinfra.bench import reference as numpy_model
 from mcinfra.kernels import model as kernels
 from mcinfra.kernels.random import seed_key
 from mcinfra.kernels.stream import store_fence, stream_copy
+from mcinfra.sampling.engine import simulate_normals, simulate_streams, task_ranges
 
 N = 3_000  # not a multiple of the block size, so partial blocks are exercised
 
@@ -24,7 +25,7 @@ def kernel_run(default_plan):
     values = np.empty((len(plan.series), len(plan.years), N))
     inputs = np.empty((len(plan.inputs), N))
     scores = np.empty((len(plan.inputs), N))
-    kernels.simulate_from_normals(normals, plan.kernel, values, inputs, scores, 0)
+    simulate_normals(normals, plan.kernel, (values, inputs, scores), 0)
     # Back to (draw, series, year) and (draw, input) for comparison with the numpy twin.
     return normals, np.moveaxis(values, -1, 0), inputs.T
 
@@ -69,7 +70,8 @@ def test_fused_sampler_equals_normals_then_model(default_plan, kernel_run):
     fused = np.empty((values.shape[1], values.shape[2], N + 10))
     fused_inputs = np.empty((inputs.shape[1], N + 10))
     scores = np.empty_like(fused_inputs)
-    kernels.simulate_chunk(seed_key(42), 0, N, default_plan.kernel, fused, fused_inputs, scores, 10)
+    out = (fused, fused_inputs, scores)
+    simulate_streams(seed_key(42), 0, N, default_plan.kernel, out, 10)
     np.testing.assert_array_equal(np.moveaxis(fused[:, :, 10:], -1, 0), values)
     np.testing.assert_array_equal(fused_inputs[:, 10:].T, inputs)
 
@@ -85,7 +87,7 @@ def test_outputs_strided_along_draws_get_the_same_values(default_plan, kernel_ru
     strided_inputs = np.empty((inputs.shape[1], 2 * N))[:, ::2]
     scores = np.empty_like(strided_inputs)
     key = seed_key(42)
-    kernels.simulate_chunk(key, 0, N, default_plan.kernel, strided, strided_inputs, scores, 0)
+    simulate_streams(key, 0, N, default_plan.kernel, (strided, strided_inputs, scores), 0)
     np.testing.assert_array_equal(np.moveaxis(strided, -1, 0), values)
     np.testing.assert_array_equal(strided_inputs.T, inputs)
 
@@ -116,20 +118,11 @@ def test_stream_copy_writes_every_value_at_any_alignment_and_length():
     np.testing.assert_array_equal(dst, expected)
 
 
-@njit
-def _task_ranges(n_draws, n_tasks):
-    blocks = (n_draws + kernels.BLOCK - 1) // kernels.BLOCK
-    ranges = np.empty((n_tasks, 2), dtype=np.int64)
-    for task in range(n_tasks):
-        ranges[task] = kernels.task_bounds(task, n_tasks, blocks, n_draws)
-    return ranges
-
-
 @pytest.mark.parametrize("n_draws", [1, 255, 256, 3_000, 60_000])
 @pytest.mark.parametrize("n_tasks", [1, 2, 3, 7])
 def test_tasks_share_whole_blocks_and_cover_every_draw(n_draws, n_tasks):
-    n_tasks = min(n_tasks, -(-n_draws // kernels.BLOCK))  # task_count's cap: one block each
-    ranges = _task_ranges(n_draws, n_tasks)
+    ranges = np.array(task_ranges(n_draws, n_tasks))
+    assert len(ranges) == min(n_tasks, -(-n_draws // kernels.BLOCK))  # at least a block each
     assert ranges[0, 0] == 0 and ranges[-1, 1] == n_draws
     np.testing.assert_array_equal(ranges[1:, 0], ranges[:-1, 1])  # contiguous, in order
     sizes = np.ceil((ranges[:, 1] - ranges[:, 0]) / kernels.BLOCK)

@@ -289,8 +289,8 @@ def test_rows_counted_through_an_index_match_the_rows_themselves():
 def test_copied_series_read_the_sketch_of_their_original(default_plan):
     # The default model's sums of one member: every quantile, ratio and source figure of a
     # copy equals what sketching its (identical) values separately gives, with fewer rows.
-    from mcinfra.kernels.model import simulate_chunk
     from mcinfra.kernels.random import seed_key
+    from mcinfra.sampling.engine import simulate_streams
     from mcinfra.stats.sketch import SketchColumns
 
     copies = default_plan.copies
@@ -302,7 +302,8 @@ def test_copied_series_read_the_sketch_of_their_original(default_plan):
     values = np.empty((len(labels), len(default_plan.years), n))
     inputs = np.empty((len(default_plan.inputs), n))
     for first in (0, n):
-        simulate_chunk(seed_key(3), first, n, default_plan.kernel, values, inputs, inputs.copy(), 0)
+        out = (values, inputs, inputs.copy())
+        simulate_streams(seed_key(3), first, n, default_plan.kernel, out, 0)
         shared.add(Chunk(first, values))
         separate.add(Chunk(first, values))
     years = len(default_plan.years)

@@ -262,10 +262,16 @@ def measure(
 
     from mcinfra.bench.reference import simulate as numpy_simulate
     from mcinfra.config import load_config
-    from mcinfra.kernels.model import simulate_chunk
     from mcinfra.kernels.random import seed_key
     from mcinfra.runs.pipeline import exact_quantiles, plan_values_bytes, run_to_directory
-    from mcinfra.sampling.engine import ChunkBuffers, numba_threads, settings_from, warm_up
+    from mcinfra.sampling.engine import (
+        ChunkBuffers,
+        TaskThreads,
+        numba_threads,
+        settings_from,
+        simulate_streams,
+        warm_up,
+    )
     from mcinfra.sampling.plan import compile_plan
 
     loaded = load_config()
@@ -283,8 +289,10 @@ def measure(
     key = seed_key(loaded.config.sampling.seed)
 
     def sample(draws: int) -> None:
-        for first in range(0, draws, chunk):
-            simulate_chunk(key, first, min(chunk, draws - first), plan.kernel, *buffers, 0)
+        with TaskThreads() as tasks:  # as a run keeps them
+            for first in range(0, draws, chunk):
+                n = min(chunk, draws - first)
+                simulate_streams(key, first, n, plan.kernel, buffers, 0, tasks)
 
     for count in (threads, 1):  # warm up: every thread count, the whole chunk buffer
         with numba_threads(count):

@@ -6,8 +6,13 @@ All model structure arrives as a :class:`KernelPlan` of plain arrays built by
 ``[copula scores (one per uncertain input) | total shocks (H) | segment shocks (H each)]``
 
 and the series rows of ``out`` follow the plan's series order. Two entry points share the
-per-draw model: :func:`simulate_chunk` draws the normals from the per-draw streams, and
-:func:`simulate_from_normals` takes them from the caller (tests, quasi-Monte Carlo).
+per-draw model, each simulating one task (a range of whole blocks of a chunk):
+:func:`simulate_range` draws the normals from the per-draw streams, and
+:func:`simulate_range_from_normals` takes them from the caller (tests, quasi-Monte Carlo,
+Shapley effects). :mod:`mcinfra.sampling.engine` runs a chunk's tasks on threads (the
+kernels release the GIL): a prange loop around them compiled the whole model twice more,
+once into the loop's body and once into the kernel holding it, which doubled a first run's
+compiling (docs/performance.md, "The first run: compiling the kernels").
 """
 
 from __future__ import annotations
@@ -15,12 +20,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numba
 import numpy as np
-from llvmlite import ir
 from numba import prange
-from numba.core import cgutils, types
-from numba.extending import intrinsic
 
 from mcinfra.kernels.inputs import (
     FIXED,
@@ -35,14 +36,14 @@ from mcinfra.kernels.inputs import (
 )
 from mcinfra.kernels.jit import helper, inline, kernel
 from mcinfra.kernels.random import fill_block_normals, fill_normals
-from mcinfra.kernels.select import gap_bits, largest_gap, sum_rows
+from mcinfra.kernels.select import gap_bits, sum_rows
 from mcinfra.kernels.special import exp
 from mcinfra.kernels.stream import store_fence, stream_copy
 
 # The model runs on blocks of BLOCK draws held in scratch arrays with the draw axis last, so
 # every step is a short branch-free loop over draws that the compiler can vectorise; a
-# draw-at-a-time loop spends most of its time on index arithmetic. Each numba thread runs
-# one task, a contiguous range of whole blocks, with one set of scratch arrays: scratch
+# draw-at-a-time loop spends most of its time on index arithmetic. Each thread runs one
+# task, a contiguous range of whole blocks, with one set of scratch arrays: scratch
 # allocated every few blocks comes from fresh pages each time where the C library maps its
 # larger allocations (a dask worker, whose nanny sets MALLOC_TRIM_THRESHOLD_). Results never
 # depend on the block or task sizes (streams are per draw). 256 draws beat 64: longer
@@ -434,45 +435,20 @@ def _run_program(nb, plan, d, x, v, col, stack):
                         dst[t, b] = max(left, right)
 
 
-@intrinsic
-def _numba_threads(typingctx):
-    """:func:`numba.get_num_threads` in a kernel that can be cached.
-
-    numba's own version calls the threading layer through a ctypes pointer, which keeps a
-    kernel out of the cache; this one calls the symbol that numba's parallel loops call.
-    """
-    numba.get_num_threads()  # starts the threading layer, which defines the symbol
-
-    def codegen(context, builder, signature, args):
-        function = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(cgutils.intp_t, []), "get_num_threads"
-        )
-        return builder.call(function, [])
-
-    return types.intp(), codegen
-
-
-@inline
-def task_count(n_draws):
-    """The tasks of a kernel call over ``n_draws`` draws, one per numba thread, and its blocks."""
-    blocks = (n_draws + BLOCK - 1) // BLOCK
-    return max(1, min(_numba_threads(), blocks)), blocks
-
-
-@inline
-def task_bounds(task, n_tasks, blocks, n_draws):
-    """``(first, stop)`` draws of task ``task`` of ``n_tasks``: an even share of whole blocks."""
-    first = task * blocks // n_tasks * BLOCK
-    return first, min(n_draws, (task + 1) * blocks // n_tasks * BLOCK)
-
-
-@helper
-def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, scores_out, column):
+@kernel
+def simulate_range(key, first_draw, first, stop, plan, out, inputs_out, scores_out, column):
     """Draw and simulate draws ``first_draw + first .. first_draw + stop - 1`` (one task).
 
-    Returns their partition check as int64 bits (:func:`simulate_block`). Task bodies
-    live outside the prange loops: numba's parallel transforms mishandle the inlined
-    tuple-state generator and the scratch namedtuple.
+    Draw ``first_draw + i`` is written to column ``column + i`` of ``out`` (S, Y, N),
+    ``inputs_out`` (K, N) and ``scores_out`` (K, N, normal scores): all draw-last. Draw
+    ``d`` uses only the stream of ``(key, d)``, so any split of a run into chunks and tasks
+    gives identical bits. ``first`` should be a multiple of ``BLOCK`` (each task's scratch
+    blocks then line up with the chunk's).
+
+    Returns the partition check of these draws as the int64 bits of a double: the largest
+    |sum of a partition's segments / total - 1| over their years (NaN ignored; 0.0 without
+    partitions), the value :func:`mcinfra.kernels.select.partition_gap` gives for the
+    written columns.
     """
     w = new_scratch(plan, out.shape[0])
     worst = np.int64(0)
@@ -485,9 +461,13 @@ def _simulate_task(key, first_draw, first, stop, plan, out, inputs_out, scores_o
     return worst
 
 
-@helper
-def _simulate_task_from_normals(normals, first, stop, plan, out, inputs_out, scores_out, column):
-    """Simulate draws ``first .. stop - 1`` from given normals (one task); as above."""
+@kernel
+def simulate_range_from_normals(normals, first, stop, plan, out, inputs_out, scores_out, column):
+    """Simulate the draws of rows ``first .. stop - 1`` of ``normals`` (n, n_normals).
+
+    Row ``i`` is written to column ``column + i`` of ``out`` (S, Y, N), ``inputs_out`` and
+    ``scores_out`` (K, N); returns their partition check as :func:`simulate_range` does.
+    """
     w = new_scratch(plan, out.shape[0])
     worst = np.int64(0)
     for block_first in range(first, stop, BLOCK):
@@ -547,48 +527,6 @@ def _stream_block(nb, w, out, inputs_out, scores_out, column):
         row = k * inputs.strides[0]
         stream_copy(inputs_out, k * inputs_out.strides[0] + column * 8, inputs, row, nb)
         stream_copy(scores_out, k * scores_out.strides[0] + column * 8, scores, row, nb)
-
-
-@kernel(parallel=True)
-def simulate_chunk(key, first_draw, n_draws, plan, out, inputs_out, scores_out, column):
-    """Simulate draws ``first_draw .. first_draw + n_draws - 1``.
-
-    Draw ``first_draw + i`` is written to column ``column + i`` of ``out`` (S, Y, N),
-    ``inputs_out`` (K, N) and ``scores_out`` (K, N, normal scores): all draw-last. Draw
-    ``d`` uses only the stream of ``(key, d)``, so any split of a run into chunks gives
-    identical bits.
-
-    Returns the partition check of these draws: the largest |sum of a partition's
-    segments / total - 1| over their years (NaN ignored; 0.0 without partitions), the
-    value :func:`mcinfra.kernels.select.partition_gap` gives for the written columns.
-    """
-    n_tasks, blocks = task_count(n_draws)
-    worst = np.zeros(n_tasks, dtype=np.int64)
-    for task in prange(n_tasks):
-        first, stop = task_bounds(task, n_tasks, blocks, n_draws)
-        worst[task] = _simulate_task(
-            key, first_draw, first, stop, plan, out, inputs_out, scores_out, column
-        )
-    return largest_gap(worst)
-
-
-@kernel(parallel=True)
-def simulate_from_normals(normals, plan, out, inputs_out, scores_out, column):
-    """Simulate the draws whose normals are the rows of ``normals`` (n, n_normals).
-
-    Row ``i`` is written to column ``column + i`` of ``out`` (S, Y, N), ``inputs_out`` and
-    ``scores_out`` (K, N), and returns their partition check, as :func:`simulate_chunk`
-    does.
-    """
-    n = normals.shape[0]
-    n_tasks, blocks = task_count(n)
-    worst = np.zeros(n_tasks, dtype=np.int64)
-    for task in prange(n_tasks):
-        first, stop = task_bounds(task, n_tasks, blocks, n)
-        worst[task] = _simulate_task_from_normals(
-            normals, first, stop, plan, out, inputs_out, scores_out, column
-        )
-    return largest_gap(worst)
 
 
 @kernel(parallel=True)

@@ -21,7 +21,7 @@ import numpy as np
 from mcinfra.config import LoadedConfig
 from mcinfra.config.validation import compile_predictions
 from mcinfra.runs.whatif import load_run_and_summary
-from mcinfra.sampling.engine import RunSettings, draw_chunk, sobol_source, stream
+from mcinfra.sampling.engine import RunSettings, TaskThreads, draw_chunk, sobol_source, stream
 from mcinfra.sampling.plan import compile_plan
 from mcinfra.stats.indicators import chunk_context
 
@@ -65,7 +65,8 @@ def paired_counts(
 
     def on_chunk(first, values, inputs, scores, gap):
         n = values.shape[-1]
-        draw_chunk(plan_b, settings, first, n, (values_b, inputs_b, scores_b), 0, sobol_b)
+        out_b = (values_b, inputs_b, scores_b)
+        draw_chunk(plan_b, settings, first, n, out_b, 0, sobol_b, tasks_b)
         context_a = scope_a(values, inputs)
         context_b = scope_b(values_b[:, :, :n], inputs_b[:, :n])
         for i in ids:
@@ -75,7 +76,8 @@ def paired_counts(
             counts[i][1] += int(np.count_nonzero(holds_a & ~holds_b))
             counts[i][2] += int(np.count_nonzero(holds_b & ~holds_a))
 
-    stream(plan_a, settings, on_chunk)
+    with TaskThreads() as tasks_b:  # b's chunks drawn on threads kept for the run
+        stream(plan_a, settings, on_chunk)
     return {i: (c[0], c[1], c[2]) for i, c in counts.items()}
 
 

@@ -4,7 +4,7 @@ The players are the run's uncertain inputs (or groups of them) and the yearly sh
 one player; the targets are the predictions' indicators or numeric expressions of the
 prediction language. The estimator is :mod:`mcinfra.stats.shapley`'s; this module draws
 its random orders and normals, runs the model on them through the sampler
-(:func:`mcinfra.kernels.model.simulate_from_normals`), and evaluates the targets on the
+(:func:`mcinfra.sampling.engine.simulate_normals`), and evaluates the targets on the
 model runs: the numeric targets share theirs, each prediction has its own.
 
 All randomness comes from the run's seed through counter-based streams. Order ``p`` of a
@@ -38,7 +38,13 @@ from mcinfra.language.predictions import (
     Quantity,
     compile_quantity,
 )
-from mcinfra.sampling.engine import RunSettings, numba_threads, stream
+from mcinfra.sampling.engine import (
+    RunSettings,
+    TaskThreads,
+    numba_threads,
+    simulate_normals,
+    stream,
+)
 from mcinfra.sampling.plan import Plan, compile_plan
 from mcinfra.stats.indicators import chunk_context
 from mcinfra.stats.shapley import (
@@ -186,6 +192,7 @@ class _Evaluator:
         self.targets = targets
         self.labels = [s.label for s in plan.series]
         self.names = [i.name for i in plan.inputs]
+        self.tasks = TaskThreads()  # kept while the estimate runs (compute_drivers)
 
     def __call__(self, normals: np.ndarray, which: list[int]) -> np.ndarray:
         """Values (len(which), n) of targets ``which`` at the draws of normals ``normals``."""
@@ -193,7 +200,7 @@ class _Evaluator:
         values = np.empty((len(self.plan.series), len(self.plan.years), n))
         inputs = np.empty((len(self.plan.inputs), n))
         scores = np.empty_like(inputs)
-        kernels.simulate_from_normals(normals, self.kernel, values, inputs, scores, 0)
+        simulate_normals(normals, self.kernel, (values, inputs, scores), 0, self.tasks)
         context = chunk_context(values, inputs, self.labels, self.plan.years, self.names)
         out = np.empty((len(which), n))
         for i, t in enumerate(which):
@@ -464,7 +471,7 @@ def compute_drivers(
     estimate = _Estimate(plan, settings, compiled, players, max_permutations)
     batch = max(1, ROWS_PER_BATCH // len(players))
     stopped: dict[str, str] = {}  # target -> what stopped it above target_se
-    with numba_threads(settings.threads):
+    with numba_threads(settings.threads), estimate.evaluate.tasks:
         estimate.start()
         for pool in estimate.pools:
             wanted = min(FIRST_ROUND, max_permutations)

@@ -69,9 +69,10 @@ from mcinfra.stats.reduction import Chunk
 EXACT_QUANTILE_MEMORY = 256 * 2**20
 CHECKPOINT_SECONDS = 30.0
 DEFAULT_MAX_DRAWS = 10_000_000  # cap of a run with a target standard error
-FIRST_RUN_COMPILE_SECONDS = 27.0
+FIRST_RUN_COMPILE_SECONDS = 18.0
 """Wall seconds a first run spends compiling on 2 cores: the sampler's chain, while a worker
-compiles the reductions', and start-up (docs/performance.md, "The bench, run by run")."""
+compiles the reductions', and start-up (docs/performance.md, "The first run: compiling the
+kernels")."""
 LONG_RUN_SECONDS = 600.0
 """A run expected to take longer says so before it samples and after its first chunk."""
 FASTEST_DRAWS_PER_SECOND = 5e7
