@@ -77,14 +77,19 @@ def test_public_api_is_imported_on_first_use():
     assert "mcinfra.runs.api" in modules
 
 
-def test_a_run_without_report_imports_only_what_it_uses(tmp_path):
-    out = tmp_path / "run"
+def _modules_of_a_short_run(out: Path) -> set[str]:
+    """The modules a fresh interpreter holds after ``mcinfra run --draws 1000 --no-report``."""
     argv = ["run", "--draws", "1000", "--no-report", "--quiet", "--out", str(out)]
-    modules = _modules_after(
+    return _modules_after(
         "import contextlib, io, mcinfra.cli\n"
         f"with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    assert mcinfra.cli.main({argv!r}) == 0"
     )
+
+
+def test_a_run_without_report_imports_only_what_it_uses(tmp_path):
+    out = tmp_path / "run"
+    modules = _modules_of_a_short_run(out)
     assert (out / "quantiles.nc").is_file()
     assert {"numba", "scipy.special", "pydantic"} <= modules  # the run did sample
     assert _loaded(modules, NOT_FOR_A_RUN) == []
@@ -123,13 +128,7 @@ def test_cached_kernels_load_without_numba_registering_its_implementations(tmp_p
     from mcinfra.sampling.plan import compile_plan
 
     warm_up(compile_plan(load_config().config))  # compiled here, so the run below loads
-    out = tmp_path / "run"
-    argv = ["run", "--draws", "1000", "--no-report", "--quiet", "--out", str(out)]
-    modules = _modules_after(
-        "import contextlib, io, mcinfra.cli\n"
-        f"with contextlib.redirect_stdout(io.StringIO()):\n"
-        f"    assert mcinfra.cli.main({argv!r}) == 0"
-    )
+    modules = _modules_of_a_short_run(tmp_path / "run")
     assert "mcinfra.kernels.model" in modules
     # registered by the refresh only: numba.s polynomial and heapq implementations
     assert _loaded(modules, ("numba.np.polynomial", "numba.cpython.heapq")) == []
