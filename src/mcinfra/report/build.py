@@ -541,14 +541,39 @@ def _build(
     for row in rows:
         row["shown"] = significant(row["probability"], row["std_error"])
     plan = _figure_plan(data, rows, log)
-    svgs = {}
-    written = []
+    svgs, written = draw_figures(plan, figure_dir, png or ALWAYS_PNG, notify, workers)
+    if notify is not None:
+        notify("report: writing report.html and report.md")
+    (run_dir / "report.html").write_text(_html(data, rows, svgs), encoding="utf-8")
+    (run_dir / "report.md").write_text(
+        _markdown(data, rows, [name for name, _, _ in plan]), encoding="utf-8"
+    )
+    return [run_dir / "report.html", run_dir / "report.md", *written]
+
+
+def draw_figures(
+    plan: list[tuple[str, str, tuple]],
+    figure_dir: Path,
+    png: bool | tuple[str, ...],
+    notify: Callable[[str], None] | None,
+    workers: _DrawingWorkers | None,
+) -> tuple[dict[str, tuple[str, str]], list[Path]]:
+    """Draw the figures of ``plan`` into ``figure_dir`` as NAME.svg (and NAME.png).
+
+    ``plan`` holds ``(name, title, (builder, args))``, ``builder`` the name of a function
+    of :mod:`mcinfra.report.figures`; ``png`` is True for every figure's PNG, or the names
+    of the figures that get one (an earlier PNG of any other is deleted: it would no
+    longer match). ``workers`` draw them (here when None); ``notify`` gets a line per
+    figure. Returns ``{name: (title, <svg> element)}`` in the plan's order, for the
+    pages, and the files written.
+    """
+    figure_dir.mkdir(exist_ok=True)
     jobs: list[tuple[str, tuple, Path | None]] = []
     for name, _, (builder, args) in plan:
         path = figure_dir / f"{name}.png"
-        if png or name in ALWAYS_PNG:
+        if png if isinstance(png, bool) else name in png:
             jobs.append((builder, args, path))
-        else:  # an earlier report's PNG would no longer match the figure
+        else:
             path.unlink(missing_ok=True)
             jobs.append((builder, args, None))
 
@@ -556,6 +581,8 @@ def _build(
         if notify is not None:
             notify(f"report: drawing figure {number + 1} of {len(plan)}, {plan[number][0]}")
 
+    svgs: dict[str, tuple[str, str]] = {}
+    written: list[Path] = []
     for (name, title, _), (_, _, png_file), text in zip(
         plan, jobs, _draw_all(jobs, announce, workers), strict=True
     ):
@@ -564,13 +591,7 @@ def _build(
         (figure_dir / f"{name}.svg").write_text(text, encoding="utf-8")
         written.append(figure_dir / f"{name}.svg")
         svgs[name] = (title, _svg_element(text))
-    if notify is not None:
-        notify("report: writing report.html and report.md")
-    (run_dir / "report.html").write_text(_html(data, rows, svgs), encoding="utf-8")
-    (run_dir / "report.md").write_text(
-        _markdown(data, rows, [name for name, _, _ in plan]), encoding="utf-8"
-    )
-    return [run_dir / "report.html", run_dir / "report.md", *written]
+    return svgs, written
 
 
 # half-width of a 95 % normal interval, in standard errors

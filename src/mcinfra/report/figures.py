@@ -26,6 +26,7 @@ BLUE, ORANGE, GREEN, VERMILLION, PINK, SKY, YELLOW, BLACK = (
 )
 CYCLE = [BLUE, ORANGE, GREEN, VERMILLION, PINK, SKY, BLACK]
 GREY = "#999999"  # no direction: a group of inputs, or the shocks
+PRIOR_COLOUR, POSTERIOR_COLOUR = ORANGE, BLUE  # an update's report: before and after the news
 
 STYLE = {
     # text as paths (no fonts to fetch) and a fixed id salt, so SVGs are identical run to run
@@ -491,4 +492,66 @@ def sweep_chart(result: dict):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
+    return fig
+
+
+@_styled
+def prior_posterior_chart(rows: list[dict]):
+    """Each prediction's prior and posterior probability side by side, 95 % whiskers."""
+    fig = _figure((9, 1.0 * len(rows) + 1.4))
+    ax = fig.subplots()
+    y = np.arange(len(rows))[::-1].astype(float)
+    height = 0.36
+    for offset, (name, key, low, high, colour) in zip(
+        (height / 2, -height / 2),
+        (("prior", "prior", "prior_ci95_low", "prior_ci95_high", PRIOR_COLOUR),
+         ("posterior", "posterior", "ci95_low", "ci95_high", POSTERIOR_COLOUR)),
+        strict=True,
+    ):  # fmt: skip
+        p = np.array([r[key] for r in rows])
+        lows = np.array([r.get(low, r[key]) for r in rows])
+        highs = np.array([r.get(high, r[key]) for r in rows])
+        ax.barh(y + offset, p, height=height, color=colour, alpha=0.8, label=name)
+        ax.errorbar(
+            p, y + offset, xerr=[p - lows, highs - p], fmt="none", ecolor=BLACK,
+            capsize=3,
+        )  # fmt: skip
+    labels = [_wrap(f"{r['id']}: {r['text']}", 48) for r in rows]
+    ax.set_yticks(y, labels, fontsize=7)
+    for yi, r in zip(y, rows, strict=True):
+        ax.text(
+            1.02, yi, f"{r['shown_prior']} -> {r['shown_posterior']}", va="center", fontsize=8,
+            transform=ax.get_yaxis_transform(),
+        )  # fmt: skip
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability that the prediction holds (bars), 95 % interval (whiskers)")
+    ax.set_title("Predictions before (prior) and after (posterior) the observations")
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    _layout(fig)
+    return fig
+
+
+@_styled
+def moved_inputs_chart(rows: list[dict]):
+    """Prior and posterior median and 90 % range of each input, in the prior's SDs."""
+    fig = _figure((8, 0.45 * len(rows) + 1.5))
+    ax = fig.subplots()
+    y = np.arange(len(rows))[::-1].astype(float)
+    for offset, key, colour, name in (
+        (0.12, "prior_range", PRIOR_COLOUR, "prior"),
+        (-0.12, "posterior_range", POSTERIOR_COLOUR, "posterior"),
+    ):
+        low, median, high = (np.array([r[key][k] for r in rows]) for k in range(3))
+        ax.hlines(y + offset, low, high, color=colour, linewidth=2.5, label=f"{name} 90 % range")
+        ax.plot(median, y + offset, "o", color=colour, markersize=5, label=f"{name} median")
+    ax.axvline(0.0, color=BLACK, linewidth=0.8, alpha=0.5)
+    ax.set_yticks(y, [_wrap(r["input"], 44) for r in rows], fontsize=7)
+    ax.set_xlabel("prior standard deviations from the prior median (SD = 90 % range / 3.29)")
+    ax.set_title(
+        "Inputs the observations moved most (largest |median shift| first)\n"
+        "orange: prior, blue: posterior; dot: median, line: 90 % range",
+        fontsize=9,
+    )
+    ax.grid(axis="x", alpha=0.3)
+    _layout(fig)
     return fig

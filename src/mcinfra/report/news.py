@@ -3,8 +3,8 @@
 Everything is read from the updated run directory's files (``update.json``,
 ``predictions.csv``, ``quantiles.csv``, ``prior_quantiles.csv``, ``inputs.csv``,
 ``crossovers.csv``, ``config.toml``); every number shown was computed by
-:mod:`mcinfra.runs.update`. Figures reuse :mod:`mcinfra.report.figures`; they are few,
-so they are drawn in this process.
+:mod:`mcinfra.runs.update`. Figures are drawn by :mod:`mcinfra.report.figures`, on the
+run report's drawing workers (:func:`mcinfra.report.build.draw_figures`).
 """
 
 from __future__ import annotations
@@ -18,19 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from mcinfra.errors import UsageError
 from mcinfra.io.run_directory import CONFIG, QUANTILES_CSV
-from mcinfra.report import figures
-from mcinfra.report.build import _svg_file
+from mcinfra.report.build import draw_figures, drawing_workers
 from mcinfra.report.data import QuantileCube
+from mcinfra.report.figures import POSTERIOR_COLOUR, PRIOR_COLOUR
 from mcinfra.report.terminal import interval, significant
 
 UPDATE_JSON = "update.json"
 PRIOR_QUANTILES = "prior_quantiles.csv"
 MOVED_INPUTS = 10  # inputs shown in the chart of the inputs the news moved most
-PRIOR_COLOUR, POSTERIOR_COLOUR = figures.ORANGE, figures.BLUE
 _SD_OF_RANGE90 = 1.6448536269514722  # half a normal's central 90 % range, in its SDs
 
 
@@ -143,33 +140,39 @@ def _panel(data: NewsData, label: str) -> dict:
 WEIGHT = "the weight (posterior) or of the draws (prior)"
 
 
-def figure_plan(data: NewsData, log: bool = False) -> list[tuple[str, str, Callable, tuple]]:
-    """(name, title, builder, args) of every figure of the report, in the page's order."""
-    plan: list[tuple[str, str, Callable, tuple]] = []
+def figure_plan(data: NewsData, log: bool = False) -> list[tuple[str, str, tuple]]:
+    """(name, title, (builder, args)) of every figure of the report, in the page's order.
+
+    ``builder`` names a function of :mod:`mcinfra.report.figures` (see
+    :func:`mcinfra.report.build.draw_figures`).
+    """
+    plan: list[tuple[str, str, tuple]] = []
     if data.predictions:
         plan.append(
-            ("news_predictions", "Predictions: prior and posterior", prior_posterior_chart,
-             (data.predictions,))
+            ("news_predictions", "Predictions: prior and posterior",
+             ("prior_posterior_chart", (data.predictions,)))
         )  # fmt: skip
     observed = [o["series"] for o in data.update["observations"] if o.get("series")]
     labels = list(dict.fromkeys(["total", *observed]))
     labels = [label for label in labels if label in data.posterior.segments]
     fan_title = f"Total and observed series: posterior over prior ({data.unit})"
     plan.append(
-        ("news_fan_observed", fan_title, figures.fan_charts,
-         ([_panel(data, label) for label in labels], fan_title, data.unit, log, 3, WEIGHT))
+        ("news_fan_observed", fan_title,
+         ("fan_charts",
+          ([_panel(data, label) for label in labels], fan_title, data.unit, log, 3, WEIGHT)))
     )  # fmt: skip
     for name, members in data.partitions.items():
         members = [label for label in members if label in data.posterior.segments]
         if members:
             title = f"Partition {name}: posterior over prior ({data.unit})"
             plan.append(
-                (f"news_fan_{name}", title, figures.fan_charts,
-                 ([_panel(data, label) for label in members], title, data.unit, log, 3, WEIGHT))
+                (f"news_fan_{name}", title,
+                 ("fan_charts",
+                  ([_panel(data, label) for label in members], title, data.unit, log, 3, WEIGHT)))
             )  # fmt: skip
     moved = moved_inputs(data.inputs)
     if moved:
-        plan.append(("news_inputs", "Inputs the news moved most", moved_inputs_chart, (moved,)))
+        plan.append(("news_inputs", "Inputs the news moved most", ("moved_inputs_chart", (moved,))))
     return plan
 
 
@@ -191,103 +194,34 @@ def moved_inputs(inputs: list[dict], count: int = MOVED_INPUTS) -> list[dict]:
     return shown
 
 
-@figures._styled
-def prior_posterior_chart(rows: list[dict]):
-    """Each prediction's prior and posterior probability side by side, 95 % whiskers."""
-    fig = figures._figure((9, 1.0 * len(rows) + 1.4))
-    ax = fig.subplots()
-    y = np.arange(len(rows))[::-1].astype(float)
-    height = 0.36
-    for offset, (name, key, low, high, colour) in zip(
-        (height / 2, -height / 2),
-        (("prior", "prior", "prior_ci95_low", "prior_ci95_high", PRIOR_COLOUR),
-         ("posterior", "posterior", "ci95_low", "ci95_high", POSTERIOR_COLOUR)),
-        strict=True,
-    ):  # fmt: skip
-        p = np.array([r[key] for r in rows])
-        lows = np.array([r.get(low, r[key]) for r in rows])
-        highs = np.array([r.get(high, r[key]) for r in rows])
-        ax.barh(y + offset, p, height=height, color=colour, alpha=0.8, label=name)
-        ax.errorbar(
-            p, y + offset, xerr=[p - lows, highs - p], fmt="none", ecolor=figures.BLACK,
-            capsize=3,
-        )  # fmt: skip
-    labels = [figures._wrap(f"{r['id']}: {r['text']}", 48) for r in rows]
-    ax.set_yticks(y, labels, fontsize=7)
-    for yi, r in zip(y, rows, strict=True):
-        ax.text(
-            1.02, yi, f"{r['shown_prior']} -> {r['shown_posterior']}", va="center", fontsize=8,
-            transform=ax.get_yaxis_transform(),
-        )  # fmt: skip
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("probability that the prediction holds (bars), 95 % interval (whiskers)")
-    ax.set_title("Predictions before (prior) and after (posterior) the observations")
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
-    figures._layout(fig)
-    return fig
-
-
-@figures._styled
-def moved_inputs_chart(rows: list[dict]):
-    """Prior and posterior median and 90 % range of each input, in the prior's SDs."""
-    fig = figures._figure((8, 0.45 * len(rows) + 1.5))
-    ax = fig.subplots()
-    y = np.arange(len(rows))[::-1].astype(float)
-    for offset, key, colour, name in (
-        (0.12, "prior_range", PRIOR_COLOUR, "prior"),
-        (-0.12, "posterior_range", POSTERIOR_COLOUR, "posterior"),
-    ):
-        low, median, high = (np.array([r[key][k] for r in rows]) for k in range(3))
-        ax.hlines(y + offset, low, high, color=colour, linewidth=2.5, label=f"{name} 90 % range")
-        ax.plot(median, y + offset, "o", color=colour, markersize=5, label=f"{name} median")
-    ax.axvline(0.0, color=figures.BLACK, linewidth=0.8, alpha=0.5)
-    ax.set_yticks(y, [figures._wrap(r["input"], 44) for r in rows], fontsize=7)
-    ax.set_xlabel("prior standard deviations from the prior median (SD = 90 % range / 3.29)")
-    ax.set_title(
-        "Inputs the observations moved most (largest |median shift| first)\n"
-        "orange: prior, blue: posterior; dot: median, line: 90 % range",
-        fontsize=9,
-    )
-    ax.grid(axis="x", alpha=0.3)
-    figures._layout(fig)
-    return fig
-
-
 def build_news_report(
     run_dir: Path,
     log: bool = False,
     notify: Callable[[str], None] | None = None,
     png: bool = False,
+    workers=None,
 ) -> list[Path]:
     """Write report.html, report.md and figures/*.svg of an updated run; return them.
 
     Parameters are those of :func:`mcinfra.report.build.build_report`; without ``png``
     only the observed series' fan chart is also written as PNG.
     """
-    run_dir = Path(run_dir)
+    if workers is not None:
+        return _build(Path(run_dir), log, notify, png, workers)
+    with drawing_workers() as started:
+        return _build(Path(run_dir), log, notify, png, started)
+
+
+def _build(run_dir: Path, log: bool, notify, png: bool, workers) -> list[Path]:
+    """:func:`build_news_report`, its figures drawn by ``workers`` (or here when None)."""
     data = load_news_data(run_dir)
     for row in data.predictions:
         row["shown_prior"] = significant(row["prior"], row.get("prior_std_error", 0.0))
         row["shown_posterior"] = significant(row["posterior"], row["std_error"])
     plan = figure_plan(data, log)
-    figure_dir = run_dir / "figures"
-    figure_dir.mkdir(exist_ok=True)
-    written: list[Path] = []
-    svgs: dict[str, tuple[str, str]] = {}
-    for number, (name, title, builder, args) in enumerate(plan):
-        if notify is not None:
-            notify(f"report: drawing figure {number + 1} of {len(plan)}, {name}")
-        fig = builder(*args)
-        png_file = figure_dir / f"{name}.png"
-        if png or name == "news_fan_observed":
-            figures.save(fig, png_file, dpi=figures.PNG_DPI)
-            written.append(png_file)
-        else:
-            png_file.unlink(missing_ok=True)
-        text = _svg_file(fig)
-        (figure_dir / f"{name}.svg").write_text(text, encoding="utf-8")
-        written.append(figure_dir / f"{name}.svg")
-        svgs[name] = (title, text[text.index("<svg") :])
+    svgs, written = draw_figures(
+        plan, run_dir / "figures", png or ("news_fan_observed",), notify, workers
+    )
     if notify is not None:
         notify("report: writing report.html and report.md")
     (run_dir / "report.html").write_text(_html(data, svgs), encoding="utf-8")

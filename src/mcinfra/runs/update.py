@@ -19,7 +19,7 @@ import shutil
 import time
 import tomllib
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -922,8 +922,13 @@ def write_update(
         _write_files(update, loaded, staging, prior_dir, settings, report, notify)
 
 
-def _write_files(update, loaded, directory, prior_dir, settings, report, notify) -> None:
-    """Every file of an updated run directory (see :func:`write_update`) into ``directory``."""
+def _write_files(
+    update, loaded, directory, prior_dir, settings, report, notify, workers=None
+) -> None:
+    """Every file of an updated run directory (see :func:`write_update`) into ``directory``.
+
+    ``workers`` draw the report's figures (:func:`mcinfra.report.build.drawing_workers`).
+    """
     provenance = run_provenance(loaded, settings) if settings is not None else None
     for name, text in update_files(update).items():
         (directory / name).write_text(text, encoding="utf-8")
@@ -934,7 +939,7 @@ def _write_files(update, loaded, directory, prior_dir, settings, report, notify)
     if report:
         from mcinfra.report.news import build_news_report
 
-        build_news_report(directory, notify=notify)
+        build_news_report(directory, notify=notify, workers=workers)
 
 
 def update_to_directory(
@@ -970,8 +975,16 @@ def update_to_directory(
     def resumable() -> bool:
         return checkpoint_file is not None and checkpoint_file.exists()
 
+    drawing: AbstractContextManager = nullcontext()
+    if report and client is None:  # forked now, before numba starts its threads
+        from mcinfra.report.build import drawing_workers
+
+        drawing = drawing_workers()
     try:
-        with atomic_directory(out, staging=resume, keep=resumable, shield=shield) as staging:
+        with (
+            drawing as workers,
+            atomic_directory(out, staging=resume, keep=resumable, shield=shield) as staging,
+        ):
             if resume is None:
                 options = run_provenance(loaded, settings) | {
                     "prior_run": prior_dir,
@@ -989,7 +1002,7 @@ def update_to_directory(
                 loaded, settings, observations, client, checkpoints, shield, progress
             )
             try:
-                _write_files(update, loaded, staging, prior_dir, settings, report, notify)
+                _write_files(update, loaded, staging, prior_dir, settings, report, notify, workers)
             except KeyboardInterrupt:  # interrupted while writing: keep every draw
                 savers[0]()
                 raise
