@@ -10,7 +10,8 @@
   the per-division check Python semantics need would also block vectorisation.
 - ``fastmath`` is off: it would let results depend on the compiler's reassociation, and
   reproducibility to the bit is a promise of this package.
-- ``nogil=True``: kernels release the GIL, so threads of a dask worker can share a process.
+- ``nogil=True``: kernels release the GIL, so the sampler's tasks (``TaskThreads`` in
+  :mod:`mcinfra.sampling.engine`) and the threads of a dask worker run at once.
 
 - Cached kernels load without numba's registry refresh (:class:`KernelCache`).
 

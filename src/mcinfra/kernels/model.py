@@ -442,8 +442,7 @@ def simulate_range(key, first_draw, first, stop, plan, out, inputs_out, scores_o
     Draw ``first_draw + i`` is written to column ``column + i`` of ``out`` (S, Y, N),
     ``inputs_out`` (K, N) and ``scores_out`` (K, N, normal scores): all draw-last. Draw
     ``d`` uses only the stream of ``(key, d)``, so any split of a run into chunks and tasks
-    gives identical bits. ``first`` should be a multiple of ``BLOCK`` (each task's scratch
-    blocks then line up with the chunk's).
+    gives identical bits.
 
     Returns the partition check of these draws as the int64 bits of a double: the largest
     |sum of a partition's segments / total - 1| over their years (NaN ignored; 0.0 without

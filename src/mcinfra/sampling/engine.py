@@ -225,9 +225,9 @@ class TaskThreads:
 
     A chunk's draws are split into one task per numba thread (:func:`numba_threads`, at
     the time of each call); the calling thread runs the first task and these threads the
-    others. Kept for as long as the ``with`` block (a run's chunks): starting threads for
-    every chunk cost the sampler 1-3 % of its pace. Outside a ``with`` block threads are
-    started and stopped by each call.
+    others. Kept for as long as the ``with`` block (a run's chunks), since threads started
+    for every chunk slowed the sampler (docs/performance.md, "A chunk's tasks on Python
+    threads"); outside a ``with`` block each call starts and stops its own.
     """
 
     def __init__(self) -> None:
@@ -251,13 +251,13 @@ class TaskThreads:
         ranges = task_ranges(n, numba.get_num_threads())
         bits = np.zeros(len(ranges), dtype=np.int64)
 
-        def run(task: int) -> None:
+        def run_task(task: int) -> None:
             bits[task] = simulate(*leading, *ranges[task], *trailing)
 
         pool = self._threads(len(ranges) - 1)
-        others = [pool.submit(run, task) for task in range(1, len(ranges))] if pool else []
+        others = [pool.submit(run_task, task) for task in range(1, len(ranges))] if pool else []
         try:
-            run(0)
+            run_task(0)
         finally:  # an interrupt waits for the other tasks: they write to the caller's buffers
             wait(others)
             if not self._kept:
