@@ -530,7 +530,7 @@ def _stream_block(nb, w, out, inputs_out, scores_out, column):
 
 @kernel(parallel=True)
 def draw_normals(key, draw_start, out):
-    """The normals :func:`simulate_chunk` uses for draws draw_start.. (n, n_normals)."""
+    """The normals :func:`simulate_range` uses for draws draw_start.. (n, n_normals)."""
     n = out.shape[0]
     for task in prange((n + BLOCK - 1) // BLOCK):
         first = task * BLOCK
