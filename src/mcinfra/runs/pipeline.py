@@ -396,8 +396,8 @@ def _compiled_plan(
 
     A first run compiles the sampler here while a worker process compiles the reductions'
     kernels into numba's cache (:func:`compile_reductions`), from which this process then
-    loads them: on two cores the run waits for the sampler's compiling alone, the longer
-    part (docs/performance.md, "The first run").
+    loads them: on two cores the run waits for the longer of the two, which take about
+    the same time (docs/performance.md, "The first run: compiling the kernels").
     """
     started = time.perf_counter()
     worker = None
