@@ -96,9 +96,13 @@ def test_waiting_times_time_the_commands_a_user_waits_for(monkeypatch):
 
     calls = []
     fake_seconds = iter([30.0, 10.0, 20.0, 0.5, 0.7, 0.4, 2.5, 3.5, 3.0, 1.0, 1.2, 1.4])
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
 
-    def recording(command, env=None):
-        calls.append((command, None if env is None else env["NUMBA_CACHE_DIR"]))
+    def recording(command, env):
+        # as installed: bytecode compiled once and kept, not compiled in every process
+        assert "PYTHONDONTWRITEBYTECODE" not in env
+        calls.append((command, env.get("NUMBA_CACHE_DIR")))
         return next(fake_seconds)
 
     monkeypatch.setattr(throughput, "command_seconds", recording)
