@@ -231,7 +231,7 @@ def test_a_written_run_is_a_run_for_the_other_commands(tmp_path, capsys):
 def test_progress_says_when_the_kernels_compile(monkeypatch, capsys):
     import mcinfra.runs.pipeline
 
-    monkeypatch.setattr(mcinfra.runs.pipeline, "kernels_cached", lambda: False)
+    monkeypatch.setattr(mcinfra.runs.pipeline, "kernels_cached", lambda normals=False: False)
     mcinfra.run(draws=200, progress=True)
     assert "mcinfra: compiling the kernels" in capsys.readouterr().err
     mcinfra.run(draws=200)

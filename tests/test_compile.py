@@ -57,7 +57,7 @@ def test_a_first_run_says_how_long_compiling_takes(tmp_path, capsys, monkeypatch
     from mcinfra.cli import main
     from mcinfra.runs.pipeline import FIRST_RUN_COMPILE_SECONDS
 
-    monkeypatch.setattr(mcinfra.runs.pipeline, "kernels_cached", lambda: False)
+    monkeypatch.setattr(mcinfra.runs.pipeline, "kernels_cached", lambda normals=False: False)
     assert main(["run", "--draws", "300", "--no-report", "--out", str(tmp_path / "run")]) == 0
     err = capsys.readouterr().err
     assert (
@@ -66,12 +66,28 @@ def test_a_first_run_says_how_long_compiling_takes(tmp_path, capsys, monkeypatch
     ) in err
 
 
+@pytest.mark.parametrize("method, normals", [("mc", False), ("sobol", True)])
+def test_a_run_asks_about_the_sampler_kernel_it_uses(tmp_path, monkeypatch, method, normals):
+    # A Sobol' run takes its normals from the caller: another kernel, which a plain
+    # run's compiling does not fill in the cache.
+    import mcinfra.runs.pipeline
+    from mcinfra.cli import main
+
+    asked = []
+    monkeypatch.setattr(
+        mcinfra.runs.pipeline, "kernels_cached", lambda normals=False: asked.append(normals)
+    )
+    args = ["run", "--draws", "512", "--no-report", "--quiet", "--out", str(tmp_path / "run")]
+    assert main([*args, "--set", f'sampling.method="{method}"']) == 0
+    assert asked == [normals]
+
+
 def test_a_run_goes_on_when_the_worker_cannot_start(tmp_path, monkeypatch):
     # The run then compiles (here: loads) the reductions' kernels itself.
     import mcinfra.runs.pipeline
     from mcinfra.cli import main
 
-    monkeypatch.setattr(mcinfra.runs.pipeline, "kernels_cached", lambda: False)
+    monkeypatch.setattr(mcinfra.runs.pipeline, "kernels_cached", lambda normals=False: False)
     monkeypatch.setattr(mcinfra.runs.pipeline.sys, "executable", str(tmp_path / "no-python"))
     out = str(tmp_path / "run")
     assert main(["run", "--draws", "300", "--no-report", "--quiet", "--out", out]) == 0
@@ -96,7 +112,7 @@ def test_a_first_run_says_when_the_sampler_is_done_and_the_reductions_are_not(
         def kill(self):
             raise AssertionError("a worker still compiling after the wait")
 
-    monkeypatch.setattr(mcinfra.runs.pipeline, "kernels_cached", lambda: False)
+    monkeypatch.setattr(mcinfra.runs.pipeline, "kernels_cached", lambda normals=False: False)
     monkeypatch.setattr(
         mcinfra.runs.pipeline, "_start_reduction_compiler", lambda *args: StillCompiling()
     )

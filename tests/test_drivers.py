@@ -308,6 +308,26 @@ def test_run_with_drivers_writes_them(tmp_path, capsys):
     assert (out / "drivers.csv").is_file()
 
 
+def test_drivers_say_first_when_their_kernel_must_compile(run_dir, capsys, monkeypatch):
+    # The kernel that takes given normals is compiled by no plain run: a first use waits.
+    import mcinfra.runs.drivers
+    from mcinfra.runs.drivers import COMPILE_SECONDS
+
+    asked = []
+    monkeypatch.setattr(
+        mcinfra.runs.drivers, "kernels_cached", lambda normals=False: asked.append(normals)
+    )
+    assert main(["drivers", str(run_dir), "--target-se", "0.05"]) == 0
+    assert capsys.readouterr().err == ""  # cached (None: cannot tell): nothing to say
+    monkeypatch.setattr(mcinfra.runs.drivers, "kernels_cached", lambda normals=False: False)
+    assert main(["drivers", str(run_dir), "--target-se", "0.05"]) == 0
+    assert capsys.readouterr().err == (
+        f"mcinfra: compiling the Shapley effects' kernel: about {COMPILE_SECONDS:.0f} s on 2 "
+        "cores, once per installation\n"
+    )
+    assert asked == [True]
+
+
 def test_the_cap_on_permutations_is_reported(run_dir, capsys):
     args = ["drivers", str(run_dir), "--target-se", "0.0001", "--max-permutations", "300"]
     assert main(args) == 0

@@ -139,7 +139,7 @@ def test_a_run_that_must_compile_says_so_first(tmp_path, capsys, monkeypatch):
     import mcinfra.runs.pipeline
     from mcinfra.cli import main
 
-    monkeypatch.setattr(mcinfra.runs.pipeline, "kernels_cached", lambda: False)
+    monkeypatch.setattr(mcinfra.runs.pipeline, "kernels_cached", lambda normals=False: False)
     assert main(["run", "--draws", "300", "--no-report", "--out", str(tmp_path / "run")]) == 0
     assert "mcinfra: compiling the kernels" in capsys.readouterr().err
 

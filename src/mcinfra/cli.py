@@ -626,6 +626,7 @@ def _drivers(args: argparse.Namespace) -> int:
         threads=args.threads,
         max_permutations=args.max_permutations,
         notify=warn,
+        progress=lambda text: print(f"mcinfra: {text}", file=sys.stderr),
     )
     rows = []
     for entry in document["targets"]:

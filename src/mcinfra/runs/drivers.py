@@ -41,6 +41,7 @@ from mcinfra.language.predictions import (
 from mcinfra.sampling.engine import (
     RunSettings,
     TaskThreads,
+    kernels_cached,
     numba_threads,
     simulate_normals,
     stream,
@@ -64,6 +65,9 @@ VARIANCE_DRAWS = 1_000_000  # the run's first draws that estimate Var(Y), at mos
 MAX_STREAMED = 10_000_000  # draws searched for outer samples of a rare prediction
 FIRST_ROUND = 200  # orders before the first look at the standard errors
 ROWS_PER_BATCH = 16_384  # model evaluations per call of the sampler
+COMPILE_SECONDS = 15.0
+"""Wall seconds the first Shapley effects after installing spend compiling the sampler's
+kernel that takes given normals (docs/performance.md, "The bench, run by run")."""
 _ORDER_TAG = 0x5348_4150_4C45_5931  # derive the streams' keys from the run's key
 _NORMAL_TAG = 0x5348_4150_4C45_5932
 
@@ -617,6 +621,7 @@ def drivers(
     max_permutations: int = DEFAULT_MAX_PERMUTATIONS,
     write: bool = True,
     notify: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Shapley effects of a finished run; write ``drivers.csv`` and ``drivers.json`` in it.
 
@@ -641,6 +646,8 @@ def drivers(
     notify : callable, optional
         Told which targets' standard errors stayed above ``target_se``, and why (the cap
         on permutations, or too few draws with a rare prediction's rarer outcome).
+    progress : callable, optional
+        Told, before a wait, that the kernel the effects need must be compiled first.
 
     Returns
     -------
@@ -656,6 +663,11 @@ def drivers(
     settings = RunSettings(
         settings.draws, settings.seed, settings.chunk_size, threads, "mc", settings.replicates
     )
+    if progress is not None and kernels_cached(normals=True) is False:
+        progress(
+            f"compiling the Shapley effects' kernel: about {COMPILE_SECONDS:.0f} s on 2 cores, "
+            "once per installation"
+        )
     result = compute_drivers(loaded, settings, targets, groups, target_se, max_permutations)
     document = drivers_document(result, sensitivity_lookup(sensitivity))
     if write:

@@ -401,7 +401,8 @@ def _compiled_plan(
     """
     started = time.perf_counter()
     worker = None
-    if kernels_cached() is False:
+    sobol = settings.method == "sobol"
+    if kernels_cached(normals=sobol) is False:
         worker = _start_reduction_compiler(loaded, settings, exact)
         if notify is not None:
             notify(
@@ -410,7 +411,7 @@ def _compiled_plan(
             )
     try:
         plan = compile_plan(loaded.config)
-        warm_up(plan)
+        warm_up(plan, normals=sobol)
         if worker is not None:
             if notify is not None and worker.poll() is None:
                 notify(
@@ -614,7 +615,7 @@ def run_to_directory(
                 if drivers:
                     from mcinfra.runs.drivers import drivers as write_drivers
 
-                    write_drivers(staging, threads=settings.threads, notify=notify)
+                    write_drivers(staging, threads=settings.threads, notify=notify, progress=notify)
                 if report:
                     from mcinfra.report.build import build_report
 

@@ -407,19 +407,28 @@ class ChunkBuffers:
         )
 
 
-def warm_up(plan: Plan) -> None:
-    """Compile (or load from cache) every kernel a run uses, on a handful of draws."""
-    simulate_streams(seed_key(0), 0, 2, plan.kernel, ChunkBuffers(plan, 2).chunk(2), 0)
+def warm_up(plan: Plan, normals: bool = False) -> None:
+    """Compile (or load from cache) the sampler's kernel, on a handful of draws.
+
+    ``normals`` selects the kernel that takes its normals from the caller (Sobol' runs,
+    Shapley effects) instead of drawing them from the per-draw streams.
+    """
+    out = ChunkBuffers(plan, 2).chunk(2)
+    if normals:
+        simulate_normals(np.zeros((2, plan.n_normals)), plan.kernel, out, 0)
+    else:
+        simulate_streams(seed_key(0), 0, 2, plan.kernel, out, 0)
 
 
-def kernels_cached() -> bool | None:
+def kernels_cached(normals: bool = False) -> bool | None:
     """Whether numba's cache holds the sampler's compiled code (None: it cannot tell).
 
-    Reads numba's cache internals, which have no public equivalent; a change there makes
-    the answer None instead of an error.
+    ``normals`` as in :func:`warm_up`. Reads numba's cache internals, which have no public
+    equivalent; a change there makes the answer None instead of an error.
     """
+    kernel = kernels.simulate_range_from_normals if normals else kernels.simulate_range
     try:
-        index = kernels.simulate_range._cache._cache_file._index_path
+        index = kernel._cache._cache_file._index_path
     except AttributeError:
         return None
     return os.path.exists(index)
