@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import multiprocessing
+import os
 
 import pytest
 from scipy import special
@@ -104,6 +106,20 @@ def test_report_of_an_updated_run_reads_files_only(runs):
         f"from mcinfra.cli import main\nassert main(['report', {str(updated)!r}, '--quiet']) == 0"
     )
     assert _loaded(modules, NOT_FOR_A_REPORT) == []
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods() or len(os.sched_getaffinity(0)) < 2,
+    reason="the figures are drawn in this process without fork or a second core",
+)
+def test_an_update_draws_its_report_on_workers_forked_before_it_samples(runs, tmp_path):
+    # As a run does: forked before numba starts its threads, the workers import matplotlib.
+    prior, _ = runs
+    out = tmp_path / "updated"
+    args = ["update", str(prior), "--observe", OBSERVE[0], "--out", str(out), "--quiet"]
+    modules = _modules_after(f"from mcinfra.cli import main\nassert main({args!r}) == 0")
+    assert (out / "report.html").is_file() and (out / "figures" / "news_fan_observed.svg").is_file()
+    assert _loaded(modules, ("matplotlib",)) == []
 
 
 def test_compare_accepts_an_updated_run_beside_its_prior(runs, tmp_path, capsys):
