@@ -554,14 +554,9 @@ def run_to_directory(
     def resumable() -> bool:
         return checkpoint_file is not None and checkpoint_file.exists()
 
-    drawing: AbstractContextManager = nullcontext()
-    if report and client is None:  # forked now, before numba starts its threads
-        from mcinfra.report.build import drawing_workers
-
-        drawing = drawing_workers()
     try:
         with (
-            drawing as workers,
+            report_drawing(report, client) as workers,
             atomic_directory(out, staging=resume, keep=resumable, shield=shield) as staging,
         ):
             if resume is None:
@@ -630,6 +625,20 @@ def run_to_directory(
             raise
         raise Interrupted.kept(exc, f"mcinfra run --resume {out}") from None
     return summary
+
+
+def report_drawing(report: bool, client=None) -> AbstractContextManager:
+    """The drawing workers of a report drawn after sampling, forked now.
+
+    Entered before a run or an update samples, while the process has no numba threads
+    yet (:func:`mcinfra.report.build.drawing_workers`); a context giving None when no
+    report is drawn or a dask ``client`` samples.
+    """
+    if not report or client is not None:
+        return nullcontext()
+    from mcinfra.report.build import drawing_workers
+
+    return drawing_workers()
 
 
 def resume_run(

@@ -19,7 +19,7 @@ import shutil
 import time
 import tomllib
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -975,14 +975,11 @@ def update_to_directory(
     def resumable() -> bool:
         return checkpoint_file is not None and checkpoint_file.exists()
 
-    drawing: AbstractContextManager = nullcontext()
-    if report and client is None:  # forked now, before numba starts its threads
-        from mcinfra.report.build import drawing_workers
+    from mcinfra.runs.pipeline import report_drawing
 
-        drawing = drawing_workers()
     try:
         with (
-            drawing as workers,
+            report_drawing(report, client) as workers,
             atomic_directory(out, staging=resume, keep=resumable, shield=shield) as staging,
         ):
             if resume is None:
