@@ -98,3 +98,30 @@ def two_worker_client():
         distributed.Client(cluster) as client,
     ):
         yield client
+
+
+def boxes_fit_apart(fig, label: str = "") -> None:
+    """Every Axes' labels and the title of ``fig`` lie on its canvas, and no two overlap.
+
+    ``label`` names the figure in the assertion messages.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from mcinfra.report import figures
+
+    fig.set_dpi(figures.PNG_DPI)  # hinting at the PNG's resolution draws the widest text
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    with figures.style():
+        canvas = fig.bbox
+        boxes = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()]
+        if fig._suptitle is not None:
+            boxes.append(fig._suptitle.get_window_extent(renderer))
+    for box in boxes:
+        assert canvas.x0 <= box.x0 and box.x1 <= canvas.x1, (label, box, canvas)
+        assert canvas.y0 <= box.y0 and box.y1 <= canvas.y1, (label, box, canvas)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            overlap = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(
+                0.0, min(a.y1, b.y1) - max(a.y0, b.y0)
+            )
+            assert overlap == 0, (label, a, b)

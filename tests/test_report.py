@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import mcinfra
-from conftest import MINIMAL
+from conftest import MINIMAL, boxes_fit_apart
 from mcinfra.cli import main
 from mcinfra.report import figures
 
@@ -610,14 +610,7 @@ def test_report_of_an_edited_config_checks_it_in_full(run_dir, tmp_path, capsys)
     assert not (copy / "report.html").exists()
 
 
-def _overlap(a, b) -> float:
-    """The area two boxes share (display units)."""
-    return max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
-
-
 def test_every_figure_keeps_its_labels_on_its_canvas_and_apart(run_dir):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     from mcinfra.report import build
     from mcinfra.report.data import load_report_data
 
@@ -628,20 +621,7 @@ def test_every_figure_keeps_its_labels_on_its_canvas_and_apart(run_dir):
     plan = build._figure_plan(data, rows, log=False)
     assert {name for name, _, _ in plan} >= set(FIGURES)
     for name, _, (builder, args) in plan:
-        fig = getattr(figures, builder)(*args)
-        fig.set_dpi(figures.PNG_DPI)  # hinting at the PNG's resolution draws the widest text
-        renderer = FigureCanvasAgg(fig).get_renderer()
-        with figures.style():
-            canvas = fig.bbox
-            boxes = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()]
-            if fig._suptitle is not None:
-                boxes.append(fig._suptitle.get_window_extent(renderer))
-        for box in boxes:
-            assert canvas.x0 <= box.x0 and box.x1 <= canvas.x1, (name, box, canvas)
-            assert canvas.y0 <= box.y0 and box.y1 <= canvas.y1, (name, box, canvas)
-        for i, first in enumerate(boxes):
-            for second in boxes[i + 1 :]:
-                assert _overlap(first, second) == 0, (name, first, second)
+        boxes_fit_apart(getattr(figures, builder)(*args), name)
 
 
 @pytest.mark.parametrize("labels", [["1", "2"], ["a much longer label of an input " * 2, "b"]])

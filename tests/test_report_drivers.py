@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import boxes_fit_apart
 from mcinfra.cli import main
 from mcinfra.report import build, figures
 from mcinfra.report.data import load_report_data, read_drivers
@@ -271,29 +272,7 @@ def test_run_prints_the_shapley_top_driver_of_its_directory(shapley_run, capsys)
     assert "top driver: channel_crossovers (Shapley effect 0.52, se 0.006)" in printed
 
 
-def _boxes_fit_apart(fig) -> None:
-    """Every Axes' labels and the title lie on the canvas, and no two overlap."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    fig.set_dpi(figures.PNG_DPI)  # hinting at the PNG's resolution draws the widest text
-    renderer = FigureCanvasAgg(fig).get_renderer()
-    with figures.style():
-        canvas = fig.bbox
-        boxes = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()]
-        if fig._suptitle is not None:
-            boxes.append(fig._suptitle.get_window_extent(renderer))
-    for box in boxes:
-        assert canvas.x0 <= box.x0 and box.x1 <= canvas.x1, (box, canvas)
-        assert canvas.y0 <= box.y0 and box.y1 <= canvas.y1, (box, canvas)
-    for i, first in enumerate(boxes):
-        for second in boxes[i + 1 :]:
-            overlap = max(0.0, min(first.x1, second.x1) - max(first.x0, second.x0)) * max(
-                0.0, min(first.y1, second.y1) - max(first.y0, second.y0)
-            )
-            assert overlap == 0, (first, second)
-
-
 def test_every_shapley_chart_keeps_its_labels_on_its_canvas(shapley_run):
     for _, (builder, args) in _plan(shapley_run).values():
         if builder == "shapley_tornado":
-            _boxes_fit_apart(getattr(figures, builder)(*args))
+            boxes_fit_apart(getattr(figures, builder)(*args))

@@ -11,7 +11,7 @@ import pytest
 from scipy.special import ndtri
 
 import mcinfra
-from conftest import MINIMAL
+from conftest import MINIMAL, boxes_fit_apart
 from mcinfra.cli import main
 from mcinfra.report import figures
 
@@ -208,9 +208,8 @@ def test_a_broken_elicited_file_exits_2_naming_it(elicited_run, tmp_path, capsys
 def test_the_elicited_figure_keeps_its_labels_on_its_canvas_and_apart(elicited_run):
     from mcinfra.report import build
     from mcinfra.report.data import load_report_data
-    from test_report_drivers import _boxes_fit_apart
 
     data = load_report_data(elicited_run)
     plan = {name: job for name, _, job in build._figure_plan(data, [], log=False)}
     builder, args = plan["elicited"]
-    _boxes_fit_apart(getattr(figures, builder)(*args))
+    boxes_fit_apart(getattr(figures, builder)(*args))
