@@ -147,6 +147,11 @@ def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
+def json_number(value: float) -> float | None:
+    """``value`` as JSON can hold it: the float, or None (``null``) where it is not finite."""
+    return float(value) if math.isfinite(value) else None
+
+
 class DrawWriter:
     """Streams draw-last chunks into a zarr (format 3) store, chunked along draws.
 

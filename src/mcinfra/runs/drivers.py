@@ -29,6 +29,7 @@ import numpy as np
 from mcinfra.config import LoadedConfig
 from mcinfra.config.validation import SHOCKS_PLAYER, compile_predictions, prediction_scope
 from mcinfra.errors import UsageError
+from mcinfra.io.run_directory import json_number
 from mcinfra.kernels import model as kernels
 from mcinfra.kernels.random import fill_normals, fill_uniforms, seed_key
 from mcinfra.language.predictions import (
@@ -536,10 +537,6 @@ def sensitivity_lookup(
     return found
 
 
-def _number(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
 def drivers_document(
     result: DriversResult, sensitivity: dict[tuple[str, str], tuple[float, float]]
 ) -> dict:
@@ -559,10 +556,10 @@ def drivers_document(
             players.append(
                 {
                     "player": player.name,
-                    "shapley": _number(result.shapley[t, j]),
-                    "std_error": _number(result.std_error[t, j]),
-                    "first_order": None if known is None else _number(known[0]),
-                    "rank_correlation": None if known is None else _number(known[1]),
+                    "shapley": json_number(result.shapley[t, j]),
+                    "std_error": json_number(result.std_error[t, j]),
+                    "first_order": None if known is None else json_number(known[0]),
+                    "rank_correlation": None if known is None else json_number(known[1]),
                 }
             )
         entries.append(

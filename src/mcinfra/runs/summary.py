@@ -7,12 +7,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from scipy.special import ndtri
 
 from mcinfra.config import LoadedConfig
 from mcinfra.config.sips import recorded_libraries
 from mcinfra.errors import UsageError
+from mcinfra.io.run_directory import json_number
 from mcinfra.sampling.dataset import SCHEMA_VERSION
 from mcinfra.sampling.engine import RunSettings
 from mcinfra.sampling.plan import Plan
@@ -150,9 +150,8 @@ def run_summary(
         for j, year in enumerate((first, last)):
             low, median, high = ends[2 * i + j]
             entry[str(year)] = {"p05": float(low), "p50": float(median), "p95": float(high)}
-        entry["cagr"] = {
-            key: _finite(value) for key, value in zip(("p05", "p50", "p95"), cagr[i], strict=True)
-        }
+        levels = ("p05", "p50", "p95")
+        entry["cagr"] = {key: json_number(v) for key, v in zip(levels, cagr[i], strict=True)}
         series.append(entry)
     checkpoints = list(counter.history)
     if not checkpoints or checkpoints[-1][0] != counter.draws:
@@ -198,10 +197,6 @@ def run_summary(
     )
 
 
-def _finite(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
 def prediction_rows(counter, replicates=None) -> list[dict]:
     """The ``predictions`` list of ``summary.json``: one object per prediction.
 
@@ -230,8 +225,8 @@ def prediction_rows(counter, replicates=None) -> list[dict]:
         drivers = [
             {
                 "input": d.input,
-                "first_order_index": _finite(d.first_order_index),
-                "rank_correlation": _finite(d.rank_correlation),
+                "first_order_index": json_number(d.first_order_index),
+                "rank_correlation": json_number(d.rank_correlation),
             }
             for d in counter.sensitivity.drivers(i)[:TOP_DRIVERS]
         ]

@@ -36,6 +36,7 @@ from mcinfra.io.run_directory import (
     QUANTILES_CSV,
     atomic_directory,
     check_target,
+    json_number,
     load_checkpoint,
     save_checkpoint,
     write_json,
@@ -886,17 +887,13 @@ def update_summary(
         "crossovers": [
             {
                 "entity": c.entity,
-                "prior_median_continuous": _finite(c.prior_median),
-                "posterior_median_continuous": _finite(c.posterior_median),
+                "prior_median_continuous": json_number(c.prior_median),
+                "posterior_median_continuous": json_number(c.posterior_median),
             }
             for c in update.crossovers
         ],
         "warnings": [w for w in (update.khat_warning,) if w],
     }
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def write_update(
