@@ -147,6 +147,14 @@ def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of the CSV file ``path`` (a header, then rows) as dicts of strings."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
 def json_number(value: float) -> float | None:
     """``value`` as JSON can hold it: the float, or None (``null``) where it is not finite."""
     return float(value) if math.isfinite(value) else None
@@ -558,18 +566,15 @@ def read_run_tables(run_dir: Path) -> tuple[str, dict, list[dict], list[dict]]:
     untabulated NaN cells, read without xarray); the sensitivity rows are
     ``sensitivity.csv``'s. Both are lists of dicts of strings.
     """
-    import csv
-
     run_dir = Path(run_dir)
     text, summary = read_run(run_dir)
-    tables = []
     try:
-        for name in (QUANTILES_CSV, SENSITIVITY):
-            with open(run_dir / name, newline="", encoding="utf-8") as handle:
-                tables.append(list(csv.DictReader(handle)))
+        quantiles, sensitivity = (
+            read_rows(run_dir / QUANTILES_CSV),
+            read_rows(run_dir / SENSITIVITY),
+        )
     except (OSError, ValueError) as exc:
         raise UsageError(f"{run_dir} is not a finished mcinfra run: {exc}") from None
-    quantiles, sensitivity = tables
     return text, summary, quantiles, sensitivity
 
 

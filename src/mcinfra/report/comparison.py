@@ -11,7 +11,7 @@ import html
 from pathlib import Path
 
 from mcinfra.errors import UsageError
-from mcinfra.io.run_directory import QUANTILES_CSV, write_json
+from mcinfra.io.run_directory import QUANTILES_CSV, read_rows, write_json
 from mcinfra.report.build import _STYLE, _svg, _table_html
 from mcinfra.report.data import QuantileCube
 from mcinfra.report.figures import CYCLE, fan_charts, sweep_chart
@@ -49,8 +49,7 @@ def _fan_panels(result: dict) -> list[dict]:
 def read_quantiles(path: Path) -> QuantileCube:
     """A ``quantiles.csv`` (of a run or an updated run) as a :class:`QuantileCube`."""
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            return QuantileCube.from_rows(list(csv.DictReader(handle)))
+        return QuantileCube.from_rows(read_rows(path))
     except (OSError, KeyError, ValueError) as exc:
         raise UsageError(f"{path}: not a table of quantiles: {exc}") from None
 

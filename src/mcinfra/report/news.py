@@ -9,7 +9,6 @@ run report's drawing workers (:func:`mcinfra.report.build.draw_figures`).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import html
 import json
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcinfra.errors import UsageError
-from mcinfra.io.run_directory import CONFIG, QUANTILES_CSV
+from mcinfra.io.run_directory import CONFIG, QUANTILES_CSV, read_rows
 from mcinfra.report.build import draw_figures, drawing_workers
 from mcinfra.report.data import QuantileCube
 from mcinfra.report.figures import POSTERIOR_COLOUR, PRIOR_COLOUR
@@ -46,11 +45,6 @@ class NewsData:
     partitions: dict[str, list[str]]  # partition: its segments' and groups' labels
 
 
-def _rows(path: Path) -> list[dict]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
 def _floats(row: dict, keep: tuple[str, ...]) -> dict:
     return {k: (v if k in keep else float(v)) for k, v in row.items()}
 
@@ -65,12 +59,12 @@ def load_news_data(run_dir: Path) -> NewsData:
     try:
         update = json.loads((run_dir / UPDATE_JSON).read_text(encoding="utf-8"))
         text = (run_dir / CONFIG).read_text(encoding="utf-8")
-        predictions = [_floats(r, ("id",)) for r in _rows(run_dir / "predictions.csv")]
-        posterior = QuantileCube.from_rows(_rows(run_dir / QUANTILES_CSV))
-        inputs = [_floats(r, ("input",)) for r in _rows(run_dir / "inputs.csv")]
-        crossovers = _rows(run_dir / "crossovers.csv")
+        predictions = [_floats(r, ("id",)) for r in read_rows(run_dir / "predictions.csv")]
+        posterior = QuantileCube.from_rows(read_rows(run_dir / QUANTILES_CSV))
+        inputs = [_floats(r, ("input",)) for r in read_rows(run_dir / "inputs.csv")]
+        crossovers = read_rows(run_dir / "crossovers.csv")
         prior_file = run_dir / PRIOR_QUANTILES
-        prior = QuantileCube.from_rows(_rows(prior_file)) if prior_file.is_file() else None
+        prior = QuantileCube.from_rows(read_rows(prior_file)) if prior_file.is_file() else None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{run_dir} is not an updated mcinfra run: {exc}") from None
     if inputs and "median_shift" not in inputs[0]:

@@ -38,6 +38,7 @@ from mcinfra.io.run_directory import (
     check_target,
     json_number,
     load_checkpoint,
+    read_rows,
     save_checkpoint,
     write_json,
 )
@@ -1101,8 +1102,7 @@ def read_updated_run(run_dir: Path) -> UpdatedRun:
     try:
         recorded = json.loads((run_dir / UPDATE_MARKER).read_text(encoding="utf-8"))
         text = (run_dir / CONFIG).read_text(encoding="utf-8")
-        with open(run_dir / "predictions.csv", newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+        rows = read_rows(run_dir / "predictions.csv")
         specs = recorded["observations"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{run_dir} is not an updated mcinfra run: {exc}") from None
