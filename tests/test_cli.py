@@ -171,3 +171,18 @@ def test_version(capsys):
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out.startswith("mcinfra ")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--target-se", "0.5"], "a standard error must be in (0, 0.5), got 0.5"),
+        (["drivers", "DIR", "--target-se", "1"], "a standard error must be in (0, 1), got 1"),
+        (["drivers", "DIR", "--target-se", "x"], "expected a number, got 'x'"),
+    ],
+)
+def test_a_standard_error_outside_its_range_is_refused(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(args)
+    assert exit_info.value.code == 2
+    assert f"argument --target-se: {message}\n" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import gc
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -101,24 +101,25 @@ def _draw_count(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _probability_error(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not 0 < value < 0.5:
-        raise argparse.ArgumentTypeError(f"a standard error must be in (0, 0.5), got {text}")
-    return value
+def _standard_error(upper: float) -> Callable[[str], float]:
+    """The option parser of a standard error in (0, ``upper``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+        if not 0 < value < upper:
+            raise argparse.ArgumentTypeError(
+                f"a standard error must be in (0, {upper:g}), got {text}"
+            )
+        return value
+
+    return parse
 
 
-def _shapley_error(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"a standard error must be in (0, 1), got {text}")
-    return value
+_probability_error = _standard_error(0.5)  # a probability's
+_shapley_error = _standard_error(1.0)  # a Shapley effect's, a share of a variance
 
 
 def _seed(text: str) -> int:
