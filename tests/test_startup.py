@@ -134,6 +134,19 @@ def test_cached_kernels_load_without_numba_registering_its_implementations(tmp_p
     assert _loaded(modules, ("numba.np.polynomial", "numba.cpython.heapq")) == []
 
 
+def test_cached_kernels_load_without_numbas_array_reductions(tmp_path):
+    # A cached kernel imports the module of every numba implementation it calls when it
+    # loads; array reductions (min, max, searchsorted) bring numba's linear algebra along.
+    from mcinfra.config import load_config
+    from mcinfra.sampling.engine import warm_up
+    from mcinfra.sampling.plan import compile_plan
+
+    warm_up(compile_plan(load_config().config))
+    modules = _modules_of_a_short_run(tmp_path / "run")
+    assert "mcinfra.kernels.select" in modules
+    assert _loaded(modules, ("numba.np.arraymath", "numba.np.linalg", "scipy.linalg")) == []
+
+
 def test_a_run_that_must_compile_says_so_first(tmp_path, capsys, monkeypatch):
     # A first run after installing compiles for about a minute: it must not look hung.
     import mcinfra.runs.pipeline

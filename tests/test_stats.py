@@ -35,10 +35,32 @@ def quantiles(data, probs=PROBS):
         np.array([[1e-308, 1.0000000000000002e-308, 1e-308, 3.0]]),
         np.array([[1e-308, 1.0000000000000002e-308, 1e-308]]),
     ],
-    ids=["uniform", "heavy-tailed", "ties", "constant", "single", "wide-and-tiny", "subnormal"],
+    ids=[
+        "uniform",
+        "heavy-tailed",
+        "ties",
+        "constant",
+        "single",
+        "wide-and-tiny",
+        "subnormal",
+    ],
 )
 def test_counting_select_equals_numpy_quantile(data):
     np.testing.assert_array_equal(quantiles(data), np.quantile(data, PROBS, axis=1).T)
+
+
+@pytest.mark.parametrize("at", [0, 7, 99])
+@pytest.mark.parametrize("special", [np.nan, np.inf, -np.inf])
+def test_order_statistics_with_a_non_finite_value_are_numpys_sort(special, at):
+    """A column that cannot be bucketed is sorted outright, NaN last as numpy sorts."""
+    from mcinfra.kernels.select import order_statistics
+
+    data = np.random.default_rng(5).standard_normal((2, 100))
+    data[1, at] = special
+    ranks = np.arange(100, dtype=np.int64)
+    out = np.empty((2, 100))
+    order_statistics(data, np.array([0, 1]), ranks, out)
+    np.testing.assert_array_equal(out, np.sort(data, axis=1))
 
 
 @settings(max_examples=300, deadline=None)

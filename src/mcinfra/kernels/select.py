@@ -23,6 +23,44 @@ def _bucket(value, low, scale):
     return 0
 
 
+@inline
+def _value_range(column):
+    """``(min, max)`` of a non-empty ``column``; ``(nan, nan)`` when it holds a NaN.
+
+    Written out rather than ``column.min()``: a cached kernel calling numba's array
+    reductions imports their module (with numba's linear algebra) each time it is loaded.
+    """
+    low = column[0]
+    high = column[0]
+    for i in range(column.shape[0]):
+        value = column[i]
+        if value != value:
+            return value, value
+        if value < low:
+            low = value
+        elif value > high:
+            high = value
+    return low, high
+
+
+@inline
+def _bucket_of_rank(counts, rank):
+    """The bucket ``b`` holding ``rank``: the last ``b`` with ``counts[b] <= rank``.
+
+    ``counts`` is non-decreasing with ``counts[0] = 0 <= rank``; a binary search, the same
+    as ``np.searchsorted(counts, rank, side="right") - 1``.
+    """
+    low = 0  # counts[low] <= rank
+    high = counts.shape[0]  # counts[high] > rank, or past the end
+    while high - low > 1:
+        middle = (low + high) // 2
+        if counts[middle] <= rank:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
 @helper
 def select_ranks(column, ranks, out):
     """Write the order statistics ``sorted(column)[ranks]`` into ``out`` (exact).
@@ -32,8 +70,11 @@ def select_ranks(column, ranks, out):
     then sorted. Two linear passes instead of a full sort of the column.
     """
     n = column.shape[0]
-    low = column.min()
-    high = column.max()
+    if n == 0:  # no draws: no order statistics
+        for j in range(ranks.shape[0]):
+            out[j] = np.nan
+        return
+    low, high = _value_range(column)
     scale = _BUCKETS / (high - low) if high > low else 0.0
     # Sort outright when bucketing is impossible: non-finite values, a constant column, or
     # a range so narrow (subnormal) that the bucket scale overflows.
@@ -50,7 +91,7 @@ def select_ranks(column, ranks, out):
         counts[b + 1] += counts[b]  # counts[b] = number of values in buckets below b
     wanted = np.zeros(_BUCKETS, dtype=np.bool_)
     for j in range(ranks.shape[0]):
-        wanted[np.searchsorted(counts, ranks[j], side="right") - 1] = True
+        wanted[_bucket_of_rank(counts, ranks[j])] = True
     offset = np.zeros(_BUCKETS, dtype=np.int64)  # start of each wanted bucket in the buffer
     size = 0
     for b in range(_BUCKETS):
@@ -69,7 +110,7 @@ def select_ranks(column, ranks, out):
             # In place: a slice assignment compiles numba's shape-mismatch message code.
             buffer[offset[b] : filled[b]].sort()
     for j in range(ranks.shape[0]):
-        b = np.searchsorted(counts, ranks[j], side="right") - 1
+        b = _bucket_of_rank(counts, ranks[j])
         out[j] = buffer[offset[b] + ranks[j] - counts[b]]
 
 
@@ -151,8 +192,16 @@ def gap_bits(n, t, values, first, acc):
 
 @inline
 def largest_gap(task_bits):
-    """The largest of the tasks' :func:`gap_bits` as a double (0.0 when there are none)."""
-    return np.int64(task_bits.max()).view(np.float64) if task_bits.shape[0] else 0.0
+    """The largest of the tasks' :func:`gap_bits` as a double (0.0 when there are none).
+
+    The bits are non-negative, so 0 is the identity of their maximum. A loop rather than
+    ``task_bits.max()``, which would import numba's array reductions with every load of
+    the kernel.
+    """
+    top = np.int64(0)
+    for task in range(task_bits.shape[0]):
+        top = max(top, task_bits[task])
+    return np.int64(top).view(np.float64)
 
 
 @kernel(parallel=True)
