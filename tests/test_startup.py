@@ -9,6 +9,7 @@ speed.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -53,12 +54,17 @@ NOT_FOR_A_REPORT = (
 def _modules_after(code: str) -> set[str]:
     """The names in ``sys.modules`` after ``code`` runs in a fresh interpreter."""
     script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    return set(json.loads(_output_of(script).splitlines()[-1]))
+
+
+def _output_of(script: str) -> str:
+    """What ``script`` prints in a fresh interpreter that imports mcinfra from this tree."""
     paths = [str(SRC), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
     )
-    return set(json.loads(done.stdout.splitlines()[-1]))
+    return done.stdout
 
 
 def _loaded(modules: set[str], packages: tuple[str, ...]) -> list[str]:
@@ -180,3 +186,48 @@ def test_the_executable_freezes_what_it_imported_and_keeps_the_exit_status(tmp_p
         )
         assert done.stdout.strip().splitlines()[-1] == expected
     assert (tmp_path / "run" / "summary.json").is_file() and not (tmp_path / "bad").exists()
+
+
+def _collections_in_a_fresh_interpreter(code: str) -> int:
+    """How many garbage collections a fresh interpreter makes while running ``code``."""
+    script = (
+        "import gc\n"
+        "made = []\n"
+        "gc.callbacks.append(lambda phase, info: made.append(1) if phase == 'stop' else None)\n"
+        f"{code}\n"
+        "print(len(made))\n"
+    )
+    return int(_output_of(script).strip().splitlines()[-1])
+
+
+def test_the_executable_makes_no_collection_while_a_run_imports(tmp_path):
+    # StartUp: the collector is off while `run` imports numba, scipy and pydantic, and what
+    # they made is frozen out of its way afterwards.
+    imports = _collections_in_a_fresh_interpreter("import mcinfra.runs.pipeline")
+    run = _collections_in_a_fresh_interpreter(
+        "import sys\n"
+        "from mcinfra.cli import command\n"
+        f"sys.argv = ['mcinfra', 'run', '--draws', '500', '--no-report', '--quiet', "
+        f"'--out', {str(tmp_path / 'run')!r}]\n"
+        "assert command() == 0"
+    )
+    assert imports > 50  # what the collector does in those imports when it is on
+    assert run < imports / 2
+
+
+def test_main_in_process_leaves_the_collector_as_it_found_it(tmp_path):
+    from mcinfra.cli import StartUp, main
+
+    frozen = gc.get_freeze_count()
+    assert main(["run", "--draws", "500", "--no-report", "--quiet", "--out", str(tmp_path)]) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    with StartUp():
+        assert not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    gc.disable()
+    try:
+        with StartUp():
+            pass
+        assert not gc.isenabled()  # a collector that was off stays off
+    finally:
+        gc.enable()
