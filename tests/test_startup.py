@@ -165,37 +165,62 @@ def test_a_run_that_must_compile_says_so_first(tmp_path, capsys, monkeypatch):
 
 def test_the_executable_freezes_what_it_imported_and_keeps_the_exit_status(tmp_path):
     # `mcinfra` is cli.command: main, with the objects of the imports and of the run moved
-    # out of the garbage collector's way (its final collections cost 0.3-0.5 s per exit).
+    # out of the garbage collector's way (its final collections cost 0.3-0.5 s per exit),
+    # ending the process without tearing the interpreter down (cli.end_process), once
+    # atexit handlers have run and the standard streams are flushed.
     from importlib.metadata import entry_points
 
     (script,) = entry_points(group="console_scripts", name="mcinfra")
     assert script.value == "mcinfra.cli:command"
     code = (
-        "import gc, sys\n"
+        "import atexit, gc, sys\n"
         "from mcinfra.cli import command\n"
-        "sys.argv = ['mcinfra', 'run', '--draws', '500', '--no-report', '--quiet'] + sys.argv[1:]\n"
-        "status = command()\n"
-        "print(status, gc.get_freeze_count() > 50_000)\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 50_000))\n"
+        "sys.argv = ['mcinfra', 'run', '--draws', '500', '--no-report'] + sys.argv[1:]\n"
+        "sys.exit(command())\n"
     )
-    for args, expected in (
-        (["--out", str(tmp_path / "run")], "0 True"),
-        ([str(tmp_path / "missing.toml"), "--out", str(tmp_path / "bad")], "2 True"),
+    for args, status in (
+        (["--out", str(tmp_path / "run")], 0),
+        ([str(tmp_path / "missing.toml"), "--out", str(tmp_path / "bad")], 2),
     ):
-        done = subprocess.run(
-            [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
-        )
-        assert done.stdout.strip().splitlines()[-1] == expected
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+        assert done.returncode == status
+        assert done.stdout.strip().splitlines()[-1] == "frozen True"
+        if status == 0:  # the run's summary, printed before the process ended
+            assert "wrote " in done.stdout
+        else:
+            assert "missing.toml" in done.stderr
     assert (tmp_path / "run" / "summary.json").is_file() and not (tmp_path / "bad").exists()
 
 
+def test_ending_the_process_waits_for_threads_and_keeps_what_was_printed():
+    code = (
+        "import sys, threading, time\n"
+        "from mcinfra.cli import end_process\n"
+        "def late():\n"
+        "    time.sleep(0.2)\n"
+        "    print('thread done')\n"
+        "threading.Thread(target=late).start()\n"
+        "sys.stdout.write('buffered, not flushed')\n"
+        "end_process(3)\n"
+        "print('not reached')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 3
+    assert done.stdout.splitlines() == ["buffered, not flushedthread done"]
+
+
 def _collections_in_a_fresh_interpreter(code: str) -> int:
-    """How many garbage collections a fresh interpreter makes while running ``code``."""
+    """How many garbage collections a fresh interpreter makes while running ``code``.
+
+    Counted at exit (an ``atexit`` handler): ``code`` may end the process.
+    """
     script = (
-        "import gc\n"
+        "import atexit, gc\n"
         "made = []\n"
         "gc.callbacks.append(lambda phase, info: made.append(1) if phase == 'stop' else None)\n"
+        "atexit.register(lambda: print(len(made)))\n"
         f"{code}\n"
-        "print(len(made))\n"
     )
     return int(_output_of(script).strip().splitlines()[-1])
 
@@ -209,7 +234,7 @@ def test_the_executable_makes_no_collection_while_a_run_imports(tmp_path):
         "from mcinfra.cli import command\n"
         f"sys.argv = ['mcinfra', 'run', '--draws', '500', '--no-report', '--quiet', "
         f"'--out', {str(tmp_path / 'run')!r}]\n"
-        "assert command() == 0"
+        "sys.exit(command())"
     )
     assert imports > 50  # what the collector does in those imports when it is on
     assert run < imports / 2
