@@ -635,3 +635,50 @@ def test_a_tornado_fits_labels_of_any_length(labels):
         box = fig.get_tightbbox(FigureCanvasAgg(fig).get_renderer())
     width, height = fig.get_size_inches()
     assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height
+
+
+def _convergence_series(first: int, last: int) -> dict:
+    draws = np.unique(np.geomspace(first, last, 12).astype(int))
+    p = np.linspace(0.3, 0.4, draws.size)
+    return {"P1": (draws, p, p - 0.05, p + 0.05), "P2": (draws, 1 - p, 0.6 - p, 0.8 - p)}
+
+
+def _png_pixels(fig) -> np.ndarray:
+    import matplotlib.image
+
+    buffer = io.BytesIO()
+    figures.save(fig, buffer, format="png", dpi=figures.PNG_DPI)
+    buffer.seek(0)
+    return matplotlib.image.imread(buffer)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "minor"), [(1_000, 1_000_000, True), (200, 5_000_000_000, False)]
+)
+def test_minor_ticks_drawn_in_one_line_look_as_the_axis_draws_them(first, last, minor, monkeypatch):
+    from matplotlib.lines import TICKDOWN
+
+    series = _convergence_series(first, last)
+    fig = figures.convergence_chart(series)
+    ax = fig.axes[0]
+    assert len(ax.xaxis.get_minorticklocs()) == 0  # the axis draws no minor tick itself
+    marks = [line for line in ax.lines if line.get_marker() == TICKDOWN]
+    assert len(marks) == minor  # none where these panels are too narrow for minor ticks
+    drawn = _png_pixels(fig)
+    monkeypatch.setattr(figures, "_minor_ticks_in_one_line", lambda ax: None)
+    by_the_axis = figures.convergence_chart(series)
+    places = by_the_axis.axes[0].xaxis.get_minorticklocs()
+    low, high = by_the_axis.axes[0].get_xlim()
+    places = places[(places >= low) & (places <= high)]  # those the axis draws
+    if minor:
+        assert len(marks[0].get_xdata()) > 10
+        np.testing.assert_array_equal(marks[0].get_xdata(), places)
+    np.testing.assert_array_equal(drawn, _png_pixels(by_the_axis))
+
+
+def test_labelled_minor_ticks_are_left_to_the_axis():
+    # less than a decade: the log axis labels some minor ticks, so it draws them itself
+    fig = figures.convergence_chart(_convergence_series(20_000, 90_000))
+    ax = fig.axes[0]
+    assert len(ax.xaxis.get_minorticklocs()) > 0
+    assert [line.get_marker() for line in ax.lines] == ["."] * len(ax.lines)
