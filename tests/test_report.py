@@ -656,7 +656,7 @@ def _png_pixels(fig) -> np.ndarray:
     ("first", "last", "minor"), [(1_000, 1_000_000, True), (200, 5_000_000_000, False)]
 )
 def test_minor_ticks_drawn_in_one_line_look_as_the_axis_draws_them(first, last, minor, monkeypatch):
-    from matplotlib.lines import TICKDOWN
+    from matplotlib.markers import TICKDOWN
 
     series = _convergence_series(first, last)
     fig = figures.convergence_chart(series)

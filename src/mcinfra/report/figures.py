@@ -174,7 +174,8 @@ def _minor_ticks_in_one_line(ax) -> None:
     fit, the Axes' size.
     """
     import matplotlib
-    from matplotlib.lines import TICKDOWN, TICKUP, Line2D
+    from matplotlib.lines import Line2D
+    from matplotlib.markers import TICKDOWN, TICKUP, MarkerStyle
     from matplotlib.ticker import NullLocator
 
     axis = ax.xaxis
@@ -190,7 +191,8 @@ def _minor_ticks_in_one_line(ax) -> None:
         return
     axis.set_minor_locator(NullLocator())
     rc = matplotlib.rcParams
-    marker = {"out": TICKDOWN, "in": TICKUP, "inout": "|"}[rc["xtick.direction"]]
+    shapes: dict[str, int | str] = {"out": TICKDOWN, "in": TICKUP, "inout": "|"}
+    marker = MarkerStyle(shapes[rc["xtick.direction"]])
     marks = Line2D(
         places, np.zeros(len(places)), transform=ax.get_xaxis_transform("tick1"),
         linestyle="none", marker=marker, markersize=rc["xtick.minor.size"],
