@@ -35,7 +35,7 @@ ALLOWED = {
     "sipmath": {"errors", "model"},
     "config": {"errors", "kernels", "model", "language", "sipmath"},
     "sampling": {"errors", "kernels", "model", "language", "sipmath", "config"},
-    "stats": {"errors", "kernels", "language", "sampling"},
+    "stats": {"errors", "kernels", "model", "language", "sampling"},
     "io": {"errors"},
     "report": {"errors", "config", "stats", "io"},
     "runs": BELOW_RUNS,

@@ -97,8 +97,21 @@ def test_a_run_without_report_imports_only_what_it_uses(tmp_path):
     out = tmp_path / "run"
     modules = _modules_of_a_short_run(out)
     assert (out / "quantiles.nc").is_file()
-    assert {"numba", "scipy.special", "pydantic"} <= modules  # the run did sample
+    assert {"numba", "pydantic"} <= modules  # the run did sample
     assert _loaded(modules, NOT_FOR_A_RUN) == []
+
+
+def test_a_run_reads_its_scipy_special_values_from_the_last_one(tmp_path):
+    # mcinfra.model.special_values: the first run of a config keeps what it computed with
+    # scipy.special (the PERT input's table, the triangular mode scores, the bins' edges),
+    # a second reads them back instead of importing scipy.special.
+    _modules_of_a_short_run(tmp_path / "first")
+    modules = _modules_of_a_short_run(tmp_path / "second")
+    assert "scipy" in modules  # its version names the values' file
+    assert _loaded(modules, ("scipy.special",)) == []
+    for name in ("predictions.csv", "sensitivity.csv", "quantiles.csv"):
+        first = (tmp_path / "first" / name).read_bytes()
+        assert first == (tmp_path / "second" / name).read_bytes()
 
 
 def test_a_report_imports_neither_the_sampler_nor_the_data_stack(tmp_path):

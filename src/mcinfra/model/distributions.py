@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from mcinfra.errors import did_you_mean
 from mcinfra.model import metalog
+from mcinfra.model.special_values import special_value, stored
 from mcinfra.model.strict import StrictModel
 
 Origin = Literal["source", "assumption", "mixed"]
@@ -309,7 +310,7 @@ class Normal(Distribution):
         return self.mean
 
     def cdf(self, x: float) -> float:
-        return float(ndtr((x - self.mean) / self.sd))
+        return float(special_value("ndtr", (x - self.mean) / self.sd))
 
     def probabilities(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         score = (np.asarray(x, dtype=float) - self.mean) / self.sd
@@ -493,7 +494,7 @@ class LogNormal(Distribution):
 
     def cdf(self, x: float) -> float:
         mu, sigma = self.log_params
-        return float(ndtr((math.log(x) - mu) / sigma)) if x > 0 else 0.0
+        return float(special_value("ndtr", (math.log(x) - mu) / sigma)) if x > 0 else 0.0
 
     def _log_scores(self, x: np.ndarray) -> np.ndarray:
         mu, sigma = self.log_params
@@ -594,7 +595,7 @@ class Triangular(_MinModeMax):
 
     def pack(self) -> tuple[int, np.ndarray]:
         # Normal score at which the inverse CDF switches branch (the mode's quantile).
-        mode_score = float(ndtri((self.mode - self.min) / (self.max - self.min)))
+        mode_score = float(special_value("ndtri", (self.mode - self.min) / (self.max - self.min)))
         return codes.TRIANGULAR, np.array([self.min, self.mode, self.max, mode_score])
 
 
@@ -615,7 +616,7 @@ class _BetaFamily:
 
     def cdf(self, x: float) -> float:
         alpha, beta, low, width = self.beta_params
-        return float(betainc(alpha, beta, min(1.0, max(0.0, (x - low) / width))))
+        return float(special_value("betainc", alpha, beta, min(1.0, max(0.0, (x - low) / width))))
 
     def value_at_score(self, z: np.ndarray) -> np.ndarray:
         """``F^-1(Phi(z))``, each half through its own tail."""
@@ -1354,8 +1355,20 @@ def build_table(dist: Distribution) -> np.ndarray:
     The grid is refined until the spline's error at every interval midpoint is below
     ``TABLE_TOLERANCE * dist.scale``; a ``ValueError`` is raised if that cannot be reached.
     Cubic Hermite pieces from the exact slope are tried first (scipy.special only); a
-    not-a-knot spline (scipy.interpolate) where they cannot reach the tolerance.
+    not-a-knot spline (scipy.interpolate) where they cannot reach the tolerance. A beta or
+    PERT input's table, which its parameters determine in full, is kept on disk
+    (:func:`mcinfra.model.special_values.stored`): a later run reads it without scipy.
     """
+    if isinstance(dist, _BetaFamily):
+        table = stored("table", dist.model_dump_json(), lambda: _tabulate(dist))
+    else:
+        table = _tabulate(dist)
+    table.setflags(write=False)  # the cache hands the same array to every caller
+    return table
+
+
+def _tabulate(dist: Distribution) -> np.ndarray:
+    """:func:`build_table`'s table, computed."""
     grids: dict[int, tuple] = {}  # per_unit -> (z, G(z), G(midpoints)), shared by the methods
     for method in (_hermite_coefficients, _spline_coefficients):
         for per_unit in (32, 64, 128, 256, 512, 1024):
@@ -1372,9 +1385,7 @@ def build_table(dist: Distribution) -> np.ndarray:
             estimate = c[:, 0] + 0.5 * (c[:, 1] + 0.5 * (c[:, 2] + 0.5 * c[:, 3]))
             error = np.max(np.abs(estimate - at_mid))
             if error <= TABLE_TOLERANCE * dist.scale:
-                table = np.ascontiguousarray(c)
-                table.setflags(write=False)  # the cache hands the same array to every caller
-                return table
+                return np.ascontiguousarray(c)
     hint = (
         "; a mixture whose components are far apart, or one nearly a point, has a gap or "
         "step in its inverse CDF that the table cannot follow: use closer or wider components"

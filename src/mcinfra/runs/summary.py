@@ -7,12 +7,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from scipy.special import ndtri
-
 from mcinfra.config import LoadedConfig
 from mcinfra.config.sips import recorded_libraries
 from mcinfra.errors import UsageError
 from mcinfra.io.run_directory import json_number
+from mcinfra.model.special_values import special_value
 from mcinfra.sampling.dataset import SCHEMA_VERSION
 from mcinfra.sampling.engine import RunSettings
 from mcinfra.sampling.plan import Plan
@@ -209,7 +208,7 @@ def prediction_rows(counter, replicates=None) -> list[dict]:
     # Simultaneous intervals (Bonferroni): all m intervals cover their probabilities together
     # with probability >= 95 %, as needed when several predictions are checked at once.
     alpha_all = 0.05 / max(len(estimates), 1)
-    z_all = float(-ndtri(alpha_all / 2))
+    z_all = float(-special_value("ndtri", alpha_all / 2))
     for i, (prediction, estimate) in enumerate(zip(counter.predictions, estimates, strict=True)):
         if replicates is None:
             se, method = estimate.std_error, "binomial"

@@ -8,7 +8,6 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.special import ndtr
 
 from mcinfra.sampling.plan import Plan
 
@@ -85,6 +84,7 @@ def to_dataset(
         return np.array(list(values), dtype=object)
 
     import xarray as xr
+    from scipy.special import ndtr
 
     return xr.Dataset(
         data_vars={

@@ -4,9 +4,10 @@ Probabilities and their errors, prediction and sensitivity counts, quantiles (ex
 sketch), crossover counts and the partition check. Each reduction follows
 :class:`mcinfra.stats.reduction.Reduction`.
 
-Dependency contract: numpy, scipy, :mod:`mcinfra.kernels`, :mod:`mcinfra.language` and the
-Dataset layout of :mod:`mcinfra.sampling.dataset`; never config, io, run, report or the
-command line, and never matplotlib.
+Dependency contract: numpy, scipy, :mod:`mcinfra.kernels`, :mod:`mcinfra.language`, the
+stored scipy.special values of :mod:`mcinfra.model.special_values` and the Dataset layout
+of :mod:`mcinfra.sampling.dataset`; never config, io, run, report or the command line, and
+never matplotlib.
 """
 
 

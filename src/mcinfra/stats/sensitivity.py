@@ -37,9 +37,9 @@ GRID_CELLS_PER_UNIT = 512
 @functools.cache
 def bin_lookup() -> tuple[np.ndarray, np.ndarray]:
     """Bin edges in z, Phi^-1(b / RANK_BINS) then NaN, and the bin of each grid cell's left end."""
-    from scipy.special import ndtri
+    from mcinfra.model.special_values import special_value
 
-    edges = ndtri(np.arange(1, RANK_BINS) / RANK_BINS)
+    edges = special_value("ndtri", np.arange(1, RANK_BINS) / RANK_BINS)
     cells = np.arange(round(2 * GRID_Z * GRID_CELLS_PER_UNIT)) / GRID_CELLS_PER_UNIT - GRID_Z
     cell_bin = np.searchsorted(edges, cells, side="right").astype(np.int16)
     edges = np.r_[edges, np.nan]
