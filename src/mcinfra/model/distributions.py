@@ -174,9 +174,13 @@ class Distribution(StrictModel):
         raise NotImplementedError
 
     def value_at_score(self, z: np.ndarray) -> np.ndarray:
-        """Exact ``F^-1(Phi(z))`` by scipy, each half through its own tail."""
+        """Exact ``F^-1(Phi(z))`` by scipy, each half through its own tail.
+
+        A quantile beyond the float range is inf (the table refuses it), not a warning.
+        """
         frozen = self.frozen()
-        return np.where(z <= 0, frozen.ppf(ndtr(z)), frozen.isf(ndtr(-z)))
+        with np.errstate(over="ignore"):
+            return np.where(z <= 0, frozen.ppf(ndtr(z)), frozen.isf(ndtr(-z)))
 
     def probabilities(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``P(value <= x)`` and ``P(value > x)`` at each ``x``, each accurate in its own tail."""
@@ -1274,17 +1278,19 @@ def _increasing_root(
     """
     x, low, high = start.copy(), low.copy(), high.copy()
     for _ in range(_ROOT_ITERATIONS):
+        # an infinite bracket (a quantile beyond the float range) gives NaN, which the
+        # caller's table refuses: no warning on the way
         with np.errstate(all="ignore"):
             value = func(x)
             low = np.where(value <= 0, x, low)
             high = np.where(value >= 0, x, high)
             step = x - value / slope(x)
-        inside = np.isfinite(step) & (step >= low) & (step <= high)
-        new = np.where(inside, step, 0.5 * (low + high))
-        new = np.where(value == 0, x, new)
-        width = tolerance + np.maximum(np.abs(new), np.abs(x)) * 4 * np.finfo(float).eps
-        done = (np.abs(new - x) <= width) | (np.abs(value) <= value_tolerance)
-        done |= high - low <= 2 * width  # bracketed to the last few units in the last place
+            inside = np.isfinite(step) & (step >= low) & (step <= high)
+            new = np.where(inside, step, 0.5 * (low + high))
+            new = np.where(value == 0, x, new)
+            width = tolerance + np.maximum(np.abs(new), np.abs(x)) * 4 * np.finfo(float).eps
+            done = (np.abs(new - x) <= width) | (np.abs(value) <= value_tolerance)
+            done |= high - low <= 2 * width  # bracketed to the last few units in the last place
         x = new
         if done.all():
             break
@@ -1415,7 +1421,12 @@ def _hermite_coefficients(dist: Distribution, z: np.ndarray, values: np.ndarray)
 
 
 def _spline_coefficients(dist: Distribution, z: np.ndarray, values: np.ndarray):
-    """Not-a-knot cubic spline coefficients (scipy.interpolate, imported only if needed)."""
+    """Not-a-knot cubic spline coefficients (scipy.interpolate, imported only if needed).
+
+    None where a value is not finite (a quantile beyond the float range).
+    """
+    if not np.isfinite(values).all():
+        return None
     from scipy.interpolate import CubicSpline
 
     h = z[1] - z[0]
