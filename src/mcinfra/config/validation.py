@@ -23,6 +23,7 @@ from mcinfra.language.predictions import (
 )
 from mcinfra.model import copula
 from mcinfra.model.distributions import Distribution, SipInput, build_table
+from mcinfra.model.special_values import stored
 
 SHARE_TOLERANCE = 1e-6  # fixed shares must sum to 1 within this
 UNCERTAIN_SHARE_TOLERANCE = 0.01  # medians of uncertain shares (renormalised every draw)
@@ -155,7 +156,12 @@ def _probability_below(spec: Distribution, limit: float) -> float:
         return 1.0
     if low > limit:
         return 0.0
-    return spec.cdf(limit)
+    if isinstance(spec, SipInput):  # its CDF follows its library's data, not the config
+        return spec.cdf(limit)
+    # the config determines it in full: kept, so that a later run needs no scipy.special
+    return stored(
+        "probability below", f"{spec.model_dump_json()} {limit!r}", lambda: spec.cdf(limit)
+    )
 
 
 def _check_input(info: InputInfo) -> list[str]:

@@ -314,7 +314,7 @@ class Normal(Distribution):
         return self.mean
 
     def cdf(self, x: float) -> float:
-        return float(special_value("ndtr", (x - self.mean) / self.sd))
+        return float(ndtr((x - self.mean) / self.sd))
 
     def probabilities(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         score = (np.asarray(x, dtype=float) - self.mean) / self.sd
@@ -498,7 +498,7 @@ class LogNormal(Distribution):
 
     def cdf(self, x: float) -> float:
         mu, sigma = self.log_params
-        return float(special_value("ndtr", (math.log(x) - mu) / sigma)) if x > 0 else 0.0
+        return float(ndtr((math.log(x) - mu) / sigma)) if x > 0 else 0.0
 
     def _log_scores(self, x: np.ndarray) -> np.ndarray:
         mu, sigma = self.log_params
@@ -620,7 +620,7 @@ class _BetaFamily:
 
     def cdf(self, x: float) -> float:
         alpha, beta, low, width = self.beta_params
-        return float(special_value("betainc", alpha, beta, min(1.0, max(0.0, (x - low) / width))))
+        return float(betainc(alpha, beta, min(1.0, max(0.0, (x - low) / width))))
 
     def value_at_score(self, z: np.ndarray) -> np.ndarray:
         """``F^-1(Phi(z))``, each half through its own tail."""
@@ -1361,14 +1361,15 @@ def build_table(dist: Distribution) -> np.ndarray:
     The grid is refined until the spline's error at every interval midpoint is below
     ``TABLE_TOLERANCE * dist.scale``; a ``ValueError`` is raised if that cannot be reached.
     Cubic Hermite pieces from the exact slope are tried first (scipy.special only); a
-    not-a-knot spline (scipy.interpolate) where they cannot reach the tolerance. A beta or
-    PERT input's table, which its parameters determine in full, is kept on disk
-    (:func:`mcinfra.model.special_values.stored`): a later run reads it without scipy.
+    not-a-knot spline (scipy.interpolate) where they cannot reach the tolerance. A table
+    that the input's parameters determine in full (any but a SIP input's, which follows its
+    library's data) is kept on disk (:func:`mcinfra.model.special_values.stored`): a later
+    run reads it without scipy.
     """
-    if isinstance(dist, _BetaFamily):
-        table = stored("table", dist.model_dump_json(), lambda: _tabulate(dist))
-    else:
+    if isinstance(dist, SipInput):
         table = _tabulate(dist)
+    else:
+        table = stored("table", dist.model_dump_json(), lambda: _tabulate(dist))
     table.setflags(write=False)  # the cache hands the same array to every caller
     return table
 

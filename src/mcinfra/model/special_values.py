@@ -1,12 +1,13 @@
 """Values a run derives from scipy.special, kept on disk beside the compiled kernels.
 
 A run needs a handful of values of scipy.special's functions that depend on its config alone:
-a beta or PERT input's tabulated inverse CDF, each triangular input's mode score, the
-validation's tail checks, the sensitivity bins' edges, the simultaneous intervals' z.
-Importing scipy.special to compute them costs about 90 ms, a seventh of a short run
-(docs/performance.md, "Start-up and exit"). :func:`special_value` and :func:`stored` compute
-each value once and keep it in a file in numba's cache directory of the kernels, so a later
-run of the config reads the very same bits without importing scipy.special.
+an input's tabulated inverse CDF (but a SIP input's, which follows its library), each
+triangular input's mode score, the validation's tail checks, the sensitivity bins' edges,
+the simultaneous intervals' z. Importing scipy.special to compute them costs about 90 ms, a
+seventh of a short run (docs/performance.md, "Start-up and exit"). :func:`special_value`
+and :func:`stored` compute each value once and keep it in a file in numba's cache directory
+of the kernels, so a later run of the config reads the very same bits without importing
+scipy.special.
 
 The file's name holds a stamp of what the values depend on: scipy's version and its
 ``special`` extension file, numpy's version, and the source files of this package that
