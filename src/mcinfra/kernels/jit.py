@@ -23,6 +23,7 @@ the report's drawing processes needed (docs/performance.md, "Waiting threads").
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from numba import njit
 from numba.core.caching import FunctionCache
@@ -55,6 +56,29 @@ class KernelCache(FunctionCache):
 _LOADS_DIRECTLY = all(
     hasattr(FunctionCache, name) for name in ("_guard_against_spurious_io_errors", "_load_overload")
 )
+
+
+def cache_directory(dispatcher) -> Path | None:
+    """Where numba keeps the compiled code of ``dispatcher`` (a kernel) and its neighbours.
+
+    Reads numba's cache internals, which have no public equivalent: None where they changed.
+    """
+    try:
+        return Path(dispatcher._cache._cache_path)
+    except AttributeError:
+        return None
+
+
+def is_cached(dispatcher) -> bool | None:
+    """Whether numba's cache holds the compiled code of ``dispatcher`` (None: cannot tell).
+
+    Reads numba's cache internals, which have no public equivalent: None where they changed.
+    """
+    try:
+        index = dispatcher._cache._cache_file._index_path
+    except AttributeError:
+        return None
+    return os.path.exists(index)
 
 
 def kernel(function=None, *, parallel: bool = False):

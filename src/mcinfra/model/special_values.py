@@ -60,7 +60,7 @@ def stored(kind: str, key: str, compute: Callable[[], Any]) -> Any:
     :data:`SOURCES`), e.g. an input's table from its parameters. An exception raised by
     ``compute`` propagates and nothing is kept.
     """
-    return _store().value(_key(kind, (np.frombuffer(key.encode(), dtype=np.uint8),)), compute)
+    return _store().value(_key(kind, (key,)), compute)
 
 
 class SpecialValueStore:
@@ -127,21 +127,14 @@ def _key(name: str, args: tuple) -> bytes:
 
 @functools.cache
 def _store() -> SpecialValueStore:
-    """The process's store: the file of its stamp in the kernels' cache directory."""
-    directory = _kernel_cache_directory()
-    if directory is None:
+    """The process's store: the file of its stamp where numba keeps the kernels."""
+    from mcinfra.kernels.inputs import input_values
+    from mcinfra.kernels.jit import cache_directory
+
+    directory = cache_directory(input_values)
+    if directory is None:  # numba's cache internals changed: keep no values
         return SpecialValueStore(None)
     return SpecialValueStore(directory / f"special-values-{_stamp()}.pkl")
-
-
-def _kernel_cache_directory() -> Path | None:
-    """Where numba keeps the kernels' compiled code (None where it cannot tell)."""
-    from mcinfra.kernels.inputs import input_values
-
-    try:
-        return Path(input_values._cache._cache_path)
-    except AttributeError:  # numba's cache internals changed: keep no values
-        return None
 
 
 def _stamp() -> str:

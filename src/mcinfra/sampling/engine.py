@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -17,6 +16,7 @@ from mcinfra.config import LoadedConfig
 from mcinfra.config.counts import MAX_DRAWS
 from mcinfra.errors import UsageError
 from mcinfra.kernels import model as kernels
+from mcinfra.kernels.jit import is_cached
 from mcinfra.kernels.random import seed_key
 from mcinfra.sampling.dataset import provenance, to_dataset
 from mcinfra.sampling.plan import Plan, compile_plan
@@ -423,12 +423,6 @@ def warm_up(plan: Plan, normals: bool = False) -> None:
 def kernels_cached(normals: bool = False) -> bool | None:
     """Whether numba's cache holds the sampler's compiled code (None: it cannot tell).
 
-    ``normals`` as in :func:`warm_up`. Reads numba's cache internals, which have no public
-    equivalent; a change there makes the answer None instead of an error.
+    ``normals`` as in :func:`warm_up`.
     """
-    kernel = kernels.simulate_range_from_normals if normals else kernels.simulate_range
-    try:
-        index = kernel._cache._cache_file._index_path
-    except AttributeError:
-        return None
-    return os.path.exists(index)
+    return is_cached(kernels.simulate_range_from_normals if normals else kernels.simulate_range)
