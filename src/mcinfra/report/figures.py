@@ -342,6 +342,19 @@ def fan_charts(
     return fig
 
 
+def _prediction_axes(ax, y, labels: list[str], shown: list[str]) -> None:
+    """Predictions down ``ax`` at ``y`` in their own words, probability from 0 to 1 across.
+
+    Each prediction's ``shown`` probability is printed in the right margin, so that it never
+    overlaps a bar.
+    """
+    ax.set_yticks(y, labels, fontsize=7)
+    for yi, text in zip(y, shown, strict=True):
+        ax.text(1.02, yi, text, va="center", fontsize=8, transform=ax.get_yaxis_transform())
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability that the prediction holds (bars), 95 % interval (whiskers)")
+
+
 @_styled
 def probability_chart(rows: list[dict]):
     """Each prediction's probability with its 95 % interval, labelled with its own words."""
@@ -354,19 +367,7 @@ def probability_chart(rows: list[dict]):
     ax.barh(y, p, color=SKY, height=0.6)
     ax.errorbar(p, y, xerr=[p - low, high - p], fmt="none", ecolor=BLACK, capsize=4)
     labels = [textwrap.fill(f"{r['id']}: {r['text']}", 48) for r in rows]
-    ax.set_yticks(y, labels, fontsize=7)
-    for yi, r in zip(y, rows, strict=True):
-        # printed in the right margin so it never overlaps a bar
-        ax.text(
-            1.02,
-            yi,
-            r.get("shown", ""),
-            va="center",
-            fontsize=8,
-            transform=ax.get_yaxis_transform(),
-        )
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("probability that the prediction holds (bars), 95 % interval (whiskers)")
+    _prediction_axes(ax, y, labels, [r.get("shown", "") for r in rows])
     ax.set_title("Predictions")
     _layout(fig)
     return fig
@@ -560,14 +561,8 @@ def prior_posterior_chart(rows: list[dict]):
             capsize=3,
         )  # fmt: skip
     labels = [_wrap(f"{r['id']}: {r['text']}", 48) for r in rows]
-    ax.set_yticks(y, labels, fontsize=7)
-    for yi, r in zip(y, rows, strict=True):
-        ax.text(
-            1.02, yi, f"{r['shown_prior']} -> {r['shown_posterior']}", va="center", fontsize=8,
-            transform=ax.get_yaxis_transform(),
-        )  # fmt: skip
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("probability that the prediction holds (bars), 95 % interval (whiskers)")
+    shown = [f"{r['shown_prior']} -> {r['shown_posterior']}" for r in rows]
+    _prediction_axes(ax, y, labels, shown)
     ax.set_title("Predictions before (prior) and after (posterior) the observations")
     ax.legend(fontsize=7, frameon=False, loc="lower right")
     _layout(fig)
