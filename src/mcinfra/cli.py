@@ -1102,7 +1102,7 @@ def end_process(status: int) -> None:
     """End the process with ``status`` once its exit duties are done, skipping the teardown.
 
     Freeing every module's objects one by one and unloading numba's compiled code took
-    40-57 ms of a short run, after its results were written (docs/performance.md,
+    38-57 ms of a short run, after its results were written (docs/performance.md,
     "Start-up and exit"). An exit's duties come first, as ``sys.exit`` does them: other
     threads are waited for (``threading``'s own shutdown, which also stops idle thread
     pools), ``atexit`` handlers run (multiprocessing's children, temporary directories,

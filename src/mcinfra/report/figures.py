@@ -165,8 +165,8 @@ def _minor_ticks_in_one_line(ax) -> None:
     """Draw the x axis's unlabelled minor ticks as one line of tick marks.
 
     matplotlib builds each tick as its own handful of artists, copied from the first; a
-    log axis has eight minor ticks a decade, which took over half of the convergence
-    chart's drawing time (docs/performance.md). The marks are the same markers as the
+    log axis has eight minor ticks a decade, which took 41-70 % of the convergence chart's
+    drawing time (docs/performance.md). The marks are the same markers as the
     ticks', at the places the axis would draw them, in the same style, on the same
     ``tick1`` transform. Where the minor ticks carry labels (an axis spanning about a
     decade or less), the axis keeps drawing them itself. Call it once the data are plotted
