@@ -63,6 +63,14 @@ def test_order_statistics_with_a_non_finite_value_are_numpys_sort(special, at):
     np.testing.assert_array_equal(out, np.sort(data, axis=1))
 
 
+def test_order_statistics_of_no_draws_are_nan():
+    from mcinfra.kernels.select import order_statistics
+
+    out = np.zeros((1, 2))
+    order_statistics(np.empty((1, 0)), np.array([0]), np.array([0, 0]), out)
+    assert np.isnan(out).all()
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     arrays(
